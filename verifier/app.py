@@ -1,0 +1,134 @@
+"""create_app(settings, redis, clock): the Falcon ASGI app; from_environment() for gunicorn."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import falcon
+import falcon.asgi
+import redis.asyncio as aioredis
+
+from verifier.cookies import CookiePolicy
+from verifier.errors import CrossSiteRequest, StoreUnavailable
+from verifier.gate import Gate
+from verifier.keys import KeySpace
+from verifier.passwords import PasswordHasher
+from verifier.redis_store import connect
+from verifier.resources import AuthCheck, Health, Login, Logout, Unauthorized
+from verifier.resources.body import wants_json
+from verifier.sessions import Clock, SessionPolicy, SessionStore
+from verifier.settings import Settings, load_settings
+from verifier.tokens import AccessTokenCodec
+from verifier.users import UserStore
+
+log = logging.getLogger("verifier")
+
+RETRY_AFTER_SECONDS = 5
+
+
+def create_app(
+    settings: Settings,
+    client: aioredis.Redis,
+    clock: Clock = time.time,
+    hasher: PasswordHasher | None = None,
+) -> falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]:
+    """Wire the verifier's resources around the given collaborators."""
+    keys = KeySpace(settings.key_prefix)
+    cookie_policy = CookiePolicy(secure=settings.cookie_secure)
+    sessions = SessionStore(
+        client,
+        keys,
+        SessionPolicy(
+            idle_seconds=settings.refresh_idle_seconds,
+            absolute_seconds=settings.refresh_absolute_seconds,
+            grace_seconds=settings.refresh_grace_seconds,
+            max_sessions_per_user=settings.max_sessions_per_user,
+        ),
+        clock,
+    )
+    hasher = hasher or PasswordHasher()
+    users = UserStore(client, keys, hasher)
+    gate = Gate(AccessTokenCodec(settings), sessions, cookie_policy, clock)
+
+    app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response] = falcon.asgi.App(
+        middleware=_Lifecycle(client)
+    )
+    # Unknown query parameters are harmless; values like `next` are parsed by hand.
+    app.req_options.auto_parse_form_urlencoded = False
+    app.add_route("/auth", AuthCheck(gate, cookie_policy))
+    app.add_route(settings.login_path, Login(gate, users, sessions, settings.login_path))
+    app.add_route("/auth/logout", Logout(gate, sessions, cookie_policy, settings.login_path))
+    app.add_route("/auth/unauthorized", Unauthorized(settings.login_path))
+    app.add_route("/healthz", Health(client))
+    app.add_error_handler(StoreUnavailable, _store_unavailable)
+    app.add_error_handler(CrossSiteRequest, _cross_site)
+    return app
+
+
+class _Lifecycle:
+    """Closes the Redis connections when the worker stops."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self._redis = client
+
+    async def process_shutdown(
+        self, scope: Mapping[str, Any], event: Mapping[str, Any]
+    ) -> None:
+        """Release connections and threads."""
+        await self._redis.aclose()
+
+
+async def _store_unavailable(
+    req: falcon.asgi.Request,
+    resp: falcon.asgi.Response,
+    error: StoreUnavailable,
+    params: dict[str, Any],
+) -> None:
+    # Fail closed, and keep the user's cookies: no Set-Cookie on this path. For /auth
+    # nginx turns the 503 into its own error page; users stay signed in once Redis is back.
+    log.error("redis unavailable (%s) on %s %s", error, req.method, req.path)
+    resp.status = falcon.HTTP_503
+    resp.retry_after = RETRY_AFTER_SECONDS
+    resp.cache_control = ["no-store"]
+    _describe(req, resp, "The sign-in service is temporarily unavailable. Try again shortly.")
+
+
+async def _cross_site(
+    req: falcon.asgi.Request,
+    resp: falcon.asgi.Response,
+    error: CrossSiteRequest,
+    params: dict[str, Any],
+) -> None:
+    log.warning("cross-site %s %s refused: %s", req.method, req.path, error.reason)
+    resp.status = falcon.HTTP_403
+    resp.cache_control = ["no-store"]
+    _describe(req, resp, "Cross-site request refused.")
+
+
+def _describe(req: falcon.asgi.Request, resp: falcon.asgi.Response, message: str) -> None:
+    if wants_json(req):
+        resp.media = {"error": message}
+    else:
+        resp.content_type = falcon.MEDIA_TEXT
+        resp.text = message + "\n"
+
+
+def configure_logging(level: str) -> None:
+    """Plain log lines on stderr; gunicorn collects them."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def from_environment() -> falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]:
+    """The gunicorn entry point: settings from VERIFIER_* variables, a real Redis client."""
+    settings = load_settings(os.environ)
+    configure_logging(settings.log_level)
+    if not settings.cookie_secure:
+        log.warning(
+            "VERIFIER_COOKIE_SECURE=false: cookies go over plain http. "
+            "Use this only for local development."
+        )
+    return create_app(settings, connect(settings.redis_url))

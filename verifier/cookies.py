@@ -1,0 +1,97 @@
+"""Cookie names and attributes, in one place for login, silent refresh and logout."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+# Values we mint are base64url and dots only; anything else is not ours.
+_SAFE_VALUE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.@+")
+# A Cookie header larger than this is not a browser of ours talking (nginx allows 8 KB lines).
+MAX_COOKIE_HEADER_LENGTH = 16_384
+
+
+@dataclass(frozen=True)
+class CookiePolicy:
+    """Builds Set-Cookie values: HttpOnly, SameSite=Lax, Path=/, never Domain."""
+
+    secure: bool
+
+    @property
+    def access_name(self) -> str:
+        """Name of the access-token cookie."""
+        # __Host- makes the browser refuse the cookie unless Secure, Path=/ and no Domain:
+        # a sibling subdomain cannot plant or shadow it.
+        return "__Host-verifier-access" if self.secure else "verifier-access"
+
+    @property
+    def refresh_name(self) -> str:
+        """Name of the refresh-token cookie."""
+        return "__Host-verifier-refresh" if self.secure else "verifier-refresh"
+
+    def set_access(self, token: str, max_age_seconds: int) -> str:
+        """Set-Cookie value carrying an access token."""
+        return self._format(self.access_name, token, max_age_seconds)
+
+    def set_refresh(self, token: str, max_age_seconds: int) -> str:
+        """Set-Cookie value carrying a refresh token."""
+        return self._format(self.refresh_name, token, max_age_seconds)
+
+    def clear_access(self) -> str:
+        """Set-Cookie value deleting the access cookie."""
+        return self._format(self.access_name, "", 0)
+
+    def clear_refresh(self) -> str:
+        """Set-Cookie value deleting the refresh cookie."""
+        return self._format(self.refresh_name, "", 0)
+
+    def _format(self, name: str, value: str, max_age_seconds: int) -> str:
+        parts = [f"{name}={value}", "Path=/", f"Max-Age={max(0, max_age_seconds)}"]
+        if self.secure:
+            parts.append("Secure")
+        parts += ["HttpOnly", "SameSite=Lax"]
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class TokenCookies:
+    """The two token values a request carried (either may be missing)."""
+
+    access: str | None
+    refresh: str | None
+
+
+def read_token_cookies(cookie_header: str | None, policy: CookiePolicy) -> TokenCookies:
+    """Extract our two cookies from a raw Cookie header, ignoring everything malformed."""
+    if not cookie_header or len(cookie_header) > MAX_COOKIE_HEADER_LENGTH:
+        return TokenCookies(access=None, refresh=None)
+    values = _parse_cookie_header(cookie_header)
+    return TokenCookies(
+        access=_clean(values.get(policy.access_name)),
+        refresh=_clean(values.get(policy.refresh_name)),
+    )
+
+
+def _parse_cookie_header(cookie_header: str) -> Mapping[str, str]:
+    # Split by hand rather than SimpleCookie: one bad pair must not hide the good ones,
+    # and a duplicated name (a cookie planted for a parent path or domain) is ambiguous,
+    # so it counts as absent instead of "first wins" or "last wins".
+    found: dict[str, str] = {}
+    duplicated: set[str] = set()
+    for pair in cookie_header.split(";"):
+        name, sep, value = pair.strip().partition("=")
+        if not sep or not name:
+            continue
+        if name in found:
+            duplicated.add(name)
+        found[name] = value.strip()
+    for name in duplicated:
+        del found[name]
+    return found
+
+
+def _clean(value: str | None) -> str | None:
+    if not value or not set(value) <= _SAFE_VALUE_CHARS:
+        return None
+    return value
+

@@ -1,0 +1,50 @@
+"""The verifier's domain errors; they are mapped to HTTP in one place (verifier.app)."""
+
+from __future__ import annotations
+
+
+class VerifierError(Exception):
+    """Base of every error the verifier raises on purpose."""
+
+
+class SettingsError(VerifierError):
+    """A configuration value is missing or wrong; start-up stops with this message."""
+
+
+class TokenRejected(VerifierError):
+    """An access token failed verification; `reason` says why (for logs, never for clients)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class AccessTokenExpired(TokenRejected):
+    """A correctly signed access token is past its `exp`: the refresh token may take over."""
+
+    def __init__(self) -> None:
+        super().__init__("expired")
+
+
+class RefreshRejected(VerifierError):
+    """A refresh token was unknown, malformed, expired, or replayed."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class StoreUnavailable(VerifierError):
+    """Redis could not be reached; callers fail closed and keep the user's cookies."""
+
+
+class InvalidCredentials(VerifierError):
+    """The user name or password is wrong; which of the two is never told."""
+
+
+class CrossSiteRequest(VerifierError):
+    """A state-changing request came from another site (CSRF defence)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -1,0 +1,59 @@
+"""Redis key names: one prefix, and one hash tag per user so a user's keys share a slot."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# User names end up inside hash tags and cookie values: no braces, separators or spaces.
+USER_NAME_PATTERN = re.compile(r"[a-z0-9._@+-]{1,64}")
+
+
+def normalize_user_name(raw: str) -> str | None:
+    """Return the canonical (lower-case) form of a user name, or None if it is not allowed."""
+    name = raw.strip().lower()
+    return name if USER_NAME_PATTERN.fullmatch(name) else None
+
+
+@dataclass(frozen=True)
+class KeySpace:
+    """Names every Redis key the verifier uses.
+
+    All keys of one user (the user record, the session index, each session and its retired
+    refresh-token hashes) carry the hash tag `{user}`, so on Redis Cluster they live in one
+    slot and each Lua script touches a single slot.
+    """
+
+    prefix: str
+
+    def user(self, user: str) -> str:
+        """Hash of one user's record (password hash, creation time)."""
+        return f"{self.prefix}:{{{user}}}:user"
+
+    def all_users(self) -> str:
+        """Set of every user name, for `verifier users list`."""
+        return f"{self.prefix}:users"
+
+    def session_index(self, user: str) -> str:
+        """Sorted set of a user's session ids, scored by their absolute expiry (ms)."""
+        return f"{self.prefix}:{{{user}}}:sessions"
+
+    def session_prefix(self, user: str) -> str:
+        """Common start of a user's session keys; scripts append the session id."""
+        return f"{self.prefix}:{{{user}}}:session:"
+
+    def session(self, user: str, session_id: str) -> str:
+        """Hash of one session: refresh-token hashes, creation and absolute expiry."""
+        return self.session_prefix(user) + session_id
+
+    def retired_prefix(self, user: str) -> str:
+        """Common start of a user's retired-token sets; scripts append the session id."""
+        return f"{self.prefix}:{{{user}}}:retired:"
+
+    def retired(self, user: str, session_id: str) -> str:
+        """Set of hashes of a session's rotated-out refresh tokens (replay detection)."""
+        return self.retired_prefix(user) + session_id
+
+    def login_throttle(self, scope: str, subject: str) -> str:
+        """Counter of recent failed logins for an account or a client address."""
+        return f"{self.prefix}:throttle:{scope}:{subject}"

@@ -1,0 +1,34 @@
+-- Create a session at login, index it under its user, and prune the index.
+-- KEYS[1] session hash, KEYS[2] the user's session index (zset sid -> absolute expiry ms)
+-- ARGV[1] session id, ARGV[2] refresh-token hash, ARGV[3] now (ms), ARGV[4] idle timeout (s),
+-- ARGV[5] absolute lifetime (s), ARGV[6] max sessions per user,
+-- ARGV[7] session key prefix, ARGV[8] retired-set key prefix (same user, same hash tag)
+-- Keys built from ARGV[7]/ARGV[8] share KEYS[2]'s hash tag, so they are in the same slot.
+local now = tonumber(ARGV[3])
+local absolute_ms = now + tonumber(ARGV[5]) * 1000
+redis.call('HSET', KEYS[1], 'created_ms', now, 'absolute_ms', absolute_ms,
+           'current', ARGV[2], 'previous', '', 'previous_until_ms', 0)
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+
+-- Drop index entries whose session has ended (absolute expiry, idle TTL, or deleted).
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+for _, sid in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  if redis.call('EXISTS', ARGV[7] .. sid) == 0 then
+    redis.call('ZREM', KEYS[2], sid)
+  end
+end
+redis.call('ZADD', KEYS[2], absolute_ms, ARGV[1])
+
+-- Past the per-user cap, the oldest sessions end: a leaked password cannot pile up sessions.
+local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[6])
+local evicted = {}
+if excess > 0 then
+  evicted = redis.call('ZRANGE', KEYS[2], 0, excess - 1)
+  for _, sid in ipairs(evicted) do
+    redis.call('DEL', ARGV[7] .. sid, ARGV[8] .. sid)
+    redis.call('ZREM', KEYS[2], sid)
+  end
+end
+-- The index must outlive the newest session, which has the furthest absolute expiry.
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return evicted

@@ -1,0 +1,53 @@
+-- Check a presented refresh-token hash against a session and rotate it, atomically.
+-- KEYS[1] session hash, KEYS[2] the session's retired-hash set, KEYS[3] the user's index
+-- ARGV[1] presented hash, ARGV[2] new hash, ARGV[3] now (ms), ARGV[4] grace window (ms),
+-- ARGV[5] idle timeout (s), ARGV[6] session id
+-- Returns {outcome, absolute_ms}; outcome is one of:
+--   rotated   presented was current: new hash stored, presented kept as "previous" for grace
+--   grace     presented was the previous token, inside the grace window: accept, no rotation
+--   replayed  a rotated-out token after its grace (or older): the whole session is revoked
+--   unknown   no such session, or a hash this session never issued: deny, change nothing
+local function revoke()
+  redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('ZREM', KEYS[3], ARGV[6])
+end
+
+local now = tonumber(ARGV[3])
+local session = redis.call('HMGET', KEYS[1], 'current', 'previous', 'previous_until_ms', 'absolute_ms')
+local current, previous = session[1], session[2]
+if not current then
+  return {'unknown', '0'}
+end
+local absolute_ms = tonumber(session[4])
+if now >= absolute_ms then
+  -- The TTL ends the session at absolute_ms anyway; this closes the last-millisecond gap.
+  revoke()
+  return {'unknown', '0'}
+end
+
+if ARGV[1] == current then
+  if previous ~= '' then
+    redis.call('SADD', KEYS[2], previous)
+  end
+  redis.call('HSET', KEYS[1], 'current', ARGV[2], 'previous', current,
+             'previous_until_ms', now + tonumber(ARGV[4]))
+  -- Rotation renews the idle timeout, never the absolute lifetime counted from login.
+  local ttl_ms = math.min(tonumber(ARGV[5]) * 1000, absolute_ms - now)
+  redis.call('PEXPIRE', KEYS[1], ttl_ms)
+  redis.call('PEXPIRE', KEYS[2], absolute_ms - now)
+  return {'rotated', tostring(absolute_ms)}
+end
+
+if ARGV[1] == previous then
+  if now <= tonumber(session[3]) then
+    return {'grace', tostring(absolute_ms)}
+  end
+  revoke()
+  return {'replayed', '0'}
+end
+
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then
+  revoke()
+  return {'replayed', '0'}
+end
+return {'unknown', '0'}

@@ -1,0 +1,68 @@
+"""The HTML the verifier serves itself: the login page. Plain, accessible, no JavaScript."""
+
+from __future__ import annotations
+
+from html import escape
+
+# The login page runs no script and loads nothing: the policy says so to the browser, and
+# frame-ancestors stops click-jacking of the form.
+PAGE_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+_STYLE = """
+body { font: 16px/1.5 system-ui, sans-serif; max-width: 24rem; margin: 4rem auto; padding: 0 1rem; }
+label { display: block; margin-top: 1rem; font-weight: 600; }
+input { width: 100%; box-sizing: border-box; padding: .5rem; font-size: 1rem; }
+button { margin-top: 1.5rem; padding: .6rem 1.2rem; font-size: 1rem; }
+.error { color: #a00; border: 1px solid #a00; padding: .5rem; }
+.notice { color: #064; border: 1px solid #064; padding: .5rem; }
+"""
+
+
+def login_page(
+    action: str,
+    next_path: str,
+    user_name: str = "",
+    error: str | None = None,
+    notice: str | None = None,
+) -> str:
+    """Render the sign-in form; every interpolated value is HTML-escaped."""
+    message = ""
+    if error:
+        message = f'<p class="error" role="alert" id="form-error">{escape(error)}</p>'
+    elif notice:
+        message = f'<p class="notice" role="status">{escape(notice)}</p>'
+    described_by = ' aria-describedby="form-error"' if error else ""
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sign in</title>
+<style>{_STYLE}</style>
+</head>
+<body>
+<main>
+<h1>Sign in</h1>
+{message}
+<form method="post" action="{escape(action)}"{described_by}>
+<input type="hidden" name="next" value="{escape(next_path)}">
+<label for="username">User name</label>
+<input id="username" name="username" type="text" autocomplete="username" required
+ autocapitalize="none" spellcheck="false" maxlength="64" value="{escape(user_name)}" autofocus>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button>
+</form>
+</main>
+</body>
+</html>
+"""

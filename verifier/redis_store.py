@@ -1,0 +1,51 @@
+"""The Redis connection, and the one rule for its failures: an outage is not a logout."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TypeVar
+
+import redis.asyncio as aioredis
+import redis.exceptions
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+
+from verifier.errors import StoreUnavailable
+
+T = TypeVar("T")
+
+# Connection trouble means "cannot tell", never "logged out": callers fail closed but keep
+# the user's cookies. ReadOnlyError comes from a replica during a failover.
+REDIS_OUTAGE_ERRORS: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.TryAgainError,
+    OSError,
+)
+
+
+def connect(url: str) -> aioredis.Redis:
+    """A client with short timeouts: a request waits at most ~1 s on a dead Redis."""
+    return aioredis.Redis.from_url(
+        url,
+        socket_connect_timeout=0.5,
+        socket_timeout=1.0,
+        # One quick retry rides over a dropped idle connection (e.g. after a Redis restart);
+        # more would only hold the request longer while Redis is really down.
+        retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=1),
+        health_check_interval=30,
+    )
+
+
+async def guard(call: Awaitable[T]) -> T:
+    """Await a Redis call, turning connection trouble into StoreUnavailable."""
+    try:
+        return await call
+    except REDIS_OUTAGE_ERRORS as error:
+        raise StoreUnavailable(type(error).__name__) from error
+
+
+def as_text(value: bytes | str) -> str:
+    """Decode a Redis reply that may be bytes."""
+    return value.decode() if isinstance(value, bytes) else value

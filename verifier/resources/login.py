@@ -1,0 +1,111 @@
+"""`/auth/login`: the sign-in page and the form / JSON login."""
+
+from __future__ import annotations
+
+import falcon
+import falcon.asgi
+
+from verifier.csrf import check_same_origin
+from verifier.errors import InvalidCredentials
+from verifier.gate import Gate
+from verifier.pages import PAGE_SECURITY_HEADERS, login_page
+from verifier.passwords import MAX_PASSWORD_LENGTH
+from verifier.redirects import safe_next
+from verifier.resources.body import has_nul, read_fields, wants_json
+from verifier.sessions import SessionStore
+from verifier.users import UserStore
+
+# One message for every failed sign-in: it must not tell which of the two was wrong.
+BAD_CREDENTIALS = "Invalid user name or password."
+MAX_USER_NAME_INPUT = 256
+
+
+class Login:
+    """GET renders the form; POST checks the password and starts a session."""
+
+    def __init__(self, gate: Gate, users: UserStore, sessions: SessionStore, path: str) -> None:
+        self._gate = gate
+        self._users = users
+        self._sessions = sessions
+        self._path = path
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """Show the sign-in form."""
+        notice = "You have been signed out." if req.get_param("signed_out") else None
+        self._render(resp, falcon.HTTP_200, safe_next(req.get_param("next")), notice=notice)
+
+    async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """Sign in with `username` and `password` (form or JSON)."""
+        check_same_origin(
+            req.get_header("Host"),
+            req.get_header("Sec-Fetch-Site"),
+            req.get_header("Origin"),
+            req.get_header("Referer"),
+        )
+        as_json = wants_json(req)
+        fields = await read_fields(req)
+        next_path = safe_next(fields.get("next") or req.get_param("next"))
+        user_name, password = fields.get("username", ""), fields.get("password", "")
+        problem = _input_problem(user_name, password)
+        if problem is not None:
+            self._fail(resp, falcon.HTTP_400, problem, as_json, next_path, "")
+            return
+        try:
+            user = await self._users.authenticate(user_name, password)
+        except InvalidCredentials:
+            self._fail(resp, falcon.HTTP_401, BAD_CREDENTIALS, as_json, next_path, user_name)
+            return
+        # Always a brand-new session: cookies the request arrived with are never reused,
+        # so a session planted before login (fixation) cannot become an authenticated one.
+        session = await self._sessions.create(user)
+        for cookie in self._gate.login_cookies(session):
+            resp.append_header("Set-Cookie", cookie)
+        resp.cache_control = ["no-store"]
+        if as_json:
+            resp.media = {"user": user, "session": session.session_id, "next": next_path}
+            return
+        resp.status = falcon.HTTP_303
+        resp.location = next_path
+
+    def _fail(
+        self,
+        resp: falcon.asgi.Response,
+        status: str,
+        message: str,
+        as_json: bool,
+        next_path: str,
+        user_name: str,
+    ) -> None:
+        if as_json:
+            resp.status = status
+            resp.cache_control = ["no-store"]
+            resp.media = {"error": message}
+            return
+        # Echo the name back only if it is printable and short; the page escapes it anyway.
+        shown = user_name if user_name.isprintable() and len(user_name) <= 64 else ""
+        self._render(resp, status, next_path, user_name=shown, error=message)
+
+    def _render(
+        self,
+        resp: falcon.asgi.Response,
+        status: str,
+        next_path: str,
+        user_name: str = "",
+        error: str | None = None,
+        notice: str | None = None,
+    ) -> None:
+        resp.status = status
+        resp.set_headers(PAGE_SECURITY_HEADERS)
+        resp.content_type = falcon.MEDIA_HTML
+        resp.text = login_page(self._path, next_path, user_name, error=error, notice=notice)
+
+
+def _input_problem(user_name: str, password: str) -> str | None:
+    """A message for input that can never be a valid sign-in, else None."""
+    if not user_name or not password:
+        return "Enter your user name and password."
+    if len(user_name) > MAX_USER_NAME_INPUT or len(password) > MAX_PASSWORD_LENGTH:
+        return "The user name or password is too long."
+    if has_nul(user_name, password):
+        return "The user name or password contains a forbidden character."
+    return None

@@ -1,0 +1,56 @@
+"""`/auth/logout`: end this session (or every session of the user), effective at once."""
+
+from __future__ import annotations
+
+import falcon
+import falcon.asgi
+
+from verifier.cookies import CookiePolicy, read_token_cookies
+from verifier.csrf import check_same_origin
+from verifier.gate import Gate
+from verifier.resources.body import wants_json
+from verifier.sessions import SessionStore
+
+
+class Logout:
+    """POST only: a GET (a link, a prefetch, an <img>) must never sign anyone out."""
+
+    def __init__(
+        self,
+        gate: Gate,
+        sessions: SessionStore,
+        cookie_policy: CookiePolicy,
+        login_path: str,
+    ) -> None:
+        self._gate = gate
+        self._sessions = sessions
+        self._cookie_policy = cookie_policy
+        self._login_path = login_path
+
+    async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """Revoke the caller's session in Redis, or all of them with `?all=1`."""
+        check_same_origin(
+            req.get_header("Host"),
+            req.get_header("Sec-Fetch-Site"),
+            req.get_header("Origin"),
+            req.get_header("Referer"),
+        )
+        everywhere = req.get_param_as_bool("all", default=False)
+        cookies = read_token_cookies(req.get_header("Cookie"), self._cookie_policy)
+        session = await self._gate.proven_session(cookies)
+        ended = 0
+        if session is not None:
+            if everywhere:
+                ended = len(await self._sessions.revoke_all(session.user))
+            else:
+                ended = int(await self._sessions.revoke(session.user, session.session_id))
+        # Cookies are cleared only after Redis confirmed: if it is down, the error handler
+        # answers 503 and the user stays signed in rather than half signed out.
+        for cookie in self._gate.logout_cookies():
+            resp.append_header("Set-Cookie", cookie)
+        resp.cache_control = ["no-store"]
+        if wants_json(req):
+            resp.media = {"signed_out": True, "sessions_ended": ended}
+            return
+        resp.status = falcon.HTTP_303
+        resp.location = self._login_path + "?signed_out=1"

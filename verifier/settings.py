@@ -1,0 +1,178 @@
+"""Configuration: parsed once from the environment into a frozen Settings."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from verifier.errors import SettingsError
+
+ENV_PREFIX = "VERIFIER_"
+
+# HS256 keys shorter than the hash output weaken the MAC (RFC 7518 section 3.2).
+MIN_SECRET_LENGTH = 32
+_KID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """One HMAC key of the key ring, named by the `kid` written into token headers."""
+
+    kid: str
+    secret: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the service; built once at start-up and never changed."""
+
+    redis_url: str = field(repr=False)
+    signing_keys: tuple[SigningKey, ...] = field(repr=False)
+    issuer: str = "verifier"
+    audience: str = "verifier"
+    access_ttl_seconds: int = 300
+    refresh_idle_seconds: int = 86_400
+    refresh_absolute_seconds: int = 604_800
+    refresh_grace_seconds: int = 10
+    jwt_leeway_seconds: int = 0
+    cookie_secure: bool = True
+    key_prefix: str = "verifier"
+    login_path: str = "/auth/login"
+    max_sessions_per_user: int = 50
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        _check(bool(self.signing_keys), "JWT_KEYS", "at least one key is required")
+        _check(self.access_ttl_seconds >= 1, "ACCESS_TTL_SECONDS", "must be >= 1")
+        _check(
+            self.refresh_idle_seconds >= self.access_ttl_seconds,
+            "REFRESH_IDLE_SECONDS",
+            "must be >= ACCESS_TTL_SECONDS, or sessions die before their first refresh",
+        )
+        _check(
+            self.refresh_absolute_seconds >= self.refresh_idle_seconds,
+            "REFRESH_ABSOLUTE_SECONDS",
+            "must be >= REFRESH_IDLE_SECONDS",
+        )
+        _check(
+            0 <= self.refresh_grace_seconds <= 60,
+            "REFRESH_GRACE_SECONDS",
+            "must be between 0 and 60: a long grace window lets a stolen token ride along",
+        )
+        _check(0 <= self.jwt_leeway_seconds <= 60, "JWT_LEEWAY_SECONDS", "must be 0..60")
+        _check(self.max_sessions_per_user >= 1, "MAX_SESSIONS_PER_USER", "must be >= 1")
+        _check(
+            bool(_PREFIX_PATTERN.match(self.key_prefix)),
+            "KEY_PREFIX",
+            "use 1-64 letters, digits, '.', '_' or '-' (braces would break the hash tags)",
+        )
+        _check(
+            self.login_path.startswith("/") and not self.login_path.startswith("//"),
+            "LOGIN_PATH",
+            "must be an absolute path on this site",
+        )
+        _check(self.issuer != "", "ISSUER", "must not be empty")
+        _check(self.audience != "", "AUDIENCE", "must not be empty")
+
+    @property
+    def current_key(self) -> SigningKey:
+        """The key that signs new tokens; the others only verify."""
+        return self.signing_keys[0]
+
+
+def _check(ok: bool, name: str, message: str) -> None:
+    if not ok:
+        raise SettingsError(f"{ENV_PREFIX}{name}: {message}")
+
+
+def parse_signing_keys(text: str) -> tuple[SigningKey, ...]:
+    """Parse `kid:secret[,kid:secret...]` (commas or whitespace); the first key signs."""
+    keys: list[SigningKey] = []
+    for entry in re.split(r"[,\s]+", text.strip()):
+        if not entry:
+            continue
+        kid, sep, secret = entry.partition(":")
+        if not sep:
+            raise SettingsError(f"{ENV_PREFIX}JWT_KEYS: expected kid:secret, found no ':'")
+        if not _KID_PATTERN.match(kid):
+            raise SettingsError(f"{ENV_PREFIX}JWT_KEYS: kid {kid!r} must be 1-64 of [A-Za-z0-9._-]")
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise SettingsError(
+                f"{ENV_PREFIX}JWT_KEYS: the secret of kid {kid!r} is shorter than "
+                f"{MIN_SECRET_LENGTH} characters"
+            )
+        if any(key.kid == kid for key in keys):
+            raise SettingsError(f"{ENV_PREFIX}JWT_KEYS: kid {kid!r} appears twice")
+        keys.append(SigningKey(kid=kid, secret=secret.encode()))
+    if not keys:
+        raise SettingsError(f"{ENV_PREFIX}JWT_KEYS: at least one kid:secret is required")
+    return tuple(keys)
+
+
+class _Reader:
+    """Reads prefixed variables, with `NAME_FILE` for secrets kept in files."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def text(self, name: str, default: str | None = None, *, secret: bool = False) -> str:
+        key = ENV_PREFIX + name
+        if secret and (key + "_FILE") in self._environ:
+            if key in self._environ:
+                raise SettingsError(f"set {key} or {key}_FILE, not both")
+            path = Path(self._environ[key + "_FILE"])
+            try:
+                return path.read_text(encoding="utf-8").strip()
+            except OSError as error:
+                raise SettingsError(f"{key}_FILE: cannot read {path}: {error.strerror}") from error
+        value = self._environ.get(key)
+        if value is None or value == "":
+            if default is None:
+                raise SettingsError(f"{key} is required")
+            return default
+        return value
+
+    def integer(self, name: str, default: int) -> int:
+        raw = self.text(name, str(default))
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"{ENV_PREFIX}{name}: {raw!r} is not a whole number") from None
+
+    def boolean(self, name: str, default: bool) -> bool:
+        raw = self.text(name, "true" if default else "false").strip().lower()
+        if raw in {"1", "true", "yes", "on"}:
+            return True
+        if raw in {"0", "false", "no", "off"}:
+            return False
+        raise SettingsError(f"{ENV_PREFIX}{name}: {raw!r} is not true/false")
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Build Settings from environment variables; raise SettingsError on any bad value."""
+    read = _Reader(environ)
+    redis_url = read.text("REDIS_URL", "redis://127.0.0.1:6379/0", secret=True)
+    if not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError(f"{ENV_PREFIX}REDIS_URL: must start with redis://, rediss:// or unix://")
+    log_level = read.text("LOG_LEVEL", "INFO").upper()
+    if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise SettingsError(f"{ENV_PREFIX}LOG_LEVEL: {log_level!r} is not DEBUG/INFO/WARNING/ERROR")
+    return Settings(
+        redis_url=redis_url,
+        signing_keys=parse_signing_keys(read.text("JWT_KEYS", secret=True)),
+        issuer=read.text("ISSUER", "verifier"),
+        audience=read.text("AUDIENCE", "verifier"),
+        access_ttl_seconds=read.integer("ACCESS_TTL_SECONDS", 300),
+        refresh_idle_seconds=read.integer("REFRESH_IDLE_SECONDS", 86_400),
+        refresh_absolute_seconds=read.integer("REFRESH_ABSOLUTE_SECONDS", 604_800),
+        refresh_grace_seconds=read.integer("REFRESH_GRACE_SECONDS", 10),
+        jwt_leeway_seconds=read.integer("JWT_LEEWAY_SECONDS", 0),
+        cookie_secure=read.boolean("COOKIE_SECURE", True),
+        key_prefix=read.text("KEY_PREFIX", "verifier"),
+        login_path=read.text("LOGIN_PATH", "/auth/login"),
+        max_sessions_per_user=read.integer("MAX_SESSIONS_PER_USER", 50),
+        log_level=log_level,
+    )

@@ -1,0 +1,117 @@
+"""Access JWTs: sign with the newest key, verify under one pinned set of rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from verifier.errors import AccessTokenExpired, TokenRejected
+from verifier.settings import Settings, SigningKey
+
+# One algorithm, pinned: never read from the token (RFC 8725 section 3.1).
+ALGORITHM = "HS256"
+# RFC 9068: access tokens carry typ "at+jwt" so that no other JWT can pass for one.
+TOKEN_TYPE = "at+jwt"  # noqa: S105 (a media type, not a secret)
+REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub", "sid")
+# A token larger than this was not minted here; refuse it before any parsing work.
+MAX_TOKEN_LENGTH = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    """The verified identity an access token carries."""
+
+    user: str
+    session_id: str
+    expires_at: int
+
+
+class AccessTokenCodec:
+    """Signs and verifies access tokens with the key ring from Settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._signing_key: SigningKey = settings.current_key
+        self._keys_by_kid = {key.kid: key.secret for key in settings.signing_keys}
+        self._issuer = settings.issuer
+        self._audience = settings.audience
+        self._ttl_seconds = settings.access_ttl_seconds
+        self._leeway_seconds = settings.jwt_leeway_seconds
+        self._jwt = jwt.PyJWT(options={"require": list(REQUIRED_CLAIMS)})
+
+    @property
+    def ttl_seconds(self) -> int:
+        """Lifetime of the tokens this codec issues."""
+        return self._ttl_seconds
+
+    def issue(self, user: str, session_id: str, now: float) -> str:
+        """Return a signed access token for a session, valid from `now`."""
+        issued_at = int(now)
+        claims = {
+            "iss": self._issuer,
+            "aud": self._audience,
+            "sub": user,
+            "sid": session_id,
+            "iat": issued_at,
+            "exp": issued_at + self._ttl_seconds,
+        }
+        headers = {"kid": self._signing_key.kid, "typ": TOKEN_TYPE}
+        return jwt.encode(claims, self._signing_key.secret, algorithm=ALGORITHM, headers=headers)
+
+    def verify(self, token: str, now: float, *, allow_expired: bool = False) -> AccessClaims:
+        """Return the claims of a valid token; raise AccessTokenExpired or TokenRejected.
+
+        `allow_expired` is for logout only: an expired but genuine token still names the
+        session to end.
+        """
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise TokenRejected("oversized")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError:
+            raise TokenRejected("malformed") from None
+        # The header is untrusted until the signature checks out: only look keys up by it.
+        if header.get("typ") != TOKEN_TYPE:
+            raise TokenRejected("wrong typ")
+        if header.get("alg") != ALGORITHM:
+            raise TokenRejected("wrong alg")
+        kid = header.get("kid")
+        secret = self._keys_by_kid.get(kid) if isinstance(kid, str) else None
+        if secret is None:
+            raise TokenRejected("unknown kid")
+        try:
+            claims: dict[str, Any] = self._jwt.decode(
+                token,
+                secret,
+                algorithms=[ALGORITHM],
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway_seconds,
+                options={"verify_exp": False},
+            )
+        except jwt.InvalidTokenError as error:
+            raise TokenRejected(type(error).__name__) from None
+        return self._check_claims(claims, now, allow_expired)
+
+    def _check_claims(
+        self, claims: dict[str, Any], now: float, allow_expired: bool
+    ) -> AccessClaims:
+        # PyJWT checked the signature, iss, aud and the presence of every required claim.
+        # Expiry is checked here against our own clock, so that tests and the cache share it.
+        user, session_id, expires_at = claims["sub"], claims["sid"], claims["exp"]
+        issued_at = claims["iat"]
+        if not (isinstance(user, str) and user and isinstance(session_id, str) and session_id):
+            raise TokenRejected("bad sub/sid")
+        if not (_is_int(expires_at) and _is_int(issued_at)):
+            raise TokenRejected("bad exp/iat")
+        if issued_at > now + self._leeway_seconds:
+            raise TokenRejected("issued in the future")
+        if expires_at <= now - self._leeway_seconds and not allow_expired:
+            raise AccessTokenExpired()
+        return AccessClaims(user=user, session_id=session_id, expires_at=expires_at)
+
+
+def _is_int(value: object) -> bool:
+    # bool is an int subclass; `"exp": true` is not a time.
+    return isinstance(value, int) and not isinstance(value, bool)
