@@ -5,7 +5,7 @@ from __future__ import annotations
 import falcon
 import falcon.asgi
 
-from verifier.csrf import check_same_origin
+from verifier.csrf import check_request_origin
 from verifier.errors import InvalidCredentials
 from verifier.gate import Gate
 from verifier.pages import PAGE_SECURITY_HEADERS, login_page
@@ -36,12 +36,7 @@ class Login:
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Sign in with `username` and `password` (form or JSON)."""
-        check_same_origin(
-            req.get_header("Host"),
-            req.get_header("Sec-Fetch-Site"),
-            req.get_header("Origin"),
-            req.get_header("Referer"),
-        )
+        check_request_origin(req)
         as_json = wants_json(req)
         fields = await read_fields(req)
         next_path = safe_next(fields.get("next") or req.get_param("next"))

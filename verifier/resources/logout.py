@@ -6,7 +6,7 @@ import falcon
 import falcon.asgi
 
 from verifier.cookies import CookiePolicy, read_token_cookies
-from verifier.csrf import check_same_origin
+from verifier.csrf import check_request_origin
 from verifier.gate import Gate
 from verifier.resources.body import wants_json
 from verifier.sessions import SessionStore
@@ -29,12 +29,7 @@ class Logout:
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Revoke the caller's session in Redis, or all of them with `?all=1`."""
-        check_same_origin(
-            req.get_header("Host"),
-            req.get_header("Sec-Fetch-Site"),
-            req.get_header("Origin"),
-            req.get_header("Referer"),
-        )
+        check_request_origin(req)
         everywhere = req.get_param_as_bool("all", default=False)
         cookies = read_token_cookies(req.get_header("Cookie"), self._cookie_policy)
         session = await self._gate.proven_session(cookies)

@@ -1,0 +1,39 @@
+# verifier: `make demo` runs the local stack, `make test` runs every check, `make bench` measures.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PORT ?= 8080
+
+.PHONY: venv lint test unit e2e demo bench clean
+
+# The venv is rebuilt whenever the dependency list changes.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: venv
+	$(VENV)/bin/ruff check verifier tests bench
+	$(VENV)/bin/mypy
+
+test: lint
+	$(VENV)/bin/pytest -q
+
+unit: venv
+	$(VENV)/bin/pytest -q tests/unit
+
+e2e: venv
+	$(VENV)/bin/pytest -q tests/e2e
+
+demo: venv
+	$(PY) -m verifier demo --port $(PORT)
+
+bench: venv
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
