@@ -100,6 +100,9 @@ def _serve(args: argparse.Namespace) -> int:
         "75",
         "--graceful-timeout",
         "10",
+        # gunicorn 27's control socket lives at one path per user: a second instance on the
+        # same machine (tests, the demo) would take it over and delete it on exit.
+        "--no-control-socket",
         "verifier.app:from_environment()",
     ]
     os.execv(gunicorn, command)  # replaces this process: signals reach gunicorn directly

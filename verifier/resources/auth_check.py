@@ -19,6 +19,9 @@ USER_HEADER = "X-Verifier-User"
 SESSION_HEADER = "X-Verifier-Session"
 SET_ACCESS_COOKIE_HEADER = "X-Verifier-Set-Access-Cookie"
 SET_REFRESH_COOKIE_HEADER = "X-Verifier-Set-Refresh-Cookie"
+# "no-store" only on answers that rotate cookies; nginx adds it to the app's response so no
+# shared cache keeps a fresh refresh token, and leaves the app's caching alone otherwise.
+CACHE_CONTROL_HEADER = "X-Verifier-Cache-Control"
 
 
 class AuthCheck:
@@ -47,6 +50,7 @@ class AuthCheck:
         resp.set_header(SESSION_HEADER, admitted.session_id)
         if admitted.set_access_cookie is not None:
             resp.set_header(SET_ACCESS_COOKIE_HEADER, admitted.set_access_cookie)
+            resp.set_header(CACHE_CONTROL_HEADER, "no-store")
         if admitted.set_refresh_cookie is not None:
             resp.set_header(SET_REFRESH_COOKIE_HEADER, admitted.set_refresh_cookie)
 

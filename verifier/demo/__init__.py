@@ -1,0 +1,1 @@
+"""The local stack: process helpers, the demo legacy app and `python -m verifier demo`."""

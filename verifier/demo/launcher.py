@@ -1,0 +1,157 @@
+"""`python -m verifier demo`: the whole stack on one machine, in the foreground.
+
+Starts redis-server, the verifier, the demo legacy app and nginx on 127.0.0.1, creates a user
+with a random password, prints what to try, and stops everything on Ctrl-C or SIGTERM. All
+state lives in one temporary directory, removed at exit.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+from verifier.demo import processes
+from verifier.demo.processes import CommandFailed, ManagedProcess, ProcessStartError
+
+DEMO_USER = "demo"
+ACCESS_TTL_SECONDS = 30
+VERIFIER_WORKERS = 2
+_WATCH_SECONDS = 0.5
+
+
+def run_demo(port: int = 8080) -> int:
+    """Run the demo stack until Ctrl-C or SIGTERM; return the exit status."""
+    if not processes.port_is_free(port):
+        print(f"demo: 127.0.0.1:{port} is in use; pick another with --port", file=sys.stderr)
+        return 1
+    try:
+        nginx = processes.find_nginx()
+        redis_server = processes.find_redis_server()
+    except FileNotFoundError as error:
+        print(f"demo: {error}", file=sys.stderr)
+        return 1
+    if not processes.NGINX_TEMPLATE.is_file():
+        # The nginx files sit beside the package in a source checkout, not in a wheel.
+        print(f"demo: {processes.NGINX_TEMPLATE} is missing: run from a checkout", file=sys.stderr)
+        return 1
+
+    stop_requested = threading.Event()
+    previous = {
+        signum: signal.signal(signum, _setter(stop_requested))
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    workdir = Path(tempfile.mkdtemp(prefix="verifier-demo-"))
+    started: list[ManagedProcess] = []
+    try:
+        return _run(port, nginx, redis_server, workdir, started, stop_requested)
+    except (ProcessStartError, CommandFailed, PermissionError) as error:
+        print(f"demo: could not start: {error}", file=sys.stderr)
+        return 1
+    finally:
+        # Front to back: nginx first, so no request reaches a stopped upstream.
+        for process in reversed(started):
+            process.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _run(
+    port: int,
+    nginx: Path,
+    redis_server: Path,
+    workdir: Path,
+    started: list[ManagedProcess],
+    stop_requested: threading.Event,
+) -> int:
+    redis_port = processes.free_port()
+    verifier_port = processes.free_port()
+    app_port = processes.free_port()
+    settings_env = {
+        "VERIFIER_REDIS_URL": f"redis://{processes.LOOPBACK}:{redis_port}/0",
+        # A fresh key per run: tokens of an earlier run are worthless.
+        "VERIFIER_JWT_KEYS": f"demo:{secrets.token_urlsafe(48)}",
+        "VERIFIER_ACCESS_TTL_SECONDS": str(ACCESS_TTL_SECONDS),
+        # Plain http on localhost: Secure cookies would never be sent back.
+        "VERIFIER_COOKIE_SECURE": "false",
+    }
+
+    print("Starting redis-server, the verifier, the demo app and nginx...", flush=True)
+    started.append(processes.start_redis(workdir, redis_port, binary=redis_server))
+    started.append(
+        processes.start_verifier(settings_env, verifier_port, VERIFIER_WORKERS, log_dir=workdir)
+    )
+    started.append(processes.start_legacy_app(app_port, log_dir=workdir))
+    conf_path = workdir / "nginx.conf"
+    conf_path.write_text(
+        processes.render_nginx_conf(
+            prefix=workdir,
+            listen_port=port,
+            verifier_port=verifier_port,
+            app_port=app_port,
+        ),
+        encoding="utf-8",
+    )
+    started.append(processes.start_nginx(nginx, workdir, conf_path, port=port))
+
+    password = secrets.token_urlsafe(12)
+    processes.add_user(settings_env, DEMO_USER, password)
+    _print_welcome(port, password, nginx, workdir)
+
+    while not stop_requested.wait(_WATCH_SECONDS):
+        for process in started:
+            if not process.is_running():
+                print(
+                    f"demo: {process.name} exited with status {process.returncode}:\n"
+                    f"{process.log_tail()}",
+                    file=sys.stderr,
+                )
+                return 1
+    print("\nStopping...", flush=True)
+    return 0
+
+
+def _setter(event: threading.Event) -> Callable[[int, FrameType | None], None]:
+    # The handler only flags the request: the main loop stops the children in order.
+    def handler(signum: int, frame: FrameType | None) -> None:
+        event.set()
+
+    return handler
+
+
+def _print_welcome(port: int, password: str, nginx: Path, workdir: Path) -> None:
+    url = f"http://{processes.LOOPBACK}:{port}/"
+    print(
+        f"""
+The demo is running: {url}
+
+  user name   {DEMO_USER}
+  password    {password}
+
+The access cookie lives {ACCESS_TTL_SECONDS} seconds; after that the next request is renewed
+silently with the refresh cookie (watch the Set-Cookie headers in the browser's developer
+tools).
+
+Try:
+  - {url} : you are sent to the sign-in page, and back here after signing in.
+  - {url}public/ : the same app, outside the protected location: no sign-in.
+  - {url}api/whoami : the identity the app received, as JSON.
+  - curl -i {url}api/whoami -H 'Accept: application/json' : 401 JSON, no redirect.
+  - curl -si {url}api/whoami -H 'X-Auth-User: admin' : still sent to sign in; nginx
+    replaces that header before the app sees it.
+  - Sign in from two browsers, then "Log out everywhere" in one: the other is signed out on
+    its next request.
+
+nginx: {nginx}
+Logs:  {workdir}
+Press Ctrl-C to stop; everything above is deleted.
+""",
+        flush=True,
+    )
