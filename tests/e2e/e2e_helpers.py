@@ -1,0 +1,109 @@
+"""Helpers shared by the end-to-end tests: users, raw cookies, minted tokens."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import jwt
+import requests
+
+if TYPE_CHECKING:
+    from conftest import Stack
+
+PAGE_HEADERS = {
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Sec-Fetch-Mode": "navigate",
+}
+TIMEOUT = 10
+
+
+@dataclass
+class SignedIn:
+    """A user signed in through nginx, with the raw cookie values login returned."""
+
+    name: str
+    password: str
+    access: str
+    refresh: str
+
+    @property
+    def session_id(self) -> str:
+        """The session id, read from the refresh token (`user.sid.secret`)."""
+        return self.refresh.rsplit(".", 2)[1]
+
+
+def new_user(stack: Stack, label: str = "user") -> tuple[str, str]:
+    """Create a user with a unique name; return (name, password)."""
+    name, password = f"{label}-{secrets.token_hex(4)}", secrets.token_urlsafe(16)
+    stack.create_user(name, password)
+    return name, password
+
+
+def sign_in(stack: Stack, name: str, password: str) -> SignedIn:
+    """Log in with the JSON API through nginx and keep the raw cookie values."""
+    response = requests.post(
+        stack.url("/auth/login"), json={"username": name, "password": password}, timeout=TIMEOUT
+    )
+    assert response.status_code == 200, response.text
+    cookies = set_cookies(response)
+    return SignedIn(name, password, cookies[stack.access_cookie], cookies[stack.refresh_cookie])
+
+
+def set_cookie_headers(response: requests.Response) -> list[str]:
+    """Every Set-Cookie header line, unjoined."""
+    return list(response.raw.headers.getlist("Set-Cookie"))
+
+
+def set_cookies(response: requests.Response) -> dict[str, str]:
+    """{name: value} of every Set-Cookie; fails on a name set twice."""
+    found: dict[str, str] = {}
+    for line in set_cookie_headers(response):
+        name, _, rest = line.partition("=")
+        assert name not in found, f"{name} set twice: {set_cookie_headers(response)}"
+        found[name] = rest.split(";", 1)[0]
+    return found
+
+
+def cookie_header(stack: Stack, access: str | None = None, refresh: str | None = None) -> str:
+    """A Cookie header with our two cookies (either may be left out)."""
+    pairs = []
+    if access is not None:
+        pairs.append(f"{stack.access_cookie}={access}")
+    if refresh is not None:
+        pairs.append(f"{stack.refresh_cookie}={refresh}")
+    return "; ".join(pairs)
+
+
+def get_page(
+    stack: Stack, path: str = "/api/whoami", cookie: str = "", **headers: str
+) -> requests.Response:
+    """GET a protected path through nginx with a raw Cookie header, no redirects followed."""
+    all_headers = {"Accept": "application/json", **headers}
+    if cookie:
+        all_headers["Cookie"] = cookie
+    return requests.get(stack.url(path), headers=all_headers, allow_redirects=False, timeout=TIMEOUT)
+
+
+def mint_access_token(stack: Stack, user: str, session_id: str, **overrides: Any) -> str:
+    """Sign an access token with the stack's key, as the verifier would; claims overridable."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": "verifier",
+        "aud": "verifier",
+        "sub": user,
+        "sid": session_id,
+        "iat": now,
+        "exp": now + stack.access_ttl_seconds,
+    }
+    claims.update(overrides)
+    headers = {"kid": stack.jwt_kid, "typ": "at+jwt"}
+    return jwt.encode(claims, stack.jwt_secret, algorithm="HS256", headers=headers)
+
+
+def expired_access_token(stack: Stack, user: str, session_id: str) -> str:
+    """A genuine access token for the session that expired a minute ago."""
+    now = int(time.time())
+    return mint_access_token(stack, user, session_id, iat=now - 120, exp=now - 60)

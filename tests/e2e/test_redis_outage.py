@@ -1,0 +1,74 @@
+"""Redis down: everything that needs it fails closed, no cookie is touched, service resumes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import requests
+from e2e_helpers import (
+    PAGE_HEADERS,
+    cookie_header,
+    expired_access_token,
+    get_page,
+    new_user,
+    set_cookie_headers,
+    sign_in,
+)
+
+if TYPE_CHECKING:
+    from conftest import Stack
+
+
+def test_redis_outage_fails_closed_and_service_resumes_by_itself(stack: Stack) -> None:
+    name, password = new_user(stack)
+    signed = sign_in(stack, name, password)
+    valid = cookie_header(stack, signed.access, signed.refresh)
+    needs_refresh = cookie_header(
+        stack, expired_access_token(stack, name, signed.session_id), signed.refresh
+    )
+    assert get_page(stack, cookie=valid).status_code == 200
+    stack.redis.save()  # the restarted server reloads this snapshot: users and sessions survive
+    verifier_pid = stack.processes["verifier"].pid
+
+    stack.stop_redis()
+    try:
+        outage = {
+            "valid access token": get_page(stack, cookie=valid),
+            "silent refresh": get_page(stack, cookie=needs_refresh),
+            "page navigation": get_page(stack, "/", cookie=valid, **PAGE_HEADERS),
+            "login": requests.post(
+                stack.url("/auth/login"), json={"username": name, "password": password}, timeout=10
+            ),
+            "logout": requests.post(
+                stack.url("/auth/logout"),
+                headers={"Cookie": valid, "Accept": "application/json"},
+                timeout=10,
+            ),
+        }
+    finally:
+        stack.start_redis()
+
+    for label, response in outage.items():
+        assert response.status_code == 503, label
+        assert set_cookie_headers(response) == [], f"{label} touched cookies"
+        assert response.headers.get("Retry-After") == "5", label
+    # Back without restarting the verifier: the same cookies work, nobody was logged out.
+    assert stack.processes["verifier"].pid == verifier_pid
+    assert stack.processes["verifier"].is_running()
+    assert get_page(stack, cookie=valid).status_code == 200
+    refreshed = get_page(stack, cookie=needs_refresh)
+    assert refreshed.status_code == 200
+    assert len(set_cookie_headers(refreshed)) == 2
+
+
+def test_health_endpoint_reports_redis_state(stack: Stack) -> None:
+    healthy = requests.get(stack.verifier_url + "/healthz", timeout=10)
+    assert healthy.status_code == 200
+
+    stack.stop_redis()
+    try:
+        down = requests.get(stack.verifier_url + "/healthz", timeout=10)
+    finally:
+        stack.start_redis()
+
+    assert down.status_code == 503
