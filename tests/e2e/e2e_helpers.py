@@ -84,7 +84,9 @@ def get_page(
     all_headers = {"Accept": "application/json", **headers}
     if cookie:
         all_headers["Cookie"] = cookie
-    return requests.get(stack.url(path), headers=all_headers, allow_redirects=False, timeout=TIMEOUT)
+    return requests.get(
+        stack.url(path), headers=all_headers, allow_redirects=False, timeout=TIMEOUT
+    )
 
 
 def mint_access_token(stack: Stack, user: str, session_id: str, **overrides: Any) -> str:

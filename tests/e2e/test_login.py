@@ -103,11 +103,13 @@ def test_unknown_user_and_wrong_password_look_the_same(stack: Stack) -> None:
 
 
 def test_json_login_failures_have_one_body(stack: Stack) -> None:
-    name, password = new_user(stack)
+    name, _ = new_user(stack)
     bodies = []
     for username in (name, f"ghost-{secrets.token_hex(4)}"):
         response = requests.post(
-            stack.url("/auth/login"), json={"username": username, "password": "wrong-pass"}, timeout=10
+            stack.url("/auth/login"),
+            json={"username": username, "password": "wrong-pass"},
+            timeout=10,
         )
         assert response.status_code == 401
         assert set_cookie_headers(response) == []

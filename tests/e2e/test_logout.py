@@ -74,7 +74,9 @@ def test_logout_everywhere_ends_every_session_of_the_user_only(stack: Stack) -> 
     assert response.json()["sessions_ended"] == 2
     for device in (laptop, phone):
         assert get_page(stack, cookie=cookie_header(stack, access=device.access)).status_code == 401
-        assert get_page(stack, cookie=cookie_header(stack, refresh=device.refresh)).status_code == 401
+        assert (
+            get_page(stack, cookie=cookie_header(stack, refresh=device.refresh)).status_code == 401
+        )
     assert get_page(stack, cookie=cookie_header(stack, access=bystander.access)).status_code == 200
 
 
@@ -123,7 +125,11 @@ def test_cross_site_logout_is_refused_and_the_session_survives(stack: Stack) -> 
 
     response = requests.post(
         stack.url("/auth/logout"),
-        headers={"Cookie": cookie, "Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+        headers={
+            "Cookie": cookie,
+            "Origin": "https://evil.example",
+            "Sec-Fetch-Site": "cross-site",
+        },
         allow_redirects=False,
         timeout=10,
     )

@@ -57,7 +57,9 @@ def test_rotation_replaces_the_refresh_token_and_keeps_the_session(stack: Stack)
 def test_twenty_parallel_requests_with_one_expired_token_all_succeed(stack: Stack) -> None:
     name, password = new_user(stack)
     signed = sign_in(stack, name, password)
-    cookie = cookie_header(stack, expired_access_token(stack, name, signed.session_id), signed.refresh)
+    cookie = cookie_header(
+        stack, expired_access_token(stack, name, signed.session_id), signed.refresh
+    )
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         responses = list(pool.map(lambda _: get_page(stack, cookie=cookie), range(20)))
