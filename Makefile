@@ -18,6 +18,7 @@ venv: $(STAMP)
 
 lint: venv
 	$(VENV)/bin/ruff check verifier tests bench
+	$(VENV)/bin/ruff format --check verifier tests bench
 	$(VENV)/bin/mypy
 
 test: lint

@@ -75,9 +75,7 @@ class _Lifecycle:
     def __init__(self, client: aioredis.Redis) -> None:
         self._redis = client
 
-    async def process_shutdown(
-        self, scope: Mapping[str, Any], event: Mapping[str, Any]
-    ) -> None:
+    async def process_shutdown(self, scope: Mapping[str, Any], event: Mapping[str, Any]) -> None:
         """Release connections and threads."""
         await self._redis.aclose()
 

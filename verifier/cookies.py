@@ -94,4 +94,3 @@ def _clean(value: str | None) -> str | None:
     if not value or not set(value) <= _SAFE_VALUE_CHARS:
         return None
     return value
-

@@ -14,16 +14,18 @@ def safe_next(candidate: str | None) -> str:
     """Return `candidate` if it is a same-site path, else `/`."""
     if not candidate or len(candidate) > MAX_NEXT_LENGTH:
         return DEFAULT_NEXT
-    # Browsers decode and strip on their own (tabs and newlines vanish, `\` means `/`),
-    # so judge every form a browser might act on: as given, and percent-decoded (twice,
-    # for values that were encoded once more on the way through a query string).
+    # It goes into a Location header as given: printable ASCII only (a browser percent-encodes
+    # anything else before sending a path, so a real page's URI always passes).
+    if not all(0x20 < ord(char) < 0x7F for char in candidate):
+        return DEFAULT_NEXT
+    # Browsers decode and strip on their own (tabs and newlines vanish, `\` means `/`), and
+    # nginx decodes before matching locations, so judge every form either might act on: as
+    # given, and percent-decoded (twice, for values encoded once more on the way).
     once = unquote(candidate)
     twice = unquote(once)
     for form in (candidate, once, twice):
-        if not _is_same_site_path(form):
+        if not _is_same_site_path(form) or _is_own_page(form):
             return DEFAULT_NEXT
-    if candidate.startswith(_OWN_PREFIX) or candidate == _OWN_PREFIX.rstrip("/"):
-        return DEFAULT_NEXT
     return candidate
 
 
@@ -31,11 +33,13 @@ def _is_same_site_path(path: str) -> bool:
     if not path.startswith("/"):
         # Relative paths, schemes (`https:`, `javascript:`) and `\\host` all land here.
         return False
-    if path.startswith("//"):
+    if path.startswith("//") or "\\" in path:
         return False
-    if "\\" in path:
-        return False
-    # Printable ASCII only. Browsers drop tabs/newlines from URLs, turning `/\t/evil.example`
-    # into `//evil.example`; CR/LF would split the Location header, which must be ASCII anyway
-    # (a browser percent-encodes any other character before it sends a path).
-    return all(0x20 < ord(char) < 0x7F for char in path)
+    # Control characters: browsers drop tabs/newlines from URLs, turning `/\t/evil.example`
+    # into `//evil.example`. Decoded spaces and non-ASCII letters are fine.
+    return not any(ord(char) < 0x20 or ord(char) == 0x7F for char in path)
+
+
+def _is_own_page(path: str) -> bool:
+    # Sending the user back to the login or logout page after login would loop.
+    return path == _OWN_PREFIX.rstrip("/") or path.startswith(_OWN_PREFIX)

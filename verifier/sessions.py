@@ -24,6 +24,7 @@ REFRESH_SECRET_BYTES = 32  # 256 bits, as RFC 9700 and our brief ask.
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 _REFRESH_SECRET = re.compile(r"[A-Za-z0-9_-]{43}")
 
+
 def _load_script(name: str) -> str:
     return (Path(__file__).parent / "lua" / name).read_text(encoding="utf-8")
 
@@ -241,4 +242,3 @@ class SessionStore:
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
-

@@ -128,6 +128,8 @@ class _Reader:
                 return path.read_text(encoding="utf-8").strip()
             except OSError as error:
                 raise SettingsError(f"{key}_FILE: cannot read {path}: {error.strerror}") from error
+            except UnicodeDecodeError:
+                raise SettingsError(f"{key}_FILE: {path} is not UTF-8 text") from None
         value = self._environ.get(key)
         if value is None or value == "":
             if default is None:
@@ -156,7 +158,9 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     read = _Reader(environ)
     redis_url = read.text("REDIS_URL", "redis://127.0.0.1:6379/0", secret=True)
     if not redis_url.startswith(("redis://", "rediss://", "unix://")):
-        raise SettingsError(f"{ENV_PREFIX}REDIS_URL: must start with redis://, rediss:// or unix://")
+        raise SettingsError(
+            f"{ENV_PREFIX}REDIS_URL: must start with redis://, rediss:// or unix://"
+        )
     log_level = read.text("LOG_LEVEL", "INFO").upper()
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise SettingsError(f"{ENV_PREFIX}LOG_LEVEL: {log_level!r} is not DEBUG/INFO/WARNING/ERROR")

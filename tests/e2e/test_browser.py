@@ -1,0 +1,89 @@
+"""A real Chromium through the stack: sign in, outlive the access token, sign out."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+from e2e_helpers import new_user
+
+if TYPE_CHECKING:
+    from conftest import Stack
+    from playwright.sync_api import Browser
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Flags checked on these machines: no sandbox as root, and no background traffic to hosts
+# that the closed network refuses.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium driven by Playwright (no browser download)."""
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; .ci/run should have installed it")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415 (only when Chromium exists)
+
+    # Playwright gives the browser a fresh, empty profile of its own.
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def test_browser_signs_in_keeps_browsing_past_expiry_and_signs_out(
+    stack: Stack, browser: Browser
+) -> None:
+    name, password = new_user(stack, "browser")
+    context = browser.new_context()
+    page = context.new_page()
+
+    page.goto(stack.url("/"))
+    assert page.url.startswith(stack.url("/auth/login"))
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(stack.url("/"))
+    assert page.locator("#user").inner_text() == name
+    first_refresh = _cookie(context, stack.refresh_cookie)
+
+    time.sleep(stack.access_ttl_seconds + 1)  # the access cookie expires in the browser
+    page.goto(stack.url("/"))
+
+    assert page.url == stack.url("/")  # no detour through the login page
+    assert page.locator("#user").inner_text() == name
+    assert _cookie(context, stack.refresh_cookie) not in (None, first_refresh)
+    assert _cookie(context, stack.access_cookie) is not None
+
+    page.get_by_role("button", name="Log out", exact=True).click()
+    page.wait_for_url("**/auth/login?signed_out=1")
+    assert _cookie(context, stack.access_cookie) is None
+    assert _cookie(context, stack.refresh_cookie) is None
+    page.goto(stack.url("/"))
+    assert page.url.startswith(stack.url("/auth/login"))
+    context.close()
+
+
+def _cookie(context: object, name: str) -> str | None:
+    for cookie in context.cookies():  # type: ignore[attr-defined]
+        if cookie["name"] == name:
+            value: str = cookie["value"]
+            return value
+    return None
