@@ -72,6 +72,19 @@ def read_token_cookies(cookie_header: str | None, policy: CookiePolicy) -> Token
     )
 
 
+def without_token_cookies(cookie_header: str | None, policy: CookiePolicy) -> str:
+    """The Cookie header minus our two cookies: what the app behind nginx may see."""
+    if not cookie_header:
+        return ""
+    names = {policy.access_name, policy.refresh_name}
+    kept = [
+        pair.strip()
+        for pair in cookie_header.split(";")
+        if pair.strip() and pair.strip().partition("=")[0] not in names
+    ]
+    return "; ".join(kept)
+
+
 def _parse_cookie_header(cookie_header: str) -> Mapping[str, str]:
     # Split by hand rather than SimpleCookie: one bad pair must not hide the good ones,
     # and a duplicated name (a cookie planted for a parent path or domain) is ambiguous,

@@ -39,3 +39,28 @@ def test_public_location_strips_client_identity_headers(stack: Stack) -> None:
 
     assert response.status_code == 200
     assert "admin" not in response.text
+
+
+def test_app_never_sees_the_token_cookies_but_keeps_its_own(stack: Stack) -> None:
+    name, password = new_user(stack)
+    signed = sign_in(stack, name, password)
+    cookie = "theme=dark; " + cookie_header(stack, signed.access, signed.refresh) + "; lang=en"
+
+    response = get_page(stack, "/api/headers", cookie=cookie)
+
+    assert response.status_code == 200
+    assert response.json()["cookie"] == "theme=dark; lang=en"
+    assert signed.refresh not in response.text
+    assert signed.access not in response.text
+
+
+def test_app_gets_no_cookie_header_when_only_token_cookies_were_sent(stack: Stack) -> None:
+    name, password = new_user(stack)
+    signed = sign_in(stack, name, password)
+
+    response = get_page(
+        stack, "/api/headers", cookie=cookie_header(stack, signed.access, signed.refresh)
+    )
+
+    assert response.status_code == 200
+    assert "cookie" not in response.json()

@@ -9,6 +9,7 @@ from verifier.cookies import (
     CookiePolicy,
     TokenCookies,
     read_token_cookies,
+    without_token_cookies,
 )
 
 SECURE = CookiePolicy(secure=True)
@@ -211,3 +212,21 @@ def test_set_cookie_value_reads_back_as_the_same_token() -> None:
     refresh_pair, _ = attributes(SECURE.set_refresh(REFRESH, 300))
     header = f"{access_pair}; {refresh_pair}"
     assert read_token_cookies(header, SECURE) == TokenCookies(access=ACCESS, refresh=REFRESH)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, ""),
+        ("", ""),
+        ("__Host-verifier-access=a; __Host-verifier-refresh=b", ""),
+        ("theme=dark; __Host-verifier-access=a; lang=en", "theme=dark; lang=en"),
+        ("__Host-verifier-refresh=b;theme=dark", "theme=dark"),
+        # Only exact names go: a look-alike cookie is the app's own business.
+        ("x__Host-verifier-access=a", "x__Host-verifier-access=a"),
+    ],
+)
+def test_token_cookies_are_removed_from_what_the_app_sees(
+    header: str | None, expected: str
+) -> None:
+    assert without_token_cookies(header, SECURE) == expected

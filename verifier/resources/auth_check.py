@@ -7,7 +7,7 @@ import logging
 import falcon
 import falcon.asgi
 
-from verifier.cookies import CookiePolicy, read_token_cookies
+from verifier.cookies import CookiePolicy, read_token_cookies, without_token_cookies
 from verifier.errors import RefreshRejected, TokenRejected
 from verifier.gate import Gate
 
@@ -22,6 +22,9 @@ SET_REFRESH_COOKIE_HEADER = "X-Verifier-Set-Refresh-Cookie"
 # "no-store" only on answers that rotate cookies; nginx adds it to the app's response so no
 # shared cache keeps a fresh refresh token, and leaves the app's caching alone otherwise.
 CACHE_CONTROL_HEADER = "X-Verifier-Cache-Control"
+# The client's Cookie header without the token cookies: nginx sends this to the app instead,
+# so the app (its logs, its bugs) never holds a token it could leak.
+UPSTREAM_COOKIE_HEADER = "X-Verifier-Upstream-Cookie"
 
 
 class AuthCheck:
@@ -48,6 +51,9 @@ class AuthCheck:
         resp.status = falcon.HTTP_204
         resp.set_header(USER_HEADER, admitted.user)
         resp.set_header(SESSION_HEADER, admitted.session_id)
+        other_cookies = without_token_cookies(req.get_header("Cookie"), self._cookie_policy)
+        if other_cookies:
+            resp.set_header(UPSTREAM_COOKIE_HEADER, other_cookies)
         if admitted.set_access_cookie is not None:
             resp.set_header(SET_ACCESS_COOKIE_HEADER, admitted.set_access_cookie)
             resp.set_header(CACHE_CONTROL_HEADER, "no-store")
