@@ -1,0 +1,167 @@
+"""The session store's Lua scripts against a real redis-server, with real TTLs."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
+
+import pytest
+import redis.asyncio as aioredis
+
+from verifier.errors import RefreshRejected, StoreUnavailable
+from verifier.keys import KeySpace
+from verifier.sessions import RotationOutcome, SessionPolicy, SessionStore
+
+if TYPE_CHECKING:
+    from conftest import RedisServer
+
+T = TypeVar("T")
+
+
+def _run(
+    redis_server: RedisServer, policy: SessionPolicy, scenario: Callable[..., Awaitable[T]]
+) -> T:
+    """Run `scenario(store, client, keys)` on a fresh client and key prefix."""
+
+    async def main() -> T:
+        client = aioredis.Redis.from_url(redis_server.url)
+        keys = KeySpace(f"store-{secrets.token_hex(4)}")
+        try:
+            return await scenario(SessionStore(client, keys, policy, time.time), client, keys)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(main())
+
+
+def _policy(**overrides: int) -> SessionPolicy:
+    values = {
+        "idle_seconds": 60,
+        "absolute_seconds": 600,
+        "grace_seconds": 5,
+        "max_sessions_per_user": 50,
+    }
+    values.update(overrides)
+    return SessionPolicy(**values)
+
+
+def test_every_session_key_has_a_ttl(redis_server: RedisServer) -> None:
+    async def scenario(store: SessionStore, client: aioredis.Redis, keys: KeySpace) -> None:
+        session = await store.create("alice")
+        rotated = await store.refresh(str(session.refresh_token))
+        await store.refresh(str(rotated.new_refresh_token))  # now a token is retired
+        found = [key async for key in client.scan_iter(match=f"{keys.prefix}:*")]
+        assert len(found) == 3  # session, its index, its retired-token set
+        for key in found:
+            assert 0 < await client.ttl(key) <= 600, key
+
+    _run(redis_server, _policy(), scenario)
+
+
+def test_idle_session_expires_without_use(redis_server: RedisServer) -> None:
+    async def scenario(store: SessionStore, client: aioredis.Redis, keys: KeySpace) -> None:
+        session = await store.create("alice")
+        await asyncio.sleep(1.2)
+        assert not await store.is_live("alice", session.session_id)
+        with pytest.raises(RefreshRejected, match="unknown"):
+            await store.refresh(str(session.refresh_token))
+
+    _run(redis_server, _policy(idle_seconds=1, absolute_seconds=60), scenario)
+
+
+def test_rotation_renews_idle_time_but_never_the_absolute_lifetime(
+    redis_server: RedisServer,
+) -> None:
+    async def scenario(store: SessionStore, client: aioredis.Redis, keys: KeySpace) -> None:
+        session = await store.create("alice")
+        token = session.refresh_token
+        started = time.monotonic()
+        # Keep the session busy: each rotation comes before the 1 s idle timeout.
+        while time.monotonic() - started < 1.5:
+            await asyncio.sleep(0.4)
+            refreshed = await store.refresh(str(token))
+            assert refreshed.outcome is RotationOutcome.ROTATED
+            assert refreshed.new_refresh_token is not None
+            token = refreshed.new_refresh_token
+        await asyncio.sleep(2.2 - (time.monotonic() - started))
+        assert not await store.is_live("alice", session.session_id)
+
+    _run(redis_server, _policy(idle_seconds=1, absolute_seconds=2), scenario)
+
+
+def test_login_past_the_cap_ends_the_oldest_session(redis_server: RedisServer) -> None:
+    async def scenario(store: SessionStore, client: aioredis.Redis, keys: KeySpace) -> None:
+        first = await store.create("alice")
+        second = await store.create("alice")
+        third = await store.create("alice")
+        assert not await store.is_live("alice", first.session_id)
+        live = await store.list_sessions("alice")
+        assert sorted(live) == sorted([second.session_id, third.session_id])
+
+    _run(redis_server, _policy(max_sessions_per_user=2), scenario)
+
+
+def test_unknown_secret_for_a_live_session_is_denied_without_revoking(
+    redis_server: RedisServer,
+) -> None:
+    async def scenario(store: SessionStore, client: aioredis.Redis, keys: KeySpace) -> None:
+        session = await store.create("alice")
+        guessed = f"alice.{session.session_id}.{'A' * 43}"
+        with pytest.raises(RefreshRejected, match="unknown"):
+            await store.refresh(guessed)
+        # Knowing a session id is not enough to end someone's session.
+        assert await store.is_live("alice", session.session_id)
+
+    _run(redis_server, _policy(), scenario)
+
+
+def test_refresh_token_of_one_user_cannot_name_another(redis_server: RedisServer) -> None:
+    async def scenario(store: SessionStore, client: aioredis.Redis, keys: KeySpace) -> None:
+        alice = await store.create("alice")
+        await store.create("bob")
+        _, session_id, secret = str(alice.refresh_token).split(".")
+        with pytest.raises(RefreshRejected):
+            await store.refresh(f"bob.{session_id}.{secret}")
+        refreshed = await store.refresh(str(alice.refresh_token))
+        assert refreshed.user == "alice"
+
+    _run(redis_server, _policy(), scenario)
+
+
+def test_revoke_all_ends_only_that_users_sessions(redis_server: RedisServer) -> None:
+    async def scenario(store: SessionStore, client: aioredis.Redis, keys: KeySpace) -> None:
+        alices = [await store.create("alice") for _ in range(3)]
+        bob = await store.create("bob")
+        ended = await store.revoke_all("alice")
+        assert sorted(ended) == sorted(s.session_id for s in alices)
+        assert await store.list_sessions("alice") == []
+        assert await store.is_live("bob", bob.session_id)
+
+    _run(redis_server, _policy(), scenario)
+
+
+def test_only_the_hash_of_the_refresh_secret_is_stored(redis_server: RedisServer) -> None:
+    async def scenario(store: SessionStore, client: aioredis.Redis, keys: KeySpace) -> None:
+        session = await store.create("alice")
+        stored = await client.hgetall(keys.session("alice", session.session_id))
+        dump = b" ".join(value for pair in stored.items() for value in pair)
+        assert session.refresh_token.secret.encode() not in dump
+        assert session.refresh_token.secret_hash.encode() in dump
+
+    _run(redis_server, _policy(), scenario)
+
+
+def test_store_reports_an_unreachable_redis_as_unavailable() -> None:
+    async def main() -> None:
+        client = aioredis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+        store = SessionStore(client, KeySpace("down"), _policy(), time.time)
+        with pytest.raises(StoreUnavailable):
+            await store.is_live("alice", "x" * 22)
+        with pytest.raises(StoreUnavailable):
+            await store.create("alice")
+        await client.aclose()
+
+    asyncio.run(main())
