@@ -22,6 +22,7 @@ from verifier.resources import AuthCheck, Health, Login, Logout, Unauthorized
 from verifier.resources.body import wants_json
 from verifier.sessions import Clock, SessionPolicy, SessionStore
 from verifier.settings import Settings, load_settings
+from verifier.throttle import LoginThrottle, ThrottlePolicy
 from verifier.tokens import AccessTokenCodec
 from verifier.users import UserStore
 
@@ -60,7 +61,16 @@ def create_app(
     # Unknown query parameters are harmless; values like `next` are parsed by hand.
     app.req_options.auto_parse_form_urlencoded = False
     app.add_route("/auth", AuthCheck(gate, cookie_policy))
-    app.add_route(settings.login_path, Login(gate, users, sessions, settings.login_path))
+    throttle = LoginThrottle(
+        client,
+        keys,
+        ThrottlePolicy(
+            max_failures_per_account=settings.login_max_failures_per_account,
+            max_failures_per_address=settings.login_max_failures_per_address,
+            window_seconds=settings.login_throttle_window_seconds,
+        ),
+    )
+    app.add_route(settings.login_path, Login(gate, users, sessions, throttle, settings.login_path))
     app.add_route("/auth/logout", Logout(gate, sessions, cookie_policy, settings.login_path))
     app.add_route("/auth/unauthorized", Unauthorized(settings.login_path))
     app.add_route("/healthz", Health(client))

@@ -42,6 +42,14 @@ class InvalidCredentials(VerifierError):
     """The user name or password is wrong; which of the two is never told."""
 
 
+class LoginThrottled(VerifierError):
+    """Too many recent failed logins; `retry_after_seconds` says when to try again."""
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(f"retry after {retry_after_seconds}s")
+        self.retry_after_seconds = retry_after_seconds
+
+
 class CrossSiteRequest(VerifierError):
     """A state-changing request came from another site (CSRF defence)."""
 

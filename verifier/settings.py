@@ -42,6 +42,9 @@ class Settings:
     key_prefix: str = "verifier"
     login_path: str = "/auth/login"
     max_sessions_per_user: int = 50
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_address: int = 50
+    login_throttle_window_seconds: int = 60
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
@@ -64,6 +67,21 @@ class Settings:
         )
         _check(0 <= self.jwt_leeway_seconds <= 60, "JWT_LEEWAY_SECONDS", "must be 0..60")
         _check(self.max_sessions_per_user >= 1, "MAX_SESSIONS_PER_USER", "must be >= 1")
+        _check(
+            self.login_max_failures_per_account >= 1,
+            "LOGIN_MAX_FAILURES_PER_ACCOUNT",
+            "must be >= 1",
+        )
+        _check(
+            self.login_max_failures_per_address >= 1,
+            "LOGIN_MAX_FAILURES_PER_ADDRESS",
+            "must be >= 1",
+        )
+        _check(
+            1 <= self.login_throttle_window_seconds <= 3600,
+            "LOGIN_THROTTLE_WINDOW_SECONDS",
+            "must be between 1 and 3600: longer lets an attacker lock a user out for long",
+        )
         _check(
             bool(_PREFIX_PATTERN.match(self.key_prefix)),
             "KEY_PREFIX",
@@ -178,5 +196,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         key_prefix=read.text("KEY_PREFIX", "verifier"),
         login_path=read.text("LOGIN_PATH", "/auth/login"),
         max_sessions_per_user=read.integer("MAX_SESSIONS_PER_USER", 50),
+        login_max_failures_per_account=read.integer("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5),
+        login_max_failures_per_address=read.integer("LOGIN_MAX_FAILURES_PER_ADDRESS", 50),
+        login_throttle_window_seconds=read.integer("LOGIN_THROTTLE_WINDOW_SECONDS", 60),
         log_level=log_level,
     )

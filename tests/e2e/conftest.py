@@ -208,6 +208,10 @@ def stack(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator
         "VERIFIER_AUDIENCE": "verifier",
         "VERIFIER_KEY_PREFIX": key_prefix,
         "VERIFIER_LOG_LEVEL": "DEBUG",
+        # Every test logs in from 127.0.0.1: the per-address limit must not trip across
+        # tests; the per-account limit (default 5) is tested, with a short window.
+        "VERIFIER_LOGIN_MAX_FAILURES_PER_ADDRESS": "1000",
+        "VERIFIER_LOGIN_THROTTLE_WINDOW_SECONDS": "3",
     }
     listen_port = processes.free_port()
     verifier_port = processes.free_port()

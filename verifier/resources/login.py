@@ -6,13 +6,14 @@ import falcon
 import falcon.asgi
 
 from verifier.csrf import check_request_origin
-from verifier.errors import InvalidCredentials
+from verifier.errors import InvalidCredentials, LoginThrottled
 from verifier.gate import Gate
 from verifier.pages import PAGE_SECURITY_HEADERS, login_page
 from verifier.passwords import MAX_PASSWORD_LENGTH
 from verifier.redirects import safe_next
 from verifier.resources.body import has_nul, read_fields, wants_json
 from verifier.sessions import SessionStore
+from verifier.throttle import LoginThrottle
 from verifier.users import UserStore
 
 # One message for every failed sign-in: it must not tell which of the two was wrong.
@@ -23,10 +24,18 @@ MAX_USER_NAME_INPUT = 256
 class Login:
     """GET renders the form; POST checks the password and starts a session."""
 
-    def __init__(self, gate: Gate, users: UserStore, sessions: SessionStore, path: str) -> None:
+    def __init__(
+        self,
+        gate: Gate,
+        users: UserStore,
+        sessions: SessionStore,
+        throttle: LoginThrottle,
+        path: str,
+    ) -> None:
         self._gate = gate
         self._users = users
         self._sessions = sessions
+        self._throttle = throttle
         self._path = path
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
@@ -45,11 +54,21 @@ class Login:
         if problem is not None:
             self._fail(resp, falcon.HTTP_400, problem, as_json, next_path, "")
             return
+        address = client_address(req)
+        try:
+            await self._throttle.check(user_name, address)
+        except LoginThrottled as throttled:
+            resp.retry_after = throttled.retry_after_seconds
+            message = f"Too many failed sign-ins. Try again in {throttled.retry_after_seconds} s."
+            self._fail(resp, falcon.HTTP_429, message, as_json, next_path, user_name)
+            return
         try:
             user = await self._users.authenticate(user_name, password)
         except InvalidCredentials:
+            await self._throttle.record_failure(user_name, address)
             self._fail(resp, falcon.HTTP_401, BAD_CREDENTIALS, as_json, next_path, user_name)
             return
+        await self._throttle.record_success(user_name)
         # Always a brand-new session: cookies the request arrived with are never reused,
         # so a session planted before login (fixation) cannot become an authenticated one.
         session = await self._sessions.create(user)
@@ -93,6 +112,14 @@ class Login:
         resp.set_headers(PAGE_SECURITY_HEADERS)
         resp.content_type = falcon.MEDIA_HTML
         resp.text = login_page(self._path, next_path, user_name, error=error, notice=notice)
+
+
+def client_address(req: falcon.asgi.Request) -> str:
+    """The client's address: nginx's X-Forwarded-For (set from $remote_addr), else the peer."""
+    # verifier-locations.conf replaces, not appends to, X-Forwarded-For, so its one value is
+    # the address nginx saw. The verifier must only be reachable through nginx for this.
+    forwarded = (req.get_header("X-Forwarded-For") or "").split(",")[0].strip()
+    return forwarded[:64] or req.remote_addr or "unknown"
 
 
 def _input_problem(user_name: str, password: str) -> str | None:
