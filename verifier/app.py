@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -16,6 +18,7 @@ from verifier.cookies import CookiePolicy
 from verifier.errors import CrossSiteRequest, StoreUnavailable
 from verifier.gate import Gate
 from verifier.keys import KeySpace
+from verifier.liveness import LivenessCache, RevocationListener
 from verifier.passwords import PasswordHasher
 from verifier.redis_store import connect
 from verifier.resources import AuthCheck, Health, Login, Logout, Unauthorized
@@ -40,6 +43,11 @@ def create_app(
     """Wire the verifier's resources around the given collaborators."""
     keys = KeySpace(settings.key_prefix)
     cookie_policy = CookiePolicy(secure=settings.cookie_secure)
+    liveness = None
+    listener = None
+    if settings.liveness_cache_seconds > 0:
+        liveness = LivenessCache(clock, settings.liveness_cache_seconds)
+        listener = RevocationListener(client, keys.revocations(), liveness, clock)
     sessions = SessionStore(
         client,
         keys,
@@ -50,13 +58,14 @@ def create_app(
             max_sessions_per_user=settings.max_sessions_per_user,
         ),
         clock,
+        liveness,
     )
     hasher = hasher or PasswordHasher()
     users = UserStore(client, keys, hasher)
     gate = Gate(AccessTokenCodec(settings), sessions, cookie_policy, clock)
 
     app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response] = falcon.asgi.App(
-        middleware=_Lifecycle(client)
+        middleware=_Lifecycle(client, listener)
     )
     # Unknown query parameters are harmless; values like `next` are parsed by hand.
     app.req_options.auto_parse_form_urlencoded = False
@@ -80,13 +89,25 @@ def create_app(
 
 
 class _Lifecycle:
-    """Closes the Redis connections when the worker stops."""
+    """Starts the revocation listener with the worker; stops it and Redis with the worker."""
 
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: aioredis.Redis, listener: RevocationListener | None) -> None:
         self._redis = client
+        self._listener = listener
+        self._task: asyncio.Task[None] | None = None
+
+    async def process_startup(self, scope: Mapping[str, Any], event: Mapping[str, Any]) -> None:
+        """Start listening for revocations (the cache stays off until subscribed)."""
+        if self._listener is not None:
+            self._task = asyncio.create_task(self._listener.run(), name="revocations")
 
     async def process_shutdown(self, scope: Mapping[str, Any], event: Mapping[str, Any]) -> None:
-        """Release connections and threads."""
+        """Stop listening and release connections."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
         await self._redis.aclose()
 
 

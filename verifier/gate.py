@@ -72,7 +72,9 @@ class Gate:
                 log.warning("refresh token replayed: session revoked")
             raise
         seconds_left = refreshed.seconds_left(now)
-        access_token = self._codec.issue(refreshed.user, refreshed.session_id, now)
+        access_token = self._codec.issue(
+            refreshed.user, refreshed.session_id, now, not_after=refreshed.absolute_expiry
+        )
         refresh_cookie = None
         if refreshed.new_refresh_token is not None:
             refresh_cookie = self._cookies.set_refresh(

@@ -54,6 +54,10 @@ class KeySpace:
         """Set of hashes of a session's rotated-out refresh tokens (replay detection)."""
         return self.retired_prefix(user) + session_id
 
+    def revocations(self) -> str:
+        """Pub/sub channel on which every ended session is announced (see liveness.py)."""
+        return f"{self.prefix}:revocations"
+
     def login_throttle(self, scope: str, subject: str) -> str:
         """Counter of recent failed logins for an account or a client address."""
         return f"{self.prefix}:throttle:{scope}:{subject}"

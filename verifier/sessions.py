@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 
 from verifier.errors import RefreshRejected
 from verifier.keys import KeySpace, normalize_user_name
+from verifier.liveness import SESSION_ENDED, USER_SESSIONS_ENDED, LivenessCache
 from verifier.redis_store import as_text, guard
 
 Clock = Callable[[], float]
@@ -120,11 +121,14 @@ class SessionStore:
         keys: KeySpace,
         policy: SessionPolicy,
         clock: Clock,
+        liveness: LivenessCache | None = None,
     ) -> None:
         self._redis = client
         self._keys = keys
         self._policy = policy
         self._clock = clock
+        self._liveness = liveness
+        self._channel = keys.revocations()
         self._create = client.register_script(_load_script("create_session.lua"))
         self._rotate = client.register_script(_load_script("rotate_refresh.lua"))
         self._revoke_one = client.register_script(_load_script("revoke_session.lua"))
@@ -146,6 +150,8 @@ class SessionStore:
                     self._policy.max_sessions_per_user,
                     self._keys.session_prefix(user),
                     self._keys.retired_prefix(user),
+                    self._channel,
+                    user,
                 ],
             )
         )
@@ -153,7 +159,16 @@ class SessionStore:
 
     async def is_live(self, user: str, session_id: str) -> bool:
         """True while the session exists (not logged out, revoked, idle or past its lifetime)."""
-        return bool(await guard(self._redis.exists(self._keys.session(user, session_id))))
+        cache = self._liveness
+        if cache is None:
+            return bool(await guard(self._redis.exists(self._keys.session(user, session_id))))
+        if cache.is_known_live(user, session_id):
+            return True
+        epoch = cache.epoch
+        live = bool(await guard(self._redis.exists(self._keys.session(user, session_id))))
+        if live:
+            cache.remember(user, session_id, epoch)
+        return live
 
     async def refresh(self, raw_token: str) -> Refreshed:
         """Validate a refresh token and rotate it; raise RefreshRejected if it is not good."""
@@ -174,6 +189,8 @@ class SessionStore:
                     self._policy.grace_seconds * 1000,
                     self._policy.idle_seconds,
                     session_id,
+                    self._channel,
+                    user,
                 ],
             )
         )
@@ -183,6 +200,8 @@ class SessionStore:
         elif outcome == RotationOutcome.GRACE.value:
             new_token = None
         else:
+            if outcome == "replayed":
+                self._forget_locally(f"{SESSION_ENDED} {user} {session_id}")
             raise RefreshRejected(outcome)
         return Refreshed(
             user=user,
@@ -213,9 +232,11 @@ class SessionStore:
                     self._keys.retired(user, session_id),
                     self._keys.session_index(user),
                 ],
-                args=[session_id],
+                args=[session_id, self._channel, user],
             )
         )
+        # This worker forgets at once; the others hear the script's PUBLISH.
+        self._forget_locally(f"{SESSION_ENDED} {user} {session_id}")
         return bool(existed)
 
     async def revoke_all(self, user: str) -> list[str]:
@@ -223,9 +244,15 @@ class SessionStore:
         ended = await guard(
             self._revoke_all(
                 keys=[self._keys.session_index(user)],
-                args=[self._keys.session_prefix(user), self._keys.retired_prefix(user)],
+                args=[
+                    self._keys.session_prefix(user),
+                    self._keys.retired_prefix(user),
+                    self._channel,
+                    user,
+                ],
             )
         )
+        self._forget_locally(f"{USER_SESSIONS_ENDED} {user}")
         return [as_text(session_id) for session_id in ended]
 
     async def list_sessions(self, user: str) -> list[str]:
@@ -239,6 +266,10 @@ class SessionStore:
             if await self.is_live(user, session_id):
                 live.append(session_id)
         return live
+
+    def _forget_locally(self, revocation: str) -> None:
+        if self._liveness is not None:
+            self._liveness.apply(revocation)
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)

@@ -45,6 +45,7 @@ class Settings:
     login_max_failures_per_account: int = 5
     login_max_failures_per_address: int = 50
     login_throttle_window_seconds: int = 60
+    liveness_cache_seconds: int = 5
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
@@ -91,6 +92,11 @@ class Settings:
             self.login_path.startswith("/") and not self.login_path.startswith("//"),
             "LOGIN_PATH",
             "must be an absolute path on this site",
+        )
+        _check(
+            0 <= self.liveness_cache_seconds <= 60,
+            "LIVENESS_CACHE_SECONDS",
+            "must be between 0 (off) and 60",
         )
         _check(self.issuer != "", "ISSUER", "must not be empty")
         _check(self.audience != "", "AUDIENCE", "must not be empty")
@@ -199,5 +205,6 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         login_max_failures_per_account=read.integer("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5),
         login_max_failures_per_address=read.integer("LOGIN_MAX_FAILURES_PER_ADDRESS", 50),
         login_throttle_window_seconds=read.integer("LOGIN_THROTTLE_WINDOW_SECONDS", 60),
+        liveness_cache_seconds=read.integer("LIVENESS_CACHE_SECONDS", 5),
         log_level=log_level,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import requests
@@ -31,6 +32,9 @@ def test_redis_outage_fails_closed_and_service_resumes_by_itself(stack: Stack) -
     verifier_pid = stack.processes["verifier"].pid
 
     stack.stop_redis()
+    # Workers notice through their revocation channel, which Redis closes as it goes: leave
+    # the event loops a moment to read that EOF before the first check.
+    time.sleep(0.3)
     try:
         outage = {
             "valid access token": get_page(stack, cookie=valid),

@@ -2,7 +2,8 @@
 -- KEYS[1] session hash, KEYS[2] the user's session index (zset sid -> absolute expiry ms)
 -- ARGV[1] session id, ARGV[2] refresh-token hash, ARGV[3] now (ms), ARGV[4] idle timeout (s),
 -- ARGV[5] absolute lifetime (s), ARGV[6] max sessions per user,
--- ARGV[7] session key prefix, ARGV[8] retired-set key prefix (same user, same hash tag)
+-- ARGV[7] session key prefix, ARGV[8] retired-set key prefix (same user, same hash tag),
+-- ARGV[9] revocation channel, ARGV[10] user
 -- Keys built from ARGV[7]/ARGV[8] share KEYS[2]'s hash tag, so they are in the same slot.
 local now = tonumber(ARGV[3])
 local absolute_ms = now + tonumber(ARGV[5]) * 1000
@@ -27,6 +28,7 @@ if excess > 0 then
   for _, sid in ipairs(evicted) do
     redis.call('DEL', ARGV[7] .. sid, ARGV[8] .. sid)
     redis.call('ZREM', KEYS[2], sid)
+    redis.call('PUBLISH', ARGV[9], 's ' .. ARGV[10] .. ' ' .. sid)
   end
 end
 -- The index must outlive the newest session, which has the furthest absolute expiry.

@@ -1,7 +1,7 @@
 -- Check a presented refresh-token hash against a session and rotate it, atomically.
 -- KEYS[1] session hash, KEYS[2] the session's retired-hash set, KEYS[3] the user's index
 -- ARGV[1] presented hash, ARGV[2] new hash, ARGV[3] now (ms), ARGV[4] grace window (ms),
--- ARGV[5] idle timeout (s), ARGV[6] session id
+-- ARGV[5] idle timeout (s), ARGV[6] session id, ARGV[7] revocation channel, ARGV[8] user
 -- Returns {outcome, absolute_ms}; outcome is one of:
 --   rotated   presented was current: new hash stored, presented kept as "previous" for grace
 --   grace     presented was the previous token, inside the grace window: accept, no rotation
@@ -10,6 +10,7 @@
 local function revoke()
   redis.call('DEL', KEYS[1], KEYS[2])
   redis.call('ZREM', KEYS[3], ARGV[6])
+  redis.call('PUBLISH', ARGV[7], 's ' .. ARGV[8] .. ' ' .. ARGV[6])
 end
 
 local now = tonumber(ARGV[3])

@@ -1,0 +1,151 @@
+"""A per-worker cache of live sessions, kept correct by revocation messages from Redis.
+
+Every `/auth` must know that its session is still live, and asking Redis costs a round trip
+per request. This cache remembers sessions Redis confirmed live, and forgets them the moment
+a revocation is published (logout, logout everywhere, replay, password change...). It is
+trusted only while its subscription is up: when the channel drops, it is emptied and every
+check goes to Redis again, until the subscription is confirmed anew.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import redis.asyncio as aioredis
+import redis.exceptions
+
+from verifier.redis_store import REDIS_OUTAGE_ERRORS, as_text
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+
+# Messages on the revocation channel: "s <user> <sid>" ends one session, "u <user>" all of a
+# user's sessions. Both are published by the Lua scripts that delete the keys, in the same
+# atomic step, so no revocation can happen without its message.
+SESSION_ENDED = "s"
+USER_SESSIONS_ENDED = "u"
+# A channel that has answered nothing (not even a PONG) for this long is treated as down.
+SILENCE_LIMIT_SECONDS = 3.0
+
+
+class LivenessCache:
+    """Sessions known to be live, each for at most `max_age_seconds` (a safety net for
+    removals that publish nothing, such as a Redis restart without persistence)."""
+
+    def __init__(self, clock: Clock, max_age_seconds: float, max_entries: int = 100_000) -> None:
+        self._clock = clock
+        self._max_age = max_age_seconds
+        self._max_entries = max_entries
+        self._deadlines: dict[str, dict[str, float]] = {}
+        self._size = 0
+        self._trusted = False
+        # Bumped by every invalidation: a Redis answer obtained before a revocation arrived
+        # must not be cached after it (the check raced the logout).
+        self.epoch = 0
+
+    @property
+    def trusted(self) -> bool:
+        """True while the revocation channel is confirmed up."""
+        return self._trusted
+
+    def is_known_live(self, user: str, session_id: str) -> bool:
+        """True if Redis said live recently and no revocation has arrived since."""
+        if not self._trusted:
+            return False
+        deadline = self._deadlines.get(user, {}).get(session_id)
+        return deadline is not None and deadline > self._clock()
+
+    def remember(self, user: str, session_id: str, epoch: int) -> None:
+        """Record that Redis answered "live" for a check that started at `epoch`."""
+        if not self._trusted or epoch != self.epoch or self._max_age <= 0:
+            return
+        if self._size >= self._max_entries:
+            self._forget_all()  # crude but safe: the cache refills from Redis
+        sessions = self._deadlines.setdefault(user, {})
+        if session_id not in sessions:
+            self._size += 1
+        sessions[session_id] = self._clock() + self._max_age
+
+    def apply(self, message: str) -> None:
+        """Forget what a revocation message names."""
+        self.epoch += 1
+        kind, _, rest = message.partition(" ")
+        if kind == SESSION_ENDED:
+            user, _, session_id = rest.partition(" ")
+            sessions = self._deadlines.get(user)
+            if sessions is not None and sessions.pop(session_id, None) is not None:
+                self._size -= 1
+        elif kind == USER_SESSIONS_ENDED:
+            self._size -= len(self._deadlines.pop(rest, {}))
+        else:
+            self._forget_all()  # a message we do not understand: trust nothing cached
+
+    def trust(self) -> None:
+        """The channel is confirmed up: start caching, from empty."""
+        self._forget_all()
+        self._trusted = True
+
+    def distrust(self) -> None:
+        """The channel is down: forget everything and stop caching."""
+        self._trusted = False
+        self._forget_all()
+
+    def _forget_all(self) -> None:
+        self.epoch += 1
+        self._deadlines.clear()
+        self._size = 0
+
+
+class RevocationListener:
+    """Subscribes to the revocation channel and feeds the cache, reconnecting forever."""
+
+    def __init__(
+        self, client: aioredis.Redis, channel: str, cache: LivenessCache, clock: Clock
+    ) -> None:
+        self._redis = client
+        self._channel = channel
+        self._cache = cache
+        self._clock = clock
+
+    async def run(self) -> None:
+        """Listen until cancelled; while disconnected, the cache is not trusted."""
+        delay = 0.1
+        while True:
+            try:
+                await self._listen()
+            except REDIS_OUTAGE_ERRORS as error:
+                if self._cache.trusted:
+                    log.warning("revocation channel lost (%s): checking Redis directly", error)
+                self._cache.distrust()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+            else:  # pragma: no cover - _listen only returns by raising
+                delay = 0.1
+
+    async def _listen(self) -> None:
+        pubsub = self._redis.pubsub()
+        try:
+            await pubsub.subscribe(self._channel)
+            last_heard = self._clock()
+            while True:
+                message = await pubsub.get_message(timeout=1.0)
+                if message is None:
+                    # Idle: a PING must be answered, or the peer is gone (a dead peer
+                    # without RST would otherwise leave us trusting a silent channel).
+                    if self._clock() - last_heard > SILENCE_LIMIT_SECONDS:
+                        raise redis.exceptions.ConnectionError("revocation channel silent")
+                    await pubsub.ping()
+                    continue
+                last_heard = self._clock()
+                if message["type"] == "subscribe":
+                    # Only now is every later revocation sure to reach us.
+                    self._cache.trust()
+                    log.info("revocation channel up: caching session checks")
+                elif message["type"] == "message":
+                    self._cache.apply(as_text(message["data"]))
+        finally:
+            self._cache.distrust()
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
