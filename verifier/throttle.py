@@ -11,15 +11,38 @@ from verifier.errors import LoginThrottled
 from verifier.keys import KeySpace
 from verifier.redis_store import guard
 
-# The window starts at the first failure and later failures do not stretch it; INCR and
-# EXPIRE in one script so a counter can never be left without its TTL (a lockout forever).
-# (EXPIRE's NX flag would do the same, but needs Redis 7; the bundled fallback server is 6.2.)
-_COUNT_FAILURE = """
+# Take one attempt from a counter's allowance, or refuse. Counting *before* the password is
+# checked, in one atomic step, is what makes the limit hold against a burst of parallel
+# guesses: a separate "read, check, then count the failure" lets all of them through.
+# The window starts at the first attempt and later attempts do not stretch it; INCR and
+# EXPIRE share the script so a counter can never be left without its TTL (a lockout forever).
+# A refused attempt is not counted, so the counter stays at the limit and the window ends on
+# time. (EXPIRE NX would need Redis 7; the bundled fallback server is 6.2.)
+# KEYS[1] counter; ARGV[1] limit, ARGV[2] window (s). Returns 0 when allowed, else the
+# seconds until the window ends.
+_RESERVE_ATTEMPT = """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then
-  redis.call('EXPIRE', KEYS[1], ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
 end
-return count
+if count <= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('DECR', KEYS[1])
+local ttl = redis.call('TTL', KEYS[1])
+if ttl < 1 then
+  return tonumber(ARGV[2])
+end
+return ttl
+"""
+
+# Give an attempt back (it succeeded, or another counter refused it). Only an existing
+# counter is decremented: DECR on a missing key would create one without a TTL.
+_RELEASE_ATTEMPT = """
+if redis.call('EXISTS', KEYS[1]) == 1 and tonumber(redis.call('GET', KEYS[1])) > 0 then
+  redis.call('DECR', KEYS[1])
+end
+return 0
 """
 
 
@@ -33,49 +56,55 @@ class ThrottlePolicy:
 
 
 class LoginThrottle:
-    """Counts failed logins in fixed windows and refuses attempts past the limits.
+    """Bounds password checks per account and per client address in fixed windows.
 
-    The account limit stops guessing one user's password from many addresses; the address
-    limit stops one client spraying many accounts. A window is short (a minute by default),
-    so an attacker who trips an account's limit on purpose locks its owner out only that
-    long. Unknown user names are counted like real ones, so throttling reveals nothing.
+    Every attempt reserves one unit of both allowances before its password is checked; a
+    failure keeps them, a success gives them back (and clears the account's counter). The
+    account limit stops guessing one user's password from many addresses; the address limit
+    stops one client spraying many accounts. A window is short (a minute by default), so an
+    attacker who trips an account's limit on purpose locks its owner out only that long.
+    Unknown user names are counted like real ones, so throttling reveals nothing.
+
+    Each script touches one key, so the counters may live in different Redis Cluster slots.
     """
 
     def __init__(self, client: aioredis.Redis, keys: KeySpace, policy: ThrottlePolicy) -> None:
         self._redis = client
         self._keys = keys
         self._policy = policy
-        self._count_failure = client.register_script(_COUNT_FAILURE)
+        self._reserve = client.register_script(_RESERVE_ATTEMPT)
+        self._release = client.register_script(_RELEASE_ATTEMPT)
 
-    async def check(self, user_name: str, address: str) -> None:
-        """Raise LoginThrottled if either counter is at its limit."""
+    async def reserve(self, user_name: str, address: str) -> None:
+        """Count one attempt against the account and the address, or raise LoginThrottled."""
+        taken: list[str] = []
         for key, limit in self._counters(user_name, address):
-            count = await guard(self._redis.get(key))
-            if count is not None and int(count) >= limit:
-                ttl = await guard(self._redis.ttl(key))
-                raise LoginThrottled(max(1, ttl if ttl > 0 else self._policy.window_seconds))
+            wait = int(
+                await guard(self._reserve(keys=[key], args=[limit, self._policy.window_seconds]))
+            )
+            if wait:
+                for reserved in taken:
+                    await guard(self._release(keys=[reserved]))
+                raise LoginThrottled(wait)
+            taken.append(key)
 
-    async def record_failure(self, user_name: str, address: str) -> None:
-        """Count one failed attempt against the account and the address."""
-        for key, _ in self._counters(user_name, address):
-            await guard(self._count_failure(keys=[key], args=[self._policy.window_seconds]))
-
-    async def record_success(self, user_name: str) -> None:
-        """A correct password clears the account's counter (not the address's)."""
+    async def record_success(self, user_name: str, address: str) -> None:
+        """A correct password clears the account's counter and returns the address's unit."""
         await guard(self._redis.delete(self._account_key(user_name)))
+        await guard(self._release(keys=[self._address_key(address)]))
 
     def _counters(self, user_name: str, address: str) -> list[tuple[str, int]]:
         return [
             (self._account_key(user_name), self._policy.max_failures_per_account),
-            (
-                self._keys.login_throttle("address", _digest(address)),
-                self._policy.max_failures_per_address,
-            ),
+            (self._address_key(address), self._policy.max_failures_per_address),
         ]
 
     def _account_key(self, user_name: str) -> str:
         # Folded like real names, so "Alice" and "alice" share one counter.
         return self._keys.login_throttle("account", _digest(user_name.strip().lower()))
+
+    def _address_key(self, address: str) -> str:
+        return self._keys.login_throttle("address", _digest(address))
 
 
 def _digest(text: str) -> str:

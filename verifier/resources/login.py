@@ -56,7 +56,7 @@ class Login:
             return
         address = client_address(req)
         try:
-            await self._throttle.check(user_name, address)
+            await self._throttle.reserve(user_name, address)
         except LoginThrottled as throttled:
             resp.retry_after = throttled.retry_after_seconds
             message = f"Too many failed sign-ins. Try again in {throttled.retry_after_seconds} s."
@@ -65,10 +65,9 @@ class Login:
         try:
             user = await self._users.authenticate(user_name, password)
         except InvalidCredentials:
-            await self._throttle.record_failure(user_name, address)
             self._fail(resp, falcon.HTTP_401, BAD_CREDENTIALS, as_json, next_path, user_name)
             return
-        await self._throttle.record_success(user_name)
+        await self._throttle.record_success(user_name, address)
         # Always a brand-new session: cookies the request arrived with are never reused,
         # so a session planted before login (fixation) cannot become an authenticated one.
         session = await self._sessions.create(user)
