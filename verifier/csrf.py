@@ -15,13 +15,15 @@ _ALLOWED_FETCH_SITES = frozenset({"same-origin", "none"})
 
 def check_request_origin(req: falcon.asgi.Request) -> None:
     """Apply check_same_origin to a request that came through nginx (or directly)."""
-    # nginx passes the browser's Host, port included, as X-Forwarded-Host; a forged value
-    # cannot help a cross-site form, which has no way to set request headers.
+    # nginx passes the browser's Host, port included, as X-Forwarded-Host, and the scheme
+    # it was reached over as X-Forwarded-Proto; a forged value cannot help a cross-site
+    # form, which has no way to set request headers.
     check_same_origin(
         req.get_header("X-Forwarded-Host") or req.get_header("Host"),
         req.get_header("Sec-Fetch-Site"),
         req.get_header("Origin"),
         req.get_header("Referer"),
+        scheme=req.get_header("X-Forwarded-Proto"),
     )
 
 
@@ -30,8 +32,12 @@ def check_same_origin(
     sec_fetch_site: str | None,
     origin: str | None,
     referer: str | None,
+    scheme: str | None = None,
 ) -> None:
     """Raise CrossSiteRequest unless the request provably came from this site.
+
+    `scheme`, when known, must match too: a page on http://host (which anyone on the
+    network path can rewrite) is another origin than https://host.
 
     Browsers send `Sec-Fetch-Site` (all current ones) or `Origin` on every POST; `Referer`
     is the fallback for old ones. A request with none of them is not from a browser page, so
@@ -44,17 +50,20 @@ def check_same_origin(
     for header, value in (("Origin", origin), ("Referer", referer)):
         if value is None:
             continue
-        if not host or _authority(value) != host.strip().lower():
+        origin_scheme, authority = _scheme_and_authority(value)
+        if not host or authority != host.strip().lower():
             raise CrossSiteRequest(f"{header} does not match Host")
+        if scheme and origin_scheme != scheme.strip().lower():
+            raise CrossSiteRequest(f"{header} scheme does not match")
         return
 
 
-def _authority(url: str) -> str | None:
+def _scheme_and_authority(url: str) -> tuple[str | None, str | None]:
     # "null" (sandboxed frames, some redirects) and anything unparsable have no authority.
     try:
         parts = urlsplit(url.strip())
     except ValueError:
-        return None
+        return None, None
     if parts.scheme not in {"http", "https"} or not parts.netloc:
-        return None
-    return parts.netloc.lower()
+        return None, None
+    return parts.scheme, parts.netloc.lower()

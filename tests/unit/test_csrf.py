@@ -16,10 +16,11 @@ def refused(
     sec_fetch_site: str | None = None,
     origin: str | None = None,
     referer: str | None = None,
+    scheme: str | None = None,
 ) -> str:
     """The reason check_same_origin refuses these headers with (fails if it allows them)."""
     with pytest.raises(CrossSiteRequest) as caught:
-        check_same_origin(host, sec_fetch_site, origin, referer)
+        check_same_origin(host, sec_fetch_site, origin, referer, scheme=scheme)
     return caught.value.reason
 
 
@@ -175,3 +176,35 @@ def test_foreign_origin_is_refused_from_its_headers() -> None:
     with pytest.raises(CrossSiteRequest) as caught:
         check_request_origin(req)
     assert caught.value.reason == "Origin does not match Host"
+
+
+# --- scheme (X-Forwarded-Proto) -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scheme", ["https", "HTTPS", " https "])
+def test_origin_with_the_scheme_nginx_was_reached_over_is_allowed(scheme: str) -> None:
+    check_same_origin(HOST, None, f"https://{HOST}", None, scheme=scheme)
+
+
+def test_plain_http_origin_posting_to_the_https_site_is_refused() -> None:
+    # Same host and port, but a page served over http can be rewritten by anyone on the path.
+    assert refused(origin=f"http://{HOST}", scheme="https") == "Origin scheme does not match"
+
+
+def test_https_referer_posting_to_the_plain_http_site_is_refused() -> None:
+    assert refused(referer=f"https://{HOST}/form", scheme="http") == (
+        "Referer scheme does not match"
+    )
+
+
+def test_request_origin_compares_the_forwarded_scheme() -> None:
+    req = falcon.testing.create_asgi_req(
+        headers={
+            "X-Forwarded-Host": HOST,
+            "X-Forwarded-Proto": "https",
+            "Origin": f"http://{HOST}",
+        }
+    )
+    with pytest.raises(CrossSiteRequest) as caught:
+        check_request_origin(req)
+    assert caught.value.reason == "Origin scheme does not match"
