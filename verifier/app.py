@@ -103,7 +103,8 @@ class _Lifecycle:
 
     async def process_shutdown(self, scope: Mapping[str, Any], event: Mapping[str, Any]) -> None:
         """Stop listening and release connections."""
-        if self._task is not None:
+        if self._task is not None and self._listener is not None:
+            self._listener.stop()
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task

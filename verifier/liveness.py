@@ -29,6 +29,9 @@ SESSION_ENDED = "s"
 USER_SESSIONS_ENDED = "u"
 # A channel that has answered nothing (not even a PONG) for this long is treated as down.
 SILENCE_LIMIT_SECONDS = 3.0
+# How long one wait for a message lasts: the pace of PINGs on an idle channel, and the most
+# a stop() waits to be noticed.
+POLL_SECONDS = 1.0
 
 
 class LivenessCache:
@@ -109,11 +112,19 @@ class RevocationListener:
         self._channel = channel
         self._cache = cache
         self._clock = clock
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Ask run() to return; it does within about a second (one poll of the channel)."""
+        # Cancelling the task alone is not enough: redis-py (8.1, Python 3.11) can swallow a
+        # cancellation that lands while the pub/sub connection is being set up, and the
+        # listener would then run on, holding up the worker's shutdown for good.
+        self._stopping = True
 
     async def run(self) -> None:
-        """Listen until cancelled; while disconnected, the cache is not trusted."""
+        """Listen until stopped; while disconnected, the cache is not trusted."""
         delay = 0.1
-        while True:
+        while not self._stopping:
             try:
                 await self._listen()
             except REDIS_OUTAGE_ERRORS as error:
@@ -122,16 +133,16 @@ class RevocationListener:
                 self._cache.distrust()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
-            else:  # pragma: no cover - _listen only returns by raising
-                delay = 0.1
+            else:
+                return
 
     async def _listen(self) -> None:
         pubsub = self._redis.pubsub()
         try:
             await pubsub.subscribe(self._channel)
             last_heard = self._clock()
-            while True:
-                message = await pubsub.get_message(timeout=1.0)
+            while not self._stopping:
+                message = await pubsub.get_message(timeout=POLL_SECONDS)
                 if message is None:
                     # Idle: a PING must be answered, or the peer is gone (a dead peer
                     # without RST would otherwise leave us trusting a silent channel).

@@ -1,0 +1,71 @@
+"""The revocation listener against a real redis-server: when it trusts the cache, how it stops."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import redis.asyncio as aioredis
+
+from verifier.liveness import POLL_SECONDS, LivenessCache, RevocationListener
+
+if TYPE_CHECKING:
+    from conftest import RedisServer
+
+CHANNEL = "listener-test:revocations"
+
+
+async def _wait_until(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        await asyncio.sleep(0.01)
+    return False
+
+
+def test_cache_is_trusted_once_subscribed_and_hears_revocations(
+    redis_server: RedisServer,
+) -> None:
+    async def scenario() -> None:
+        client = aioredis.Redis.from_url(redis_server.url)
+        cache = LivenessCache(time.monotonic, max_age_seconds=30)
+        listener = RevocationListener(client, CHANNEL, cache, time.monotonic)
+        task = asyncio.create_task(listener.run())
+        try:
+            assert await _wait_until(lambda: cache.trusted, 5)
+            cache.remember("alice", "s1", cache.epoch)
+            assert cache.is_known_live("alice", "s1")
+
+            await client.publish(CHANNEL, "s alice s1")
+
+            assert await _wait_until(lambda: not cache.is_known_live("alice", "s1"), 2)
+        finally:
+            listener.stop()
+            await asyncio.wait_for(task, POLL_SECONDS * 3)
+            await client.aclose()
+        assert not cache.trusted
+
+    asyncio.run(scenario())
+
+
+def test_stop_ends_the_listener_without_a_cancellation(redis_server: RedisServer) -> None:
+    # A cancellation can be lost inside redis-py while the subscription is set up; stop()
+    # alone must end the listener, or a worker's shutdown would hang.
+    async def scenario() -> float:
+        client = aioredis.Redis.from_url(redis_server.url)
+        cache = LivenessCache(time.monotonic, max_age_seconds=30)
+        listener = RevocationListener(client, CHANNEL, cache, time.monotonic)
+        task = asyncio.create_task(listener.run())
+        try:
+            assert await _wait_until(lambda: cache.trusted, 5)
+            started = time.monotonic()
+            listener.stop()
+            await asyncio.wait_for(task, POLL_SECONDS * 3)
+            return time.monotonic() - started
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(scenario()) <= POLL_SECONDS * 2
