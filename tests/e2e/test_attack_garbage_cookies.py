@@ -261,7 +261,7 @@ def test_another_header_with_a_control_character_is_a_denial_not_an_outage(
     assert_denied(response)
 
 
-def _raw_get(stack: Stack, request_target: bytes) -> bytes:
+def _send_request_target(stack: Stack, request_target: bytes) -> bytes:
     """Send a GET for `request_target` byte for byte (no client-side escaping); the answer."""
     host, port = urlsplit(stack.base_url).netloc.rsplit(":", 1)
     with socket.create_connection((host, int(port)), timeout=TIMEOUT) as connection:
@@ -284,7 +284,7 @@ def _raw_get(stack: Stack, request_target: bytes) -> bytes:
     ids=["in-the-query", "in-the-path", "delete-in-the-query"],
 )
 def test_raw_control_character_in_the_uri_is_refused_by_nginx(stack: Stack, target: bytes) -> None:
-    answer = _raw_get(stack, target)
+    answer = _send_request_target(stack, target)
 
     assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
     assert b"\r\nset-cookie:" not in answer.lower()
@@ -295,7 +295,7 @@ def test_percent_encoded_control_character_in_the_uri_is_a_denial_not_an_outage(
 ) -> None:
     # Decoded it would be a control character in X-Original-URI; nginx forwards
     # $request_uri still encoded, so the verifier's parser accepts it and denies.
-    answer = _raw_get(stack, b"/api/%01who%7Fami?next=%00")
+    answer = _send_request_target(stack, b"/api/%01who%7Fami?next=%00")
 
     assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]
     assert b"\r\nset-cookie:" not in answer.lower()
