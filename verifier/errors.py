@@ -50,6 +50,13 @@ class LoginThrottled(VerifierError):
         self.retry_after_seconds = retry_after_seconds
 
 
+class PasswordCheckBusy(VerifierError):
+    """Too many password checks are queued: this one was dropped before it was made."""
+
+    def __init__(self, waited_seconds: float) -> None:
+        super().__init__(f"queued {waited_seconds:.1f}s")
+
+
 class CrossSiteRequest(VerifierError):
     """A state-changing request came from another site (CSRF defence)."""
 

@@ -93,6 +93,11 @@ class LoginThrottle:
         await guard(self._redis.delete(self._account_key(user_name)))
         await guard(self._release(keys=[self._address_key(address)]))
 
+    async def release(self, user_name: str, address: str) -> None:
+        """Give back a reserved attempt whose password was never checked."""
+        for key, _ in self._counters(user_name, address):
+            await guard(self._release(keys=[key]))
+
     def _counters(self, user_name: str, address: str) -> list[tuple[str, int]]:
         return [
             (self._account_key(user_name), self._policy.max_failures_per_account),

@@ -6,7 +6,7 @@ import falcon
 import falcon.asgi
 
 from verifier.csrf import check_request_origin
-from verifier.errors import InvalidCredentials, LoginThrottled
+from verifier.errors import InvalidCredentials, LoginThrottled, PasswordCheckBusy
 from verifier.gate import Gate
 from verifier.pages import PAGE_SECURITY_HEADERS, login_page
 from verifier.passwords import MAX_PASSWORD_LENGTH
@@ -18,6 +18,8 @@ from verifier.users import UserStore
 
 # One message for every failed sign-in: it must not tell which of the two was wrong.
 BAD_CREDENTIALS = "Invalid user name or password."
+BUSY = "Sign-in is busy right now. Try again in a few seconds."
+BUSY_RETRY_AFTER_SECONDS = 2
 MAX_USER_NAME_INPUT = 256
 
 
@@ -66,6 +68,12 @@ class Login:
             user = await self._users.authenticate(user_name, password)
         except InvalidCredentials:
             self._fail(resp, falcon.HTTP_401, BAD_CREDENTIALS, as_json, next_path, user_name)
+            return
+        except PasswordCheckBusy:
+            # No password was checked: the attempt is given back, and the client told to retry.
+            await self._throttle.release(user_name, address)
+            resp.retry_after = BUSY_RETRY_AFTER_SECONDS
+            self._fail(resp, falcon.HTTP_503, BUSY, as_json, next_path, user_name)
             return
         await self._throttle.record_success(user_name, address)
         # Always a brand-new session: cookies the request arrived with are never reused,
