@@ -17,8 +17,8 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 lint: venv
-	$(VENV)/bin/ruff check verifier tests
-	$(VENV)/bin/ruff format --check verifier tests
+	$(VENV)/bin/ruff check verifier tests bench
+	$(VENV)/bin/ruff format --check verifier tests bench
 	$(VENV)/bin/mypy
 
 test: lint

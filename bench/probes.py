@@ -1,0 +1,74 @@
+"""Pre-flight probes: one plain request proves a scenario measures what it claims.
+
+A protected URL that answered without its check would pass every request and measure
+nothing; a refresh whose rotated cookie wrk cannot see would count every rotation as lost.
+"""
+
+from __future__ import annotations
+
+import time
+
+from bench import client
+from bench.client import Session
+from bench.stack import STATIC_BODY, Endpoints
+from verifier.errors import AccessTokenExpired, TokenRejected
+from verifier.sessions import RefreshToken
+from verifier.tokens import AccessTokenCodec
+
+# A denial must show up as a 4xx: with this header the verifier's unauthorized handler
+# answers 401 JSON instead of a 302 to the login page. Every scenario sends it.
+API_ACCEPT = {"Accept": "application/json"}
+_EXPIRED_SECONDS_AGO = 60
+
+
+class BenchError(RuntimeError):
+    """The stack does not behave as a scenario requires: measuring it would be meaningless."""
+
+
+def expect_allowed(endpoints: Endpoints, path: str, headers: dict[str, str]) -> None:
+    """With these cookies, `path` answers 200 and the static file."""
+    reply = client.get(endpoints, path, {**API_ACCEPT, **headers})
+    if reply.status != 200 or reply.body != STATIC_BODY:
+        raise BenchError(f"GET {path} with a session answered {reply}")
+
+
+def expect_denied(endpoints: Endpoints, path: str) -> None:
+    """Without cookies, `path` answers 401: its check really runs."""
+    reply = client.get(endpoints, path, dict(API_ACCEPT))
+    if reply.status != 401:
+        raise BenchError(f"GET {path} without a session answered {reply}")
+
+
+def expect_refresh(
+    endpoints: Endpoints, path: str, codec: AccessTokenCodec, session: Session
+) -> None:
+    """An expired access token plus the refresh token: 200, the refresh cookie set last.
+
+    wrk's Lua sees only the last header of a name, so refresh.lua relies on that order.
+    """
+    expired = expired_access_token(codec, session)
+    try:
+        codec.verify(expired, time.time())
+    except AccessTokenExpired:
+        pass
+    except TokenRejected as rejected:
+        raise BenchError(f"the verifier rejects the minted access token: {rejected}") from None
+    else:
+        raise BenchError("the minted access token has not expired")
+    cookies = f"{endpoints.access_cookie}={expired}; {endpoints.refresh_cookie}="
+    reply = client.get(endpoints, path, {**API_ACCEPT, "Cookie": cookies + session.refresh_token})
+    if reply.status != 200 or not reply.set_cookies:
+        raise BenchError(f"a refresh answered {reply}")
+    if not reply.set_cookies[-1].startswith(endpoints.refresh_cookie + "="):
+        raise BenchError(f"the last Set-Cookie of a refresh is not the refresh cookie: {reply}")
+
+
+def expired_access_token(codec: AccessTokenCodec, session: Session) -> str:
+    """An access token of the session, signed with the run's key, that expired a minute ago.
+
+    What a browser sends when it returns after the access lifetime: the verifier checks its
+    signature and expiry before it falls back to the refresh token.
+    """
+    token = RefreshToken.parse(session.refresh_token)
+    issued_at = time.time() - codec.ttl_seconds - _EXPIRED_SECONDS_AGO
+    return codec.issue(token.user, token.session_id, issued_at)

@@ -1,0 +1,225 @@
+"""Turn measurements into the terminal table, the target verdicts and results JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.scenarios import Check, Measurement
+
+# Issue 4's targets, all measured in the same run.
+TARGET_VS_NAIVE = 4.0
+TARGET_P99_MS = 5.0
+TARGET_ROTATIONS_PER_S = 2000.0
+TARGET_FLOOD_P99_RATIO = 2.0
+# Past this share of the CPU taken by other processes, a window's figures are suspect.
+OTHERS_CPU_WARNING_PERCENT = 5.0
+
+
+@dataclass(frozen=True)
+class Target:
+    """One of issue 4's goals and whether this run met it."""
+
+    name: str
+    met: bool
+    measured: str
+
+
+def ratios(measurements: Mapping[str, Measurement], name: str) -> tuple[float | None, ...]:
+    """Requests/s of scenario `name` divided by the floor's and by the naive baseline's."""
+    rate = measurements[name].result.requests_per_second
+    found: list[float | None] = []
+    for reference in ("floor", "naive"):
+        base = measurements.get(reference)
+        base_rate = base.result.requests_per_second if base is not None else 0.0
+        found.append(rate / base_rate if base_rate else None)
+    return tuple(found)
+
+
+def targets(measurements: Mapping[str, Measurement]) -> list[Target]:
+    """The targets whose scenarios ran."""
+    found: list[Target] = []
+    valid = measurements.get("valid")
+    if valid is not None:
+        vs_naive = ratios(measurements, "valid")[1]
+        if vs_naive is not None:
+            found.append(
+                Target(
+                    f"valid path >= {TARGET_VS_NAIVE:g}x the naive baseline",
+                    vs_naive >= TARGET_VS_NAIVE,
+                    f"{vs_naive:.2f}x",
+                )
+            )
+        found.append(
+            Target(
+                f"valid path p99 <= {TARGET_P99_MS:g} ms",
+                valid.result.p99_ms <= TARGET_P99_MS,
+                f"{valid.result.p99_ms:.2f} ms",
+            )
+        )
+    refresh = measurements.get("refresh")
+    if refresh is not None:
+        per_second = float(refresh.extra["rotations_per_s"])
+        found.append(
+            Target(
+                f"silent refresh >= {TARGET_ROTATIONS_PER_S:,.0f} rotations/s",
+                per_second >= TARGET_ROTATIONS_PER_S,
+                f"{per_second:,.0f}/s",
+            )
+        )
+    flood = measurements.get("flood")
+    if flood is not None and flood.extra.get("p99_vs_quiet") is not None:
+        ratio = float(flood.extra["p99_vs_quiet"])
+        found.append(
+            Target(
+                f"/auth p99 during the login flood <= {TARGET_FLOOD_P99_RATIO:g}x quiet",
+                ratio <= TARGET_FLOOD_P99_RATIO,
+                f"{ratio:.2f}x",
+            )
+        )
+    return found
+
+
+def render(
+    measurements: Mapping[str, Measurement],
+    rss_kib: Mapping[int, int],
+    found_targets: Sequence[Target],
+    checks: Sequence[Check],
+) -> str:
+    """The human-readable report."""
+    lines = [_table(measurements), ""]
+    disturbed = [
+        f"{name} {m.others_cpu_percent:.0f}%"
+        for name, m in measurements.items()
+        if m.others_cpu_percent is not None and m.others_cpu_percent > OTHERS_CPU_WARNING_PERCENT
+    ]
+    if disturbed:
+        lines += [
+            f"warning: other processes used the CPU during {', '.join(disturbed)}: those "
+            "figures are low and noisy; run again on a quiet machine",
+            "",
+        ]
+    refresh = measurements.get("refresh")
+    if refresh is not None:
+        extra = refresh.extra
+        lines.append(
+            f"silent refresh: {extra['rotations_per_s']:,.0f} rotations/s "
+            f"({extra['lost_sessions']} lost sessions, "
+            f"{extra['requests_without_token']} requests sent without a token)"
+        )
+    flood = measurements.get("flood")
+    if flood is not None:
+        logins = flood.extra["logins"]
+        statuses = ", ".join(f"{status}: {n:,}" for status, n in logins["statuses"].items())
+        lines += [
+            f"login flood: {logins['requests_per_s']:,.0f} wrong-password logins/s "
+            f"(statuses {statuses or 'none'}; their p99 {logins['latency_ms']['p99']:,.0f} ms)",
+            f"  valid path meanwhile: p50 {flood.result.p50_ms:.2f} ms, "
+            f"p99 {flood.result.p99_ms:.2f} ms vs quiet p99 {flood.extra['quiet_p99_ms']:.2f} ms"
+            f" = {_ratio(flood.extra['p99_vs_quiet'])}",
+        ]
+    if rss_kib:
+        workers = ", ".join(f"pid {pid} {kib / 1024:.1f} MiB" for pid, kib in rss_kib.items())
+        lines.append(f"verifier RSS per worker after the run: {workers}")
+    if found_targets:
+        lines += ["", "targets (issue 4):"]
+        lines += [
+            f"  [{'met' if t.met else 'MISSED'}] {t.name}: {t.measured}" for t in found_targets
+        ]
+    lines += ["", "checks:"]
+    for check in checks:
+        verdict = "ok" if check.ok else ("FAILED" if check.required else "warning")
+        lines.append(f"  [{verdict}] {check.name}: {check.detail}")
+    return "\n".join(lines)
+
+
+def _table(measurements: Mapping[str, Measurement]) -> str:
+    header = (
+        "scenario",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "non-2xx",
+        "vs floor",
+        "vs naive",
+        "others' CPU",
+    )
+    rows = [header]
+    for name, measurement in measurements.items():
+        result = measurement.result
+        vs_floor, vs_naive = ratios(measurements, name)
+        rows.append(
+            (
+                measurement.title,
+                f"{result.requests_per_second:,.0f}",
+                f"{result.p50_ms:.2f}",
+                f"{result.p99_ms:.2f}",
+                f"{result.non_2xx:,}",
+                _ratio(vs_floor),
+                _ratio(vs_naive),
+                _percent(measurement.others_cpu_percent),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    rendered = []
+    for index, row in enumerate(rows):
+        cells = [row[0].ljust(widths[0])] + [
+            cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)
+        ]
+        rendered.append("  ".join(cells))
+        if index == 0:
+            rendered.append("  ".join("-" * width for width in widths))
+    return "\n".join(rendered)
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}%"
+
+
+def _ratio(value: float | None) -> str:
+    if value is None:
+        return "-"
+    # Login against the floor is ~0.0005x: two decimals would print 0.00x.
+    return f"{value:.2f}x" if value >= 0.01 else f"{value:.1g}x"
+
+
+def results_json(
+    *,
+    machine: Mapping[str, Any],
+    options: Mapping[str, Any],
+    measurements: Mapping[str, Measurement],
+    rss_kib: Mapping[int, int],
+    found_targets: Sequence[Target],
+    checks: Sequence[Check],
+    wall_time_seconds: float,
+) -> dict[str, Any]:
+    """Everything of the run, JSON-ready."""
+    scenarios: dict[str, Any] = {}
+    for name, measurement in measurements.items():
+        vs_floor, vs_naive = ratios(measurements, name)
+        scenarios[name] = {
+            "title": measurement.title,
+            **measurement.result.to_json(),
+            "ratio_vs_floor": None if vs_floor is None else round(vs_floor, 4),
+            "ratio_vs_naive": None if vs_naive is None else round(vs_naive, 3),
+            "others_cpu_percent": measurement.others_cpu_percent,
+            **measurement.extra,
+        }
+    return {
+        "machine": dict(machine),
+        "options": dict(options),
+        "scenarios": scenarios,
+        "verifier_worker_rss_kib": {str(pid): kib for pid, kib in rss_kib.items()},
+        "targets": [asdict(target) for target in found_targets],
+        "checks": [asdict(check) for check in checks],
+        "wall_time_s": round(wall_time_seconds, 1),
+    }
+
+
+def write_json(path: Path, results: Mapping[str, Any]) -> None:
+    """Write the results file (its directory is created; bench/results/ is gitignored)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,290 @@
+"""The scenarios: what each one sends through nginx, and the checks of its results.
+
+Each scenario first proves with a probe (bench/probes.py) that it measures what it claims,
+then warms up with a short wrk run that is thrown away, then measures with wrk.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from bench import client, cpu, probes, wrk
+from bench.client import Session
+from bench.options import Options
+from bench.probes import API_ACCEPT, BenchError
+from bench.stack import STATIC_FILE, RunningStack
+from bench.wrk import RunningWrk, WrkJob, WrkResult
+
+FLOOR_PATH = f"/floor/{STATIC_FILE}"
+NAIVE_PATH = f"/naive/{STATIC_FILE}"
+PROTECTED_PATH = f"/protected/{STATIC_FILE}"
+# The flood keeps running a little past the measured window, so the window never sees it
+# wind down.
+_FLOOD_TAIL_SECONDS = 1
+
+
+@dataclass(frozen=True)
+class Check:
+    """One correctness verdict of the run; a failed `required` one fails `make bench`."""
+
+    name: str
+    ok: bool
+    detail: str
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One scenario's wrk figures, plus what only that scenario has (in `extra`)."""
+
+    name: str
+    title: str
+    result: WrkResult
+    # Share of the machine other processes used during the window (see bench/cpu.py).
+    others_cpu_percent: float | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Window:
+    result: WrkResult
+    others_cpu_percent: float | None
+
+
+class ScenarioRunner:
+    """Runs scenarios by name against a started stack; collects their checks."""
+
+    def __init__(self, options: Options, stack: RunningStack, wrk_binary: Path, workdir: Path):
+        self._options = options
+        self._endpoints = stack.endpoints
+        self._codec = stack.token_codec
+        self._wrk = wrk_binary
+        self._workdir = workdir
+        self.checks: list[Check] = []
+        self._session = client.login(self._endpoints)
+        self._quiet_valid: WrkResult | None = None
+        self._runners: dict[str, Callable[[], Measurement]] = {
+            "floor": self._floor,
+            "naive": self._naive,
+            "valid": self._valid,
+            "refresh": self._refresh,
+            "login": self._login,
+            "flood": self._flood,
+        }
+
+    def run(self, name: str) -> Measurement:
+        """Probe, warm up and measure one scenario."""
+        return self._runners[name]()
+
+    # -- scenarios -------------------------------------------------------------------------
+
+    def _floor(self) -> Measurement:
+        probes.expect_allowed(self._endpoints, FLOOR_PATH, {})
+        window = self._measure(self._get_job(FLOOR_PATH, {}))
+        self._require_all_2xx("floor", window.result)
+        return self._measurement("floor", "floor: nginx answers the check (204)", window)
+
+    def _naive(self) -> Measurement:
+        # The same Cookie header as the verifier gets; the baseline reads only the access one.
+        probes.expect_allowed(self._endpoints, NAIVE_PATH, self._browser_cookies())
+        probes.expect_denied(self._endpoints, NAIVE_PATH)
+        window = self._measure(self._get_job(NAIVE_PATH, self._browser_cookies()))
+        self._require_all_2xx("naive", window.result)
+        return self._measurement("naive", "naive: Falcon sync, PyJWT + EXISTS", window)
+
+    def _valid(self) -> Measurement:
+        probes.expect_allowed(self._endpoints, PROTECTED_PATH, self._browser_cookies())
+        probes.expect_denied(self._endpoints, PROTECTED_PATH)
+        window = self._measure(self._get_job(PROTECTED_PATH, self._browser_cookies()))
+        self._require_all_2xx("valid", window.result)
+        self._quiet_valid = window.result
+        return self._measurement("valid", "verifier: valid access token", window)
+
+    def _refresh(self) -> Measurement:
+        # One session per connection, plus one per thread: before the run, wrk calls
+        # request() once on the first thread to check the request parses, and drops it, so
+        # that thread's spare token is gone before the first connection opens.
+        per_run = self._options.connections + self._options.threads
+        # Separate sessions for the warm-up and the measurement: the warm-up rotates its
+        # tokens, and wrk cannot hand them on to the next run.
+        sessions = client.login_many(self._endpoints, 2 * per_run + 1)
+        probes.expect_refresh(self._endpoints, PROTECTED_PATH, self._codec, sessions.pop())
+        warmup_file = self._write_tokens("refresh-warmup.txt", sessions[:per_run])
+        measure_file = self._write_tokens("refresh-measure.txt", sessions[per_run:])
+        self._run_job(self._refresh_job(warmup_file, self._options.warmup_seconds))
+        window = self._window(self._refresh_job(measure_file, self._options.duration_seconds))
+        result = window.result
+        rotations = result.counters.get("rotations", 0)
+        lost = result.counters.get("lost", 0)
+        starved = result.counters.get("starved", 0)
+        errors = _socket_errors(result)
+        self.checks.append(
+            Check(
+                "refresh: every request rotated its session",
+                result.non_2xx == 0 and lost == 0 and starved == 0 and not errors,
+                f"{result.non_2xx} non-2xx, {lost} responses without a rotated refresh "
+                f"cookie, {starved} requests sent without a token, "
+                f"wrk errors {errors or 'none'}",
+                # Reported, not fatal: under overload a rotation can fail honestly.
+                required=False,
+            )
+        )
+        return self._measurement(
+            "refresh",
+            "verifier: silent refresh (rotation)",
+            window,
+            {
+                "rotations": rotations,
+                "rotations_per_s": round(rotations / result.duration_seconds, 1),
+                "lost_sessions": lost,
+                "requests_without_token": starved,
+            },
+        )
+
+    def _login(self) -> Measurement:
+        job = self._login_job(self._endpoints.password, self._options.connections)
+        window = self._measure(job)
+        self._require_all_2xx("login", window.result)
+        return self._measurement("login", "login: POST JSON, correct password", window)
+
+    def _flood(self) -> Measurement:
+        if self._quiet_valid is None:
+            raise BenchError("the flood scenario needs the quiet valid-path run first")
+        options = self._options
+        wrong_password = self._endpoints.password + "-wrong"
+        flood_job = replace(
+            self._login_job(wrong_password, options.flood_connections),
+            duration_seconds=options.warmup_seconds
+            + options.duration_seconds
+            + _FLOOD_TAIL_SECONDS,
+        )
+        flood = RunningWrk(self._wrk, flood_job)
+        try:
+            # The flood's own warm-up: the hashing pools fill before the window opens.
+            time.sleep(options.warmup_seconds)
+            window = self._window(self._get_job(PROTECTED_PATH, self._browser_cookies()))
+            flood_result = flood.finish()
+        finally:
+            flood.stop()
+        during = window.result
+        self._require_all_2xx("valid during flood", during)
+        bad_logins, errors = flood_result.statuses, _socket_errors(flood_result)
+        self.checks.append(
+            Check(
+                "flood: every wrong-password login was refused (401) or shed when queued too "
+                "long (503)",
+                set(bad_logins) <= {401, 503} and 401 in bad_logins and not errors,
+                f"statuses {bad_logins}, wrk errors {errors or 'none'}",
+                # A 429 or a timeout here is the verifier's answer to overload, not a fault
+                # of the measurement; it is reported and the run goes on.
+                required=False,
+            )
+        )
+        quiet_p99 = self._quiet_valid.p99_ms
+        return self._measurement(
+            "flood",
+            f"verifier: valid, {options.flood_connections} bad logins at once",
+            window,
+            {
+                "quiet_p99_ms": quiet_p99,
+                "p99_vs_quiet": round(during.p99_ms / quiet_p99, 2) if quiet_p99 else None,
+                "logins": flood_result.to_json(),
+            },
+        )
+
+    # -- wrk jobs --------------------------------------------------------------------------
+
+    def _get_job(self, path: str, headers: dict[str, str]) -> WrkJob:
+        return WrkJob(
+            url=self._endpoints.url(path),
+            script="get.lua",
+            connections=self._options.connections,
+            threads=self._options.threads,
+            duration_seconds=self._options.duration_seconds,
+            headers={**API_ACCEPT, **headers},
+        )
+
+    def _refresh_job(self, tokens_file: Path, duration_seconds: int) -> WrkJob:
+        threads = self._options.threads
+        return WrkJob(
+            url=self._endpoints.url(PROTECTED_PATH),
+            script="refresh.lua",
+            connections=self._options.connections,
+            threads=threads,
+            duration_seconds=duration_seconds,
+            script_args=(
+                str(tokens_file),
+                self._endpoints.access_cookie,
+                self._endpoints.refresh_cookie,
+                str(threads),
+            ),
+        )
+
+    def _login_job(self, password: str, connections: int) -> WrkJob:
+        return WrkJob(
+            url=self._endpoints.url(client.LOGIN_PATH),
+            script="login.lua",
+            connections=connections,
+            threads=self._options.threads,
+            duration_seconds=self._options.duration_seconds,
+            script_args=(self._endpoints.user_name, password),
+        )
+
+    def _measure(self, job: WrkJob) -> _Window:
+        """A thrown-away warm-up run of the same job, then the measured one."""
+        self._run_job(replace(job, duration_seconds=self._options.warmup_seconds))
+        return self._window(job)
+
+    def _window(self, job: WrkJob) -> _Window:
+        """A measured run, with what other processes took of the CPU meanwhile."""
+        before = cpu.sample()
+        result = self._run_job(job)
+        return _Window(result, cpu.others_percent(before, cpu.sample()))
+
+    def _run_job(self, job: WrkJob) -> WrkResult:
+        return wrk.run(self._wrk, job)
+
+    @staticmethod
+    def _measurement(
+        name: str, title: str, window: _Window, extra: dict[str, Any] | None = None
+    ) -> Measurement:
+        return Measurement(name, title, window.result, window.others_cpu_percent, extra or {})
+
+    # -- cookies, checks, token files ------------------------------------------------------
+
+    def _browser_cookies(self) -> dict[str, str]:
+        # Both cookies, as a browser sends them; only the access token is needed here.
+        endpoints, session = self._endpoints, self._session
+        return {
+            "Cookie": f"{endpoints.access_cookie}={session.access_token}; "
+            f"{endpoints.refresh_cookie}={session.refresh_token}"
+        }
+
+    def _require_all_2xx(self, scenario: str, result: WrkResult) -> None:
+        errors = _socket_errors(result)
+        self.checks.append(
+            Check(
+                f"{scenario}: every response 2xx",
+                result.non_2xx == 0 and not errors,
+                f"statuses {result.statuses}, wrk errors {errors or 'none'}",
+            )
+        )
+
+    def _write_tokens(self, name: str, sessions: list[Session]) -> Path:
+        # One line per session: its refresh token, then its expired access token.
+        path = self._workdir / name
+        lines = [
+            f"{s.refresh_token} {probes.expired_access_token(self._codec, s)}\n" for s in sessions
+        ]
+        path.write_text("".join(lines), encoding="utf-8")
+        return path
+
+
+def _socket_errors(result: WrkResult) -> dict[str, int]:
+    # wrk's "status" error count is the responses >= 400, already in the status counts;
+    # the others (connect, read, write, timeout) are requests that never got an answer.
+    return {name: n for name, n in result.wrk_errors.items() if n and name != "status"}

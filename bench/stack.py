@@ -1,0 +1,200 @@
+"""The processes under test: redis-server, the verifier, the naive baseline and one nginx.
+
+Everything listens on 127.0.0.1 on free ports, lives in one temporary directory, and is
+stopped by PID (nginx first, so no request reaches a stopped upstream), also when start-up
+fails half way or the run is interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from verifier.cookies import CookiePolicy
+from verifier.demo import processes
+from verifier.demo.processes import ManagedProcess
+from verifier.settings import load_settings
+from verifier.tokens import AccessTokenCodec
+
+BENCH_DIR = Path(__file__).resolve().parent
+SOURCE_ROOT = BENCH_DIR.parent
+NGINX_TEMPLATE = BENCH_DIR / "nginx.conf.template"
+JWT_KID = "bench"
+KEY_PREFIX = "verifier"
+ISSUER = AUDIENCE = "verifier"
+USER_NAME = "bench"
+# The body of every protected URL: small, so the check dominates what is measured.
+STATIC_BODY = b"ok\n"
+STATIC_FILE = "ok.txt"
+# Longer than any run: on the valid path the access token must never expire mid-run.
+ACCESS_TTL_SECONDS = 3600
+# Far above what a run creates (each login scenario request is a new session), so the
+# per-user cap never ends the sessions the other scenarios are using.
+MAX_SESSIONS_PER_USER = 1_000_000
+# The login flood must hash every attempt: the worst case for /auth. With the default
+# limits almost every attempt would be a cheap 429 from the throttle.
+LOGIN_FAILURE_LIMIT = 1_000_000
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """URLs and names the scenarios need."""
+
+    base_url: str
+    access_cookie: str
+    refresh_cookie: str
+    user_name: str
+    password: str
+
+    def url(self, path: str) -> str:
+        """Absolute URL of a path on the bench nginx."""
+        return self.base_url + path
+
+
+@dataclass(frozen=True)
+class RunningStack:
+    """What the scenarios need from a started stack."""
+
+    endpoints: Endpoints
+    verifier: ManagedProcess
+    # The verifier's own codec with the run's key, to mint the expired access tokens a
+    # browser sends when it comes back after the access lifetime.
+    token_codec: AccessTokenCodec
+
+
+class BenchStack:
+    """Starts the stack in `workdir`; use as a context manager so it is always stopped."""
+
+    def __init__(self, workdir: Path, verifier_workers: int) -> None:
+        self._workdir = workdir
+        self._verifier_workers = verifier_workers
+        self._started: list[ManagedProcess] = []
+        self._jwt_secret = secrets.token_urlsafe(48)
+        self._cookies = CookiePolicy(secure=True)
+
+    def __enter__(self) -> RunningStack:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop every started process by PID, front to back."""
+        # A second Ctrl-C while stopping must not leave the rest running.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            while self._started:
+                self._started.pop().stop()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _start(self) -> RunningStack:
+        redis_port = processes.free_port()
+        redis_url = f"redis://{processes.LOOPBACK}:{redis_port}/0"
+        self._started.append(processes.start_redis(self._workdir, redis_port))
+
+        verifier_env = self._verifier_env(redis_url)
+        verifier_port = processes.free_port()
+        verifier = processes.start_verifier(
+            verifier_env, verifier_port, self._verifier_workers, log_dir=self._workdir
+        )
+        self._started.append(verifier)
+
+        naive_port = processes.free_port()
+        self._started.append(self._start_naive(redis_url, naive_port))
+
+        listen_port = processes.free_port()
+        www = self._workdir / "www"
+        www.mkdir()
+        (www / STATIC_FILE).write_bytes(STATIC_BODY)
+        www.chmod(0o755)  # nginx's workers run as nobody when started as root
+        conf = self._workdir / "nginx.conf"
+        conf.write_text(
+            processes.render_nginx_conf(
+                prefix=self._workdir,
+                listen_port=listen_port,
+                verifier_port=verifier_port,
+                app_port=naive_port,
+                worker_processes=1,
+                template=NGINX_TEMPLATE,
+            ),
+            encoding="utf-8",
+        )
+        self._started.append(
+            processes.start_nginx(processes.find_nginx(), self._workdir, conf, port=listen_port)
+        )
+
+        password = secrets.token_urlsafe(16)
+        processes.add_user(verifier_env, USER_NAME, password)
+        endpoints = Endpoints(
+            base_url=f"http://{processes.LOOPBACK}:{listen_port}",
+            access_cookie=self._cookies.access_name,
+            refresh_cookie=self._cookies.refresh_name,
+            user_name=USER_NAME,
+            password=password,
+        )
+        return RunningStack(
+            endpoints=endpoints,
+            verifier=verifier,
+            token_codec=AccessTokenCodec(load_settings(verifier_env)),
+        )
+
+    def _verifier_env(self, redis_url: str) -> dict[str, str]:
+        # Everything else keeps the service's defaults: the point is to measure them.
+        return {
+            "VERIFIER_REDIS_URL": redis_url,
+            "VERIFIER_JWT_KEYS": f"{JWT_KID}:{self._jwt_secret}",
+            "VERIFIER_KEY_PREFIX": KEY_PREFIX,
+            "VERIFIER_ISSUER": ISSUER,
+            "VERIFIER_AUDIENCE": AUDIENCE,
+            "VERIFIER_ACCESS_TTL_SECONDS": str(ACCESS_TTL_SECONDS),
+            "VERIFIER_MAX_SESSIONS_PER_USER": str(MAX_SESSIONS_PER_USER),
+            "VERIFIER_LOGIN_MAX_FAILURES_PER_ACCOUNT": str(LOGIN_FAILURE_LIMIT),
+            "VERIFIER_LOGIN_MAX_FAILURES_PER_ADDRESS": str(LOGIN_FAILURE_LIMIT),
+        }
+
+    def _start_naive(self, redis_url: str, port: int) -> ManagedProcess:
+        env = dict(os.environ)
+        # The child imports bench/ and verifier/ from this checkout, from any working dir.
+        inherited = env.get("PYTHONPATH")
+        env["PYTHONPATH"] = str(SOURCE_ROOT) + (os.pathsep + inherited if inherited else "")
+        env.update(
+            BENCH_NAIVE_REDIS_URL=redis_url,
+            BENCH_NAIVE_JWT_SECRET=self._jwt_secret,
+            BENCH_NAIVE_COOKIE_NAME=self._cookies.access_name,
+            BENCH_NAIVE_KEY_PREFIX=KEY_PREFIX,
+            BENCH_NAIVE_ISSUER=ISSUER,
+            BENCH_NAIVE_AUDIENCE=AUDIENCE,
+        )
+        argv = [
+            sys.executable, "-m", "gunicorn",
+            "--worker-class", "sync",
+            "--workers", "2",
+            "--bind", f"{processes.LOOPBACK}:{port}",
+            "--graceful-timeout", "3",
+            # gunicorn >= 24 otherwise shares one control socket per user between instances.
+            "--no-control-socket",
+            "bench.naive_app:from_environment()",
+        ]  # fmt: skip
+        process = ManagedProcess("naive-app", argv, self._workdir, env=env)
+        try:
+            # Any status proves a worker imported the app (it answers 401 without a cookie).
+            process.wait_until_responding(f"http://{processes.LOOPBACK}:{port}/_bench/naive-check")
+        except BaseException:
+            process.stop(timeout=5.0)
+            raise
+        return process
