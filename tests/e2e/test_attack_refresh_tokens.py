@@ -1,9 +1,11 @@
-"""Refresh tokens under attack, through nginx: guessing, splicing, mixing users, fixation.
+"""Refresh tokens under attack, through nginx: guessing, splicing, mixing users, fixation,
+lifetimes.
 
 Already proven elsewhere and not repeated here: the grace window honours only the previous
-token and replay revokes the session (test_silent_refresh.py); the absolute lifetime is
-counted from login and the idle timeout ends a session (test_session_store.py, against a
-real Redis with real TTLs: the e2e stack's lifetimes are a day and a week).
+token and replay revokes the session (test_silent_refresh.py). The e2e stack's lifetimes
+are a day and a week, so the lifetime tests here move a session towards its end in Redis
+(as if it had been signed in long ago) and then let real time run out;
+test_session_store.py proves the same lifetimes from a fresh login with real TTLs.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import jwt
+import requests
 import redis.asyncio as aioredis
 from attack_helpers import assert_denied, fresh_user, genuine_token
 from e2e_helpers import (
@@ -23,6 +26,7 @@ from e2e_helpers import (
     cookie_header,
     expired_access_token,
     get_page,
+    set_cookie_headers,
     set_cookies,
     sign_in,
 )
@@ -181,3 +185,69 @@ def test_login_with_an_attackers_planted_session_issues_a_fresh_one(stack: Stack
     # The planted cookies still name the attacker: nothing of the victim's rubbed off on them.
     planted = get_page(stack, cookie=cookie_header(stack, attacker.access, attacker.refresh))
     assert planted.json()["user"] == attacker.name
+
+
+# --- lifetimes --------------------------------------------------------------------------------
+
+NEAR_END_MS = 2500
+
+
+def _max_age(response_set_cookie_lines: list[str], name: str) -> int:
+    (line,) = [line for line in response_set_cookie_lines if line.startswith(name + "=")]
+    (age,) = [a.split("=", 1)[1] for a in line.split("; ") if a.lower().startswith("max-age=")]
+    return int(age)
+
+
+def _refresh_through_nginx(stack: Stack, refresh: str) -> requests.Response:
+    return get_page(stack, cookie=cookie_header(stack, refresh=refresh))
+
+
+def test_rotation_never_extends_the_absolute_lifetime(stack: Stack) -> None:
+    signed = sign_in(stack, *fresh_user(stack, "aging"))
+    session_key = KeySpace(stack.key_prefix).session(signed.name, signed.session_id)
+    # Signed in long ago: NEAR_END_MS of the absolute lifetime are left.
+    end_ms = int(time.time() * 1000) + NEAR_END_MS
+    stack.redis.hset(session_key, "absolute_ms", end_ms)
+    stack.redis.pexpire(session_key, NEAR_END_MS)
+
+    refresh = signed.refresh
+    for _ in range(2):  # every rotation must keep the same end
+        rotated = _refresh_through_nginx(stack, refresh)
+        assert rotated.status_code == 200, rotated.text
+        lines = set_cookie_headers(rotated)
+        refresh = set_cookies(rotated)[stack.refresh_cookie]
+        assert _max_age(lines, stack.refresh_cookie) <= NEAR_END_MS // 1000 + 1
+        assert _max_age(lines, stack.access_cookie) <= NEAR_END_MS // 1000 + 1
+        access_exp = jwt.decode(
+            set_cookies(rotated)[stack.access_cookie], options={"verify_signature": False}
+        )["exp"]
+        assert access_exp * 1000 <= end_ms + 1000
+        assert 0 < stack.redis.pttl(session_key) <= NEAR_END_MS
+
+    time.sleep((end_ms - time.time() * 1000) / 1000 + 0.3)
+    after_the_end = _refresh_through_nginx(stack, refresh)
+
+    assert_denied(after_the_end)
+    assert not stack.redis.exists(session_key)
+
+
+def test_session_left_idle_past_its_timeout_is_denied(stack: Stack) -> None:
+    signed = sign_in(stack, *fresh_user(stack, "idle"))
+    session_key = KeySpace(stack.key_prefix).session(signed.name, signed.session_id)
+    # Unused for all but the last 300 ms of its idle timeout...
+    stack.redis.pexpire(session_key, 300)
+    time.sleep(0.5)  # ...and then for those too.
+
+    assert_denied(_refresh_through_nginx(stack, signed.refresh))
+    assert_denied(get_page(stack, cookie=cookie_header(stack, signed.access)))
+
+
+def test_use_before_the_idle_timeout_renews_it(stack: Stack) -> None:
+    signed = sign_in(stack, *fresh_user(stack, "active"))
+    session_key = KeySpace(stack.key_prefix).session(signed.name, signed.session_id)
+    stack.redis.pexpire(session_key, 2000)
+
+    rotated = _refresh_through_nginx(stack, signed.refresh)
+
+    assert rotated.status_code == 200, rotated.text
+    assert stack.redis.pttl(session_key) > 60_000  # back to the full idle timeout
