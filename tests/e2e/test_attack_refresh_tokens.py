@@ -18,8 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import jwt
-import requests
 import redis.asyncio as aioredis
+import requests
 from attack_helpers import assert_denied, fresh_user, genuine_token
 from e2e_helpers import (
     SignedIn,
