@@ -19,6 +19,19 @@ PAGE_HEADERS = {
 }
 TIMEOUT = 10
 
+# The `next` values issue 3 names; each must land on a same-site path.
+OPEN_REDIRECTS = [
+    "https://evil.example",
+    "//evil.example",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "https:evil.example",
+    "/%2F%2Fevil.example",
+    "/%09/evil.example",
+    "javascript:alert(1)",
+    "http://127.0.0.1@evil.example",
+]
+
 
 @dataclass
 class SignedIn:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 import requests
 from e2e_helpers import (
+    OPEN_REDIRECTS,
     PAGE_HEADERS,
     cookie_header,
     get_page,
@@ -18,18 +19,6 @@ from e2e_helpers import (
 
 if TYPE_CHECKING:
     from conftest import Stack
-
-OPEN_REDIRECTS = [
-    "https://evil.example",
-    "//evil.example",
-    "/\\evil.example",
-    "\\\\evil.example",
-    "https:evil.example",
-    "/%2F%2Fevil.example",
-    "/%09/evil.example",
-    "javascript:alert(1)",
-    "http://127.0.0.1@evil.example",
-]
 
 
 def _form_login(stack: Stack, fields: dict[str, str], **headers: str) -> requests.Response:

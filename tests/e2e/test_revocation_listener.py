@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
@@ -26,46 +27,48 @@ async def _wait_until(condition: Callable[[], bool], seconds: float) -> bool:
     return False
 
 
+@contextlib.asynccontextmanager
+async def _listening(
+    redis_server: RedisServer,
+) -> AsyncIterator[tuple[aioredis.Redis, LivenessCache, RevocationListener, asyncio.Task[None]]]:
+    """A listener running on its own client until the block ends (then stopped, by flag)."""
+    client = aioredis.Redis.from_url(redis_server.url)
+    cache = LivenessCache(time.monotonic, max_age_seconds=30)
+    listener = RevocationListener(client, CHANNEL, cache, time.monotonic)
+    task = asyncio.create_task(listener.run())
+    try:
+        assert await _wait_until(lambda: cache.trusted, 5)
+        yield client, cache, listener, task
+    finally:
+        listener.stop()
+        await asyncio.wait_for(task, POLL_SECONDS * 3)
+        await client.aclose()
+
+
 def test_cache_is_trusted_once_subscribed_and_hears_revocations(
     redis_server: RedisServer,
 ) -> None:
-    async def scenario() -> None:
-        client = aioredis.Redis.from_url(redis_server.url)
-        cache = LivenessCache(time.monotonic, max_age_seconds=30)
-        listener = RevocationListener(client, CHANNEL, cache, time.monotonic)
-        task = asyncio.create_task(listener.run())
-        try:
-            assert await _wait_until(lambda: cache.trusted, 5)
+    async def scenario() -> LivenessCache:
+        async with _listening(redis_server) as (client, cache, _, _):
             cache.remember("alice", "s1", cache.epoch)
             assert cache.is_known_live("alice", "s1")
 
             await client.publish(CHANNEL, "s alice s1")
 
             assert await _wait_until(lambda: not cache.is_known_live("alice", "s1"), 2)
-        finally:
-            listener.stop()
-            await asyncio.wait_for(task, POLL_SECONDS * 3)
-            await client.aclose()
-        assert not cache.trusted
+        return cache
 
-    asyncio.run(scenario())
+    assert not asyncio.run(scenario()).trusted
 
 
 def test_stop_ends_the_listener_without_a_cancellation(redis_server: RedisServer) -> None:
     # A cancellation can be lost inside redis-py while the subscription is set up; stop()
     # alone must end the listener, or a worker's shutdown would hang.
     async def scenario() -> float:
-        client = aioredis.Redis.from_url(redis_server.url)
-        cache = LivenessCache(time.monotonic, max_age_seconds=30)
-        listener = RevocationListener(client, CHANNEL, cache, time.monotonic)
-        task = asyncio.create_task(listener.run())
-        try:
-            assert await _wait_until(lambda: cache.trusted, 5)
+        async with _listening(redis_server) as (_, _, listener, task):
             started = time.monotonic()
             listener.stop()
             await asyncio.wait_for(task, POLL_SECONDS * 3)
             return time.monotonic() - started
-        finally:
-            await client.aclose()
 
     assert asyncio.run(scenario()) <= POLL_SECONDS * 2
