@@ -1,4 +1,7 @@
-"""create_app(settings, redis, clock): the Falcon ASGI app; from_environment() for gunicorn."""
+"""create_app(settings, redis, clock): the ASGI app; from_environment() for gunicorn.
+
+`/auth` is a bare ASGI callable (verifier.auth_check); every other path is a Falcon app.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import falcon
 import falcon.asgi
 import redis.asyncio as aioredis
 
+from verifier.auth_check import RETRY_AFTER_SECONDS, ASGIApp, AuthCheck, AuthFastPath
 from verifier.cookies import CookiePolicy
 from verifier.errors import CrossSiteRequest, StoreUnavailable
 from verifier.gate import Gate
@@ -21,7 +25,7 @@ from verifier.keys import KeySpace
 from verifier.liveness import LivenessCache, RevocationListener
 from verifier.passwords import PasswordHasher
 from verifier.redis_store import connect
-from verifier.resources import AuthCheck, Health, Login, Logout, Unauthorized
+from verifier.resources import Health, Login, Logout, Unauthorized
 from verifier.resources.body import wants_json
 from verifier.sessions import Clock, SessionPolicy, SessionStore
 from verifier.settings import Settings, load_settings
@@ -31,16 +35,14 @@ from verifier.users import UserStore
 
 log = logging.getLogger("verifier")
 
-RETRY_AFTER_SECONDS = 5
-
 
 def create_app(
     settings: Settings,
     client: aioredis.Redis,
     clock: Clock = time.time,
     hasher: PasswordHasher | None = None,
-) -> falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]:
-    """Wire the verifier's resources around the given collaborators."""
+) -> ASGIApp:
+    """Wire the verifier's endpoints around the given collaborators."""
     keys = KeySpace(settings.key_prefix)
     cookie_policy = CookiePolicy(secure=settings.cookie_secure)
     liveness = None
@@ -69,7 +71,6 @@ def create_app(
     )
     # Unknown query parameters are harmless; values like `next` are parsed by hand.
     app.req_options.auto_parse_form_urlencoded = False
-    app.add_route("/auth", AuthCheck(gate, cookie_policy))
     throttle = LoginThrottle(
         client,
         keys,
@@ -85,7 +86,7 @@ def create_app(
     app.add_route("/healthz", Health(client))
     app.add_error_handler(StoreUnavailable, _store_unavailable)
     app.add_error_handler(CrossSiteRequest, _cross_site)
-    return app
+    return AuthFastPath(AuthCheck(gate, cookie_policy), app)
 
 
 class _Lifecycle:
@@ -152,7 +153,7 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def from_environment() -> falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]:
+def from_environment() -> ASGIApp:
     """The gunicorn entry point: settings from VERIFIER_* variables, a real Redis client."""
     settings = load_settings(os.environ)
     configure_logging(settings.log_level)

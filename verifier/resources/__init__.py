@@ -1,9 +1,8 @@
 """Falcon resources: thin adapters from HTTP to the gate, stores and pages."""
 
-from verifier.resources.auth_check import AuthCheck
 from verifier.resources.health import Health
 from verifier.resources.login import Login
 from verifier.resources.logout import Logout
 from verifier.resources.unauthorized import Unauthorized
 
-__all__ = ["AuthCheck", "Health", "Login", "Logout", "Unauthorized"]
+__all__ = ["Health", "Login", "Logout", "Unauthorized"]
