@@ -90,7 +90,7 @@ def _serve(args: argparse.Namespace) -> int:
     command = [
         gunicorn,
         "--worker-class",
-        "uvicorn_worker.UvicornWorker",
+        "verifier.worker.VerifierWorker",
         "--bind",
         args.bind,
         "--workers",

@@ -64,3 +64,11 @@ def test_login_through_nginx_shows_the_user_on_the_app_page(stack: Stack) -> Non
     page = session.get(stack.url("/"), allow_redirects=False, timeout=10)
     assert page.status_code == 200
     assert f'<strong id="user">{name}</strong>' in page.text
+
+
+def test_verifier_does_not_name_its_server_software(stack: Stack) -> None:
+    # VerifierWorker turns uvicorn's "server: uvicorn" off; checked on the verifier itself,
+    # since nginx would hide it anyway.
+    for path in ("/auth", "/healthz", "/auth/login"):
+        response = requests.get(stack.verifier_url + path, timeout=10)
+        assert "server" not in response.headers, (path, response.headers)
