@@ -102,6 +102,16 @@ def get_page(
     )
 
 
+def post_logout(stack: Stack, cookie: str, everywhere: bool = False) -> requests.Response:
+    """POST /auth/logout (or ?all=1) through nginx with a raw Cookie header, as an API call."""
+    return requests.post(
+        stack.url("/auth/logout" + ("?all=1" if everywhere else "")),
+        headers={"Cookie": cookie, "Accept": "application/json"},
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+
+
 def mint_access_token(stack: Stack, user: str, session_id: str, **overrides: Any) -> str:
     """Sign an access token with the stack's key, as the verifier would; claims overridable."""
     now = int(time.time())

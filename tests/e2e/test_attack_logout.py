@@ -24,19 +24,18 @@ from attack_helpers import (
     hmac_token,
     segment,
 )
-from e2e_helpers import TIMEOUT, SignedIn, cookie_header, get_page, set_cookies, sign_in
+from e2e_helpers import (
+    TIMEOUT,
+    SignedIn,
+    cookie_header,
+    get_page,
+    post_logout,
+    set_cookies,
+    sign_in,
+)
 
 if TYPE_CHECKING:
     from conftest import Stack
-
-
-def _logout(stack: Stack, cookie: str, everywhere: bool = False) -> requests.Response:
-    return requests.post(
-        stack.url("/auth/logout" + ("?all=1" if everywhere else "")),
-        headers={"Cookie": cookie, "Accept": "application/json"},
-        allow_redirects=False,
-        timeout=TIMEOUT,
-    )
 
 
 def _still_signed_in(stack: Stack, signed: SignedIn) -> bool:
@@ -85,7 +84,7 @@ def test_forged_proof_cannot_log_the_victim_out(
 ) -> None:
     victim = sign_in(stack, *fresh_user(stack, "victim"))
 
-    response = _logout(stack, forgery(stack, victim), everywhere)
+    response = post_logout(stack, forgery(stack, victim), everywhere)
 
     # The caller's own (worthless) cookies are cleared; nobody else's session is touched.
     assert response.status_code == 200
@@ -136,7 +135,7 @@ def test_token_rotated_out_just_before_logout_is_dead_inside_the_grace_window(
     rotated = set_cookies(get_page(stack, cookie=cookie_header(stack, refresh=signed.refresh)))
     new_access, new_refresh = rotated[stack.access_cookie], rotated[stack.refresh_cookie]
 
-    assert _logout(stack, cookie_header(stack, new_access, new_refresh)).status_code == 200
+    assert post_logout(stack, cookie_header(stack, new_access, new_refresh)).status_code == 200
 
     # Well inside the 2 s grace window: the previous token must not revive the session.
     assert_denied(get_page(stack, cookie=cookie_header(stack, refresh=signed.refresh)))
@@ -154,7 +153,7 @@ def test_logout_of_one_user_cannot_end_another_users_session_by_naming_it(
     relabelled = f"{victim.name}.{victim.session_id}.{secret}"
 
     for everywhere in (False, True):
-        response = _logout(stack, cookie_header(stack, refresh=relabelled), everywhere)
+        response = post_logout(stack, cookie_header(stack, refresh=relabelled), everywhere)
         assert response.json()["sessions_ended"] == 0
 
     assert _still_signed_in(stack, victim)

@@ -5,19 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import requests
-from e2e_helpers import cookie_header, get_page, new_user, set_cookie_headers, sign_in
+from e2e_helpers import cookie_header, get_page, new_user, post_logout, set_cookie_headers, sign_in
 
 if TYPE_CHECKING:
     from conftest import Stack
-
-
-def _logout(stack: Stack, cookie: str, everywhere: bool = False) -> requests.Response:
-    return requests.post(
-        stack.url("/auth/logout" + ("?all=1" if everywhere else "")),
-        headers={"Cookie": cookie, "Accept": "application/json"},
-        allow_redirects=False,
-        timeout=10,
-    )
 
 
 def test_logout_makes_the_old_access_token_fail_at_once(stack: Stack) -> None:
@@ -26,7 +17,7 @@ def test_logout_makes_the_old_access_token_fail_at_once(stack: Stack) -> None:
     cookie = cookie_header(stack, signed.access, signed.refresh)
     assert get_page(stack, cookie=cookie).status_code == 200
 
-    response = _logout(stack, cookie)
+    response = post_logout(stack, cookie)
 
     assert response.status_code == 200
     assert response.json() == {"signed_out": True, "sessions_ended": 1}
@@ -41,7 +32,7 @@ def test_logout_clears_both_cookies_with_max_age_zero(stack: Stack) -> None:
     name, password = new_user(stack)
     signed = sign_in(stack, name, password)
 
-    response = _logout(stack, cookie_header(stack, signed.access, signed.refresh))
+    response = post_logout(stack, cookie_header(stack, signed.access, signed.refresh))
 
     lines = sorted(set_cookie_headers(response))
     assert [line.split("=", 1)[0] for line in lines] == [stack.access_cookie, stack.refresh_cookie]
@@ -57,7 +48,7 @@ def test_logout_with_only_the_refresh_cookie_ends_the_session(stack: Stack) -> N
     name, password = new_user(stack)
     signed = sign_in(stack, name, password)
 
-    response = _logout(stack, cookie_header(stack, refresh=signed.refresh))
+    response = post_logout(stack, cookie_header(stack, refresh=signed.refresh))
 
     assert response.json()["sessions_ended"] == 1
     assert get_page(stack, cookie=cookie_header(stack, access=signed.access)).status_code == 401
@@ -69,7 +60,9 @@ def test_logout_everywhere_ends_every_session_of_the_user_only(stack: Stack) -> 
     other_name, other_password = new_user(stack, "bystander")
     bystander = sign_in(stack, other_name, other_password)
 
-    response = _logout(stack, cookie_header(stack, laptop.access, laptop.refresh), everywhere=True)
+    response = post_logout(
+        stack, cookie_header(stack, laptop.access, laptop.refresh), everywhere=True
+    )
 
     assert response.json()["sessions_ended"] == 2
     for device in (laptop, phone):
@@ -84,7 +77,7 @@ def test_logout_of_one_device_leaves_the_other_signed_in(stack: Stack) -> None:
     name, password = new_user(stack)
     laptop, phone = sign_in(stack, name, password), sign_in(stack, name, password)
 
-    _logout(stack, cookie_header(stack, laptop.access, laptop.refresh))
+    post_logout(stack, cookie_header(stack, laptop.access, laptop.refresh))
 
     assert get_page(stack, cookie=cookie_header(stack, access=laptop.access)).status_code == 401
     assert get_page(stack, cookie=cookie_header(stack, access=phone.access)).status_code == 200
