@@ -22,9 +22,10 @@ T = TypeVar("T")
 # p=1 keeps one hash on one core, so a login flood cannot take both cores from /auth.
 _HASHER = argon2.PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
 # Hashing threads run at the lowest CPU priority Linux has: SCHED_IDLE (per thread, no
-# privilege needed), or nice 19 where that is refused. The kernel then preempts hashing the
-# moment the event loop, nginx or Redis has work, so a flood of logins is served from idle
-# CPU instead of slowing every protected request.
+# privilege needed), or nice 19 where that is refused. The worker's own event loop then
+# preempts hashing at once. Other processes (nginx) sit in other scheduling groups and can
+# still wait up to a tick behind it: measured with `make bench`, a login flood took /auth
+# p99 from 3.2x its quiet value (normal priority, 2 threads) to about 2x.
 HASHING_NICENESS = 19
 
 # A check still queued after this long is dropped (PasswordCheckBusy: the login answers 503

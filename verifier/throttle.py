@@ -39,7 +39,8 @@ return ttl
 # Give an attempt back (it succeeded, or another counter refused it). Only an existing
 # counter is decremented: DECR on a missing key would create one without a TTL.
 _RELEASE_ATTEMPT = """
-if redis.call('EXISTS', KEYS[1]) == 1 and tonumber(redis.call('GET', KEYS[1])) > 0 then
+local count = tonumber(redis.call('GET', KEYS[1]))
+if count and count > 0 then
   redis.call('DECR', KEYS[1])
 end
 return 0
