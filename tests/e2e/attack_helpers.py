@@ -16,13 +16,12 @@ import json
 import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 import requests
-from e2e_helpers import set_cookie_headers
+from e2e_helpers import access_claims, set_cookie_headers
 
 from verifier.demo.processes import verifier_environment
 from verifier.keys import KeySpace
@@ -59,16 +58,7 @@ def forge_header(stack: Stack, **fields: Any) -> dict[str, Any]:
 
 def forge_claims(user: str, session_id: str, **claims: Any) -> dict[str, Any]:
     """Claims naming a live session, valid for FORGED_LIFETIME_SECONDS, claims overridden."""
-    now = int(time.time())
-    payload: dict[str, Any] = {
-        "iss": "verifier",
-        "aud": "verifier",
-        "sub": user,
-        "sid": session_id,
-        "iat": now,
-        "exp": now + FORGED_LIFETIME_SECONDS,
-    }
-    return _apply(payload, claims)
+    return _apply(access_claims(user, session_id, FORGED_LIFETIME_SECONDS), claims)
 
 
 def _apply(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

@@ -112,17 +112,22 @@ def post_logout(stack: Stack, cookie: str, everywhere: bool = False) -> requests
     )
 
 
-def mint_access_token(stack: Stack, user: str, session_id: str, **overrides: Any) -> str:
-    """Sign an access token with the stack's key, as the verifier would; claims overridable."""
+def access_claims(user: str, session_id: str, lifetime_seconds: int) -> dict[str, Any]:
+    """The claims the verifier puts in an access token, issued now."""
     now = int(time.time())
-    claims: dict[str, Any] = {
+    return {
         "iss": "verifier",
         "aud": "verifier",
         "sub": user,
         "sid": session_id,
         "iat": now,
-        "exp": now + stack.access_ttl_seconds,
+        "exp": now + lifetime_seconds,
     }
+
+
+def mint_access_token(stack: Stack, user: str, session_id: str, **overrides: Any) -> str:
+    """Sign an access token with the stack's key, as the verifier would; claims overridable."""
+    claims = access_claims(user, session_id, stack.access_ttl_seconds)
     claims.update(overrides)
     headers = {"kid": stack.jwt_kid, "typ": "at+jwt"}
     return jwt.encode(claims, stack.jwt_secret, algorithm="HS256", headers=headers)
