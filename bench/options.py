@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-# In the order they run: the baselines first, the login flood (which loads the CPU with
-# password hashing) last.
-SCENARIOS = ("floor", "naive", "valid", "refresh", "login", "flood")
-# The flood's verdict is its p99 against the quiet valid path's, so it needs that run too.
-_NEEDS = {"flood": ("valid",)}
+# In the order they run: the baselines first, then the two that load the CPU in the
+# background (a lowest-priority busy loop, then the login flood's password hashing) last.
+SCENARIOS = ("floor", "naive", "valid", "refresh", "login", "spin", "flood")
+# Both are judged by their p99 against the quiet valid path's, so they need that run too.
+_NEEDS = {"spin": ("valid",), "flood": ("valid",)}
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
 
 

@@ -110,6 +110,13 @@ def render(
             f"({extra['lost_sessions']} lost sessions, "
             f"{extra['requests_without_token']} requests sent without a token)"
         )
+    spin = measurements.get("spin")
+    if spin is not None:
+        lines.append(
+            f"spin loop ({spin.extra['spin_priority']}; no verifier code): valid path p99 "
+            f"{spin.result.p99_ms:.2f} ms vs quiet p99 {spin.extra['quiet_p99_ms']:.2f} ms = "
+            f"{_ratio(spin.extra['p99_vs_quiet'])}"
+        )
     flood = measurements.get("flood")
     if flood is not None:
         logins = flood.extra["logins"]
@@ -121,6 +128,11 @@ def render(
             f"p99 {flood.result.p99_ms:.2f} ms vs quiet p99 {flood.extra['quiet_p99_ms']:.2f} ms"
             f" = {_ratio(flood.extra['p99_vs_quiet'])}",
         ]
+        if flood.extra.get("p99_vs_spin") is not None:
+            lines.append(
+                f"  and vs the spin loop's p99: {_ratio(flood.extra['p99_vs_spin'])} "
+                "(1x: hashing disturbs /auth no more than any background CPU work does)"
+            )
     if rss_kib:
         workers = ", ".join(f"pid {pid} {kib / 1024:.1f} MiB" for pid, kib in rss_kib.items())
         lines.append(f"verifier RSS per worker after the run: {workers}")

@@ -6,6 +6,7 @@ then warms up with a short wrk run that is thrown away, then measures with wrk.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -18,13 +19,15 @@ from bench.options import Options
 from bench.probes import API_ACCEPT, BenchError
 from bench.stack import STATIC_FILE, RunningStack
 from bench.wrk import RunningWrk, WrkJob, WrkResult
+from verifier.demo.processes import ManagedProcess
 
 FLOOR_PATH = f"/floor/{STATIC_FILE}"
 NAIVE_PATH = f"/naive/{STATIC_FILE}"
 PROTECTED_PATH = f"/protected/{STATIC_FILE}"
-# The flood keeps running a little past the measured window, so the window never sees it
-# wind down.
-_FLOOD_TAIL_SECONDS = 1
+# The flood and the spin loop keep running a little past the measured window, so the window
+# never sees them wind down.
+_BACKGROUND_TAIL_SECONDS = 1
+SPIN_SCRIPT = Path(__file__).resolve().with_name("spin.py")
 
 
 @dataclass(frozen=True)
@@ -67,12 +70,14 @@ class ScenarioRunner:
         self.checks: list[Check] = []
         self._session = client.login(self._endpoints)
         self._quiet_valid: WrkResult | None = None
+        self._spin_p99_ms: float | None = None
         self._runners: dict[str, Callable[[], Measurement]] = {
             "floor": self._floor,
             "naive": self._naive,
             "valid": self._valid,
             "refresh": self._refresh,
             "login": self._login,
+            "spin": self._spin,
             "flood": self._flood,
         }
 
@@ -151,16 +156,39 @@ class ScenarioRunner:
         self._require_all_2xx("login", window.result)
         return self._measurement("login", "login: POST JSON, correct password", window)
 
+    def _spin(self) -> Measurement:
+        # The control for the flood: CPU-bound work at the lowest priority, none of it ours.
+        quiet_p99 = self._quiet_p99("spin")
+        spinner = ManagedProcess(
+            "spin",
+            [sys.executable, str(SPIN_SCRIPT), str(self._background_seconds())],
+            self._workdir,
+        )
+        try:
+            time.sleep(self._options.warmup_seconds)
+            window = self._window(self._get_job(PROTECTED_PATH, self._browser_cookies()))
+        finally:
+            spinner.stop()
+        self._require_all_2xx("valid beside the spin loop", window.result)
+        self._spin_p99_ms = window.result.p99_ms
+        return self._measurement(
+            "spin",
+            "verifier: valid, 1 lowest-priority spin loop",
+            window,
+            {
+                "quiet_p99_ms": quiet_p99,
+                "p99_vs_quiet": _p99_ratio(window.result, quiet_p99),
+                "spin_priority": spinner.log_tail(1).removeprefix("spin: "),
+            },
+        )
+
     def _flood(self) -> Measurement:
-        if self._quiet_valid is None:
-            raise BenchError("the flood scenario needs the quiet valid-path run first")
+        quiet_p99 = self._quiet_p99("flood")
         options = self._options
         wrong_password = self._endpoints.password + "-wrong"
         flood_job = replace(
             self._login_job(wrong_password, options.flood_connections),
-            duration_seconds=options.warmup_seconds
-            + options.duration_seconds
-            + _FLOOD_TAIL_SECONDS,
+            duration_seconds=self._background_seconds(),
         )
         flood = RunningWrk(self._wrk, flood_job)
         try:
@@ -184,17 +212,30 @@ class ScenarioRunner:
                 required=False,
             )
         )
-        quiet_p99 = self._quiet_valid.p99_ms
         return self._measurement(
             "flood",
             f"verifier: valid, {options.flood_connections} bad logins at once",
             window,
             {
                 "quiet_p99_ms": quiet_p99,
-                "p99_vs_quiet": round(during.p99_ms / quiet_p99, 2) if quiet_p99 else None,
+                "p99_vs_quiet": _p99_ratio(during, quiet_p99),
+                # Password hashing against CPU work that is not ours at all.
+                "p99_vs_spin": None
+                if self._spin_p99_ms is None
+                else _p99_ratio(during, self._spin_p99_ms),
                 "logins": flood_result.to_json(),
             },
         )
+
+    def _quiet_p99(self, scenario: str) -> float:
+        if self._quiet_valid is None:
+            raise BenchError(f"the {scenario} scenario needs the quiet valid-path run first")
+        return self._quiet_valid.p99_ms
+
+    def _background_seconds(self) -> int:
+        # The background load's own warm-up, the measured window, and a tail.
+        options = self._options
+        return options.warmup_seconds + options.duration_seconds + _BACKGROUND_TAIL_SECONDS
 
     # -- wrk jobs --------------------------------------------------------------------------
 
@@ -282,6 +323,10 @@ class ScenarioRunner:
         ]
         path.write_text("".join(lines), encoding="utf-8")
         return path
+
+
+def _p99_ratio(result: WrkResult, quiet_p99_ms: float) -> float | None:
+    return round(result.p99_ms / quiet_p99_ms, 2) if quiet_p99_ms else None
 
 
 def _socket_errors(result: WrkResult) -> dict[str, int]:
