@@ -113,9 +113,8 @@ def render(
     spin = measurements.get("spin")
     if spin is not None:
         lines.append(
-            f"spin loop ({spin.extra['spin_priority']}; no verifier code): valid path p99 "
-            f"{spin.result.p99_ms:.2f} ms vs quiet p99 {spin.extra['quiet_p99_ms']:.2f} ms = "
-            f"{_ratio(spin.extra['p99_vs_quiet'])}"
+            f"spin loop ({spin.extra['spin_priority']}; no verifier code): valid path "
+            f"{_p99_vs_quiet(spin)}"
         )
     flood = measurements.get("flood")
     if flood is not None:
@@ -124,9 +123,7 @@ def render(
         lines += [
             f"login flood: {logins['requests_per_s']:,.0f} wrong-password logins/s "
             f"(statuses {statuses or 'none'}; their p99 {logins['latency_ms']['p99']:,.0f} ms)",
-            f"  valid path meanwhile: p50 {flood.result.p50_ms:.2f} ms, "
-            f"p99 {flood.result.p99_ms:.2f} ms vs quiet p99 {flood.extra['quiet_p99_ms']:.2f} ms"
-            f" = {_ratio(flood.extra['p99_vs_quiet'])}",
+            f"  valid path meanwhile: p50 {flood.result.p50_ms:.2f} ms, {_p99_vs_quiet(flood)}",
         ]
         if flood.extra.get("p99_vs_spin") is not None:
             lines.append(
@@ -185,6 +182,14 @@ def _table(measurements: Mapping[str, Measurement]) -> str:
         if index == 0:
             rendered.append("  ".join("-" * width for width in widths))
     return "\n".join(rendered)
+
+
+def _p99_vs_quiet(measurement: Measurement) -> str:
+    extra = measurement.extra
+    return (
+        f"p99 {measurement.result.p99_ms:.2f} ms vs quiet p99 {extra['quiet_p99_ms']:.2f} ms "
+        f"= {_ratio(extra['p99_vs_quiet'])}"
+    )
 
 
 def _percent(value: float | None) -> str:

@@ -14,7 +14,8 @@ from typing import Any
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
 _JSON_MARKER = "BENCH_JSON "
-_STATUS_PREFIX = "status_"
+# The Lua scripts count responses per HTTP status under these keys: status_200, status_401...
+STATUS_PREFIX = "status_"
 # Past the run's own duration: wrk needs a moment to connect, drain and print.
 _EXIT_GRACE_SECONDS = 30.0
 
@@ -91,9 +92,9 @@ class WrkResult:
     def statuses(self) -> dict[int, int]:
         """How many responses had each HTTP status (counted by the script's response())."""
         return {
-            int(key.removeprefix(_STATUS_PREFIX)): count
+            int(key.removeprefix(STATUS_PREFIX)): count
             for key, count in self.counters.items()
-            if key.startswith(_STATUS_PREFIX)
+            if key.startswith(STATUS_PREFIX)
         }
 
     @property
@@ -120,7 +121,7 @@ class WrkResult:
             "counters": {
                 key: value
                 for key, value in self.counters.items()
-                if not key.startswith(_STATUS_PREFIX)
+                if not key.startswith(STATUS_PREFIX)
             },
         }
 
