@@ -28,6 +28,9 @@ PROTECTED_PATH = f"/protected/{STATIC_FILE}"
 # never sees them wind down.
 _BACKGROUND_TAIL_SECONDS = 1
 SPIN_SCRIPT = Path(__file__).resolve().with_name("spin.py")
+# The spin loop is stopped by PID; its own deadline only keeps a stray one from outliving the
+# run, so it is set well past the window.
+_SPIN_DEADLINE_MARGIN_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -161,14 +164,26 @@ class ScenarioRunner:
         quiet_p99 = self._quiet_p99("spin")
         spinner = ManagedProcess(
             "spin",
-            [sys.executable, str(SPIN_SCRIPT), str(self._background_seconds())],
+            [
+                sys.executable,
+                str(SPIN_SCRIPT),
+                str(self._background_seconds() + _SPIN_DEADLINE_MARGIN_SECONDS),
+            ],
             self._workdir,
         )
         try:
             time.sleep(self._options.warmup_seconds)
             window = self._window(self._get_job(PROTECTED_PATH, self._browser_cookies()))
+            spun_throughout = spinner.is_running()
         finally:
             spinner.stop()
+        self.checks.append(
+            Check(
+                "spin: the spin loop ran through the whole window",
+                spun_throughout,
+                "yes" if spun_throughout else f"it exited early: {spinner.log_tail(5)}",
+            )
+        )
         self._require_all_2xx("valid beside the spin loop", window.result)
         self._spin_p99_ms = window.result.p99_ms
         return self._measurement(
