@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -180,16 +179,7 @@ class BenchStack:
             BENCH_NAIVE_ISSUER=ISSUER,
             BENCH_NAIVE_AUDIENCE=AUDIENCE,
         )
-        argv = [
-            sys.executable, "-m", "gunicorn",
-            "--worker-class", "sync",
-            "--workers", "2",
-            "--bind", f"{processes.LOOPBACK}:{port}",
-            "--graceful-timeout", "3",
-            # gunicorn >= 24 otherwise shares one control socket per user between instances.
-            "--no-control-socket",
-            "bench.naive_app:from_environment()",
-        ]  # fmt: skip
+        argv = processes.sync_gunicorn_argv("bench.naive_app:from_environment()", port)
         process = ManagedProcess("naive-app", argv, self._workdir, env=env)
         try:
             # Any status proves a worker imported the app (it answers 401 without a cookie).

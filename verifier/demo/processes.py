@@ -439,21 +439,28 @@ def start_verifier(
     return process
 
 
-def start_legacy_app(port: int, *, log_dir: Path, timeout: float = 15.0) -> ManagedProcess:
-    """Start the demo legacy app (gunicorn, sync workers) on 127.0.0.1:port."""
-    argv = [
+def sync_gunicorn_argv(app: str, port: int, *options: str) -> list[str]:
+    """The command line of a small WSGI app under gunicorn: 2 sync workers on 127.0.0.1:port."""
+    return [
         sys.executable, "-m", "gunicorn",
         "--worker-class", "sync",
         "--workers", "2",
         "--bind", f"{LOOPBACK}:{port}",
-        # Shut down quickly: this app holds no state worth a 30 s grace period.
+        # Shut down quickly: these apps hold no state worth a 30 s grace period.
         "--graceful-timeout", "3",
         # gunicorn >= 24 otherwise opens one control socket per user, shared by every
         # gunicorn that user runs.
         "--no-control-socket",
-        "--access-logfile", "-",
-        "verifier.demo.legacy_app:create_app()",
+        *options,
+        app,
     ]  # fmt: skip
+
+
+def start_legacy_app(port: int, *, log_dir: Path, timeout: float = 15.0) -> ManagedProcess:
+    """Start the demo legacy app (gunicorn, sync workers) on 127.0.0.1:port."""
+    argv = sync_gunicorn_argv(
+        "verifier.demo.legacy_app:create_app()", port, "--access-logfile", "-"
+    )
     process = ManagedProcess("legacy-app", argv, log_dir, env=_python_environment())
     url = f"http://{LOOPBACK}:{port}/public/"
     _wait_or_stop(process, lambda: process.wait_until_responding(url, timeout))
