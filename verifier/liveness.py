@@ -27,6 +27,10 @@ Clock = Callable[[], float]
 # atomic step, so no revocation can happen without its message.
 SESSION_ENDED = "s"
 USER_SESSIONS_ENDED = "u"
+# "g <user>": the user's record changed (groups): their sessions stay live, but what workers
+# cached with them (the groups an access decision reads) must be read from Redis again.
+# Published by the same Lua script that writes the change.
+USER_CHANGED = "g"
 # A channel that has answered nothing (not even a PONG) for this long is treated as down.
 SILENCE_LIMIT_SECONDS = 3.0
 # How long one wait for a message lasts: the pace of PINGs on an idle channel, and the most
@@ -81,7 +85,7 @@ class LivenessCache:
             sessions = self._deadlines.get(user)
             if sessions is not None and sessions.pop(session_id, None) is not None:
                 self._size -= 1
-        elif kind == USER_SESSIONS_ENDED:
+        elif kind in (USER_SESSIONS_ENDED, USER_CHANGED):
             self._size -= len(self._deadlines.pop(rest, {}))
         else:
             self._forget_all()  # a message we do not understand: trust nothing cached

@@ -56,6 +56,15 @@ def test_user_revocation_forgets_every_session_of_that_user_only() -> None:
     assert cache.is_known_live("bob", "s3")
 
 
+def test_user_change_forgets_what_was_cached_for_that_user_only() -> None:
+    cache = _trusted_cache(Clock())
+    cache.remember("alice", "s1", cache.epoch)
+    cache.remember("bob", "s2", cache.epoch)
+    cache.apply("g alice")
+    assert not cache.is_known_live("alice", "s1")
+    assert cache.is_known_live("bob", "s2")
+
+
 def test_answer_from_before_a_revocation_is_not_cached() -> None:
     cache = _trusted_cache(Clock())
     epoch = cache.epoch  # the check asks Redis...
