@@ -39,14 +39,16 @@ POLL_SECONDS = 1.0
 
 
 class LivenessCache:
-    """Sessions known to be live, each for at most `max_age_seconds` (a safety net for
-    removals that publish nothing, such as a Redis restart without persistence)."""
+    """Sessions known to be live, with their user's groups, each for at most
+    `max_age_seconds` (a safety net for removals that publish nothing, such as a Redis
+    restart without persistence)."""
 
     def __init__(self, clock: Clock, max_age_seconds: float, max_entries: int = 100_000) -> None:
         self._clock = clock
         self._max_age = max_age_seconds
         self._max_entries = max_entries
-        self._deadlines: dict[str, dict[str, float]] = {}
+        # user -> session id -> (deadline, the user's groups as Redis last said)
+        self._entries: dict[str, dict[str, tuple[float, tuple[str, ...]]]] = {}
         self._size = 0
         self._trusted = False
         # Bumped by every invalidation: a Redis answer obtained before a revocation arrived
@@ -58,23 +60,31 @@ class LivenessCache:
         """True while the revocation channel is confirmed up."""
         return self._trusted
 
+    def known_groups(self, user: str, session_id: str) -> tuple[str, ...] | None:
+        """The user's groups if Redis said live recently and nothing changed since, else None."""
+        if not self._trusted:
+            return None
+        entry = self._entries.get(user, {}).get(session_id)
+        if entry is None or entry[0] <= self._clock():
+            return None
+        return entry[1]
+
     def is_known_live(self, user: str, session_id: str) -> bool:
         """True if Redis said live recently and no revocation has arrived since."""
-        if not self._trusted:
-            return False
-        deadline = self._deadlines.get(user, {}).get(session_id)
-        return deadline is not None and deadline > self._clock()
+        return self.known_groups(user, session_id) is not None
 
-    def remember(self, user: str, session_id: str, epoch: int) -> None:
-        """Record that Redis answered "live" for a check that started at `epoch`."""
+    def remember(
+        self, user: str, session_id: str, epoch: int, groups: tuple[str, ...] = ()
+    ) -> None:
+        """Record that Redis answered "live" (and these groups) for a check begun at `epoch`."""
         if not self._trusted or epoch != self.epoch or self._max_age <= 0:
             return
         if self._size >= self._max_entries:
             self._forget_all()  # crude but safe: the cache refills from Redis
-        sessions = self._deadlines.setdefault(user, {})
+        sessions = self._entries.setdefault(user, {})
         if session_id not in sessions:
             self._size += 1
-        sessions[session_id] = self._clock() + self._max_age
+        sessions[session_id] = (self._clock() + self._max_age, groups)
 
     def apply(self, message: str) -> None:
         """Forget what a revocation message names."""
@@ -82,11 +92,11 @@ class LivenessCache:
         kind, _, rest = message.partition(" ")
         if kind == SESSION_ENDED:
             user, _, session_id = rest.partition(" ")
-            sessions = self._deadlines.get(user)
+            sessions = self._entries.get(user)
             if sessions is not None and sessions.pop(session_id, None) is not None:
                 self._size -= 1
         elif kind in (USER_SESSIONS_ENDED, USER_CHANGED):
-            self._size -= len(self._deadlines.pop(rest, {}))
+            self._size -= len(self._entries.pop(rest, {}))
         else:
             self._forget_all()  # a message we do not understand: trust nothing cached
 
@@ -102,7 +112,7 @@ class LivenessCache:
 
     def _forget_all(self) -> None:
         self.epoch += 1
-        self._deadlines.clear()
+        self._entries.clear()
         self._size = 0
 
 

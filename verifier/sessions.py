@@ -17,6 +17,7 @@ from verifier.errors import RefreshRejected
 from verifier.keys import KeySpace, normalize_user_name
 from verifier.liveness import SESSION_ENDED, USER_SESSIONS_ENDED, LivenessCache
 from verifier.redis_store import as_text, guard
+from verifier.users import GROUPS_FIELD, parse_groups
 
 Clock = Callable[[], float]
 
@@ -87,6 +88,7 @@ class Refreshed:
     outcome: RotationOutcome
     new_refresh_token: RefreshToken | None
     absolute_expiry: float
+    groups: tuple[str, ...] = ()
 
     def seconds_left(self, now: float) -> int:
         """Seconds until the session's absolute expiry (cookie Max-Age must not exceed it)."""
@@ -159,16 +161,30 @@ class SessionStore:
 
     async def is_live(self, user: str, session_id: str) -> bool:
         """True while the session exists (not logged out, revoked, idle or past its lifetime)."""
+        return await self.live_groups(user, session_id) is not None
+
+    async def live_groups(self, user: str, session_id: str) -> tuple[str, ...] | None:
+        """The user's groups while the session is live, else None.
+
+        One round trip on a cache miss: the session's existence and the user's groups are
+        read together (both keys carry the user's hash tag, so one Cluster slot).
+        """
         cache = self._liveness
-        if cache is None:
-            return bool(await guard(self._redis.exists(self._keys.session(user, session_id))))
-        if cache.is_known_live(user, session_id):
-            return True
-        epoch = cache.epoch
-        live = bool(await guard(self._redis.exists(self._keys.session(user, session_id))))
-        if live:
-            cache.remember(user, session_id, epoch)
-        return live
+        if cache is not None:
+            known = cache.known_groups(user, session_id)
+            if known is not None:
+                return known
+        epoch = cache.epoch if cache is not None else 0
+        pipeline = self._redis.pipeline(transaction=False)
+        pipeline.exists(self._keys.session(user, session_id))
+        pipeline.hget(self._keys.user(user), GROUPS_FIELD)
+        exists, raw_groups = await guard(pipeline.execute())
+        if not exists:
+            return None
+        groups = parse_groups(raw_groups)
+        if cache is not None:
+            cache.remember(user, session_id, epoch, groups)
+        return groups
 
     async def refresh(self, raw_token: str) -> Refreshed:
         """Validate a refresh token and rotate it; raise RefreshRejected if it is not good."""
@@ -181,6 +197,7 @@ class SessionStore:
                     self._keys.session(user, session_id),
                     self._keys.retired(user, session_id),
                     self._keys.session_index(user),
+                    self._keys.user(user),
                 ],
                 args=[
                     presented.secret_hash,
@@ -194,7 +211,7 @@ class SessionStore:
                 ],
             )
         )
-        outcome, absolute_ms = as_text(result[0]), int(result[1])
+        outcome, absolute_ms, groups = as_text(result[0]), int(result[1]), parse_groups(result[2])
         if outcome == RotationOutcome.ROTATED.value:
             new_token: RefreshToken | None = replacement
         elif outcome == RotationOutcome.GRACE.value:
@@ -209,6 +226,7 @@ class SessionStore:
             outcome=RotationOutcome(outcome),
             new_refresh_token=new_token,
             absolute_expiry=absolute_ms / 1000,
+            groups=groups,
         )
 
     async def refresh_hashes(self, user: str, session_id: str) -> list[str]:

@@ -11,6 +11,9 @@ from verifier.keys import KeySpace, normalize_user_name
 from verifier.passwords import MAX_PASSWORD_LENGTH, PasswordHasher
 from verifier.redis_store import as_text, guard
 
+# A user's groups live in their record, comma-joined, sorted and unique; absent means none.
+GROUPS_FIELD = "groups"
+
 
 class UserExists(VerifierError):
     """`users add` for a name that is taken."""
@@ -108,3 +111,11 @@ def _check_new_password(password: str) -> None:
         raise BadUserInput("passwords need at least 8 characters")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise BadUserInput(f"passwords are at most {MAX_PASSWORD_LENGTH} characters")
+
+
+def parse_groups(raw: bytes | str | None) -> tuple[str, ...]:
+    """The groups stored in a user record's `groups` field (tolerant of absence and spaces)."""
+    if not raw:
+        return ()
+    text = as_text(raw)
+    return tuple(sorted({name.strip() for name in text.split(",") if name.strip()}))

@@ -1,8 +1,11 @@
 -- Check a presented refresh-token hash against a session and rotate it, atomically.
--- KEYS[1] session hash, KEYS[2] the session's retired-hash set, KEYS[3] the user's index
+-- KEYS[1] session hash, KEYS[2] the session's retired-hash set, KEYS[3] the user's index,
+-- KEYS[4] the user's record (read only: its groups travel back with the answer, so a refresh
+-- needs no second round trip to learn them)
 -- ARGV[1] presented hash, ARGV[2] new hash, ARGV[3] now (ms), ARGV[4] grace window (ms),
 -- ARGV[5] idle timeout (s), ARGV[6] session id, ARGV[7] revocation channel, ARGV[8] user
--- Returns {outcome, absolute_ms}; outcome is one of:
+-- Returns {outcome, absolute_ms, groups}; groups is the record's comma-joined `groups` field
+-- ('' for none, and on a denial); outcome is one of:
 --   rotated   presented was current: new hash stored, presented kept as "previous" for grace
 --   grace     presented was the previous token, inside the grace window: accept, no rotation
 --   replayed  a rotated-out token after its grace (or older): the whole session is revoked
@@ -17,13 +20,13 @@ local now = tonumber(ARGV[3])
 local session = redis.call('HMGET', KEYS[1], 'current', 'previous', 'previous_until_ms', 'absolute_ms')
 local current, previous = session[1], session[2]
 if not current then
-  return {'unknown', '0'}
+  return {'unknown', '0', ''}
 end
 local absolute_ms = tonumber(session[4])
 if now >= absolute_ms then
   -- The TTL ends the session at absolute_ms anyway; this closes the last-millisecond gap.
   revoke()
-  return {'unknown', '0'}
+  return {'unknown', '0', ''}
 end
 
 if ARGV[1] == current then
@@ -36,19 +39,19 @@ if ARGV[1] == current then
   local ttl_ms = math.min(tonumber(ARGV[5]) * 1000, absolute_ms - now)
   redis.call('PEXPIRE', KEYS[1], ttl_ms)
   redis.call('PEXPIRE', KEYS[2], absolute_ms - now)
-  return {'rotated', tostring(absolute_ms)}
+  return {'rotated', tostring(absolute_ms), redis.call('HGET', KEYS[4], 'groups') or ''}
 end
 
 if ARGV[1] == previous then
   if now <= tonumber(session[3]) then
-    return {'grace', tostring(absolute_ms)}
+    return {'grace', tostring(absolute_ms), redis.call('HGET', KEYS[4], 'groups') or ''}
   end
   revoke()
-  return {'replayed', '0'}
+  return {'replayed', '0', ''}
 end
 
 if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then
   revoke()
-  return {'replayed', '0'}
+  return {'replayed', '0', ''}
 end
-return {'unknown', '0'}
+return {'unknown', '0', ''}
