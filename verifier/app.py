@@ -11,12 +11,14 @@ import logging
 import os
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import falcon
 import falcon.asgi
 import redis.asyncio as aioredis
 
+from verifier.access import AccessPolicy
+from verifier.access.reload import RulesReloader
 from verifier.auth_check import RETRY_AFTER_SECONDS, ASGIApp, AuthCheck, AuthFastPath
 from verifier.cookies import CookiePolicy
 from verifier.errors import CrossSiteRequest, StoreUnavailable
@@ -25,7 +27,7 @@ from verifier.keys import KeySpace
 from verifier.liveness import LivenessCache, RevocationListener
 from verifier.passwords import PasswordHasher
 from verifier.redis_store import connect
-from verifier.resources import Health, Login, Logout, Unauthorized
+from verifier.resources import Forbidden, Health, Login, Logout, Unauthorized
 from verifier.resources.body import wants_json
 from verifier.sessions import Clock, SessionPolicy, SessionStore
 from verifier.settings import Settings, load_settings
@@ -64,10 +66,16 @@ def create_app(
     )
     hasher = hasher or PasswordHasher()
     users = UserStore(client, keys, hasher)
-    gate = Gate(AccessTokenCodec(settings), sessions, cookie_policy, clock)
+    access = AccessPolicy(settings.rules)
+    background: list[_Background] = []
+    if listener is not None:
+        background.append(listener)
+    if settings.rules_file is not None:
+        background.append(RulesReloader(settings.rules_file, access))
+    gate = Gate(AccessTokenCodec(settings), sessions, cookie_policy, clock, access)
 
     app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response] = falcon.asgi.App(
-        middleware=_Lifecycle(client, listener)
+        middleware=_Lifecycle(client, background)
     )
     # Unknown query parameters are harmless; values like `next` are parsed by hand.
     app.req_options.auto_parse_form_urlencoded = False
@@ -83,33 +91,46 @@ def create_app(
     app.add_route(settings.login_path, Login(gate, users, sessions, throttle, settings.login_path))
     app.add_route("/auth/logout", Logout(gate, sessions, cookie_policy, settings.login_path))
     app.add_route("/auth/unauthorized", Unauthorized(settings.login_path))
+    app.add_route("/auth/forbidden", Forbidden(settings.login_path, "/auth/logout"))
     app.add_route("/healthz", Health(client))
     app.add_error_handler(StoreUnavailable, _store_unavailable)
     app.add_error_handler(CrossSiteRequest, _cross_site)
     return AuthFastPath(AuthCheck(gate, cookie_policy), app)
 
 
-class _Lifecycle:
-    """Starts the revocation listener with the worker; stops it and Redis with the worker."""
+class _Background(Protocol):
+    """A per-worker task: the revocation listener, the rules reloader."""
 
-    def __init__(self, client: aioredis.Redis, listener: RevocationListener | None) -> None:
+    async def run(self) -> None:
+        """Work until stopped."""
+
+    def stop(self) -> None:
+        """Ask run() to return soon."""
+
+
+class _Lifecycle:
+    """Starts the background tasks with the worker; stops them and Redis with the worker."""
+
+    def __init__(self, client: aioredis.Redis, background: list[_Background]) -> None:
         self._redis = client
-        self._listener = listener
-        self._task: asyncio.Task[None] | None = None
+        self._background = background
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def process_startup(self, scope: Mapping[str, Any], event: Mapping[str, Any]) -> None:
-        """Start listening for revocations (the cache stays off until subscribed)."""
-        if self._listener is not None:
-            self._task = asyncio.create_task(self._listener.run(), name="revocations")
+        """Start the background tasks (the liveness cache stays off until subscribed)."""
+        self._tasks = [
+            asyncio.create_task(job.run(), name=type(job).__name__) for job in self._background
+        ]
 
     async def process_shutdown(self, scope: Mapping[str, Any], event: Mapping[str, Any]) -> None:
-        """Stop listening and release connections."""
-        if self._task is not None and self._listener is not None:
-            self._listener.stop()
-            self._task.cancel()
+        """Stop the background tasks and release connections."""
+        for job in self._background:
+            job.stop()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks = []
         await self._redis.aclose()
 
 

@@ -13,9 +13,11 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
+from verifier.access import AccessRequest
+from verifier.access.paths import normalized_path
 from verifier.cookies import CookiePolicy, read_token_cookies, without_token_cookies
 from verifier.errors import RefreshRejected, StoreUnavailable, TokenRejected
-from verifier.gate import Admitted, Gate
+from verifier.gate import Admitted, Forbidden, Gate
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,8 @@ AUTH_PATH = "/auth"
 # (overwriting anything the client sent) and the last two to the browser as Set-Cookie.
 USER_HEADER = "X-Verifier-User"
 SESSION_HEADER = "X-Verifier-Session"
+GROUPS_HEADER = "X-Verifier-Groups"
+ASSERTION_HEADER = "X-Verifier-Assertion"
 SET_ACCESS_COOKIE_HEADER = "X-Verifier-Set-Access-Cookie"
 SET_REFRESH_COOKIE_HEADER = "X-Verifier-Set-Refresh-Cookie"
 # "no-store" only on answers that rotate cookies; nginx adds it to the app's response so no
@@ -43,21 +47,24 @@ UPSTREAM_COOKIE_HEADER = "X-Verifier-Upstream-Cookie"
 RETRY_AFTER_SECONDS = 5
 _NO_STORE = (b"cache-control", b"no-store")
 # ASGI wants header names as lower-case bytes; encoded once, not per request.
-_USER, _SESSION, _SET_ACCESS, _SET_REFRESH, _CACHE_CONTROL, _UPSTREAM_COOKIE = (
+_USER, _SESSION, _GROUPS, _ASSERTION, _SET_ACCESS, _SET_REFRESH, _CACHE_CONTROL = (
     name.lower().encode()
     for name in (
         USER_HEADER,
         SESSION_HEADER,
+        GROUPS_HEADER,
+        ASSERTION_HEADER,
         SET_ACCESS_COOKIE_HEADER,
         SET_REFRESH_COOKIE_HEADER,
         CACHE_CONTROL_HEADER,
-        UPSTREAM_COOKIE_HEADER,
     )
 )
+_UPSTREAM_COOKIE = UPSTREAM_COOKIE_HEADER.lower().encode()
 
 
 class AuthCheck:
-    """Answers 204 (allowed, identity in headers), 401 (not signed in) or 503 (Redis down).
+    """Answers 204 (allowed, identity in headers), 401 (not signed in), 403 (signed in, may
+    not enter) or 503 (Redis down).
 
     auth_request accepts only 2xx, 401 and 403; everything else becomes a 500 in nginx,
     which is what a Redis outage should be: an error, not "please sign in again". The answer
@@ -70,13 +77,25 @@ class AuthCheck:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Decide one request from its cookies (an ASGI http request for /auth)."""
-        cookie_header, original_uri = _cookie_and_original_uri(scope["headers"])
+        cookie_header, original_uri, request = _read_request(scope["headers"])
         cookies = read_token_cookies(cookie_header, self._cookie_policy)
         try:
-            admitted = await self._gate.admit(cookies)
+            admitted = await self._gate.admit(cookies, request)
         except (TokenRejected, RefreshRejected) as rejection:
             log.debug("denied %s: %s", original_uri or "-", rejection)
             await _respond(send, 401, [_NO_STORE])
+            return
+        except Forbidden as forbidden:
+            log.info(
+                "forbidden %s %s for %s: %s",
+                request.method,
+                original_uri or "-",
+                forbidden.admitted.user,
+                forbidden.reason,
+            )
+            # Who is signed in (for the "no access" page) and any rotated cookies; nothing
+            # for the app, which never sees this request.
+            await _respond(send, 403, _cookie_headers(forbidden.admitted))
             return
         except StoreUnavailable as error:
             # Fail closed, and keep the user's cookies: nginx turns this into its error page.
@@ -102,29 +121,67 @@ class AuthFastPath:
             await self._app(scope, receive, send)
 
 
-def _cookie_and_original_uri(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str | None, str]:
+def _read_request(
+    headers: Iterable[tuple[bytes, bytes]],
+) -> tuple[str | None, str, AccessRequest]:
     # ASGI header names are lower-case bytes; values are decoded as latin-1 so that any byte
     # a client sent round-trips into X-Verifier-Upstream-Cookie unchanged. Several Cookie
     # lines are joined as nginx's $http_cookie would, so a token repeated across lines is
-    # seen as repeated (and ignored) instead of "the last line wins".
+    # seen as repeated (and ignored) instead of "the last line wins". Every other header
+    # here is set by nginx's `location = /auth` (clients' own headers never reach it).
     cookie_lines: list[str] = []
-    original_uri = ""
+    original_uri = path = declaration = audience = host = ""
+    method = "GET"
     for name, value in headers:
         if name == b"cookie":
             cookie_lines.append(value.decode("latin-1"))
         elif name == b"x-original-uri":
             original_uri = value.decode("latin-1")
-    return ("; ".join(cookie_lines) if cookie_lines else None), original_uri
+        elif name == b"x-original-path":
+            path = _utf8(value)
+        elif name == b"x-original-method":
+            method = value.decode("latin-1").upper()
+        elif name == b"x-verifier-require":
+            declaration = _utf8(value)
+        elif name == b"x-verifier-audience":
+            audience = _utf8(value)
+        elif name == b"host":
+            host = _without_port(value.decode("latin-1").lower())
+    request = AccessRequest(
+        host=host,
+        path=path or normalized_path(original_uri),
+        method=method,
+        declaration=declaration,
+        audience=audience,
+    )
+    return ("; ".join(cookie_lines) if cookie_lines else None), original_uri, request
+
+
+def _without_port(host: str) -> str:
+    if host.startswith("["):  # an IPv6 literal: "[::1]:8080"
+        return host.split("]", 1)[0] + "]"
+    return host.rsplit(":", 1)[0]
+
+
+def _utf8(value: bytes) -> str:
+    # nginx's $uri is decoded bytes: a path is UTF-8 text, anything else cannot match a rule.
+    return value.decode("utf-8", errors="replace")
 
 
 def _identity_headers(admitted: Admitted, other_cookies: str) -> list[tuple[bytes, bytes]]:
-    headers = [
-        _NO_STORE,
-        (_USER, admitted.user.encode()),
-        (_SESSION, admitted.session_id.encode()),
-    ]
+    headers = _cookie_headers(admitted)
+    headers.append((_SESSION, admitted.session_id.encode()))
+    if admitted.groups:
+        headers.append((_GROUPS, ",".join(admitted.groups).encode()))
+    if admitted.assertion is not None:
+        headers.append((_ASSERTION, admitted.assertion.encode()))
     if other_cookies:
         headers.append((_UPSTREAM_COOKIE, other_cookies.encode("latin-1")))
+    return headers
+
+
+def _cookie_headers(admitted: Admitted) -> list[tuple[bytes, bytes]]:
+    headers = [_NO_STORE, (_USER, admitted.user.encode())]
     if admitted.set_access_cookie is not None:
         headers.append((_SET_ACCESS, admitted.set_access_cookie.encode()))
         headers.append((_CACHE_CONTROL, b"no-store"))

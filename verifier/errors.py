@@ -63,3 +63,17 @@ class CrossSiteRequest(VerifierError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class AccessConfigError(VerifierError):
+    """A location declaration or rules file says something the verifier cannot apply."""
+
+
+class RulesFileError(AccessConfigError):
+    """The central rules file is invalid; the message names the file and the line."""
+
+    def __init__(self, source: str, line: int | None, message: str) -> None:
+        where = f"{source}:{line}" if line is not None else source
+        super().__init__(f"{where}: {message}")
+        self.source = source
+        self.line = line

@@ -1,13 +1,17 @@
-"""The admission decision behind `/auth`: access token first, then silent refresh."""
+"""The admission decision behind `/auth`: who it is (access token, else silent refresh), then
+whether they may enter (verifier.access), then the signed identity for the app."""
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 
+from verifier.access import AccessPolicy, AccessRequest, Identity
 from verifier.cookies import CookiePolicy, TokenCookies
-from verifier.errors import AccessTokenExpired, RefreshRejected, TokenRejected
+from verifier.errors import AccessTokenExpired, RefreshRejected, TokenRejected, VerifierError
 from verifier.sessions import Clock, NewSession, RefreshToken, SessionStore
 from verifier.tokens import AccessTokenCodec
 
@@ -22,6 +26,31 @@ class Admitted:
     session_id: str
     set_access_cookie: str | None = None
     set_refresh_cookie: str | None = None
+    groups: tuple[str, ...] = ()
+    # The signed identity for the app (X-Auth-Assertion), when assertion keys are configured.
+    assertion: str | None = None
+
+
+class Forbidden(VerifierError):
+    """Signed in, but this user may not enter; `/auth` answers 403.
+
+    Carries who it is and any cookies a silent refresh just rotated: they must reach the
+    browser on the 403 too, or the spent refresh token would log the user out.
+    """
+
+    def __init__(self, reason: str, admitted: Admitted) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.admitted = admitted
+
+
+class AssertionSigner(Protocol):
+    """Signs the identity handed to the app (implemented in verifier.keyring)."""
+
+    def assertion(
+        self, user: str, groups: tuple[str, ...], session_id: str, audience: str, now: float
+    ) -> str | None:
+        """A signed assertion for this identity and audience, or None when none is configured."""
 
 
 @dataclass(frozen=True)
@@ -41,25 +70,50 @@ class Gate:
         sessions: SessionStore,
         cookie_policy: CookiePolicy,
         clock: Clock,
+        access: AccessPolicy | None = None,
+        assertions: AssertionSigner | None = None,
     ) -> None:
         self._codec = codec
         self._sessions = sessions
         self._cookies = cookie_policy
         self._clock = clock
+        self._access = access or AccessPolicy()
+        self._assertions = assertions
 
-    async def admit(self, cookies: TokenCookies) -> Admitted:
-        """Admit the request or raise TokenRejected / RefreshRejected / StoreUnavailable."""
+    @property
+    def access(self) -> AccessPolicy:
+        """The access policy in force (its rules can be swapped on reload)."""
+        return self._access
+
+    async def admit(self, cookies: TokenCookies, request: AccessRequest | None = None) -> Admitted:
+        """Admit the request; raise TokenRejected / RefreshRejected (401), Forbidden (403)
+        or StoreUnavailable (503)."""
         now = self._clock()
+        admitted = await self._identify(cookies, now)
+        request = request or AccessRequest()
+        decision = self._access.decide(Identity(admitted.user, admitted.groups), request)
+        if not decision.allowed:
+            raise Forbidden(decision.reason, admitted)
+        if self._assertions is None:
+            return admitted
+        assertion = self._assertions.assertion(
+            admitted.user, admitted.groups, admitted.session_id, request.audience, now
+        )
+        return dataclasses.replace(admitted, assertion=assertion)
+
+    async def _identify(self, cookies: TokenCookies, now: float) -> Admitted:
         if cookies.access is not None:
             try:
                 claims = self._codec.verify(cookies.access, now)
             except AccessTokenExpired:
                 pass  # the refresh token may take over
             else:
-                # Every check asks Redis, so logout and revocation take effect at once.
-                if not await self._sessions.is_live(claims.user, claims.session_id):
+                # Every check asks Redis (or a cache that revocations empty), so logout,
+                # revocation and group changes take effect at once.
+                groups = await self._sessions.live_groups(claims.user, claims.session_id)
+                if groups is None:
                     raise TokenRejected("session ended")
-                return Admitted(user=claims.user, session_id=claims.session_id)
+                return Admitted(user=claims.user, session_id=claims.session_id, groups=groups)
         if cookies.refresh is None:
             raise RefreshRejected("no token")
         return await self._silent_refresh(cookies.refresh, now)
@@ -87,6 +141,7 @@ class Gate:
                 access_token, min(self._codec.ttl_seconds, seconds_left)
             ),
             set_refresh_cookie=refresh_cookie,
+            groups=refreshed.groups,
         )
 
     def login_cookies(self, session: NewSession) -> tuple[str, str]:

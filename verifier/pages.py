@@ -1,8 +1,10 @@
-"""The HTML the verifier serves itself: the login page. Plain, accessible, no JavaScript."""
+"""The HTML the verifier serves itself: the login and "no access" pages. Plain, accessible,
+no JavaScript."""
 
 from __future__ import annotations
 
 from html import escape
+from urllib.parse import quote
 
 # The login page runs no script and loads nothing: the policy says so to the browser, and
 # frame-ancestors stops click-jacking of the form.
@@ -24,6 +26,7 @@ input { width: 100%; box-sizing: border-box; padding: .5rem; font-size: 1rem; }
 button { margin-top: 1.5rem; padding: .6rem 1.2rem; font-size: 1rem; }
 .error { color: #a00; border: 1px solid #a00; padding: .5rem; }
 .notice { color: #064; border: 1px solid #064; padding: .5rem; }
+form.inline { display: inline-block; margin-right: 1rem; }
 """
 
 
@@ -61,6 +64,39 @@ def login_page(
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button>
+</form>
+</main>
+</body>
+</html>
+"""
+
+
+def forbidden_page(user: str, path: str, logout_action: str) -> str:
+    """Render the "no access" page for a signed-in user; every value is HTML-escaped.
+
+    Two ways out, both POSTs to logout (a link must never sign anyone out): sign in as
+    someone else (back to `path` afterwards) or just sign out.
+    """
+    who = f"<strong>{escape(user)}</strong>" if user else "this account"
+    switch_action = logout_action + "?next=" + quote(path, safe="/")
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>No access</title>
+<style>{_STYLE}</style>
+</head>
+<body>
+<main>
+<h1>No access</h1>
+<p role="alert">You are signed in as {who}, which may not open <code>{escape(path)}</code>.</p>
+<p>If you have another account with access, sign in with it.</p>
+<form class="inline" method="post" action="{escape(switch_action)}">
+<button type="submit">Sign in as someone else</button>
+</form>
+<form class="inline" method="post" action="{escape(logout_action)}">
+<button type="submit">Sign out</button>
 </form>
 </main>
 </body>

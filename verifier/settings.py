@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from verifier.errors import SettingsError
+from verifier.access.rules import NO_RULES, RuleSet, load_rules
+from verifier.errors import RulesFileError, SettingsError
 
 ENV_PREFIX = "VERIFIER_"
 
@@ -47,6 +48,10 @@ class Settings:
     login_throttle_window_seconds: int = 60
     liveness_cache_seconds: int = 5
     log_level: str = "INFO"
+    # The central rules file (None: location declarations alone decide) and its rules as
+    # read at start-up; workers reload the file when it changes.
+    rules_file: Path | None = None
+    rules: RuleSet = NO_RULES
 
     def __post_init__(self) -> None:
         _check(bool(self.signing_keys), "JWT_KEYS", "at least one key is required")
@@ -185,6 +190,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         raise SettingsError(
             f"{ENV_PREFIX}REDIS_URL: must start with redis://, rediss:// or unix://"
         )
+    raw_rules_file = read.text("RULES_FILE", "")
+    rules_file = Path(raw_rules_file) if raw_rules_file else None
     log_level = read.text("LOG_LEVEL", "INFO").upper()
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise SettingsError(f"{ENV_PREFIX}LOG_LEVEL: {log_level!r} is not DEBUG/INFO/WARNING/ERROR")
@@ -207,4 +214,15 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         login_throttle_window_seconds=read.integer("LOGIN_THROTTLE_WINDOW_SECONDS", 60),
         liveness_cache_seconds=read.integer("LIVENESS_CACHE_SECONDS", 5),
         log_level=log_level,
+        rules_file=rules_file,
+        rules=_read_rules(rules_file),
     )
+
+
+def _read_rules(path: Path | None) -> RuleSet:
+    if path is None:
+        return NO_RULES
+    try:
+        return load_rules(path)
+    except RulesFileError as error:
+        raise SettingsError(f"{ENV_PREFIX}RULES_FILE: {error}") from None

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKER_CONF = ROOT / "nginx" / "docker.conf"
-SNIPPETS = ("verifier-locations.conf", "verifier-protect.conf")
+SNIPPETS = ("verifier-http.conf", "verifier-locations.conf", "verifier-protect.conf")
 # Where the official nginx image reads its configuration, and where compose mounts ours.
 IMAGE_NGINX_DIR = "/etc/nginx"
 IMAGE_DEFAULT_CONF = f"{IMAGE_NGINX_DIR}/conf.d/default.conf"

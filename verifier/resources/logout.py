@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import falcon
 import falcon.asgi
 
 from verifier.cookies import CookiePolicy, read_token_cookies
 from verifier.csrf import check_request_origin
 from verifier.gate import Gate
+from verifier.redirects import DEFAULT_NEXT, safe_next
 from verifier.resources.body import wants_json
 from verifier.sessions import SessionStore
 
@@ -47,5 +50,10 @@ class Logout:
         if wants_json(req):
             resp.media = {"signed_out": True, "sessions_ended": ended}
             return
+        # `next` (from the "no access" page: sign in as someone else) survives the sign-out,
+        # under the same safe-next rule as login.
+        next_path = safe_next(req.get_param("next"))
         resp.status = falcon.HTTP_303
         resp.location = self._login_path + "?signed_out=1"
+        if next_path != DEFAULT_NEXT:
+            resp.location += "&next=" + quote(next_path, safe="/")

@@ -1,0 +1,40 @@
+"""Location declarations (`$verifier_require`): parsing and the per-worker cache."""
+
+from __future__ import annotations
+
+import pytest
+
+from verifier.access.declaration import DeclarationCache, LocationDeclaration
+from verifier.errors import AccessConfigError
+
+
+@pytest.mark.parametrize("text", ["", "   ", ",", " , "])
+def test_an_empty_declaration_admits_every_signed_in_user(text: str) -> None:
+    assert LocationDeclaration.parse(text).subjects.anyone
+
+
+@pytest.mark.parametrize(
+    "text", ["group:admins user:alice", "group:admins,user:alice", " group:admins ,\tuser:alice "]
+)
+def test_terms_are_separated_by_spaces_or_commas(text: str) -> None:
+    subjects = LocationDeclaration.parse(text).subjects
+    assert subjects.users == {"alice"}
+    assert subjects.groups == {"admins"}
+
+
+def test_an_unknown_term_is_refused_naming_the_declaration() -> None:
+    with pytest.raises(AccessConfigError, match="'group:admins mfa'.*'mfa' is not a subject"):
+        LocationDeclaration.parse("group:admins mfa")
+
+
+def test_an_oversized_declaration_is_refused() -> None:
+    with pytest.raises(AccessConfigError, match="longer than"):
+        LocationDeclaration.parse("group:a " * 400)
+
+
+def test_the_cache_returns_the_same_parse_and_remembers_refusals() -> None:
+    cache = DeclarationCache()
+    assert cache.get("group:admins") is cache.get("group:admins")
+    for _ in range(2):
+        with pytest.raises(AccessConfigError):
+            cache.get("oops")
