@@ -85,7 +85,9 @@ def test_first_match_wins_for_the_allowed_group_and_denies_the_rest() -> None:
         (Identity("ed", ("editors",)), "POST", True),
     ],
 )
-def test_a_rule_can_restrict_some_methods_only(identity: Identity, method: str, allowed: bool) -> None:
+def test_a_rule_can_restrict_some_methods_only(
+    identity: Identity, method: str, allowed: bool
+) -> None:
     decision = AccessPolicy(RULES).decide(identity, _request("/wiki/page", method=method))
     assert decision.allowed is allowed
 

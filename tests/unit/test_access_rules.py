@@ -79,7 +79,11 @@ def test_default_policy_deny_is_read() -> None:
         ("[[rules]]\npolicy = 'allow'\npath = ['/x']\n", 3, "unknown key 'path'"),
         ("[[rules]]\npaths = ['/x']\n", 1, "needs policy"),
         ("\n[[rules]]\npolicy = 'permit'\n", 3, "policy must be"),
-        ("[[rules]]\npolicy = 'deny'\n\n[[rules]]\npolicy = 'deny'\npaths = ['x']\n", 6, "start with /"),
+        (
+            "[[rules]]\npolicy = 'deny'\n\n[[rules]]\npolicy = 'deny'\npaths = ['x']\n",
+            6,
+            "start with /",
+        ),
         ("[[rules]]\npolicy = 'deny'\nmethods = ['get']\n", 3, "upper case"),
         ("[[rules]]\npolicy = 'deny'\nhosts = ['Bad Host']\n", 3, "not a host name"),
         ("[[rules]]\npolicy = 'deny'\npath_regex = '('\n", 3, "not a valid regex"),
@@ -100,7 +104,7 @@ def test_a_bad_file_is_refused_naming_the_line(text: str, line: int, message: st
 
 
 def test_an_unreadable_file_is_refused_naming_it(tmp_path: Path) -> None:
-    with pytest.raises(RulesFileError, match="missing.toml: cannot read"):
+    with pytest.raises(RulesFileError, match=r"missing\.toml: cannot read"):
         load_rules(tmp_path / "missing.toml")
     binary = tmp_path / "binary.toml"
     binary.write_bytes(b"\xff\xfe")
