@@ -1,4 +1,4 @@
-"""The `verifier` command: serve, users, sessions, demo."""
+"""The `verifier` command: serve, users, sessions, access, demo."""
 
 from __future__ import annotations
 
@@ -11,13 +11,16 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
+from verifier.access import AccessPolicy, AccessRequest, Identity
+from verifier.access.explain import explain
+from verifier.access.paths import normalized_path
 from verifier.errors import SettingsError, StoreUnavailable, VerifierError
 from verifier.keys import KeySpace, normalize_user_name
 from verifier.passwords import PasswordHasher
-from verifier.redis_store import connect
+from verifier.redis_store import connect, guard
 from verifier.sessions import SessionPolicy, SessionStore
 from verifier.settings import ENV_PREFIX, load_settings
-from verifier.users import UserStore
+from verifier.users import GROUPS_FIELD, UserStore, parse_groups
 
 EXIT_USAGE = 2
 
@@ -76,6 +79,31 @@ def _parser() -> argparse.ArgumentParser:
     end_all = sessions.add_parser("end-all", help="end every session of a user")
     end_all.add_argument("name")
     end_all.set_defaults(handler=lambda a: _run(_sessions_end_all(a.name)))
+
+    access = commands.add_parser("access", help="test access rules").add_subparsers(
+        required=True, metavar="ACTION"
+    )
+    check = access.add_parser(
+        "check",
+        help="print the decision for a request and the rule or declaration that made it",
+        description="Exit status: 0 allowed, 1 denied, 2 bad arguments or configuration.",
+    )
+    check.add_argument("--user", required=True)
+    check.add_argument("--method", default="GET")
+    check.add_argument("--uri", required=True, help="the request URI, e.g. /admin/x?y=1")
+    check.add_argument("--host", default="", help="the Host the request was for")
+    check.add_argument(
+        "--require",
+        default="",
+        metavar="DECLARATION",
+        help='the location\'s $verifier_require, e.g. "group:admins"',
+    )
+    check.add_argument(
+        "--groups",
+        default=None,
+        help="comma-separated groups to assume instead of the user's groups in Redis",
+    )
+    check.set_defaults(handler=lambda a: _run(_access_check(a)))
 
     demo = commands.add_parser("demo", help="run the local demo stack in the foreground")
     demo.add_argument("--port", type=int, default=int(os.environ.get("DEMO_PORT", "8080")))
@@ -224,6 +252,31 @@ async def _sessions_end_all(name: str) -> int:
         await stores.close()
     print(f"{len(ended)} session(s) of {user} ended")
     return 0
+
+
+async def _access_check(args: argparse.Namespace) -> int:
+    user = _user_argument(args.user)
+    settings = load_settings(os.environ)
+    if args.groups is not None:
+        groups = parse_groups(args.groups)
+    else:
+        client = connect(settings.redis_url)
+        try:
+            keys = KeySpace(settings.key_prefix)
+            if not await guard(client.exists(keys.user(user))):
+                raise VerifierError(f"user {user} does not exist (use --groups to assume some)")
+            groups = parse_groups(await guard(client.hget(keys.user(user), GROUPS_FIELD)))
+        finally:
+            await client.aclose()
+    request = AccessRequest(
+        host=args.host.lower(),
+        path=normalized_path(args.uri),
+        method=args.method.upper(),
+        declaration=args.require,
+    )
+    decision, line = explain(AccessPolicy(settings.rules), Identity(user, groups), request)
+    print(line)
+    return 0 if decision.allowed else 1
 
 
 def _user_argument(name: str) -> str:

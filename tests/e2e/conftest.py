@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +27,27 @@ from verifier.demo.processes import ManagedProcess, NginxBinary, ProcessStartErr
 NGINX_BINARIES = processes.available_nginx_binaries()
 
 ACCESS_TTL_SECONDS = 2
+# The central rules every e2e stack starts with (tests/e2e/test_access_rules.py); they only
+# concern paths under /ruled/ and DELETE on /api/headers, so other tests never meet them.
+E2E_RULES = """\
+[[rules]]
+paths = ["/ruled/closed"]
+policy = "deny"
+
+[[rules]]
+paths = ["/ruled/staff"]
+subjects = ["group:staff"]
+policy = "allow"
+
+[[rules]]
+paths = ["/ruled/staff", "/admin/staff-only"]
+policy = "deny"
+
+[[rules]]
+paths = ["/api/headers"]
+methods = ["DELETE"]
+policy = "deny"
+"""
 REFRESH_GRACE_SECONDS = 2
 JWT_KID = "e2e"
 VERIFIER_WORKERS = 2
@@ -89,6 +112,7 @@ class Stack:
 
     nginx: NginxBinary
     base_url: str
+    rules_file: Path
     verifier_url: str
     app_url: str
     env: dict[str, str]
@@ -119,6 +143,18 @@ class Stack:
     def create_user(self, name: str, password: str) -> None:
         """Create a user with `python -m verifier users add` (password on stdin)."""
         processes.add_user(self.env, name, password)
+
+    def cli(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        """Run `python -m verifier ARGS...` with the stack's settings."""
+        return subprocess.run(
+            [sys.executable, "-m", "verifier", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=processes.verifier_environment(self.env),
+            timeout=60,
+            check=False,
+        )
 
     def new_session(self) -> requests.Session:
         """A requests Session that ignores proxy settings of the environment."""
@@ -197,6 +233,8 @@ def stack(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator
     workdir = _workdir(binary.label)
     jwt_secret = secrets.token_urlsafe(48)
     key_prefix = f"e2e-{binary.version}-{secrets.token_hex(4)}"
+    rules_file = workdir / "rules.toml"
+    rules_file.write_text(E2E_RULES, encoding="utf-8")
     env = {
         "VERIFIER_REDIS_URL": redis_server.url,
         "VERIFIER_JWT_KEYS": f"{JWT_KID}:{jwt_secret}",
@@ -212,6 +250,11 @@ def stack(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator
         # tests; the per-account limit (default 5) is tested, with a short window.
         "VERIFIER_LOGIN_MAX_FAILURES_PER_ADDRESS": "1000",
         "VERIFIER_LOGIN_THROTTLE_WINDOW_SECONDS": "3",
+        "VERIFIER_RULES_FILE": str(rules_file),
+        # The longest a worker may trust a cached "live" (and the groups read with it): so
+        # every test of a revocation or a group change proves the pub/sub invalidation,
+        # which acts in milliseconds, and could never pass by waiting for expiry.
+        "VERIFIER_LIVENESS_CACHE_SECONDS": "60",
     }
     listen_port = processes.free_port()
     verifier_port = processes.free_port()
@@ -242,6 +285,7 @@ def stack(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator
     yield Stack(
         nginx=binary,
         base_url=f"http://{processes.LOOPBACK}:{listen_port}",
+        rules_file=rules_file,
         verifier_url=f"http://{processes.LOOPBACK}:{verifier_port}",
         app_url=f"http://{processes.LOOPBACK}:{app_port}",
         env=env,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -137,3 +138,17 @@ def expired_access_token(stack: Stack, user: str, session_id: str) -> str:
     """A genuine access token for the session that expired a minute ago."""
     now = int(time.time())
     return mint_access_token(stack, user, session_id, iat=now - 120, exp=now - 60)
+
+
+def wait_until(condition: Callable[[], bool], deadline_seconds: float = 10.0) -> bool:
+    """Poll `condition` until it holds (True) or the deadline passes (False).
+
+    The deadline only bounds a broken run: tests assert the condition, never the time taken.
+    """
+    give_up = time.monotonic() + deadline_seconds
+    while True:
+        if condition():
+            return True
+        if time.monotonic() > give_up:
+            return False
+        time.sleep(0.02)

@@ -114,7 +114,7 @@ def test_expired_access_of_one_user_with_refresh_of_another_never_admits_the_fir
 
     assert response.status_code in (200, 401)
     if response.status_code == 200:
-        assert response.json() == {"user": bob.name, "session": bob.session_id}
+        assert response.json() == {"user": bob.name, "session": bob.session_id, "groups": None}
         issued = set_cookies(response)
         assert _subject(issued[stack.access_cookie]) == bob.name
         assert issued[stack.refresh_cookie].startswith(bob.name + ".")

@@ -14,6 +14,7 @@ import falcon
 
 USER_HEADER = "X-Auth-User"
 SESSION_HEADER = "X-Auth-Session"
+GROUPS_HEADER = "X-Auth-Groups"
 
 # Identity pages must not outlive the session in the browser's history or any cache.
 _NO_STORE = "no-store"
@@ -46,7 +47,11 @@ def _page(title: str, body: str) -> str:
 
 
 def _identity(req: falcon.Request) -> dict[str, str | None]:
-    return {"user": req.get_header(USER_HEADER), "session": req.get_header(SESSION_HEADER)}
+    return {
+        "user": req.get_header(USER_HEADER),
+        "session": req.get_header(SESSION_HEADER),
+        "groups": req.get_header(GROUPS_HEADER),
+    }
 
 
 class HomePage:
@@ -76,6 +81,7 @@ that nginx sets after asking the verifier.</p>
 <li><a href="/api/whoami">/api/whoami</a>: the same identity as JSON</li>
 <li><a href="/api/headers">/api/headers</a>: every request header the app received</li>
 <li><a href="/public/">/public/</a>: a page that needs no login</li>
+<li><a href="/admin/">/admin/</a>: the admin area, for the group <code>admins</code> only</li>
 </ul>"""
         resp.content_type = falcon.MEDIA_HTML
         resp.cache_control = [_NO_STORE]
@@ -100,6 +106,25 @@ class HeaderEcho:
         resp.media = {name.lower(): value for name, value in req.headers.items()}
 
 
+class AdminPage:
+    """The admin area: nginx lets only members of `admins` reach it (`$verifier_require`)."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Show who got in, and with which groups."""
+        identity = _identity(req)
+        body = f"""<h1>Admin area</h1>
+<p>Only members of the group <code>admins</code> get here: nginx asked the verifier, which
+answered 403 for everyone else. This app checks nothing itself.</p>
+<dl>
+<dt>User</dt><dd id="user">{escape(identity["user"] or "")}</dd>
+<dt>Groups</dt><dd id="groups">{escape(identity["groups"] or "")}</dd>
+</dl>
+<p><a href="/">Back to the app</a></p>"""
+        resp.content_type = falcon.MEDIA_HTML
+        resp.cache_control = [_NO_STORE]
+        resp.text = _page("Admin area", body)
+
+
 class PublicPage:
     """A page outside the protected location: anyone may read it."""
 
@@ -119,4 +144,5 @@ def create_app() -> falcon.App[falcon.Request, falcon.Response]:
     app.add_route("/api/whoami", WhoAmI())
     app.add_route("/api/headers", HeaderEcho())
     app.add_route("/public/", PublicPage())
+    app.add_route("/admin/", AdminPage())
     return app
