@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from verifier.pages import PAGE_SECURITY_HEADERS, login_page
+from verifier.pages import PAGE_SECURITY_HEADERS, forbidden_page, login_page
 
 XSS = "\"><script>alert(1)</script><img src=x onerror=alert(2) x='"
 
@@ -161,3 +161,23 @@ def test_security_headers_forbid_scripts_framing_and_caching() -> None:
     assert PAGE_SECURITY_HEADERS["X-Frame-Options"] == "DENY"
     assert PAGE_SECURITY_HEADERS["X-Content-Type-Options"] == "nosniff"
     assert PAGE_SECURITY_HEADERS["Cache-Control"] == "no-store"
+
+
+def test_forbidden_page_escapes_the_user_and_the_path() -> None:
+    html = forbidden_page(XSS, "/admin/" + XSS, "/auth/logout")
+    assert "<script>" not in html
+    page = Page(html)
+    assert page.all("script") == []
+    assert "".join(page.text).count(XSS) == 2
+
+
+def test_forbidden_page_offers_switching_account_and_signing_out_as_posts() -> None:
+    page = Page(forbidden_page("alice", "/admin/x?y=1", "/auth/logout"))
+    forms = page.all("form")
+    assert [form["method"] for form in forms] == ["post", "post"]
+    assert [form["action"] for form in forms] == [
+        "/auth/logout?next=/admin/x%3Fy%3D1",
+        "/auth/logout",
+    ]
+    assert page.one("p", role="alert") is not None
+    assert page.all("a") == []  # no link signs anyone out
