@@ -7,6 +7,10 @@ from dataclasses import dataclass
 
 # User names end up inside hash tags and cookie values: no braces, separators or spaces.
 USER_NAME_PATTERN = re.compile(r"[a-z0-9._@+-]{1,64}")
+# The same rule in words, for error messages.
+USER_NAME_RULE = (
+    "1-64 characters of a-z, 0-9, '.', '_', '@', '+', '-' (upper case is folded to lower case)"
+)
 
 
 def normalize_user_name(raw: str) -> str | None:
@@ -27,7 +31,7 @@ class KeySpace:
     prefix: str
 
     def user(self, user: str) -> str:
-        """Hash of one user's record (password hash, creation time)."""
+        """Hash of one user's record (password hash, creation time, groups)."""
         return f"{self.prefix}:{{{user}}}:user"
 
     def all_users(self) -> str:
