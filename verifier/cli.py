@@ -10,8 +10,10 @@ import shutil
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 
 from verifier.errors import SettingsError, StoreUnavailable, VerifierError
+from verifier.htpasswd import HtpasswdRefused, parse_htpasswd
 from verifier.keys import KeySpace, normalize_user_name
 from verifier.passwords import PasswordHasher
 from verifier.redis_store import connect
@@ -72,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
     _group_option(groups, "--add", "add GROUP")
     _group_option(groups, "--remove", "remove GROUP")
     groups.set_defaults(handler=lambda a: _run(_users_groups(a.name, a.add, a.remove)))
+    imports = users.add_parser(
+        "import-htpasswd", help="create users from an nginx auth_basic (htpasswd) file"
+    )
+    imports.add_argument("file", help="the htpasswd file ('-' for stdin)")
+    _group_option(imports, "--group", "put every imported user in GROUP")
+    imports.set_defaults(handler=lambda a: _run(_users_import(a.file, a.group)))
 
     sessions = commands.add_parser("sessions", help="inspect or end sessions").add_subparsers(
         required=True, metavar="ACTION"
@@ -227,6 +235,35 @@ async def _users_groups(name: str, add: Sequence[str], remove: Sequence[str]) ->
     finally:
         await stores.close()
     print(f"{_user_argument(name)}: {','.join(groups) or '(no groups)'}")
+    return 0
+
+
+async def _users_import(path: str, groups: Sequence[str]) -> int:
+    wanted = checked_groups(groups)
+    try:
+        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as error:
+        raise VerifierError(f"cannot read {path}: {error.strerror}") from error
+    try:
+        entries = parse_htpasswd(data)
+    except HtpasswdRefused as refused:
+        raise VerifierError(f"{path}: {refused}") from refused
+    stores = _Stores()
+    imported = 0
+    try:
+        for entry in entries:
+            # A name that exists is left as it is (password, groups): re-running an
+            # interrupted or repeated import is safe.
+            if await stores.users.import_hashed(entry.name, entry.password_hash, wanted):
+                imported += 1
+                print(f"imported {entry.name} ({entry.scheme})")
+            else:
+                print(f"skipped {entry.name}: already a user (line {entry.line})")
+    finally:
+        await stores.close()
+    skipped = len(entries) - imported
+    summary = f"{imported} user(s) imported, {skipped} skipped"
+    print(summary + (f"; groups {','.join(wanted)}" if wanted and imported else ""))
     return 0
 
 

@@ -38,6 +38,10 @@ class KeySpace:
         """Set of every user name, for `verifier users list`."""
         return f"{self.prefix}:users"
 
+    def imported_bcrypt(self) -> str:
+        """Sorted set of users still on an imported bcrypt hash, scored by its cost."""
+        return f"{self.prefix}:users:imported-bcrypt"
+
     def session_index(self, user: str) -> str:
         """Sorted set of a user's session ids, scored by their absolute expiry (ms)."""
         return f"{self.prefix}:{{{user}}}:sessions"

@@ -1,4 +1,4 @@
-"""The user store: names, argon2id password hashes and groups, in Redis.
+"""The user store: names, password hashes (argon2id, or imported until first use) and groups.
 
 A user's record is the hash `KeySpace.user(name)`: `password_hash`, `created` and `groups`
 (comma-joined, sorted, unique, normalized group names; absent or empty means none). Every
@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 
 from verifier.errors import InvalidCredentials, VerifierError
 from verifier.keys import USER_NAME_RULE, KeySpace, normalize_user_name
-from verifier.legacy_hashes import legacy_scheme
+from verifier.legacy_hashes import MAX_BCRYPT_COST, LegacyScheme, bcrypt_cost, legacy_scheme
 from verifier.liveness import USER_CHANGED, LivenessCache
 from verifier.passwords import MAX_PASSWORD_LENGTH, PasswordHasher
 from verifier.redis_store import as_text, guard
@@ -93,7 +93,7 @@ class UserSummary:
 
 
 class UserStore:
-    """Users kept in Redis; passwords only as argon2id hashes."""
+    """Users kept in Redis; passwords as argon2id hashes, or imported ones until first use."""
 
     def __init__(
         self,
@@ -109,6 +109,7 @@ class UserStore:
         self._channel = keys.revocations()
         self._create = client.register_script(_load_script("create_user.lua"))
         self._write_groups = client.register_script(_load_script("write_groups.lua"))
+        self._replace_hash = client.register_script(_load_script("replace_password_hash.lua"))
 
     async def add(self, raw_name: str, password: str, groups: Iterable[str] = ()) -> str:
         """Create a user; return the canonical name. Raise UserExists if it is taken."""
@@ -120,6 +121,30 @@ class UserStore:
             raise UserExists(name)
         return name
 
+    async def import_hashed(
+        self, raw_name: str, password_hash: str, groups: Iterable[str] = ()
+    ) -> bool:
+        """Create a user with an imported htpasswd hash; False (nothing written) if taken."""
+        name = _checked_name(raw_name)
+        scheme = legacy_scheme(password_hash)
+        if scheme is None:
+            raise BadUserInput("only bcrypt, apr1 and {SHA} hashes can be imported")
+        cost = bcrypt_cost(password_hash)
+        if cost is not None and cost > MAX_BCRYPT_COST:
+            raise BadUserInput(f"bcrypt costs above {MAX_BCRYPT_COST} are refused")
+        joined = _format_groups(checked_groups(groups))
+        listed = False
+        if cost is not None:
+            # Listed before the account exists: from its first possible sign-in on, every
+            # check already pays this cost (PasswordHasher.plan), so none stands out.
+            listed = bool(
+                await guard(self._redis.zadd(self._keys.imported_bcrypt(), {name: cost}, nx=True))
+            )
+        created = await self._create_record(name, password_hash, joined)
+        if listed and not created:
+            await guard(self._redis.zrem(self._keys.imported_bcrypt(), name))
+        return created
+
     async def set_password(self, raw_name: str, password: str) -> str:
         """Replace a user's password; return the canonical name."""
         name = _checked_name(raw_name)
@@ -128,6 +153,7 @@ class UserStore:
             raise UnknownUser(name)
         password_hash = await self._hasher.hash(password)
         await guard(self._redis.hset(self._keys.user(name), PASSWORD_HASH_FIELD, password_hash))
+        await guard(self._redis.zrem(self._keys.imported_bcrypt(), name))
         return name
 
     async def remove(self, raw_name: str) -> str:
@@ -135,6 +161,7 @@ class UserStore:
         name = _checked_name(raw_name)
         removed = await guard(self._redis.delete(self._keys.user(name)))
         await guard(self._redis.srem(self._keys.all_users(), name))
+        await guard(self._redis.zrem(self._keys.imported_bcrypt(), name))
         if not removed:
             raise UnknownUser(name)
         return name
@@ -194,20 +221,37 @@ class UserStore:
     async def authenticate(self, raw_name: str, password: str) -> str:
         """Return the canonical name if the password is right; else raise InvalidCredentials.
 
-        Unknown names, malformed names and wrong passwords all take one argon2 verification,
-        so neither the answer nor its timing tells whether an account exists.
+        Unknown names, malformed names, wrong passwords and accounts on any imported scheme
+        all make the same checks (PasswordHasher.plan), so neither the answer nor its timing
+        tells whether an account exists or where its password came from. An imported hash
+        that matched is replaced by argon2id.
         """
         name = normalize_user_name(raw_name)
-        stored: str | None = None
-        if name is not None:
-            raw_hash = await guard(self._redis.hget(self._keys.user(name), PASSWORD_HASH_FIELD))
-            stored = as_text(raw_hash) if raw_hash is not None else None
-        if not await self._hasher.verify(stored, password) or name is None or stored is None:
+        stored, bcrypt_ceiling = await self._credentials(name)
+        if (
+            not await self._hasher.verify(stored, password, bcrypt_ceiling)
+            or name is None
+            or stored is None
+        ):
             raise InvalidCredentials()
         if self._hasher.needs_rehash(stored):
             upgraded = await self._hasher.hash(password)
-            await guard(self._redis.hset(self._keys.user(name), PASSWORD_HASH_FIELD, upgraded))
+            await guard(self._replace_hash(keys=[self._keys.user(name)], args=[stored, upgraded]))
+            if legacy_scheme(stored) is LegacyScheme.BCRYPT:
+                await guard(self._redis.zrem(self._keys.imported_bcrypt(), name))
         return name
+
+    async def _credentials(self, name: str | None) -> tuple[str | None, int | None]:
+        """The user's stored hash and the bcrypt ceiling, in one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        if name is not None:
+            pipe.hget(self._keys.user(name), PASSWORD_HASH_FIELD)
+        pipe.zrange(self._keys.imported_bcrypt(), 0, 0, desc=True, withscores=True)
+        replies = await guard(pipe.execute())
+        raw_hash = replies[0] if name is not None else None
+        costliest = replies[-1]
+        stored = as_text(raw_hash) if raw_hash is not None else None
+        return stored, int(costliest[0][1]) if costliest else None
 
     async def _create_record(self, name: str, password_hash: str, groups: str) -> bool:
         created = await guard(

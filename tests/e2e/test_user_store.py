@@ -1,4 +1,4 @@
-"""The user store against a real redis-server: groups and their invalidation."""
+"""The user store against a real redis-server: groups, their invalidation, imported hashes."""
 
 from __future__ import annotations
 
@@ -12,16 +12,20 @@ import pytest
 import redis.asyncio as aioredis
 from e2e_helpers import watching_revocations
 
+from verifier.errors import InvalidCredentials
 from verifier.keys import KeySpace
 from verifier.liveness import LivenessCache
 from verifier.passwords import PasswordHasher
-from verifier.users import GROUPS_FIELD, UnknownUser, UserStore
+from verifier.users import GROUPS_FIELD, UnknownUser, UserExists, UserStore
 
 if TYPE_CHECKING:
     from conftest import RedisServer
 
 T = TypeVar("T")
 
+# htpasswd -B (cost 5) and -m from Debian's apache2-utils.
+BCRYPT_5 = ("$2y$05$EedJ3Akby85WmoRwBZW5XuUSe8WxJIk1M.AJ.hgrfRaOlUjQMg/qW", "pw-bcrypt-1")
+APR1 = ("$apr1$WUuMzysm$2dLGSMAsdI9ObxfZfYXCt/", "pw-apr1-1")
 PASSWORD = "a-native-password"
 
 Scenario = Callable[[UserStore, aioredis.Redis, KeySpace], Awaitable[T]]
@@ -126,3 +130,70 @@ def test_a_groups_change_forgets_the_users_cached_sessions_in_this_worker(
         assert cache.is_known_live("bob", "s2")
 
     _run(redis_server, scenario, liveness=cache)
+
+
+# --- imported hashes --------------------------------------------------------------------------
+
+
+def test_imported_bcrypt_account_is_listed_by_cost_until_its_first_sign_in(
+    redis_server: RedisServer,
+) -> None:
+    async def scenario(store: UserStore, client: aioredis.Redis, keys: KeySpace) -> None:
+        stored, password = BCRYPT_5
+        assert await store.import_hashed("Alice", stored, ["legacy"])
+        assert await client.zscore(keys.imported_bcrypt(), "alice") == 5
+        assert await client.hget(keys.user("alice"), "password_hash") == stored.encode()
+        assert await store.groups("alice") == ("legacy",)
+
+        with pytest.raises(InvalidCredentials):
+            await store.authenticate("alice", "not-the-password")
+        assert await client.hget(keys.user("alice"), "password_hash") == stored.encode()
+
+        assert await store.authenticate("alice", password) == "alice"
+        upgraded = await client.hget(keys.user("alice"), "password_hash")
+        assert upgraded.startswith(b"$argon2id$")
+        assert await client.zscore(keys.imported_bcrypt(), "alice") is None
+        assert await store.authenticate("alice", password) == "alice"
+
+    _run(redis_server, scenario)
+
+
+def test_import_leaves_an_existing_user_as_it_was(redis_server: RedisServer) -> None:
+    async def scenario(store: UserStore, client: aioredis.Redis, keys: KeySpace) -> None:
+        await store.add("alice", PASSWORD, ["ops"])
+        before = await client.hgetall(keys.user("alice"))
+
+        assert not await store.import_hashed("alice", BCRYPT_5[0], ["legacy"])
+
+        assert await client.hgetall(keys.user("alice")) == before
+        assert await client.zscore(keys.imported_bcrypt(), "alice") is None
+        assert await store.authenticate("alice", PASSWORD) == "alice"
+        with pytest.raises(UserExists, match="user alice already exists"):
+            await store.add("alice", PASSWORD)
+
+    _run(redis_server, scenario)
+
+
+def test_removing_or_resetting_an_imported_user_drops_its_cost(redis_server: RedisServer) -> None:
+    async def scenario(store: UserStore, client: aioredis.Redis, keys: KeySpace) -> None:
+        await store.import_hashed("alice", BCRYPT_5[0])
+        await store.import_hashed("bob", BCRYPT_5[0].replace("$05$", "$04$"))
+
+        await store.set_password("alice", "a-brand-new-password")
+        await store.remove("bob")
+
+        assert await client.zcard(keys.imported_bcrypt()) == 0
+
+    _run(redis_server, scenario)
+
+
+def test_apr1_account_is_upgraded_on_its_first_sign_in(redis_server: RedisServer) -> None:
+    async def scenario(store: UserStore, client: aioredis.Redis, keys: KeySpace) -> None:
+        stored, password = APR1
+        await store.import_hashed("carol", stored)
+
+        assert [s.password_scheme for s in await store.summaries()] == ["apr1"]
+        assert await store.authenticate("carol", password) == "carol"
+        assert [s.password_scheme for s in await store.summaries()] == ["argon2id"]
+
+    _run(redis_server, scenario)
