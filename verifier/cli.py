@@ -10,17 +10,19 @@ import shutil
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 
 from verifier.access import AccessPolicy, AccessRequest, Identity
 from verifier.access.explain import explain
 from verifier.access.paths import normalized_path
 from verifier.errors import SettingsError, StoreUnavailable, VerifierError
+from verifier.htpasswd import HtpasswdRefused, parse_htpasswd
 from verifier.keys import KeySpace, normalize_user_name
 from verifier.passwords import PasswordHasher
 from verifier.redis_store import connect, guard
 from verifier.sessions import SessionPolicy, SessionStore
 from verifier.settings import ENV_PREFIX, load_settings
-from verifier.users import GROUPS_FIELD, UserStore, parse_groups
+from verifier.users import GROUPS_FIELD, UserStore, checked_groups, parse_groups
 
 EXIT_USAGE = 2
 
@@ -59,16 +61,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     add = users.add_parser("add", help="create a user (password from a prompt or stdin)")
     add.add_argument("name")
-    add.set_defaults(handler=lambda a: _run(_users_add(a.name)))
+    _group_option(add, "--group", "put the user in GROUP")
+    add.set_defaults(handler=lambda a: _run(_users_add(a.name, a.group)))
     passwd = users.add_parser("passwd", help="set a new password and end every session")
     passwd.add_argument("name")
     passwd.set_defaults(handler=lambda a: _run(_users_passwd(a.name)))
     remove = users.add_parser("remove", help="delete a user and end every session")
     remove.add_argument("name")
     remove.set_defaults(handler=lambda a: _run(_users_remove(a.name)))
-    users.add_parser("list", help="list user names").set_defaults(
+    users.add_parser("list", help="list users, their groups and password schemes").set_defaults(
         handler=lambda a: _run(_users_list())
     )
+    groups = users.add_parser("groups", help="show a user's groups, or change them")
+    groups.add_argument("name")
+    _group_option(groups, "--add", "add GROUP")
+    _group_option(groups, "--remove", "remove GROUP")
+    groups.set_defaults(handler=lambda a: _run(_users_groups(a.name, a.add, a.remove)))
+    imports = users.add_parser(
+        "import-htpasswd", help="create users from an nginx auth_basic (htpasswd) file"
+    )
+    imports.add_argument("file", help="the htpasswd file ('-' for stdin)")
+    _group_option(imports, "--group", "put every imported user in GROUP")
+    imports.set_defaults(handler=lambda a: _run(_users_import(a.file, a.group)))
 
     sessions = commands.add_parser("sessions", help="inspect or end sessions").add_subparsers(
         required=True, metavar="ACTION"
@@ -109,6 +123,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=int(os.environ.get("DEMO_PORT", "8080")))
     demo.set_defaults(handler=_demo)
     return parser
+
+
+def _group_option(parser: argparse.ArgumentParser, flag: str, meaning: str) -> None:
+    parser.add_argument(
+        flag, action="append", default=[], metavar="GROUP", help=f"{meaning} (repeatable)"
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -188,13 +208,14 @@ def _read_new_password() -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
-async def _users_add(name: str) -> int:
+async def _users_add(name: str, groups: Sequence[str]) -> int:
+    wanted = checked_groups(groups)  # before the password prompt, not after it
     stores = _Stores()
     try:
-        created = await stores.users.add(name, _read_new_password())
+        created = await stores.users.add(name, _read_new_password(), wanted)
     finally:
         await stores.close()
-    print(f"user {created} added")
+    print(f"user {created} added" + (f" to groups {','.join(wanted)}" if wanted else ""))
     return 0
 
 
@@ -223,11 +244,54 @@ async def _users_remove(name: str) -> int:
 async def _users_list() -> int:
     stores = _Stores()
     try:
-        names = await stores.users.names()
+        summaries = await stores.users.summaries()
     finally:
         await stores.close()
-    for name in names:
-        print(name)
+    # Tab-separated for scripts: name, groups ("-" for none), password scheme.
+    for user in summaries:
+        print(f"{user.name}\t{','.join(user.groups) or '-'}\t{user.password_scheme}")
+    return 0
+
+
+async def _users_groups(name: str, add: Sequence[str], remove: Sequence[str]) -> int:
+    stores = _Stores()
+    try:
+        if add or remove:
+            groups = await stores.users.change_groups(name, add=add, remove=remove)
+        else:
+            groups = await stores.users.groups(name)
+    finally:
+        await stores.close()
+    print(f"{_user_argument(name)}: {','.join(groups) or '(no groups)'}")
+    return 0
+
+
+async def _users_import(path: str, groups: Sequence[str]) -> int:
+    wanted = checked_groups(groups)
+    try:
+        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as error:
+        raise VerifierError(f"cannot read {path}: {error.strerror}") from error
+    try:
+        entries = parse_htpasswd(data)
+    except HtpasswdRefused as refused:
+        raise VerifierError(f"{path}: {refused}") from refused
+    stores = _Stores()
+    imported = 0
+    try:
+        for entry in entries:
+            # A name that exists is left as it is (password, groups): re-running an
+            # interrupted or repeated import is safe.
+            if await stores.users.import_hashed(entry.name, entry.password_hash, wanted):
+                imported += 1
+                print(f"imported {entry.name} ({entry.scheme})")
+            else:
+                print(f"skipped {entry.name}: already a user (line {entry.line})")
+    finally:
+        await stores.close()
+    skipped = len(entries) - imported
+    summary = f"{imported} user(s) imported, {skipped} skipped"
+    print(summary + (f"; groups {','.join(wanted)}" if wanted and imported else ""))
     return 0
 
 

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 
 # User names end up inside hash tags and cookie values: no braces, separators or spaces.
 USER_NAME_PATTERN = re.compile(r"[a-z0-9._@+-]{1,64}")
+# The same rule in words, for error messages.
+USER_NAME_RULE = (
+    "1-64 characters of a-z, 0-9, '.', '_', '@', '+', '-' (upper case is folded to lower case)"
+)
 
 
 def normalize_user_name(raw: str) -> str | None:
@@ -27,12 +31,16 @@ class KeySpace:
     prefix: str
 
     def user(self, user: str) -> str:
-        """Hash of one user's record (password hash, creation time)."""
+        """Hash of one user's record (password hash, creation time, groups)."""
         return f"{self.prefix}:{{{user}}}:user"
 
     def all_users(self) -> str:
         """Set of every user name, for `verifier users list`."""
         return f"{self.prefix}:users"
+
+    def imported_bcrypt(self) -> str:
+        """Sorted set of users still on an imported bcrypt hash, scored by its cost."""
+        return f"{self.prefix}:users:imported-bcrypt"
 
     def session_index(self, user: str) -> str:
         """Sorted set of a user's session ids, scored by their absolute expiry (ms)."""

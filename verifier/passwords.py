@@ -1,4 +1,8 @@
-"""Password hashing with argon2id, off the event loop and bounded in concurrency."""
+"""Password hashing with argon2id, off the event loop and bounded in concurrency.
+
+Imported htpasswd hashes (legacy_hashes.py) are checked here too, in the same pool, and
+every check costs the same whatever the account holds: see PasswordHasher.plan.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,24 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TypeVar
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from verifier.errors import PasswordCheckBusy
+from verifier.legacy_hashes import (
+    MAX_BCRYPT_COST,
+    MIN_BCRYPT_COST,
+    LegacyDummies,
+    LegacyScheme,
+    bcrypt_cost,
+    legacy_scheme,
+    verify_legacy,
+)
 
 T = TypeVar("T")
 
@@ -38,6 +52,15 @@ MAX_QUEUE_SECONDS = 5.0
 MAX_PASSWORD_LENGTH = 1024
 
 
+@dataclass(frozen=True)
+class Check:
+    """One hash verification of a sign-in: against the stored hash (`real`) or a dummy."""
+
+    scheme: LegacyScheme | None  # None: argon2id
+    against: str
+    real: bool
+
+
 class PasswordHasher:
     """Hashes and verifies passwords in a small, low-priority thread pool.
 
@@ -55,19 +78,55 @@ class PasswordHasher:
         self._max_queue_seconds = max_queue_seconds
         # Unknown users are checked against this, so they cost the same time as known ones.
         self._dummy_hash = _HASHER.hash("verifier-dummy-password")
+        self._legacy_dummies = LegacyDummies.make()
 
     async def hash(self, password: str) -> str:
         """Return an argon2id hash of the password."""
         return await self._in_pool(_HASHER.hash, password)
 
-    async def verify(self, stored_hash: str | None, password: str) -> bool:
-        """True if the password matches; with no stored hash, spend the same time and fail."""
-        candidate = stored_hash if stored_hash is not None else self._dummy_hash
-        matched = await self._in_pool(_verify, candidate, password)
-        return matched and stored_hash is not None
+    async def verify(
+        self, stored_hash: str | None, password: str, bcrypt_ceiling: int | None = None
+    ) -> bool:
+        """True if the password matches; with no stored hash, spend the same time and fail.
+
+        `bcrypt_ceiling` is the highest cost among imported bcrypt hashes not yet replaced
+        (None when there are none): every check then costs one bcrypt check of that cost.
+        """
+        checks = self.plan(stored_hash, bcrypt_ceiling)
+        return await self._in_pool(_run_checks, checks, password)
+
+    def plan(self, stored_hash: str | None, bcrypt_ceiling: int | None = None) -> tuple[Check, ...]:
+        """The checks one sign-in makes: the same work for every account, known or not.
+
+        One argon2id, one apr1 and one SHA-1 check, each against the stored hash when it is
+        of that scheme and against a dummy otherwise; and, while imported bcrypt hashes
+        wait for their first sign-in, bcrypt work worth one check at `bcrypt_ceiling`.
+        """
+        stored = stored_hash or ""
+        scheme = legacy_scheme(stored)
+        dummies = self._legacy_dummies
+        native = bool(stored) and scheme is None
+        checks = [
+            Check(None, stored, True) if native else Check(None, self._dummy_hash, False),
+            _own_or_dummy(LegacyScheme.APR1, scheme, stored, dummies.apr1),
+            _own_or_dummy(LegacyScheme.SHA1, scheme, stored, dummies.sha1),
+        ]
+        ceiling = _clamped_cost(bcrypt_ceiling)
+        own_cost = bcrypt_cost(stored) if scheme is LegacyScheme.BCRYPT else None
+        if own_cost is not None:
+            checks.append(Check(LegacyScheme.BCRYPT, stored, True))
+            # bcrypt's work doubles with each cost step: 2^c + (2^c + ... + 2^(C-1)) = 2^C,
+            # so this account costs what one check at the ceiling costs.
+            padding = range(own_cost, ceiling or own_cost)
+            checks += [Check(LegacyScheme.BCRYPT, dummies.bcrypt(c), False) for c in padding]
+        elif ceiling is not None:
+            checks.append(Check(LegacyScheme.BCRYPT, dummies.bcrypt(ceiling), False))
+        return tuple(checks)
 
     def needs_rehash(self, stored_hash: str) -> bool:
-        """True when the hash was made with older parameters and should be replaced."""
+        """True when the hash is an imported one, or argon2 with older parameters."""
+        if legacy_scheme(stored_hash) is not None:
+            return True
         try:
             return _HASHER.check_needs_rehash(stored_hash)
         except InvalidHashError:
@@ -77,7 +136,7 @@ class PasswordHasher:
         """Stop the worker threads."""
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    async def _in_pool(self, work: Callable[..., T], *args: str) -> T:
+    async def _in_pool(self, work: Callable[..., T], *args: object) -> T:
         queued_at = time.monotonic()
 
         def run_unless_stale() -> T:
@@ -97,6 +156,29 @@ def _lower_thread_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, thread_id, HASHING_NICENESS)
     with contextlib.suppress(OSError, AttributeError):
         os.sched_setscheduler(thread_id, os.SCHED_IDLE, os.sched_param(0))
+
+
+def _clamped_cost(cost: int | None) -> int | None:
+    # The ceiling is read from Redis: a damaged value must not make every sign-in take hours.
+    return None if cost is None else min(max(cost, MIN_BCRYPT_COST), MAX_BCRYPT_COST)
+
+
+def _own_or_dummy(
+    wanted: LegacyScheme, scheme: LegacyScheme | None, stored: str, dummy: str
+) -> Check:
+    return Check(wanted, stored, True) if scheme is wanted else Check(wanted, dummy, False)
+
+
+def _run_checks(checks: Sequence[Check], password: str) -> bool:
+    matched = False
+    for check in checks:
+        if check.scheme is None:
+            ok = _verify(check.against, password)
+        else:
+            ok = verify_legacy(check.scheme, check.against, password)
+        if check.real:
+            matched = ok
+    return matched
 
 
 def _verify(stored_hash: str, password: str) -> bool:

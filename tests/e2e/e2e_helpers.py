@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import jwt
+import redis
 import requests
 
 if TYPE_CHECKING:
@@ -152,3 +154,40 @@ def wait_until(condition: Callable[[], bool], deadline_seconds: float = 10.0) ->
         if time.monotonic() > give_up:
             return False
         time.sleep(0.02)
+
+
+class RevocationWatch:
+    """A real subscription to a revocation channel, confirmed before anything is published."""
+
+    def __init__(self, pubsub: redis.client.PubSub) -> None:
+        self._pubsub = pubsub
+        self.heard: list[str] = []
+
+    def wait_for(self, expected: str, seconds: float = 5.0) -> bool:
+        """Wait (up to a deadline) until `expected` has been published; True if it was."""
+        deadline = time.monotonic() + seconds
+        while expected not in self.heard and time.monotonic() < deadline:
+            message = self._pubsub.get_message(timeout=0.1)
+            if message is not None and message["type"] == "message":
+                self.heard.append(message["data"])
+        return expected in self.heard
+
+
+@contextlib.contextmanager
+def watching_revocations(redis_url: str, channel: str) -> Iterator[RevocationWatch]:
+    """Subscribe to `channel`; yield once Redis has confirmed the subscription."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    pubsub = client.pubsub()
+    try:
+        pubsub.subscribe(channel)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            message = pubsub.get_message(timeout=0.1)
+            if message is not None and message["type"] == "subscribe":
+                break
+        else:
+            raise AssertionError(f"no subscription to {channel} within 5 s")
+        yield RevocationWatch(pubsub)
+    finally:
+        pubsub.close()
+        client.close()

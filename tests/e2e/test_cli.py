@@ -7,7 +7,10 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING
 
+from e2e_helpers import watching_revocations
+
 from verifier.demo.processes import verifier_environment
+from verifier.keys import KeySpace
 
 if TYPE_CHECKING:
     from conftest import RedisServer
@@ -40,13 +43,13 @@ def test_users_add_list_passwd_remove(redis_server: RedisServer) -> None:
     added = _verifier(redis_server, "users", "add", name, stdin="first-password\n", prefix=prefix)
     assert added.returncode == 0, added.stderr
     assert added.stdout.strip() == "user carol.admin@example.org added"
-    assert _verifier(redis_server, "users", "list", prefix=prefix).stdout.split() == [
-        "carol.admin@example.org"
+    assert _verifier(redis_server, "users", "list", prefix=prefix).stdout.splitlines() == [
+        "carol.admin@example.org\t-\targon2id"
     ]
 
     again = _verifier(redis_server, "users", "add", name, stdin="other-password\n", prefix=prefix)
     assert again.returncode == 1
-    assert "carol.admin@example.org" in again.stderr
+    assert again.stderr.strip() == "verifier: user carol.admin@example.org already exists"
 
     changed = _verifier(
         redis_server, "users", "passwd", name, stdin="second-password\n", prefix=prefix
@@ -59,6 +62,7 @@ def test_users_add_list_passwd_remove(redis_server: RedisServer) -> None:
     assert _verifier(redis_server, "users", "list", prefix=prefix).stdout == ""
     missing = _verifier(redis_server, "users", "remove", name, prefix=prefix)
     assert missing.returncode == 1
+    assert missing.stderr.strip() == "verifier: no user carol.admin@example.org"
 
 
 def test_users_add_refuses_bad_names_and_short_passwords(redis_server: RedisServer) -> None:
@@ -69,6 +73,87 @@ def test_users_add_refuses_bad_names_and_short_passwords(redis_server: RedisServ
     assert "user names are" in bad_name.stderr
     assert short.returncode == 1
     assert "at least 8 characters" in short.stderr
+
+
+def test_users_add_with_groups_and_list_shows_them(redis_server: RedisServer) -> None:
+    prefix = f"cli-{secrets.token_hex(4)}"
+
+    added = _verifier(
+        redis_server,
+        *("users", "add", "dave", "--group", "Ops", "--group", "admins", "--group", "ops"),
+        stdin="dave-password\n",
+        prefix=prefix,
+    )
+    _verifier(redis_server, "users", "add", "erin", stdin="erin-password\n", prefix=prefix)
+    listing = _verifier(redis_server, "users", "list", prefix=prefix)
+
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.strip() == "user dave added to groups admins,ops"
+    assert listing.stdout.splitlines() == ["dave\tadmins,ops\targon2id", "erin\t-\targon2id"]
+
+
+def test_users_groups_shows_adds_and_removes(redis_server: RedisServer) -> None:
+    prefix = f"cli-{secrets.token_hex(4)}"
+    _verifier(
+        redis_server, "users", "add", "dave", "--group", "ops", stdin="pw-dave-1\n", prefix=prefix
+    )
+
+    shown = _verifier(redis_server, "users", "groups", "DAVE", prefix=prefix)
+    changed = _verifier(
+        redis_server,
+        *("users", "groups", "dave", "--add", "dev", "--add", "audit", "--remove", "ops"),
+        prefix=prefix,
+    )
+    emptied = _verifier(
+        redis_server,
+        *("users", "groups", "dave", "--remove", "dev", "--remove", "audit", "--remove", "nope"),
+        prefix=prefix,
+    )
+
+    assert (shown.returncode, shown.stdout) == (0, "dave: ops\n")
+    assert (changed.returncode, changed.stdout) == (0, "dave: audit,dev\n")
+    assert (emptied.returncode, emptied.stdout) == (0, "dave: (no groups)\n")
+    listing = _verifier(redis_server, "users", "list", prefix=prefix)
+    assert listing.stdout == "dave\t-\targon2id\n"
+
+
+def test_bad_group_names_are_refused_and_change_nothing(redis_server: RedisServer) -> None:
+    prefix = f"cli-{secrets.token_hex(4)}"
+    _verifier(
+        redis_server, "users", "add", "dave", "--group", "ops", stdin="pw-dave-1\n", prefix=prefix
+    )
+
+    bad_add = _verifier(
+        redis_server,
+        *("users", "add", "erin", "--group", "ops", "--group", "a,b"),
+        stdin="pw-erin-1\n",
+        prefix=prefix,
+    )
+    bad_change = _verifier(
+        redis_server,
+        *("users", "groups", "dave", "--add", "dev", "--add", "x\r\nX-Auth-User: root"),
+        prefix=prefix,
+    )
+    unknown = _verifier(redis_server, "users", "groups", "ghost", "--add", "ops", prefix=prefix)
+
+    assert bad_add.returncode == 1
+    assert bad_add.stderr.startswith("verifier: bad group name 'a,b': group names are 1-64")
+    assert bad_change.returncode == 1
+    assert "bad group name 'x\\r\\nX-Auth-User: root'" in bad_change.stderr
+    assert (unknown.returncode, unknown.stderr) == (1, "verifier: no user ghost\n")
+    listing = _verifier(redis_server, "users", "list", prefix=prefix)
+    assert listing.stdout == "dave\tops\targon2id\n"
+
+
+def test_a_groups_change_is_published_for_every_worker(redis_server: RedisServer) -> None:
+    prefix = f"cli-{secrets.token_hex(4)}"
+    _verifier(redis_server, "users", "add", "dave", stdin="pw-dave-1\n", prefix=prefix)
+
+    with watching_revocations(redis_server.url, KeySpace(prefix).revocations()) as watch:
+        changed = _verifier(redis_server, "users", "groups", "dave", "--add", "ops", prefix=prefix)
+
+        assert changed.returncode == 0, changed.stderr
+        assert watch.wait_for("g dave"), watch.heard
 
 
 def test_bad_configuration_is_one_clear_line(redis_server: RedisServer) -> None:

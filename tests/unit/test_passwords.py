@@ -1,4 +1,7 @@
-"""verifier.passwords: argon2id off the event loop, at low CPU priority, same cost for all."""
+"""verifier.passwords: argon2id off the event loop, at low CPU priority, same cost for all.
+
+Same cost for all includes imported htpasswd accounts: see the plan tests at the end.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,8 @@ import threading
 import pytest
 
 from verifier.errors import PasswordCheckBusy
-from verifier.passwords import HASHING_NICENESS, PasswordHasher
+from verifier.legacy_hashes import MAX_BCRYPT_COST, MIN_BCRYPT_COST, LegacyScheme, bcrypt_cost
+from verifier.passwords import HASHING_NICENESS, Check, PasswordHasher
 
 
 @pytest.fixture
@@ -81,3 +85,74 @@ def test_checks_queued_past_the_limit_are_dropped_and_the_first_runs() -> None:
     assert outcomes[0] is True
     assert isinstance(outcomes[-1], PasswordCheckBusy)
     assert all(o is True or isinstance(o, PasswordCheckBusy) for o in outcomes)
+
+
+# --- imported hashes: the same work for every account ------------------------------------------
+
+BCRYPT_5 = "$2y$05$EedJ3Akby85WmoRwBZW5XuUSe8WxJIk1M.AJ.hgrfRaOlUjQMg/qW"  # "pw-bcrypt-1"
+APR1 = "$apr1$WUuMzysm$2dLGSMAsdI9ObxfZfYXCt/"  # "pw-apr1-1"
+SHA1 = "{SHA}4w1sdKqeiAjlXDN4mcF3DXVTuSI="  # "pw-sha-1"
+
+
+def _work(checks: tuple[Check, ...]) -> tuple[int, int, int, int]:
+    """What a plan costs: argon2, apr1 and SHA-1 checks, and bcrypt work in cost-0 units."""
+    argon2 = sum(1 for check in checks if check.scheme is None)
+    apr1 = sum(1 for check in checks if check.scheme is LegacyScheme.APR1)
+    sha1 = sum(1 for check in checks if check.scheme is LegacyScheme.SHA1)
+    bcrypt_units = sum(
+        2 ** (bcrypt_cost(check.against) or 0)
+        for check in checks
+        if check.scheme is LegacyScheme.BCRYPT
+    )
+    return argon2, apr1, sha1, bcrypt_units
+
+
+@pytest.mark.parametrize("ceiling", [None, 4, 5, 9, 12])
+def test_every_kind_of_account_costs_the_same_work(
+    hasher: PasswordHasher, ceiling: int | None
+) -> None:
+    native = asyncio.run(hasher.hash("a native password"))
+    bcrypt_4 = BCRYPT_5.replace("$05$", "$04$")
+    accounts: list[str | None] = [None, native, APR1, SHA1]
+    if ceiling is not None:
+        accounts += [BCRYPT_5, bcrypt_4] if ceiling >= 5 else [bcrypt_4]
+
+    work = {account: _work(hasher.plan(account, ceiling)) for account in accounts}
+
+    assert len(set(work.values())) == 1, work
+    argon2, apr1, sha1, bcrypt_units = work[None]
+    assert (argon2, apr1, sha1) == (1, 1, 1)
+    assert bcrypt_units == (2**ceiling if ceiling is not None else 0)
+    hasher.close()
+
+
+def test_only_the_stored_hash_decides(hasher: PasswordHasher) -> None:
+    for stored in (None, BCRYPT_5, APR1, SHA1):
+        real = [check for check in hasher.plan(stored, 9) if check.real]
+        assert [check.against for check in real] == ([stored] if stored else [])
+    hasher.close()
+
+
+@pytest.mark.parametrize(
+    ("stored", "password"), [(BCRYPT_5, "pw-bcrypt-1"), (APR1, "pw-apr1-1"), (SHA1, "pw-sha-1")]
+)
+def test_imported_hashes_verify_and_ask_for_a_rehash(
+    hasher: PasswordHasher, stored: str, password: str
+) -> None:
+    async def scenario() -> tuple[bool, bool, bool]:
+        return (
+            await hasher.verify(stored, password, 6),
+            await hasher.verify(stored, password + "!", 6),
+            # Even the dummies' own password must not pass for an imported account.
+            await hasher.verify(stored, "verifier-dummy-password", 6),
+        )
+
+    assert asyncio.run(scenario()) == (True, False, False)
+    assert hasher.needs_rehash(stored)
+    hasher.close()
+
+
+def test_a_damaged_ceiling_is_clamped_not_obeyed(hasher: PasswordHasher) -> None:
+    assert _work(hasher.plan(None, 31))[3] == 2**MAX_BCRYPT_COST
+    assert _work(hasher.plan(None, -5))[3] == 2**MIN_BCRYPT_COST
+    hasher.close()
