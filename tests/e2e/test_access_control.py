@@ -7,6 +7,8 @@ The demo nginx conf (nginx/demo.conf.template) protects `/admin/` with
 from __future__ import annotations
 
 import secrets
+import subprocess
+import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
@@ -24,6 +26,8 @@ from e2e_helpers import (
     sign_in,
     wait_until,
 )
+
+from verifier.demo.processes import verifier_environment
 
 if TYPE_CHECKING:
     from conftest import Stack
@@ -228,3 +232,46 @@ def test_the_forbidden_page_ignores_a_user_name_a_client_sends_itself(stack: Sta
     )
     assert response.status_code == 403
     assert response.json()["user"] is None
+
+
+def test_access_check_prints_the_decision_and_what_made_it(stack: Stack) -> None:
+    name, _ = _user(stack, "ops")
+
+    refused = stack.cli("access", "check", "--user", name, "--uri", "/admin/x?y=1",
+                        "--require", "group:admins")  # fmt: skip
+    admitted = stack.cli("access", "check", "--user", name, "--uri", "/ruled/staff",
+                         "--groups", "staff")  # fmt: skip
+    central = stack.cli("access", "check", "--user", name, "--method", "delete",
+                        "--uri", "/api/%68eaders")  # fmt: skip
+
+    assert refused.returncode == 1, refused.stderr
+    assert refused.stdout.strip() == (
+        f'DENY GET /admin/x with $verifier_require "group:admins" for {name} (groups: ops): '
+        "no central rule; location requires group:admins"
+    )
+    assert admitted.returncode == 0, admitted.stderr
+    assert admitted.stdout.strip() == (
+        f"ALLOW GET /ruled/staff for {name} (groups: staff): rule 2 ({stack.rules_file} line 5): "
+        "allow; location admits any signed-in user"
+    )
+    assert central.returncode == 1
+    assert central.stdout.startswith(f"DENY DELETE /api/headers for {name} (groups: ops): rule 4")
+
+
+def test_access_check_refuses_an_unknown_user_and_a_bad_rules_file(stack: Stack) -> None:
+    unknown = stack.cli("access", "check", "--user", "nobody-" + secrets.token_hex(4), "--uri", "/")
+    assert unknown.returncode == 1
+    assert "does not exist" in unknown.stderr
+
+    bad = stack.workdir / "bad-rules.toml"
+    bad.write_text("[[rules]]\npolicy = 'deny'\nmethods = ['get']\n", encoding="utf-8")
+    env = {**stack.env, "VERIFIER_RULES_FILE": str(bad)}
+    result = subprocess.run(
+        [sys.executable, "-m", "verifier", "access", "check", "--user", "x", "--uri", "/",
+         "--groups", ""],
+        capture_output=True, text=True, env=verifier_environment(env), timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert f"VERIFIER_RULES_FILE: {bad}:3: rule 1: methods: 'get' must be upper case" in (
+        result.stderr
+    )
