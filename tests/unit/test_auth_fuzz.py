@@ -319,5 +319,63 @@ def test_unauthorized_always_points_at_a_same_site_login(
             assert "\\" not in form
 
 
+latin1_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=120)
+declarations = st.one_of(
+    st.lists(
+        st.sampled_from(["user:victim", "group:admins", "user:other", "admins", "mfa", ","]),
+        max_size=4,
+    ).map(" ".join),
+    latin1_text,
+)
+
+
+@FUZZ
+@given(
+    declaration=declarations,
+    path=latin1_text,
+    uri=latin1_text,
+    host=latin1_text,
+    method=latin1_text,
+)
+def test_auth_decides_any_access_description_with_204_or_403_only(
+    harness: Harness, declaration: str, path: str, uri: str, host: str, method: str
+) -> None:
+    result = harness.client.simulate_get(
+        "/auth",
+        headers={
+            "Cookie": f"{POLICY.access_name}={harness.access}",
+            "X-Verifier-Require": declaration,
+            "X-Original-Path": path,
+            "X-Original-URI": uri,
+            "X-Original-Method": method,
+            "Host": host,
+        },
+    )
+
+    assert result.status_code in {204, 403}, (result.status_code, result.text)
+    if result.status_code == 403:
+        # Who was refused (for the "no access" page), and nothing the app would get.
+        assert result.headers["x-verifier-user"] == harness.user
+        assert "x-verifier-session" not in result.headers
+        assert "x-verifier-assertion" not in result.headers
+
+
+@FUZZ
+@given(uri=latin1_text, user=latin1_text, navigation=st.booleans())
+def test_forbidden_is_always_a_403_that_echoes_nothing_raw(
+    harness: Harness, uri: str, user: str, navigation: bool
+) -> None:
+    headers = {"X-Original-URI": uri, "X-Verifier-User": user}
+    headers["Accept"] = "text/html" if navigation else "application/json"
+
+    result = harness.client.simulate_get("/auth/forbidden", headers=headers)
+
+    assert result.status_code == 403
+    assert "location" not in result.headers
+    for value in (uri, user):
+        if any(char in value for char in "<>\"'&"):
+            assert value not in result.text
+
+
 def test_the_live_session_survived_the_fuzzing(harness: Harness) -> None:
     assert harness.session_is_live()
