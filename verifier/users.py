@@ -319,4 +319,3 @@ def _check_new_password(password: str) -> None:
         raise BadUserInput("passwords need at least 8 characters")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise BadUserInput(f"passwords are at most {MAX_PASSWORD_LENGTH} characters")
-

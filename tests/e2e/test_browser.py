@@ -13,7 +13,7 @@ from e2e_helpers import new_user
 
 if TYPE_CHECKING:
     from conftest import Stack
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, Page
 
 pytestmark = pytest.mark.browser
 
@@ -87,3 +87,35 @@ def _cookie(context: object, name: str) -> str | None:
             value: str = cookie["value"]
             return value
     return None
+
+
+def test_browser_refused_at_the_admin_area_signs_in_as_an_admin_and_lands_there(
+    stack: Stack, browser: Browser
+) -> None:
+    guest, guest_password = new_user(stack, "guest")
+    admin, admin_password = new_user(stack, "admin")
+    assert stack.cli("users", "groups", admin, "--add", "admins").returncode == 0
+    context = browser.new_context()
+    page = context.new_page()
+
+    page.goto(stack.url("/admin/"))
+    _sign_in(page, guest, guest_password)
+    page.wait_for_url(stack.url("/admin/"))
+    assert page.get_by_role("heading", name="No access").is_visible()
+    assert page.locator("strong").inner_text() == guest
+
+    page.get_by_role("button", name="Sign in as someone else").click()
+    page.wait_for_url("**/auth/login?signed_out=1&next=/admin/")
+    _sign_in(page, admin, admin_password)
+
+    page.wait_for_url(stack.url("/admin/"))
+    assert page.get_by_role("heading", name="Admin area").is_visible()
+    assert page.locator("#user").inner_text() == admin
+    assert page.locator("#groups").inner_text() == "admins"
+    context.close()
+
+
+def _sign_in(page: Page, name: str, password: str) -> None:
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()

@@ -21,6 +21,9 @@ from verifier.demo import processes
 from verifier.demo.processes import CommandFailed, ManagedProcess, ProcessStartError
 
 DEMO_USER = "demo"
+DEMO_GROUPS = ("admins",)
+# A second account without groups: it signs in, but the admin area answers it 403.
+GUEST_USER = "guest"
 ACCESS_TTL_SECONDS = 30
 VERIFIER_WORKERS = 2
 _WATCH_SECONDS = 0.5
@@ -102,8 +105,10 @@ def _run(
     started.append(processes.start_nginx(nginx, workdir, conf_path, port=port))
 
     password = secrets.token_urlsafe(12)
-    processes.add_user(settings_env, DEMO_USER, password)
-    _print_welcome(port, password, nginx, workdir)
+    processes.add_user(settings_env, DEMO_USER, password, groups=DEMO_GROUPS)
+    guest_password = secrets.token_urlsafe(12)
+    processes.add_user(settings_env, GUEST_USER, guest_password)
+    _print_welcome(port, password, guest_password, nginx, workdir)
 
     while not stop_requested.wait(_WATCH_SECONDS):
         for process in started:
@@ -126,14 +131,16 @@ def _setter(event: threading.Event) -> Callable[[int, FrameType | None], None]:
     return handler
 
 
-def _print_welcome(port: int, password: str, nginx: Path, workdir: Path) -> None:
+def _print_welcome(
+    port: int, password: str, guest_password: str, nginx: Path, workdir: Path
+) -> None:
     url = f"http://{processes.LOOPBACK}:{port}/"
     print(
         f"""
 The demo is running: {url}
 
-  user name   {DEMO_USER}
-  password    {password}
+  user name   {DEMO_USER:<8} password  {password:<18} groups  {", ".join(DEMO_GROUPS)}
+  user name   {GUEST_USER:<8} password  {guest_password:<18} groups  (none)
 
 The access cookie lives {ACCESS_TTL_SECONDS} seconds; after that the next request is renewed
 silently with the refresh cookie (watch the Set-Cookie headers in the browser's developer
@@ -142,6 +149,8 @@ tools).
 Try:
   - {url} : you are sent to the sign-in page, and back here after signing in.
   - {url}public/ : the same app, outside the protected location: no sign-in.
+  - {url}admin/ : the admin area, for the group admins only: {DEMO_USER} enters,
+    {GUEST_USER} gets "No access" (403) with a way to sign in as someone else.
   - {url}api/whoami : the identity the app received, as JSON.
   - curl -i {url}api/whoami -H 'Accept: application/json' : 401 JSON, no redirect.
   - curl -si {url}api/whoami -H 'X-Auth-User: admin' : still sent to sign in; nginx

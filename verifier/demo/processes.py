@@ -467,9 +467,18 @@ def start_legacy_app(port: int, *, log_dir: Path, timeout: float = 15.0) -> Mana
     return process
 
 
-def add_user(env: Mapping[str, str], name: str, password: str, *, timeout: float = 60.0) -> None:
-    """Create a user with `python -m verifier users add NAME`, the password on stdin."""
+def add_user(
+    env: Mapping[str, str],
+    name: str,
+    password: str,
+    *,
+    groups: Sequence[str] = (),
+    timeout: float = 60.0,
+) -> None:
+    """Create a user with `python -m verifier users add NAME [--group G...]`, password on stdin."""
     argv = [sys.executable, "-m", "verifier", "users", "add", name]
+    for group in groups:
+        argv += ["--group", group]
     result = subprocess.run(
         argv,
         input=password,
