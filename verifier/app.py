@@ -21,12 +21,16 @@ from verifier.auth_check import RETRY_AFTER_SECONDS, ASGIApp, AuthCheck, AuthFas
 from verifier.cookies import CookiePolicy
 from verifier.errors import CrossSiteRequest, StoreUnavailable
 from verifier.gate import Gate
+from verifier.keyring.jwks import JwkSet
+from verifier.keyring.reloader import KeyRingReloader, watched_ring
+from verifier.keyring.ring import CurrentRing
 from verifier.keys import KeySpace
 from verifier.liveness import LivenessCache, RevocationListener
 from verifier.passwords import PasswordHasher
 from verifier.redis_store import connect
 from verifier.resources import Health, Login, Logout, Unauthorized
 from verifier.resources.body import wants_json
+from verifier.resources.jwks import JWKS_PATH, Jwks
 from verifier.sessions import Clock, SessionPolicy, SessionStore
 from verifier.settings import Settings, load_settings
 from verifier.throttle import LoginThrottle, ThrottlePolicy
@@ -41,8 +45,16 @@ def create_app(
     client: aioredis.Redis,
     clock: Clock = time.time,
     hasher: PasswordHasher | None = None,
+    keyring: CurrentRing | None = None,
 ) -> ASGIApp:
-    """Wire the verifier's endpoints around the given collaborators."""
+    """Wire the verifier's endpoints around the given collaborators.
+
+    `keyring` defaults to the ring the settings name (reloaded in the background when it
+    comes from VERIFIER_KEYS_DIR); a ring passed in is used as it is, never reloaded.
+    """
+    reloader: KeyRingReloader | None = None
+    if keyring is None:
+        keyring, reloader = watched_ring(settings, clock)
     keys = KeySpace(settings.key_prefix)
     cookie_policy = CookiePolicy(secure=settings.cookie_secure)
     liveness = None
@@ -64,10 +76,10 @@ def create_app(
     )
     hasher = hasher or PasswordHasher()
     users = UserStore(client, keys, hasher)
-    gate = Gate(AccessTokenCodec(settings), sessions, cookie_policy, clock)
+    gate = Gate(AccessTokenCodec(settings, keyring), sessions, cookie_policy, clock)
 
     app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response] = falcon.asgi.App(
-        middleware=_Lifecycle(client, listener)
+        middleware=_Lifecycle(client, listener, reloader)
     )
     # Unknown query parameters are harmless; values like `next` are parsed by hand.
     app.req_options.auto_parse_form_urlencoded = False
@@ -84,23 +96,34 @@ def create_app(
     app.add_route("/auth/logout", Logout(gate, sessions, cookie_policy, settings.login_path))
     app.add_route("/auth/unauthorized", Unauthorized(settings.login_path))
     app.add_route("/healthz", Health(client))
+    app.add_route(JWKS_PATH, Jwks(JwkSet(keyring), clock, settings.jwks_max_age_seconds))
     app.add_error_handler(StoreUnavailable, _store_unavailable)
     app.add_error_handler(CrossSiteRequest, _cross_site)
     return AuthFastPath(AuthCheck(gate, cookie_policy), app)
 
 
 class _Lifecycle:
-    """Starts the revocation listener with the worker; stops it and Redis with the worker."""
+    """Starts the worker's background tasks (revocation listener, key reloader) with it;
+    stops them and Redis with the worker."""
 
-    def __init__(self, client: aioredis.Redis, listener: RevocationListener | None) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        listener: RevocationListener | None,
+        reloader: KeyRingReloader | None = None,
+    ) -> None:
         self._redis = client
         self._listener = listener
         self._task: asyncio.Task[None] | None = None
+        self._reloader = reloader
+        self._reloader_task: asyncio.Task[None] | None = None
 
     async def process_startup(self, scope: Mapping[str, Any], event: Mapping[str, Any]) -> None:
         """Start listening for revocations (the cache stays off until subscribed)."""
         if self._listener is not None:
             self._task = asyncio.create_task(self._listener.run(), name="revocations")
+        if self._reloader is not None:
+            self._reloader_task = asyncio.create_task(self._reloader.run(), name="keys")
 
     async def process_shutdown(self, scope: Mapping[str, Any], event: Mapping[str, Any]) -> None:
         """Stop listening and release connections."""
@@ -110,6 +133,12 @@ class _Lifecycle:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._reloader_task is not None and self._reloader is not None:
+            self._reloader.stop()
+            self._reloader_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reloader_task
+            self._reloader_task = None
         await self._redis.aclose()
 
 
