@@ -1,4 +1,4 @@
-"""The `verifier` command: serve, users, sessions, demo."""
+"""The `verifier` command: serve, users, sessions, keys, demo."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from verifier.errors import SettingsError, StoreUnavailable, VerifierError
+from verifier.keyring.commands import add_keys_commands
+from verifier.keyring.loader import load_ring
 from verifier.keys import KeySpace, normalize_user_name
 from verifier.passwords import PasswordHasher
 from verifier.redis_store import connect
@@ -77,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     end_all.add_argument("name")
     end_all.set_defaults(handler=lambda a: _run(_sessions_end_all(a.name)))
 
+    add_keys_commands(commands)
+
     demo = commands.add_parser("demo", help="run the local demo stack in the foreground")
     demo.add_argument("--port", type=int, default=int(os.environ.get("DEMO_PORT", "8080")))
     demo.set_defaults(handler=_demo)
@@ -85,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(args: argparse.Namespace) -> int:
     # Check the configuration here, so a bad value is one clear line, not a worker traceback.
-    load_settings(os.environ)
+    load_ring(load_settings(os.environ), time.time())
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
     command = [
         gunicorn,
