@@ -23,13 +23,14 @@ def keys_dir() -> Iterator[Path]:
 
 
 def verifier(
-    keys_dir: Path | None, *args: str, **extra_env: str
+    keys_dir: Path | None, *args: str, stdin: str = "", **extra_env: str
 ) -> subprocess.CompletedProcess[str]:
     env = dict(extra_env)
     if keys_dir is not None:
         env["VERIFIER_KEYS_DIR"] = str(keys_dir)
     return subprocess.run(
         [sys.executable, "-m", "verifier", *args],
+        input=stdin,
         capture_output=True,
         text=True,
         env=verifier_environment(env),
@@ -120,6 +121,23 @@ def test_retire_refuses_live_keys_and_withdraws_with_force(keys_dir: Path) -> No
     assert "secret" not in json.loads((keys_dir / f"{old}.json").read_text())
     assert unknown.returncode == 1
     assert "there is no key 'no-such-key'" in unknown.stderr
+
+
+def test_import_moves_a_jwt_keys_list_into_the_directory(keys_dir: Path) -> None:
+    listed_keys = f"current:{'c' * 40},older:{'o' * 40}"
+
+    result = verifier(keys_dir, "keys", "import", stdin=listed_keys + "\n")
+    again = verifier(keys_dir, "keys", "import", stdin=listed_keys)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "imported access key current (HS256), signing now",
+        "imported access key older (HS256), verifying its tokens for one access lifetime",
+    ]
+    assert listed(keys_dir) == {"current": "signing", "older": "verifying"}
+    assert json.loads((keys_dir / "current.json").read_text())["secret"] == "c" * 40
+    assert again.returncode == 1
+    assert "has access keys already" in again.stderr
 
 
 def test_keys_commands_need_a_keys_directory() -> None:

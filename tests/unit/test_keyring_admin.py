@@ -12,7 +12,7 @@ from verifier.keyring import admin
 from verifier.keyring.files import read_key_directory
 from verifier.keyring.material import Key
 from verifier.keyring.ring import KeyRing, KeyState, RingPolicy
-from verifier.settings import Settings
+from verifier.settings import Settings, SigningKey
 
 NOW = 1_700_000_000
 WINDOW = 300
@@ -235,3 +235,26 @@ def test_describe_lists_every_key_with_times(directory: Path) -> None:
 
 def test_describe_of_a_missing_directory_is_empty(directory: Path) -> None:
     assert admin.describe(directory, POLICY, NOW) == []
+
+
+# --- import ---------------------------------------------------------------------------------------
+
+
+def test_import_keeps_the_signing_key_and_lets_the_others_verify_one_window(
+    directory: Path,
+) -> None:
+    listed = [SigningKey("new", b"n" * 40), SigningKey("older", b"o" * 40)]
+
+    imported = admin.import_access_keys(directory, listed, NOW)
+
+    assert [key.kid for key in imported] == ["new", "older"]
+    assert keys_in(directory)["new"].secret == b"n" * 40
+    assert states(directory, NOW) == {"new": KeyState.SIGNING, "older": KeyState.VERIFYING}
+    assert states(directory, NOW + WINDOW)["older"] is KeyState.EXPIRED
+    assert states(directory, NOW + 10**6)["new"] is KeyState.SIGNING
+
+
+def test_import_refuses_a_directory_with_access_keys(directory: Path) -> None:
+    admin.generate(directory, ["access"], NOW)
+    with pytest.raises(KeyOperationRefused, match="has access keys already"):
+        admin.import_access_keys(directory, [SigningKey("k", b"k" * 40)], NOW)

@@ -35,7 +35,7 @@ from verifier.keyring.material import (
     generate_key,
 )
 from verifier.keyring.ring import KeyRing, KeyState, RingPolicy
-from verifier.settings import Settings
+from verifier.settings import Settings, SigningKey
 
 
 def publish_delay_seconds(settings: Settings) -> int:
@@ -95,6 +95,30 @@ def generate(
     for key in created:
         write_key_file(directory, key)
     return created
+
+
+def import_access_keys(directory: Path, signing_keys: Sequence[SigningKey], now: int) -> list[Key]:
+    """Write the keys of a VERIFIER_JWT_KEYS list as access keys: the first keeps signing.
+
+    The others become keys superseded now: they verify the tokens they signed for one more
+    access lifetime, then expire. Same kids, same secrets: tokens issued before the switch
+    stay valid, so switching to a keys directory logs nobody out.
+    """
+    present = [key.kid for key in existing_keys(directory) if key.use == ACCESS]
+    if present:
+        raise KeyOperationRefused(
+            f"{directory} has access keys already ({', '.join(present)}): import into a "
+            "directory without any"
+        )
+    # Later in the list, older: each activates a second before the one listed before it,
+    # so the first signs and every other is superseded from now on.
+    imported = [
+        Key(listed.kid, ACCESS, "HS256", now, now - age, secret=listed.secret)
+        for age, listed in enumerate(signing_keys)
+    ]
+    for key in imported:
+        write_key_file(directory, key)
+    return imported
 
 
 def rotate(

@@ -24,7 +24,7 @@ from verifier.keyring.material import (
     USES,
     KeyUse,
 )
-from verifier.settings import ENV_PREFIX, Settings, load_settings
+from verifier.settings import ENV_PREFIX, Settings, load_settings, parse_signing_keys
 
 _USE_CHOICES = [*USES, "all"]
 
@@ -49,6 +49,12 @@ def add_keys_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
         help="add a key that signs at once even if keys of that use exist",
     )
     generate.set_defaults(handler=_generate)
+
+    imported = keys.add_parser(
+        "import",
+        help="write a VERIFIER_JWT_KEYS list (kid:secret,..., read from stdin) as access keys",
+    )
+    imported.set_defaults(handler=_import)
 
     rotate = keys.add_parser("rotate", help="add a new key that signs after the publish delay")
     _use_argument(rotate)
@@ -110,6 +116,17 @@ def _generate(args: argparse.Namespace) -> int:
     )
     for key in created:
         print(f"generated {key.use} key {key.kid} ({key.alg}), signing now")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    _, directory = _settings()
+    # Secrets come on stdin, never in argv (visible to every user in `ps`).
+    signing_keys = parse_signing_keys(sys.stdin.read())
+    imported = admin.import_access_keys(directory, signing_keys, _now())
+    for index, key in enumerate(imported):
+        role = "signing now" if index == 0 else "verifying its tokens for one access lifetime"
+        print(f"imported access key {key.kid} (HS256), {role}")
     return 0
 
 
