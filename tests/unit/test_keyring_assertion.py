@@ -101,6 +101,14 @@ def test_the_audience_is_the_one_asked_for(current: CurrentRing, key: Key) -> No
     assert signer.default_audience == "app"
 
 
+def test_an_empty_audience_means_the_default_one(current: CurrentRing, key: Key) -> None:
+    signer = signer_for(current)
+    token = signer.assertion("alice", GROUPS, "s", "", NOW)
+    assert token is not None
+    assert decode(token, key)["aud"] == "app"
+    assert signer.assertion("alice", GROUPS, "s", "app", NOW) == token  # one cache entry
+
+
 def test_assertion_is_reused_while_more_than_half_its_lifetime_remains(
     current: CurrentRing,
 ) -> None:

@@ -67,8 +67,10 @@ class AssertionSigner:
     ) -> str | None:
         """A signed assertion of who the request is, for `audience`; None without a key.
 
+        An empty `audience` (a location that asks for none) means the default audience.
         Claims: iss, aud, sub, groups, sid, iat, exp (iat + ttl); header kid, alg, typ JWT.
         """
+        audience = audience or self.default_audience
         ring = self._keys.ring
         if ring is not self._ring:
             # A reload may have withdrawn a key: nothing signed under the old ring is reused.
