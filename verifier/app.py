@@ -23,12 +23,17 @@ from verifier.auth_check import RETRY_AFTER_SECONDS, ASGIApp, AuthCheck, AuthFas
 from verifier.cookies import CookiePolicy
 from verifier.errors import CrossSiteRequest, StoreUnavailable
 from verifier.gate import Gate
+from verifier.keyring import AssertionSigner
+from verifier.keyring.jwks import JwkSet
+from verifier.keyring.reloader import KeyRingReloader, watched_ring
+from verifier.keyring.ring import CurrentRing
 from verifier.keys import KeySpace
 from verifier.liveness import LivenessCache, RevocationListener
 from verifier.passwords import PasswordHasher
 from verifier.redis_store import connect
 from verifier.resources import Forbidden, Health, Login, Logout, Unauthorized
 from verifier.resources.body import wants_json
+from verifier.resources.jwks import JWKS_PATH, Jwks
 from verifier.sessions import Clock, SessionPolicy, SessionStore
 from verifier.settings import Settings, load_settings
 from verifier.throttle import LoginThrottle, ThrottlePolicy
@@ -43,8 +48,16 @@ def create_app(
     client: aioredis.Redis,
     clock: Clock = time.time,
     hasher: PasswordHasher | None = None,
+    keyring: CurrentRing | None = None,
 ) -> ASGIApp:
-    """Wire the verifier's endpoints around the given collaborators."""
+    """Wire the verifier's endpoints around the given collaborators.
+
+    `keyring` defaults to the ring the settings name (reloaded in the background when it
+    comes from VERIFIER_KEYS_DIR); a ring passed in is used as it is, never reloaded.
+    """
+    reloader: KeyRingReloader | None = None
+    if keyring is None:
+        keyring, reloader = watched_ring(settings, clock)
     keys = KeySpace(settings.key_prefix)
     cookie_policy = CookiePolicy(secure=settings.cookie_secure)
     liveness = None
@@ -72,7 +85,17 @@ def create_app(
         background.append(listener)
     if settings.rules_file is not None:
         background.append(RulesReloader(settings.rules_file, access))
-    gate = Gate(AccessTokenCodec(settings), sessions, cookie_policy, clock, access)
+    if reloader is not None:
+        background.append(reloader)
+    assertions = AssertionSigner(
+        keyring,
+        settings.assertion_issuer,
+        settings.assertion_audience,
+        settings.assertion_ttl_seconds,
+    )
+    gate = Gate(
+        AccessTokenCodec(settings, keyring), sessions, cookie_policy, clock, access, assertions
+    )
 
     app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response] = falcon.asgi.App(
         middleware=_Lifecycle(client, background)
@@ -93,13 +116,14 @@ def create_app(
     app.add_route("/auth/unauthorized", Unauthorized(settings.login_path))
     app.add_route("/auth/forbidden", Forbidden(settings.login_path, "/auth/logout"))
     app.add_route("/healthz", Health(client))
+    app.add_route(JWKS_PATH, Jwks(JwkSet(keyring), clock, settings.jwks_max_age_seconds))
     app.add_error_handler(StoreUnavailable, _store_unavailable)
     app.add_error_handler(CrossSiteRequest, _cross_site)
     return AuthFastPath(AuthCheck(gate, cookie_policy), app)
 
 
 class _Background(Protocol):
-    """A per-worker task: the revocation listener, the rules reloader."""
+    """A per-worker task: the revocation listener, the rules and key reloaders."""
 
     async def run(self) -> None:
         """Work until stopped."""

@@ -1,4 +1,4 @@
-"""The `verifier` command: serve, users, sessions, access, demo."""
+"""The `verifier` command: serve, users, sessions, keys, access, demo."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from verifier.access.explain import explain
 from verifier.access.paths import normalized_path
 from verifier.errors import SettingsError, StoreUnavailable, VerifierError
 from verifier.htpasswd import HtpasswdRefused, parse_htpasswd
+from verifier.keyring.commands import add_keys_commands
+from verifier.keyring.loader import load_ring
 from verifier.keys import KeySpace, normalize_user_name
 from verifier.passwords import PasswordHasher
 from verifier.redis_store import connect, guard
@@ -118,6 +120,7 @@ def _parser() -> argparse.ArgumentParser:
         help="comma-separated groups to assume instead of the user's groups in Redis",
     )
     check.set_defaults(handler=lambda a: _run(_access_check(a)))
+    add_keys_commands(commands)
 
     demo = commands.add_parser("demo", help="run the local demo stack in the foreground")
     demo.add_argument("--port", type=int, default=int(os.environ.get("DEMO_PORT", "8080")))
@@ -133,7 +136,7 @@ def _group_option(parser: argparse.ArgumentParser, flag: str, meaning: str) -> N
 
 def _serve(args: argparse.Namespace) -> int:
     # Check the configuration here, so a bad value is one clear line, not a worker traceback.
-    load_settings(os.environ)
+    load_ring(load_settings(os.environ), time.time())
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
     command = [
         gunicorn,

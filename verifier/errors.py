@@ -11,6 +11,15 @@ class SettingsError(VerifierError):
     """A configuration value is missing or wrong; start-up stops with this message."""
 
 
+class KeyFileError(SettingsError):
+    """A key file, or the keys directory, cannot be used; `path` names it."""
+
+    def __init__(self, path: object, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = str(path)
+        self.problem = problem
+
+
 class TokenRejected(VerifierError):
     """An access token failed verification; `reason` says why (for logs, never for clients)."""
 
@@ -24,6 +33,17 @@ class AccessTokenExpired(TokenRejected):
 
     def __init__(self) -> None:
         super().__init__("expired")
+
+
+class AccessKeyRetired(AccessTokenExpired):
+    """An access token names a key that no longer verifies (past its window, or withdrawn).
+
+    Handled like an expired token: the refresh token, which no key signs, may take over, so
+    retiring a key never logs anybody out. Nothing of the token is trusted.
+    """
+
+    def __init__(self) -> None:
+        TokenRejected.__init__(self, "key retired")
 
 
 class RefreshRejected(VerifierError):
@@ -77,3 +97,7 @@ class RulesFileError(AccessConfigError):
         super().__init__(f"{where}: {message}")
         self.source = source
         self.line = line
+
+
+class KeyOperationRefused(VerifierError):
+    """A `verifier keys` command would break the ring (log users out, drop a live key)."""

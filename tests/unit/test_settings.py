@@ -396,3 +396,79 @@ def test_secrets_are_not_in_repr(tmp_path: Path) -> None:
     # The repr stays useful: the non-secret fields are there.
     assert "access_ttl_seconds=300" in repr(loaded)
     assert "kid='k1'" in repr(loaded.current_key)
+
+
+# --- keys directory, assertions, JWKS -------------------------------------------------------------
+
+
+def test_key_ring_defaults() -> None:
+    loaded = load_settings(env())
+    assert loaded.keys_dir is None
+    assert loaded.assertion_ttl_seconds == 60
+    assert loaded.assertion_audience == "app"
+    assert loaded.assertion_issuer == "verifier"
+    assert loaded.keys_reload_seconds == 2
+    assert loaded.jwks_max_age_seconds == 300
+
+
+def test_keys_dir_replaces_jwt_keys() -> None:
+    loaded = load_settings({"VERIFIER_KEYS_DIR": "/etc/verifier/keys"})
+    assert loaded.keys_dir == Path("/etc/verifier/keys")
+    assert loaded.signing_keys == ()
+
+
+@pytest.mark.parametrize("variable", ["VERIFIER_JWT_KEYS", "VERIFIER_JWT_KEYS_FILE"])
+def test_keys_dir_and_jwt_keys_together_are_refused(variable: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"VERIFIER_KEYS_DIR": "/keys", variable: KEYS})
+    assert str(caught.value) == (
+        "VERIFIER_KEYS_DIR: set VERIFIER_KEYS_DIR or VERIFIER_JWT_KEYS, not both: with a keys "
+        "directory, every key comes from it"
+    )
+
+
+def test_keys_dir_must_be_absolute() -> None:
+    with pytest.raises(SettingsError, match=r"^VERIFIER_KEYS_DIR: must be an absolute path"):
+        load_settings({"VERIFIER_KEYS_DIR": "keys"})
+
+
+def test_assertion_issuer_follows_the_issuer_unless_set() -> None:
+    assert load_settings(env(ISSUER="idp")).assertion_issuer == "idp"
+    assert load_settings(env(ISSUER="idp", ASSERTION_ISSUER="edge")).assertion_issuer == "edge"
+    assert settings(issuer="idp").assertion_issuer == "idp"
+
+
+def test_assertion_variables_are_read() -> None:
+    loaded = load_settings(
+        env(
+            ASSERTION_TTL_SECONDS="30",
+            ASSERTION_AUDIENCE="billing",
+            KEYS_RELOAD_SECONDS="5",
+            JWKS_MAX_AGE_SECONDS="60",
+        )
+    )
+    assert loaded.assertion_ttl_seconds == 30
+    assert loaded.assertion_audience == "billing"
+    assert loaded.keys_reload_seconds == 5
+    assert loaded.jwks_max_age_seconds == 60
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("ASSERTION_TTL_SECONDS", "0"),
+        ("ASSERTION_TTL_SECONDS", "61"),
+        ("KEYS_RELOAD_SECONDS", "0"),
+        ("KEYS_RELOAD_SECONDS", "61"),
+        ("JWKS_MAX_AGE_SECONDS", "-1"),
+        ("JWKS_MAX_AGE_SECONDS", "3601"),
+    ],
+)
+def test_key_ring_values_out_of_range_are_refused(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=rf"^VERIFIER_{name}: must be between"):
+        load_settings(env(**{name: value}))
+
+
+def test_an_empty_assertion_audience_is_refused() -> None:
+    with pytest.raises(SettingsError, match=r"^VERIFIER_ASSERTION_AUDIENCE: must not be empty"):
+        settings(assertion_audience="")

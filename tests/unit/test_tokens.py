@@ -13,12 +13,15 @@ import hashlib
 import hmac
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
 
-from verifier.errors import AccessTokenExpired, TokenRejected
+from verifier.errors import AccessKeyRetired, AccessTokenExpired, SettingsError, TokenRejected
+from verifier.keyring.material import Key
+from verifier.keyring.ring import CurrentRing, KeyRing, RingPolicy
 from verifier.settings import Settings, SigningKey
 from verifier.tokens import (
     ALGORITHM,
@@ -518,3 +521,95 @@ def test_token_with_characters_that_cannot_be_encoded_is_rejected() -> None:
     # A lone surrogate cannot reach us through ASGI (headers are latin-1), but verify()'s
     # contract is TokenRejected for anything that is not a token, not a UnicodeEncodeError.
     assert_rejected("\ud800.\ud800.\ud800", "malformed")
+
+
+# --- the key ring: rotation, retirement, reloads ------------------------------------------------
+
+ROTATION = NOW + 100
+RING_POLICY = RingPolicy(access_verify_seconds=TTL, assertion_verify_seconds=60)
+
+
+def access_key(kid: str, secret: bytes, activates_at: int) -> Key:
+    return Key(kid, "access", "HS256", created=NOW, activates_at=activates_at, secret=secret)
+
+
+def rotating_ring(*extra: Key) -> KeyRing:
+    """k0 signs until ROTATION, k1 from then on."""
+    return KeyRing(
+        [access_key("k0", OLD_SECRET, NOW - 1000), access_key("k1", SECRET, ROTATION), *extra],
+        RING_POLICY,
+    )
+
+
+def test_the_ring_decides_which_key_signs_at_the_given_time() -> None:
+    codec = AccessTokenCodec(make_settings(), CurrentRing(rotating_ring()))
+    before = codec.issue("alice", "session-1", ROTATION - 1)
+    after = codec.issue("alice", "session-1", ROTATION)
+    assert jwt.get_unverified_header(before)["kid"] == "k0"
+    assert jwt.get_unverified_header(after)["kid"] == "k1"
+
+
+def test_a_token_of_the_superseded_key_verifies_until_its_expiry() -> None:
+    codec = AccessTokenCodec(make_settings(), CurrentRing(rotating_ring()))
+    token = codec.issue("alice", "session-1", ROTATION - 1)
+    assert codec.verify(token, ROTATION - 1 + TTL - 1).user == "alice"
+    with pytest.raises(AccessTokenExpired):
+        codec.verify(token, ROTATION - 1 + TTL)
+
+
+def test_a_key_past_its_window_hands_over_to_the_refresh_token() -> None:
+    # A worker that had not reloaded signed with k0 after the rotation: its token outlives
+    # k0's window. Refused as retired, an AccessTokenExpired: the gate refreshes silently.
+    codec = AccessTokenCodec(make_settings(), CurrentRing(rotating_ring()))
+    late = forge(
+        good_header(kid="k0"), good_claims(iat=ROTATION + 5, exp=ROTATION + 5 + TTL), OLD_SECRET
+    )
+    assert codec.verify(late, ROTATION + TTL - 1).user == "alice"  # cached now
+
+    with pytest.raises(AccessKeyRetired) as caught:
+        codec.verify(late, ROTATION + TTL)  # still cached, but its key stopped verifying
+
+    assert isinstance(caught.value, AccessTokenExpired)
+    assert caught.value.reason == "key retired"
+    with pytest.raises(TokenRejected) as for_logout:
+        codec.verify(late, ROTATION + TTL, allow_expired=True)
+    assert type(for_logout.value) is TokenRejected
+
+
+def test_a_withdrawn_key_stops_verifying_at_the_reload_even_from_the_cache() -> None:
+    current = CurrentRing(rotating_ring())
+    codec = AccessTokenCodec(make_settings(), current)
+    token = codec.issue("alice", "session-1", ROTATION - 1)
+    assert codec.verify(token, ROTATION).user == "alice"
+
+    withdrawn = access_key("k0", OLD_SECRET, NOW - 1000).withdrawn(ROTATION + 1)
+    current.swap(KeyRing([withdrawn, access_key("k1", SECRET, ROTATION)], RING_POLICY))
+
+    with pytest.raises(AccessKeyRetired):
+        codec.verify(token, ROTATION + 2)
+
+
+def test_a_new_key_verifies_before_it_signs() -> None:
+    # Another worker's clock may be a little ahead: what it signs with k1 is accepted here.
+    codec = AccessTokenCodec(make_settings(), CurrentRing(rotating_ring()))
+    early = forge(good_header(kid="k1"), good_claims(iat=ROTATION - 10, exp=ROTATION + 200))
+    assert codec.verify(early, ROTATION - 5).user == "alice"
+
+
+def test_an_assertion_key_never_verifies_an_access_token() -> None:
+    assertion_key = Key("s1", "assertion", "EdDSA", created=NOW, activates_at=NOW - 1000)
+    codec = AccessTokenCodec(make_settings(), CurrentRing(rotating_ring(assertion_key)))
+    assert_rejected_by(codec, forge(good_header(kid="s1"), expired_claims()), "unknown kid")
+
+
+def test_settings_with_a_keys_directory_need_the_ring_passed_in() -> None:
+    settings = make_settings(signing_keys=(), keys_dir=Path("/keys"))
+    with pytest.raises(SettingsError, match="VERIFIER_KEYS_DIR is set"):
+        AccessTokenCodec(settings)
+
+
+def assert_rejected_by(codec: AccessTokenCodec, token: str, reason: str) -> None:
+    with pytest.raises(TokenRejected) as caught:
+        codec.verify(token, NOW)
+    assert type(caught.value) is TokenRejected
+    assert caught.value.reason == reason

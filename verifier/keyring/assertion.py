@@ -1,0 +1,116 @@
+"""The signed identity assertion (`X-Auth-Assertion`): a short JWT apps verify with the JWKS.
+
+Signing costs tens of microseconds (EdDSA, ES256), and every protected request would pay
+it: an assertion is cached per session, audience, groups and key, and reused while more
+than half of its lifetime remains, so an app never receives one about to expire.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jwt
+
+from verifier.keyring.material import ASSERTION
+from verifier.keyring.ring import CurrentRing, KeyRing
+
+# A plain JWT, not an access token (typ "at+jwt"): an assertion can never pass for one,
+# and the keys differ anyway.
+ASSERTION_TYPE = "JWT"
+MAX_ASSERTION_TTL_SECONDS = 60
+# Cached assertions per worker, ~600 bytes each.
+ASSERTION_CACHE_ENTRIES = 10_000
+
+_CacheKey = tuple[str, str, str, tuple[str, ...], str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Signed:
+    token: str
+    issued_at: int
+    expires_at: int
+
+
+class AssertionSigner:
+    """Signs (and caches) assertions with the ring's current assertion key."""
+
+    def __init__(
+        self,
+        keys: CurrentRing,
+        issuer: str,
+        default_audience: str,
+        ttl_seconds: int,
+        max_entries: int = ASSERTION_CACHE_ENTRIES,
+    ) -> None:
+        if not 1 <= ttl_seconds <= MAX_ASSERTION_TTL_SECONDS:
+            raise ValueError(f"ttl_seconds must be 1..{MAX_ASSERTION_TTL_SECONDS}")
+        self._keys = keys
+        self._issuer = issuer
+        self.default_audience = default_audience
+        self._ttl_seconds = ttl_seconds
+        self._max_entries = max_entries
+        self._ring: KeyRing | None = None
+        self._cache: dict[_CacheKey, _Signed] = {}
+
+    @property
+    def ttl_seconds(self) -> int:
+        """Lifetime of the assertions this signer issues."""
+        return self._ttl_seconds
+
+    def assertion(
+        self,
+        user: str,
+        groups: tuple[str, ...],
+        session_id: str,
+        audience: str,
+        now: float,
+    ) -> str | None:
+        """A signed assertion of who the request is, for `audience`; None without a key.
+
+        An empty `audience` (a location that asks for none) means the default audience.
+        Claims: iss, aud, sub, groups, sid, iat, exp (iat + ttl); header kid, alg, typ JWT.
+        """
+        audience = audience or self.default_audience
+        ring = self._keys.ring
+        if ring is not self._ring:
+            # A reload may have withdrawn a key: nothing signed under the old ring is reused.
+            self._ring = ring
+            self._cache.clear()
+        key = ring.signing_key(ASSERTION, now)
+        if key is None or key.private_key is None:
+            return None
+        cache_key = (session_id, user, audience, groups, key.kid)
+        cached = self._cache.get(cache_key)
+        if cached is not None and self._reusable(cached, now):
+            return cached.token
+        issued_at = int(now)
+        expires_at = issued_at + self._ttl_seconds
+        claims = {
+            "iss": self._issuer,
+            "aud": audience,
+            "sub": user,
+            "groups": list(groups),
+            "sid": session_id,
+            "iat": issued_at,
+            "exp": expires_at,
+        }
+        token = jwt.encode(
+            claims,
+            key.private_key,
+            algorithm=key.alg,
+            headers={"kid": key.kid, "typ": ASSERTION_TYPE},
+        )
+        self._remember(cache_key, _Signed(token, issued_at, expires_at))
+        return token
+
+    def _reusable(self, cached: _Signed, now: float) -> bool:
+        # More than half its lifetime left; and never one "issued" after `now` (a clock
+        # that stepped back would otherwise hand out an assertion from the future).
+        return cached.issued_at <= now and cached.expires_at - now > self._ttl_seconds / 2
+
+    def _remember(self, cache_key: _CacheKey, signed: _Signed) -> None:
+        self._cache.pop(cache_key, None)  # re-inserted last: the dict stays oldest-first
+        if len(self._cache) >= self._max_entries:
+            # Evict the oldest entry: a dict iterates in insertion order.
+            del self._cache[next(iter(self._cache))]
+        self._cache[cache_key] = signed
