@@ -124,8 +124,7 @@ def _parse_line(number: int, line: str) -> HtpasswdEntry | HtpasswdProblem:
         return HtpasswdProblem(number, f"bad user name {shown}: user names are {USER_NAME_RULE}")
     password_hash = rest.partition(":")[0]  # nginx: anything after a second ':' is a comment
     scheme = legacy_scheme(password_hash)
-    cost = bcrypt_cost(password_hash)
-    if scheme is None or (cost is not None and cost > MAX_BCRYPT_COST):
+    if scheme is None:
         return HtpasswdProblem(number, f"user {name}: {_why_not_importable(password_hash)}")
     return HtpasswdEntry(number, name, password_hash, scheme)
 

@@ -45,8 +45,9 @@ def legacy_scheme(stored_hash: str) -> LegacyScheme | None:
     """The scheme of a well-formed imported hash, or None (argon2, malformed, anything else)."""
     match = BCRYPT_PATTERN.fullmatch(stored_hash)
     if match is not None:
+        # A costlier hash cannot come from an import: never spend hours checking one.
         cost = int(match["cost"])
-        return LegacyScheme.BCRYPT if MIN_BCRYPT_COST <= cost <= 31 else None
+        return LegacyScheme.BCRYPT if MIN_BCRYPT_COST <= cost <= MAX_BCRYPT_COST else None
     if APR1_PATTERN.fullmatch(stored_hash):
         return LegacyScheme.APR1
     if SHA1_PATTERN.fullmatch(stored_hash):

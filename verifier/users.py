@@ -17,7 +17,13 @@ import redis.asyncio as aioredis
 
 from verifier.errors import InvalidCredentials, VerifierError
 from verifier.keys import USER_NAME_RULE, KeySpace, normalize_user_name
-from verifier.legacy_hashes import MAX_BCRYPT_COST, LegacyScheme, bcrypt_cost, legacy_scheme
+from verifier.legacy_hashes import (
+    MAX_BCRYPT_COST,
+    MIN_BCRYPT_COST,
+    LegacyScheme,
+    bcrypt_cost,
+    legacy_scheme,
+)
 from verifier.liveness import USER_CHANGED, LivenessCache
 from verifier.passwords import MAX_PASSWORD_LENGTH, PasswordHasher
 from verifier.redis_store import as_text, guard
@@ -128,10 +134,11 @@ class UserStore:
         name = _checked_name(raw_name)
         scheme = legacy_scheme(password_hash)
         if scheme is None:
-            raise BadUserInput("only bcrypt, apr1 and {SHA} hashes can be imported")
+            raise BadUserInput(
+                f"only bcrypt (cost {MIN_BCRYPT_COST}-{MAX_BCRYPT_COST}), apr1 and {{SHA}} "
+                "hashes can be imported"
+            )
         cost = bcrypt_cost(password_hash)
-        if cost is not None and cost > MAX_BCRYPT_COST:
-            raise BadUserInput(f"bcrypt costs above {MAX_BCRYPT_COST} are refused")
         joined = _format_groups(checked_groups(groups))
         listed = False
         if cost is not None:

@@ -16,7 +16,7 @@ from verifier.errors import InvalidCredentials
 from verifier.keys import KeySpace
 from verifier.liveness import LivenessCache
 from verifier.passwords import PasswordHasher
-from verifier.users import GROUPS_FIELD, UnknownUser, UserExists, UserStore
+from verifier.users import GROUPS_FIELD, BadUserInput, UnknownUser, UserExists, UserStore
 
 if TYPE_CHECKING:
     from conftest import RedisServer
@@ -195,5 +195,19 @@ def test_apr1_account_is_upgraded_on_its_first_sign_in(redis_server: RedisServer
         assert [s.password_scheme for s in await store.summaries()] == ["apr1"]
         assert await store.authenticate("carol", password) == "carol"
         assert [s.password_scheme for s in await store.summaries()] == ["argon2id"]
+
+    _run(redis_server, scenario)
+
+
+@pytest.mark.parametrize(
+    "password_hash",
+    ["plaintext", "$6$salt$digest", BCRYPT_5[0].replace("$05$", "$13$"), "$argon2id$v=19$x"],
+)
+def test_only_importable_hashes_are_accepted(redis_server: RedisServer, password_hash: str) -> None:
+    async def scenario(store: UserStore, client: aioredis.Redis, keys: KeySpace) -> None:
+        with pytest.raises(BadUserInput, match="only bcrypt"):
+            await store.import_hashed("alice", password_hash)
+        assert not await client.exists(keys.user("alice"))
+        assert await client.zcard(keys.imported_bcrypt()) == 0
 
     _run(redis_server, scenario)

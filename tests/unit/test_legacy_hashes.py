@@ -45,6 +45,8 @@ def test_each_scheme_is_recognised_and_checks_its_password(
         "$2x$05$EedJ3Akby85WmoRwBZW5XuUSe8WxJIk1M.AJ.hgrfRaOlUjQMg/qW",
         "$2y$05$EedJ3Akby85WmoRwBZW5XuUSe8WxJIk1M.AJ.hgrfRaOlUjQMg/q",
         "$2y$03$EedJ3Akby85WmoRwBZW5XuUSe8WxJIk1M.AJ.hgrfRaOlUjQMg/qW",
+        "$2y$13$EedJ3Akby85WmoRwBZW5XuUSe8WxJIk1M.AJ.hgrfRaOlUjQMg/qW",
+        "$2y$31$EedJ3Akby85WmoRwBZW5XuUSe8WxJIk1M.AJ.hgrfRaOlUjQMg/qW",
         "$apr1$$2dLGSMAsdI9ObxfZfYXCt/",
         "{SHA}4w1sdKqeiAjlXDN4mcF3DXVTuSI",
         "{sha}4w1sdKqeiAjlXDN4mcF3DXVTuSI=",

@@ -1,0 +1,73 @@
+"""Tools of the htpasswd migration tests: real htpasswd lines, files, the verifier command."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import bcrypt
+import pytest
+
+from verifier.demo.processes import verifier_environment
+
+# Debian's htpasswd makes bcrypt hashes of cost 5 unless told otherwise.
+BCRYPT_COST = 5
+
+
+def htpasswd_tool() -> str:
+    """Path of Debian's htpasswd; skip without it, except in CI where that would hide a check."""
+    found = shutil.which("htpasswd")
+    if found is None:
+        reason = "htpasswd is not installed (apt-get install apache2-utils)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI is set, so this check may not be skipped")
+        pytest.skip(reason)
+    return found
+
+
+def htpasswd_line(options: str, name: str, password: str) -> str:
+    """`name:hash` as `htpasswd -n -b OPTIONS` prints it (the password on the command line)."""
+    result = subprocess.run(
+        [htpasswd_tool(), "-n", "-b", *options.split(), name, password],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def bcrypt_line(prefix: bytes, name: str, password: str, cost: int = BCRYPT_COST) -> str:
+    """`name:hash` with a bcrypt hash made by the bcrypt library."""
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(cost, prefix=prefix))
+    return f"{name}:{hashed.decode()}"
+
+
+def run_verifier(
+    env: dict[str, str], *args: str, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """`python -m verifier ARGS` with these settings; the caller checks the outcome."""
+    return subprocess.run(
+        [sys.executable, "-m", "verifier", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=verifier_environment(env),
+        timeout=60,
+        check=False,
+    )
+
+
+def write_file(directory: Path, lines: list[str]) -> Path:
+    """An htpasswd file made of these lines."""
+    path = directory / "htpasswd"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def hash_of(line: str) -> str:
+    """The hash of a `name:hash` line."""
+    return line.split(":", 1)[1]
