@@ -336,7 +336,11 @@ def running_stack(
         started["verifier"] = processes.start_verifier(
             env, verifier_port, VERIFIER_WORKERS, log_dir=workdir
         )
-        started["legacy-app"] = processes.start_legacy_app(app_port, log_dir=workdir)
+        started["legacy-app"] = processes.start_legacy_app(
+            app_port,
+            log_dir=workdir,
+            jwks_url=f"http://{processes.LOOPBACK}:{listen_port}/.well-known/jwks.json",
+        )
         conf_path = workdir / "nginx.conf"
         conf_path.write_text(
             processes.render_nginx_conf(

@@ -3,18 +3,35 @@
 It knows nothing about tokens or sessions. nginx (verifier-protect.conf) puts the logged-in
 user in X-Auth-User and the session id in X-Auth-Session, replacing any value a client sent.
 Served by gunicorn: `gunicorn 'verifier.demo.legacy_app:create_app()'`.
+
+`/api/whoami` and `/admin/` show the other way, the one an app should prefer: they trust no
+plain header, only the signed X-Auth-Assertion, verified with the verifier's public keys from
+`/.well-known/jwks.json` (PyJWT's PyJWKClient). That is on when DEMO_JWKS_URL is set (the
+demo and the tests set it). DEMO_ASSERTION_ISSUER names the expected `iss`; the audiences are
+those nginx asks for: "app" by default, ADMIN_AUDIENCE for the admin area
+(`$verifier_assertion_audience` in its location).
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from html import escape
+from typing import Any
 
 import falcon
+import jwt
 
 USER_HEADER = "X-Auth-User"
 SESSION_HEADER = "X-Auth-Session"
 GROUPS_HEADER = "X-Auth-Groups"
+ASSERTION_HEADER = "X-Auth-Assertion"
+# What the verifier signs assertions with; never taken from the token itself.
+ASSERTION_ALGORITHMS = ["EdDSA", "ES256"]
+ASSERTION_CLAIMS = ["iss", "aud", "sub", "sid", "iat", "exp"]
+DEFAULT_AUDIENCE = "app"
+ADMIN_AUDIENCE = "admin-area"
 
 # Identity pages must not outlive the session in the browser's history or any cache.
 _NO_STORE = "no-store"
@@ -88,13 +105,69 @@ that nginx sets after asking the verifier.</p>
         resp.text = _page("Legacy app", body)
 
 
+class AssertionVerifier:
+    """Checks X-Auth-Assertion against the verifier's JWKS: signature, iss, aud, lifetime."""
+
+    def __init__(self, jwks_url: str, issuer: str) -> None:
+        # The key set is cached for a minute; an unknown kid (a new key) refetches it.
+        self._keys = jwt.PyJWKClient(jwks_url, lifespan=60, cooldown_duration=0, timeout=5)
+        self._issuer = issuer
+
+    def verify(self, req: falcon.Request, audience: str) -> dict[str, Any]:
+        """The verified claims of the request's assertion; raise AssertionRefused if none."""
+        assertion = req.get_header(ASSERTION_HEADER)
+        if not assertion:
+            raise AssertionRefused("no identity assertion")
+        try:
+            key = self._keys.get_signing_key_from_jwt(assertion)
+            claims: dict[str, Any] = jwt.decode(
+                assertion,
+                key,
+                algorithms=ASSERTION_ALGORITHMS,
+                audience=audience,
+                issuer=self._issuer,
+                options={"require": ASSERTION_CLAIMS},
+            )
+        except jwt.PyJWTError as error:
+            raise AssertionRefused(f"identity assertion refused: {type(error).__name__}") from None
+        return claims
+
+
+class AssertionRefused(Exception):
+    """The request carries no valid assertion: the app answers 401, whatever the headers say."""
+
+
+def _refuse(resp: falcon.Response, refusal: AssertionRefused) -> None:
+    resp.status = falcon.HTTP_401
+    resp.cache_control = [_NO_STORE]
+    resp.media = {"error": str(refusal)}
+
+
 class WhoAmI:
-    """The identity as JSON, for API clients."""
+    """The identity as JSON, for API clients: from the signed assertion when configured."""
+
+    def __init__(self, verifier: AssertionVerifier | None) -> None:
+        self._verifier = verifier
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """Return the user and session nginx passed on (null when absent)."""
+        """Return who is asking; with assertions on, refuse a request without a valid one."""
         resp.cache_control = [_NO_STORE]
-        resp.media = _identity(req)
+        if self._verifier is None:
+            resp.media = _identity(req)
+            return
+        try:
+            claims = self._verifier.verify(req, DEFAULT_AUDIENCE)
+        except AssertionRefused as refusal:
+            _refuse(resp, refusal)
+            return
+        groups = claims.get("groups") or []
+        resp.media = {
+            "user": claims["sub"],
+            "session": claims["sid"],
+            "groups": ",".join(groups) or None,
+            "verified": True,
+            "claims": claims,
+        }
 
 
 class HeaderEcho:
@@ -109,9 +182,22 @@ class HeaderEcho:
 class AdminPage:
     """The admin area: nginx lets only members of `admins` reach it (`$verifier_require`)."""
 
+    def __init__(self, verifier: AssertionVerifier | None) -> None:
+        self._verifier = verifier
+
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """Show who got in, and with which groups."""
+        """Show who got in, and with which groups (from the assertion when configured)."""
         identity = _identity(req)
+        verified = ""
+        if self._verifier is not None:
+            try:
+                claims = self._verifier.verify(req, ADMIN_AUDIENCE)
+            except AssertionRefused as refusal:
+                _refuse(resp, refusal)
+                return
+            identity = {"user": claims["sub"], "groups": ",".join(claims.get("groups") or [])}
+            verified = f"""<p id="verified">Verified from the signed assertion (audience
+<code>{escape(str(claims["aud"]))}</code>, key <code>{escape(_kid(req))}</code>).</p>"""
         body = f"""<h1>Admin area</h1>
 <p>Only members of the group <code>admins</code> get here: nginx asked the verifier, which
 answered 403 for everyone else. This app checks nothing itself.</p>
@@ -119,6 +205,7 @@ answered 403 for everyone else. This app checks nothing itself.</p>
 <dt>User</dt><dd id="user">{escape(identity["user"] or "")}</dd>
 <dt>Groups</dt><dd id="groups">{escape(identity["groups"] or "")}</dd>
 </dl>
+{verified}
 <p><a href="/">Back to the app</a></p>"""
         resp.content_type = falcon.MEDIA_HTML
         resp.cache_control = [_NO_STORE]
@@ -137,12 +224,25 @@ class PublicPage:
         resp.text = _page("Public page", body)
 
 
+def _kid(req: falcon.Request) -> str:
+    kid = jwt.get_unverified_header(req.get_header(ASSERTION_HEADER) or "").get("kid")
+    return str(kid)
+
+
+def _assertion_verifier(environ: Mapping[str, str]) -> AssertionVerifier | None:
+    jwks_url = environ.get("DEMO_JWKS_URL")
+    if not jwks_url:
+        return None
+    return AssertionVerifier(jwks_url, issuer=environ.get("DEMO_ASSERTION_ISSUER", "verifier"))
+
+
 def create_app() -> falcon.App[falcon.Request, falcon.Response]:
     """Build the demo legacy app."""
     app = falcon.App()
     app.add_route("/", HomePage())
-    app.add_route("/api/whoami", WhoAmI())
+    verifier = _assertion_verifier(os.environ)
+    app.add_route("/api/whoami", WhoAmI(verifier))
     app.add_route("/api/headers", HeaderEcho())
     app.add_route("/public/", PublicPage())
-    app.add_route("/admin/", AdminPage())
+    app.add_route("/admin/", AdminPage(verifier))
     return app

@@ -456,12 +456,25 @@ def sync_gunicorn_argv(app: str, port: int, *options: str) -> list[str]:
     ]  # fmt: skip
 
 
-def start_legacy_app(port: int, *, log_dir: Path, timeout: float = 15.0) -> ManagedProcess:
-    """Start the demo legacy app (gunicorn, sync workers) on 127.0.0.1:port."""
+def start_legacy_app(
+    port: int,
+    *,
+    log_dir: Path,
+    jwks_url: str | None = None,
+    timeout: float = 15.0,
+) -> ManagedProcess:
+    """Start the demo legacy app (gunicorn, sync workers) on 127.0.0.1:port.
+
+    With `jwks_url` (the verifier's /.well-known/jwks.json, through nginx), its /api/whoami
+    trusts only a verified X-Auth-Assertion.
+    """
     argv = sync_gunicorn_argv(
         "verifier.demo.legacy_app:create_app()", port, "--access-logfile", "-"
     )
-    process = ManagedProcess("legacy-app", argv, log_dir, env=_python_environment())
+    env = _python_environment()
+    if jwks_url is not None:
+        env["DEMO_JWKS_URL"] = jwks_url
+    process = ManagedProcess("legacy-app", argv, log_dir, env=env)
     url = f"http://{LOOPBACK}:{port}/public/"
     _wait_or_stop(process, lambda: process.wait_until_responding(url, timeout))
     return process
