@@ -79,19 +79,21 @@ def _run(
     app_port = processes.free_port()
     settings_env = {
         "VERIFIER_REDIS_URL": f"redis://{processes.LOOPBACK}:{redis_port}/0",
-        # A fresh key per run: tokens of an earlier run are worthless.
-        "VERIFIER_JWT_KEYS": f"demo:{secrets.token_urlsafe(48)}",
+        # Fresh keys per run (made below): tokens of an earlier run are worthless.
+        "VERIFIER_KEYS_DIR": str(workdir / "keys"),
         "VERIFIER_ACCESS_TTL_SECONDS": str(ACCESS_TTL_SECONDS),
         # Plain http on localhost: Secure cookies would never be sent back.
         "VERIFIER_COOKIE_SECURE": "false",
     }
 
     print("Starting redis-server, the verifier, the demo app and nginx...", flush=True)
+    processes.run_verifier_command(settings_env, "keys", "generate", "--use", "all")
     started.append(processes.start_redis(workdir, redis_port, binary=redis_server))
     started.append(
         processes.start_verifier(settings_env, verifier_port, VERIFIER_WORKERS, log_dir=workdir)
     )
-    started.append(processes.start_legacy_app(app_port, log_dir=workdir))
+    jwks_url = f"http://{processes.LOOPBACK}:{port}/.well-known/jwks.json"
+    started.append(processes.start_legacy_app(app_port, log_dir=workdir, jwks_url=jwks_url))
     conf_path = workdir / "nginx.conf"
     conf_path.write_text(
         processes.render_nginx_conf(
@@ -151,7 +153,8 @@ Try:
   - {url}public/ : the same app, outside the protected location: no sign-in.
   - {url}admin/ : the admin area, for the group admins only: {DEMO_USER} enters,
     {GUEST_USER} gets "No access" (403) with a way to sign in as someone else.
-  - {url}api/whoami : the identity the app received, as JSON.
+  - {url}api/whoami : the identity the app received, as JSON: from the signed
+    X-Auth-Assertion, which the app verifies with {url}.well-known/jwks.json.
   - curl -i {url}api/whoami -H 'Accept: application/json' : 401 JSON, no redirect.
   - curl -si {url}api/whoami -H 'X-Auth-User: admin' : still sent to sign in; nginx
     replaces that header before the app sees it.

@@ -489,12 +489,18 @@ def add_user(
     timeout: float = 60.0,
 ) -> None:
     """Create a user with `python -m verifier users add NAME [--group G...]`, password on stdin."""
-    argv = [sys.executable, "-m", "verifier", "users", "add", name]
-    for group in groups:
-        argv += ["--group", group]
+    options = [option for group in groups for option in ("--group", group)]
+    run_verifier_command(env, "users", "add", name, *options, stdin=password, timeout=timeout)
+
+
+def run_verifier_command(
+    env: Mapping[str, str], *args: str, stdin: str = "", timeout: float = 60.0
+) -> str:
+    """Run `python -m verifier ARGS` with these settings; its output, or CommandFailed."""
+    argv = [sys.executable, "-m", "verifier", *args]
     result = subprocess.run(
         argv,
-        input=password,
+        input=stdin,
         capture_output=True,
         text=True,
         env=verifier_environment(env),
@@ -503,6 +509,7 @@ def add_user(
     )
     if result.returncode != 0:
         raise CommandFailed(argv, result.returncode, (result.stdout + result.stderr).strip())
+    return result.stdout
 
 
 def _wait_or_stop(process: ManagedProcess, wait: Callable[[], None]) -> None:
