@@ -42,9 +42,12 @@ ENV PATH=/opt/venv/bin:$PATH \
 # A fixed numeric id so orchestrators (runAsNonRoot) can check it and file ownership on
 # mounted secrets is predictable. The home directory exists because gunicorn (>= 25.1)
 # creates its control socket under ~/.gunicorn.
+# /keys is where a keys volume goes (VERIFIER_KEYS_DIR): owned by the service user, 0700 as
+# the verifier requires, so a new named volume mounted there starts with both.
 RUN groupadd --system --gid 10001 verifier \
     && useradd --system --uid 10001 --gid verifier --no-log-init \
-        --create-home --home-dir /home/verifier --shell /usr/sbin/nologin verifier
+        --create-home --home-dir /home/verifier --shell /usr/sbin/nologin verifier \
+    && install -d -m 0700 -o 10001 -g 10001 /keys
 
 COPY --from=builder /opt/venv /opt/venv
 

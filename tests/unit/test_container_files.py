@@ -172,22 +172,33 @@ def test_redis_persists_to_an_append_only_file_on_a_named_volume(
     assert data_mounts[0] in named_volumes
 
 
-def test_verifier_reads_its_jwt_keys_from_a_secret_file(compose: dict[str, Any]) -> None:
+def test_verifier_reads_its_keys_from_a_volume_no_other_service_mounts(
+    compose: dict[str, Any],
+) -> None:
     for name, service in _services(compose).items():
-        assert "VERIFIER_JWT_KEYS" not in service.get("environment", {}), (
-            f"{name} has the JWT keys inline in its environment"
-        )
+        environment = service.get("environment", {})
+        assert "VERIFIER_JWT_KEYS" not in environment, f"{name} has keys inline"
     verifier = _services(compose)["verifier"]
-    keys_file = verifier["environment"]["VERIFIER_JWT_KEYS_FILE"]
-    secret_names = {
-        secret["source"] if isinstance(secret, dict) else secret
-        for secret in verifier.get("secrets", [])
-    }
-    # Without a `target`, compose mounts a secret at /run/secrets/<name>.
-    mounted = {f"/run/secrets/{secret}" for secret in secret_names}
-    assert keys_file in mounted
-    secret_name = keys_file.rsplit("/", 1)[1]
-    assert "file" in compose["secrets"][secret_name], "the secret must come from a file"
+    keys_dir = verifier["environment"]["VERIFIER_KEYS_DIR"]
+    mounts = [_volume_parts(volume) for volume in verifier.get("volumes", [])]
+    (source,) = [source for source, target in mounts if target == keys_dir]
+    assert source in compose["volumes"], "the keys must live on a named volume"
+    for name, service in _services(compose).items():
+        if name != "verifier":
+            sources = {_volume_parts(volume)[0] for volume in service.get("volumes", [])}
+            assert source not in sources, f"{name} mounts the keys volume"
+
+
+def _volume_parts(volume: Any) -> tuple[str, str]:
+    if isinstance(volume, dict):
+        return volume.get("source", ""), volume.get("target", "")
+    source, target, *_ = volume.split(":")
+    return source, target
+
+
+def test_the_image_prepares_the_keys_mount_point_for_its_user() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "install -d -m 0700 -o 10001 -g 10001 /keys" in dockerfile
 
 
 def test_demo_secrets_stay_out_of_the_docker_build_context() -> None:
@@ -200,14 +211,6 @@ def test_demo_secrets_stay_out_of_the_docker_build_context() -> None:
     assert patterns[0] == "*"
     exceptions = [pattern[1:] for pattern in patterns if pattern.startswith("!")]
     assert not [pattern for pattern in exceptions if "secret" in pattern], exceptions
-
-
-def test_demo_secrets_are_ignored_by_git(compose: dict[str, Any]) -> None:
-    git = _tool("git", "Debian package git")
-    for secret in compose["secrets"].values():
-        path = Path(secret["file"]).relative_to(ROOT)
-        result = _run([git, "check-ignore", "--quiet", "--no-index", str(path)])
-        assert result.returncode == 0, f"{path} is not in .gitignore: it could be committed"
 
 
 def test_nginx_mounts_every_file_docker_conf_includes(compose: dict[str, Any]) -> None:
