@@ -188,5 +188,5 @@ def revocation_listeners(stack: Stack) -> int:
 
 def wait_until_every_worker_listens(stack: Stack) -> None:
     """Wait until every worker has (re)subscribed to revocations, as after a Redis restart."""
-    listening = eventually(lambda: revocation_listeners(stack), lambda n: n >= stack.workers)
+    listening = eventually(lambda: revocation_listeners(stack), lambda n: n == stack.workers)
     assert listening == stack.workers, f"{listening} of {stack.workers} workers subscribed"
