@@ -10,18 +10,23 @@ from typing import Any
 
 from bench.scenarios import Check, Measurement
 
-# Issue 4's targets, all measured in the same run.
+# The targets, every one a ratio of two figures of the same run: absolute rates and
+# latencies move with the machine (and with whatever else it runs), ratios far less. The
+# first three are issue 4's absolute goals restated against the naive baseline, as they
+# stood on the development machine (5 ms against its 8.25 ms p99, 2,000 rotations/s against
+# its 2,697 req/s); the flood is judged against the spin control, CPU work of the same
+# priority that runs none of our code.
 TARGET_VS_NAIVE = 4.0
-TARGET_P99_MS = 5.0
-TARGET_ROTATIONS_PER_S = 2000.0
-TARGET_FLOOD_P99_RATIO = 2.0
+TARGET_P99_VS_NAIVE = 0.6
+TARGET_REFRESH_VS_NAIVE = 0.75
+TARGET_FLOOD_P99_VS_SPIN = 1.25
 # Past this share of the CPU taken by other processes, a window's figures are suspect.
 OTHERS_CPU_WARNING_PERCENT = 5.0
 
 
 @dataclass(frozen=True)
 class Target:
-    """One of issue 4's goals and whether this run met it."""
+    """One goal, a ratio within this run, and whether this run met it."""
 
     name: str
     met: bool
@@ -40,44 +45,49 @@ def ratios(measurements: Mapping[str, Measurement], name: str) -> tuple[float | 
 
 
 def targets(measurements: Mapping[str, Measurement]) -> list[Target]:
-    """The targets whose scenarios ran."""
+    """The targets whose scenarios (and reference scenarios) ran."""
     found: list[Target] = []
-    valid = measurements.get("valid")
-    if valid is not None:
+    valid, naive = measurements.get("valid"), measurements.get("naive")
+    if valid is not None and naive is not None:
         vs_naive = ratios(measurements, "valid")[1]
         if vs_naive is not None:
             found.append(
                 Target(
-                    f"valid path >= {TARGET_VS_NAIVE:g}x the naive baseline",
+                    f"valid path >= {TARGET_VS_NAIVE:g}x the naive baseline's requests/s",
                     vs_naive >= TARGET_VS_NAIVE,
                     f"{vs_naive:.2f}x",
                 )
             )
-        found.append(
-            Target(
-                f"valid path p99 <= {TARGET_P99_MS:g} ms",
-                valid.result.p99_ms <= TARGET_P99_MS,
-                f"{valid.result.p99_ms:.2f} ms",
+        if naive.result.p99_ms:
+            p99_ratio = valid.result.p99_ms / naive.result.p99_ms
+            found.append(
+                Target(
+                    f"valid path p99 <= {TARGET_P99_VS_NAIVE:g}x the naive baseline's p99",
+                    p99_ratio <= TARGET_P99_VS_NAIVE,
+                    f"{p99_ratio:.2f}x",
+                )
             )
-        )
     refresh = measurements.get("refresh")
-    if refresh is not None:
-        per_second = float(refresh.extra["rotations_per_s"])
+    if refresh is not None and naive is not None and naive.result.requests_per_second:
+        refresh_ratio = float(refresh.extra["rotations_per_s"]) / naive.result.requests_per_second
         found.append(
             Target(
-                f"silent refresh >= {TARGET_ROTATIONS_PER_S:,.0f} rotations/s",
-                per_second >= TARGET_ROTATIONS_PER_S,
-                f"{per_second:,.0f}/s",
+                f"silent refresh >= {TARGET_REFRESH_VS_NAIVE:g}x the naive baseline "
+                "(rotations/s against its requests/s)",
+                refresh_ratio >= TARGET_REFRESH_VS_NAIVE,
+                f"{refresh_ratio:.2f}x",
             )
         )
     flood = measurements.get("flood")
-    if flood is not None and flood.extra.get("p99_vs_quiet") is not None:
-        ratio = float(flood.extra["p99_vs_quiet"])
+    if flood is not None and flood.extra.get("p99_vs_spin") is not None:
+        vs_spin = float(flood.extra["p99_vs_spin"])
+        vs_quiet = flood.extra.get("p99_vs_quiet")
         found.append(
             Target(
-                f"/auth p99 during the login flood <= {TARGET_FLOOD_P99_RATIO:g}x quiet",
-                ratio <= TARGET_FLOOD_P99_RATIO,
-                f"{ratio:.2f}x",
+                f"/auth p99 during the login flood <= {TARGET_FLOOD_P99_VS_SPIN:g}x "
+                "the spin control's p99",
+                vs_spin <= TARGET_FLOOD_P99_VS_SPIN,
+                f"{vs_spin:.2f}x" + ("" if vs_quiet is None else f" ({_ratio(vs_quiet)} quiet)"),
             )
         )
     return found
@@ -134,7 +144,7 @@ def render(
         workers = ", ".join(f"pid {pid} {kib / 1024:.1f} MiB" for pid, kib in rss_kib.items())
         lines.append(f"verifier RSS per worker after the run: {workers}")
     if found_targets:
-        lines += ["", "targets (issue 4):"]
+        lines += ["", "targets (ratios within this run):"]
         lines += [
             f"  [{'met' if t.met else 'MISSED'}] {t.name}: {t.measured}" for t in found_targets
         ]

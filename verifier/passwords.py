@@ -69,13 +69,20 @@ class PasswordHasher:
     check that queued longer than `max_queue_seconds` is dropped with PasswordCheckBusy.
     """
 
-    def __init__(self, max_parallel: int = 1, max_queue_seconds: float = MAX_QUEUE_SECONDS) -> None:
+    def __init__(
+        self,
+        max_parallel: int = 1,
+        max_queue_seconds: float = MAX_QUEUE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._pool = ThreadPoolExecutor(
             max_workers=max_parallel,
             thread_name_prefix="argon2",
             initializer=_lower_thread_priority,
         )
         self._max_queue_seconds = max_queue_seconds
+        # Read when a check is queued and again when a thread takes it up.
+        self._clock = clock
         # Unknown users are checked against this, so they cost the same time as known ones.
         self._dummy_hash = _HASHER.hash("verifier-dummy-password")
         self._legacy_dummies = LegacyDummies.make()
@@ -137,10 +144,10 @@ class PasswordHasher:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def _in_pool(self, work: Callable[..., T], *args: object) -> T:
-        queued_at = time.monotonic()
+        queued_at = self._clock()
 
         def run_unless_stale() -> T:
-            waited = time.monotonic() - queued_at
+            waited = self._clock() - queued_at
             if waited > self._max_queue_seconds:
                 raise PasswordCheckBusy(waited)
             return work(*args)

@@ -18,8 +18,13 @@ from verifier.redis_store import guard
 # EXPIRE share the script so a counter can never be left without its TTL (a lockout forever).
 # A refused attempt is not counted, so the counter stays at the limit and the window ends on
 # time. (EXPIRE NX would need Redis 7; the bundled fallback server is 6.2.)
+# The wait is the window's remaining milliseconds rounded *up* to whole seconds: a client
+# that waits Retry-After seconds finds the window closed. (TTL rounds to the nearest second:
+# it told clients to come back up to half a second early, and in the window's last half
+# second it read 0, answered as a whole new window.) A counter without a TTL cannot happen;
+# if one did, it would count as a full window.
 # KEYS[1] counter; ARGV[1] limit, ARGV[2] window (s). Returns 0 when allowed, else the
-# seconds until the window ends.
+# whole seconds until the window ends (at least 1).
 _RESERVE_ATTEMPT = """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then
@@ -29,11 +34,11 @@ if count <= tonumber(ARGV[1]) then
   return 0
 end
 redis.call('DECR', KEYS[1])
-local ttl = redis.call('TTL', KEYS[1])
-if ttl < 1 then
+local left_ms = redis.call('PTTL', KEYS[1])
+if left_ms < 1 then
   return tonumber(ARGV[2])
 end
-return ttl
+return math.ceil(left_ms / 1000)
 """
 
 # Give an attempt back (it succeeded, or another counter refused it). Only an existing
@@ -106,11 +111,16 @@ class LoginThrottle:
         ]
 
     def _account_key(self, user_name: str) -> str:
-        # Folded like real names, so "Alice" and "alice" share one counter.
-        return self._keys.login_throttle("account", _digest(user_name.strip().lower()))
+        return account_counter_key(self._keys, user_name)
 
     def _address_key(self, address: str) -> str:
         return self._keys.login_throttle("address", _digest(address))
+
+
+def account_counter_key(keys: KeySpace, user_name: str) -> str:
+    """The Redis key counting failed logins for one user name, known or not."""
+    # Folded like real names, so "Alice" and "alice" share one counter.
+    return keys.login_throttle("account", _digest(user_name.strip().lower()))
 
 
 def _digest(text: str) -> str:

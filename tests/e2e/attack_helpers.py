@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from conftest import Stack
 
 # Forged tokens live this long, so that no denial can be put down to a token that merely
-# expired during the test (the stack's own access tokens live 2 s).
+# expired during the test (as long as the stack's own access tokens).
 FORGED_LIFETIME_SECONDS = 300
 # A value meaning "leave this header field or claim out" in forge_header / forge_claims.
 OMIT: Any = object()

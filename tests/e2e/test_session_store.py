@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 import redis.asyncio as aioredis
+from e2e_helpers import SETTLE_SECONDS
 
 from verifier.errors import RefreshRejected, StoreUnavailable
 from verifier.keys import KeySpace
-from verifier.sessions import RotationOutcome, SessionPolicy, SessionStore
+from verifier.sessions import RefreshToken, RotationOutcome, SessionPolicy, SessionStore
 
 if TYPE_CHECKING:
     from conftest import RedisServer
@@ -21,8 +22,21 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+class Clock:
+    """The wall clock, which the test can also move forward by hand."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def _run(
-    redis_server: RedisServer, policy: SessionPolicy, scenario: Callable[..., Awaitable[T]]
+    redis_server: RedisServer,
+    policy: SessionPolicy,
+    scenario: Callable[..., Awaitable[T]],
+    clock: Callable[[], float] = time.time,
 ) -> T:
     """Run `scenario(store, client, keys)` on a fresh client and key prefix."""
 
@@ -30,11 +44,21 @@ def _run(
         client = aioredis.Redis.from_url(redis_server.url)
         keys = KeySpace(f"store-{secrets.token_hex(4)}")
         try:
-            return await scenario(SessionStore(client, keys, policy, time.time), client, keys)
+            return await scenario(SessionStore(client, keys, policy, clock), client, keys)
         finally:
             await client.aclose()
 
     return asyncio.run(main())
+
+
+async def _until_expired(client: aioredis.Redis, key: str) -> bool:
+    """Wait until Redis has let `key` expire; False if it is still there after a while."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while await client.exists(key):
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
 
 
 def _policy(**overrides: int) -> SessionPolicy:
@@ -75,21 +99,49 @@ def test_idle_session_expires_without_use(redis_server: RedisServer) -> None:
 def test_rotation_renews_idle_time_but_never_the_absolute_lifetime(
     redis_server: RedisServer,
 ) -> None:
+    # The store's clock says how much of the lifetime has passed; Redis's own clock runs the
+    # TTLs the rotations set, which the test reads rather than races.
+    clock = Clock()
+
     async def scenario(store: SessionStore, client: aioredis.Redis, keys: KeySpace) -> None:
         session = await store.create("alice")
-        token = session.refresh_token
-        started = time.monotonic()
-        # Keep the session busy: each rotation comes before the 1 s idle timeout.
-        while time.monotonic() - started < 1.5:
-            await asyncio.sleep(0.4)
-            refreshed = await store.refresh(str(token))
-            assert refreshed.outcome is RotationOutcome.ROTATED
-            assert refreshed.new_refresh_token is not None
-            token = refreshed.new_refresh_token
-        await asyncio.sleep(2.2 - (time.monotonic() - started))
+        key = keys.session("alice", session.session_id)
+        await client.pexpire(key, 10_000)  # unused for 50 s of its idle minute...
+        token = await _rotated(store, session.refresh_token)
+        assert 50_000 < await client.pttl(key) <= 60_000  # ...then used: a whole minute again
+
+        clock.now += 590  # in use all along, and 10 s from the end of its 10 minutes
+        token = await _rotated(store, token)
+        assert 0 < await client.pttl(key) <= 10_000  # not the idle minute: only what is left
+
+        clock.now += 9.7  # the last 300 ms: a rotation grants just those, and Redis ends it
+        await _rotated(store, token)
+        assert 0 < await client.pttl(key) <= 300
+        assert await _until_expired(client, key)
         assert not await store.is_live("alice", session.session_id)
 
-    _run(redis_server, _policy(idle_seconds=1, absolute_seconds=2), scenario)
+    _run(redis_server, _policy(idle_seconds=60, absolute_seconds=600), scenario, clock)
+
+
+def test_refresh_at_the_absolute_end_ends_the_session(redis_server: RedisServer) -> None:
+    # Even before Redis has expired the key: the script compares its clock with the end.
+    clock = Clock()
+
+    async def scenario(store: SessionStore, client: aioredis.Redis, keys: KeySpace) -> None:
+        session = await store.create("alice")
+        clock.now += 600
+        with pytest.raises(RefreshRejected, match="unknown"):
+            await store.refresh(str(session.refresh_token))
+        assert not await client.exists(keys.session("alice", session.session_id))
+
+    _run(redis_server, _policy(idle_seconds=60, absolute_seconds=600), scenario, clock)
+
+
+async def _rotated(store: SessionStore, token: RefreshToken) -> RefreshToken:
+    refreshed = await store.refresh(str(token))
+    assert refreshed.outcome is RotationOutcome.ROTATED
+    assert refreshed.new_refresh_token is not None
+    return refreshed.new_refresh_token
 
 
 def test_login_past_the_cap_ends_the_oldest_session(redis_server: RedisServer) -> None:

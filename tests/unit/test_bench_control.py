@@ -38,9 +38,12 @@ def test_spin_loop_runs_at_sched_idle_in_a_nice_19_autogroup_of_its_own() -> Non
         spinner.wait()
 
 
-@pytest.mark.parametrize("scenario", ["spin", "flood"])
-def test_background_scenarios_also_run_the_quiet_valid_path_first(scenario: str) -> None:
-    assert parse_options(["--only", scenario]).scenarios == ("valid", scenario)
+def test_spin_also_runs_the_quiet_valid_path_first() -> None:
+    assert parse_options(["--only", "spin"]).scenarios == ("valid", "spin")
+
+
+def test_flood_also_runs_the_quiet_valid_path_and_its_spin_control_first() -> None:
+    assert parse_options(["--only", "flood"]).scenarios == ("valid", "spin", "flood")
 
 
 def test_unknown_scenario_is_refused() -> None:
@@ -49,9 +52,11 @@ def test_unknown_scenario_is_refused() -> None:
     assert refused.value.code == 2
 
 
-def _window(p99_ms: float, counters: dict[str, int] | None = None) -> WrkResult:
+def _window(
+    p99_ms: float, counters: dict[str, int] | None = None, requests: int = 1000
+) -> WrkResult:
     return WrkResult(
-        requests=1000,
+        requests=requests,
         duration_seconds=10.0,
         p50_ms=p99_ms / 3,
         p90_ms=p99_ms / 2,
@@ -63,9 +68,9 @@ def _window(p99_ms: float, counters: dict[str, int] | None = None) -> WrkResult:
     )
 
 
-def test_report_judges_the_flood_against_quiet_and_shows_it_against_the_spin_loop() -> None:
+def _flood_and_spin(flood_p99_ms: float) -> dict[str, Measurement]:
     logins = _window(5000.0, {f"{STATUS_PREFIX}401": 90, f"{STATUS_PREFIX}503": 10})
-    measurements = {
+    return {
         "valid": Measurement("valid", "valid", _window(1.5), None),
         "spin": Measurement(
             "spin",
@@ -77,23 +82,88 @@ def test_report_judges_the_flood_against_quiet_and_shows_it_against_the_spin_loo
         "flood": Measurement(
             "flood",
             "flood",
-            _window(3.6),
+            _window(flood_p99_ms),
             None,
             {
                 "quiet_p99_ms": 1.5,
-                "p99_vs_quiet": 2.4,
-                "p99_vs_spin": 0.8,
+                "p99_vs_quiet": round(flood_p99_ms / 1.5, 2),
+                "p99_vs_spin": round(flood_p99_ms / 4.5, 2),
                 "logins": logins.to_json(),
             },
         ),
     }
+
+
+def test_report_judges_the_flood_against_the_spin_control_and_shows_it_against_quiet() -> None:
+    measurements = _flood_and_spin(flood_p99_ms=6.3)  # 1.4x the spin loop's p99, 4.2x quiet
+
     found = report.targets(measurements)
     flood_target = next(t for t in found if "login flood" in t.name)
-    assert (flood_target.met, flood_target.measured) == (False, "2.40x")
+    assert (flood_target.met, flood_target.measured) == (False, "1.40x (4.20x quiet)")
 
     text = report.render(measurements, {}, found, [])
     assert "spin loop (SCHED_IDLE; no verifier code): valid path p99 4.50 ms" in text
     assert "vs quiet p99 1.50 ms = 3.00x" in text
-    assert "p99 3.60 ms vs quiet p99 1.50 ms = 2.40x" in text
-    assert "vs the spin loop's p99: 0.80x" in text
-    assert "[MISSED] /auth p99 during the login flood <= 2x quiet: 2.40x" in text
+    assert "p99 6.30 ms vs quiet p99 1.50 ms = 4.20x" in text
+    assert "vs the spin loop's p99: 1.40x" in text
+    assert (
+        "[MISSED] /auth p99 during the login flood <= 1.25x the spin control's p99: "
+        "1.40x (4.20x quiet)"
+    ) in text
+
+
+def test_flood_far_above_quiet_but_close_to_the_spin_control_meets_its_target() -> None:
+    # Any CPU work slows the saturated valid path; only what hashing adds on top counts.
+    found = report.targets(_flood_and_spin(flood_p99_ms=5.4))  # 1.2x spin, 3.6x quiet
+
+    (flood_target,) = [t for t in found if "login flood" in t.name]
+    assert (flood_target.met, flood_target.measured) == (True, "1.20x (3.60x quiet)")
+
+
+def _full_run(
+    *, naive_rps: int, naive_p99: float, valid_rps: int, valid_p99: float, rotations_per_s: float
+) -> dict[str, Measurement]:
+    measurements = {
+        "naive": Measurement("naive", "naive", _window(naive_p99, requests=naive_rps * 10), None),
+        "valid": Measurement("valid", "valid", _window(valid_p99, requests=valid_rps * 10), None),
+        "refresh": Measurement(
+            "refresh",
+            "refresh",
+            _window(7.0, requests=int(rotations_per_s * 10)),
+            None,
+            {"rotations_per_s": rotations_per_s},
+        ),
+    }
+    return {**measurements, **{k: v for k, v in _flood_and_spin(5.0).items() if k != "valid"}}
+
+
+def test_targets_are_ratios_to_figures_of_the_same_run() -> None:
+    # The slower machine of issue 9: 1,643 rotations/s read MISSED against 2,000/s, while
+    # the refresh path held at 0.96x its own naive baseline.
+    slow = _full_run(
+        naive_rps=1712, naive_p99=12.0, valid_rps=15_000, valid_p99=6.5, rotations_per_s=1643
+    )
+
+    found = {t.name.split(" >=")[0].split(" <=")[0]: t for t in report.targets(slow)}
+
+    assert set(found) == {
+        "valid path",
+        "valid path p99",
+        "silent refresh",
+        "/auth p99 during the login flood",
+    }
+    assert all(t.measured.split()[0].endswith("x") for t in found.values())
+    assert (found["silent refresh"].met, found["silent refresh"].measured) == (True, "0.96x")
+    # 6.5 ms is past the old absolute 5 ms, but it is 0.54x this machine's naive p99.
+    assert (found["valid path p99"].met, found["valid path p99"].measured) == (True, "0.54x")
+    assert (found["valid path"].met, found["valid path"].measured) == (True, "8.76x")
+
+
+def test_refresh_below_three_quarters_of_the_naive_baseline_misses() -> None:
+    run = _full_run(
+        naive_rps=2700, naive_p99=8.0, valid_rps=23_000, valid_p99=1.6, rotations_per_s=1900
+    )
+
+    (refresh_target,) = [t for t in report.targets(run) if t.name.startswith("silent refresh")]
+
+    assert (refresh_target.met, refresh_target.measured) == (False, "0.70x")

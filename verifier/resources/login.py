@@ -20,6 +20,9 @@ from verifier.users import UserStore
 BAD_CREDENTIALS = "Invalid user name or password."
 BUSY = "Sign-in is busy right now. Try again in a few seconds."
 BUSY_RETRY_AFTER_SECONDS = 2
+# The same words for every throttled sign-in, known user or not; only the wait differs, and
+# it is the Retry-After of that answer.
+THROTTLED = "Too many failed sign-ins. Try again in {seconds} s."
 MAX_USER_NAME_INPUT = 256
 
 
@@ -61,7 +64,7 @@ class Login:
             await self._throttle.reserve(user_name, address)
         except LoginThrottled as throttled:
             resp.retry_after = throttled.retry_after_seconds
-            message = f"Too many failed sign-ins. Try again in {throttled.retry_after_seconds} s."
+            message = THROTTLED.format(seconds=throttled.retry_after_seconds)
             self._fail(resp, falcon.HTTP_429, message, as_json, next_path, user_name)
             return
         try:
