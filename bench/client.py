@@ -35,6 +35,8 @@ class Reply:
     status: int
     set_cookies: list[str]
     body: bytes
+    # The one header a probe reads besides the cookies (see probes.expect_assertion).
+    assertion: str | None = None
 
     def __str__(self) -> str:
         return f"{self.status}, Set-Cookie {self.set_cookies}, body {self.body[:200]!r}"
@@ -84,6 +86,7 @@ def _request(
             status=response.status,
             set_cookies=response.headers.get_all("Set-Cookie") or [],
             body=response.read(),
+            assertion=response.headers.get("X-Bench-Assertion"),
         )
     finally:
         connection.close()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import time
 
+import jwt
+
 from bench import client
 from bench.client import Session
 from bench.stack import STATIC_BODY, Endpoints
@@ -37,6 +39,18 @@ def expect_denied(endpoints: Endpoints, path: str) -> None:
     reply = client.get(endpoints, path, dict(API_ACCEPT))
     if reply.status != 401:
         raise BenchError(f"GET {path} without a session answered {reply}")
+
+
+def expect_assertion(
+    endpoints: Endpoints, path: str, headers: dict[str, str], audience: str, group: str
+) -> None:
+    """The app behind `path` gets a signed assertion for `audience` naming `group`."""
+    reply = client.get(endpoints, path, {**API_ACCEPT, **headers})
+    if reply.status != 200 or not reply.assertion:
+        raise BenchError(f"GET {path} forwarded no assertion: {reply}")
+    claims = jwt.decode(reply.assertion, options={"verify_signature": False})
+    if claims.get("aud") != audience or group not in claims.get("groups", []):
+        raise BenchError(f"GET {path} forwarded an assertion for {claims}")
 
 
 def expect_refresh(

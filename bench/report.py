@@ -20,6 +20,9 @@ TARGET_VS_NAIVE = 4.0
 TARGET_P99_VS_NAIVE = 0.6
 TARGET_REFRESH_VS_NAIVE = 0.75
 TARGET_FLOOD_P99_VS_SPIN = 1.25
+# Issue 10: a location that requires a group and forwards a signed assertion keeps this
+# share of the plain valid path's requests/s.
+TARGET_ACCESS_VS_VALID = 0.9
 # Past this share of the CPU taken by other processes, a window's figures are suspect.
 OTHERS_CPU_WARNING_PERCENT = 5.0
 
@@ -67,6 +70,17 @@ def targets(measurements: Mapping[str, Measurement]) -> list[Target]:
                     f"{p99_ratio:.2f}x",
                 )
             )
+    access = measurements.get("access")
+    if access is not None and valid is not None and valid.result.requests_per_second:
+        access_ratio = access.result.requests_per_second / valid.result.requests_per_second
+        found.append(
+            Target(
+                f"group rule + signed assertion >= {TARGET_ACCESS_VS_VALID:g}x the valid "
+                "path's requests/s",
+                access_ratio >= TARGET_ACCESS_VS_VALID,
+                f"{access_ratio:.2f}x",
+            )
+        )
     refresh = measurements.get("refresh")
     if refresh is not None and naive is not None and naive.result.requests_per_second:
         refresh_ratio = float(refresh.extra["rotations_per_s"]) / naive.result.requests_per_second

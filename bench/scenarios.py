@@ -17,13 +17,15 @@ from bench import client, cpu, probes, wrk
 from bench.client import Session
 from bench.options import Options
 from bench.probes import API_ACCEPT, BenchError
-from bench.stack import STATIC_FILE, RunningStack
+from bench.stack import ASSERTION_AUDIENCE, STATIC_FILE, USER_GROUP, RunningStack
 from bench.wrk import RunningWrk, WrkJob, WrkResult
 from verifier.demo.processes import ManagedProcess
 
 FLOOR_PATH = f"/floor/{STATIC_FILE}"
 NAIVE_PATH = f"/naive/{STATIC_FILE}"
 PROTECTED_PATH = f"/protected/{STATIC_FILE}"
+ACCESS_PATH = f"/protected-access/{STATIC_FILE}"
+ACCESS_PROBE_PATH = f"/protected-access-probe/{STATIC_FILE}"
 # The flood and the spin loop keep running a little past the measured window, so the window
 # never sees them wind down.
 _BACKGROUND_TAIL_SECONDS = 1
@@ -78,6 +80,7 @@ class ScenarioRunner:
             "floor": self._floor,
             "naive": self._naive,
             "valid": self._valid,
+            "access": self._access,
             "refresh": self._refresh,
             "login": self._login,
             "spin": self._spin,
@@ -111,6 +114,21 @@ class ScenarioRunner:
         self._require_all_2xx("valid", window.result)
         self._quiet_valid = window.result
         return self._measurement("valid", "verifier: valid access token", window)
+
+    def _access(self) -> Measurement:
+        # The valid path again, through a location that requires a group and forwards a
+        # signed assertion of its own audience (the second nginx and verifier of the stack).
+        endpoints = replace(self._endpoints, base_url=self._endpoints.access_base_url)
+        cookies = self._browser_cookies()
+        probes.expect_allowed(endpoints, ACCESS_PATH, cookies)
+        probes.expect_denied(endpoints, ACCESS_PATH)
+        probes.expect_assertion(
+            endpoints, ACCESS_PROBE_PATH, cookies, ASSERTION_AUDIENCE, USER_GROUP
+        )
+        job = replace(self._get_job(ACCESS_PATH, cookies), url=endpoints.url(ACCESS_PATH))
+        window = self._measure(job)
+        self._require_all_2xx("access", window.result)
+        return self._measurement("access", "verifier: valid, group rule + signed assertion", window)
 
     def _refresh(self) -> Measurement:
         # One session per connection, plus one per thread: before the run, wrk calls

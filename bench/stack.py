@@ -27,6 +27,10 @@ JWT_KID = "bench"
 KEY_PREFIX = "verifier"
 ISSUER = AUDIENCE = "verifier"
 USER_NAME = "bench"
+# The access scenario's location requires this group (bench/nginx.conf.template), and asks
+# for its own assertion audience.
+USER_GROUP = "bench-admins"
+ASSERTION_AUDIENCE = "bench-app"
 # The body of every protected URL: small, so the check dominates what is measured.
 STATIC_BODY = b"ok\n"
 STATIC_FILE = "ok.txt"
@@ -45,6 +49,8 @@ class Endpoints:
     """URLs and names the scenarios need."""
 
     base_url: str
+    # The second nginx, in front of the verifier that signs assertions (the access scenario).
+    access_base_url: str
     access_cookie: str
     refresh_cookie: str
     user_name: str
@@ -53,6 +59,10 @@ class Endpoints:
     def url(self, path: str) -> str:
         """Absolute URL of a path on the bench nginx."""
         return self.base_url + path
+
+    def access_url(self, path: str) -> str:
+        """Absolute URL of a path on the second nginx (group rule and signed assertion)."""
+        return self.access_base_url + path
 
 
 @dataclass(frozen=True)
@@ -113,34 +123,33 @@ class BenchStack:
         )
         self._started.append(verifier)
 
+        # The same service with a keys directory (the same access key, plus an assertion
+        # key) for the access scenario: a location that requires a group and forwards a
+        # signed assertion. Same Redis and key prefix, so the same session works on both.
+        access_env = self._access_verifier_env(redis_url)
+        access_verifier_port = processes.free_port()
+        self._started.append(
+            processes.start_verifier(
+                access_env,
+                access_verifier_port,
+                self._verifier_workers,
+                log_dir=self._workdir / "access",
+            )
+        )
+
         naive_port = processes.free_port()
         self._started.append(self._start_naive(redis_url, naive_port))
 
-        listen_port = processes.free_port()
-        www = self._workdir / "www"
-        www.mkdir()
-        (www / STATIC_FILE).write_bytes(STATIC_BODY)
-        www.chmod(0o755)  # nginx's workers run as nobody when started as root
-        conf = self._workdir / "nginx.conf"
-        conf.write_text(
-            processes.render_nginx_conf(
-                prefix=self._workdir,
-                listen_port=listen_port,
-                verifier_port=verifier_port,
-                app_port=naive_port,
-                worker_processes=1,
-                template=NGINX_TEMPLATE,
-            ),
-            encoding="utf-8",
-        )
-        self._started.append(
-            processes.start_nginx(processes.find_nginx(), self._workdir, conf, port=listen_port)
+        listen_port = self._start_nginx(self._workdir, verifier_port, naive_port)
+        access_listen_port = self._start_nginx(
+            self._workdir / "access", access_verifier_port, naive_port
         )
 
         password = secrets.token_urlsafe(16)
-        processes.add_user(verifier_env, USER_NAME, password)
+        processes.add_user(verifier_env, USER_NAME, password, groups=(USER_GROUP,))
         endpoints = Endpoints(
             base_url=f"http://{processes.LOOPBACK}:{listen_port}",
+            access_base_url=f"http://{processes.LOOPBACK}:{access_listen_port}",
             access_cookie=self._cookies.access_name,
             refresh_cookie=self._cookies.refresh_name,
             user_name=USER_NAME,
@@ -151,6 +160,43 @@ class BenchStack:
             verifier=verifier,
             token_codec=AccessTokenCodec(load_settings(verifier_env)),
         )
+
+    def _start_nginx(self, prefix: Path, verifier_port: int, naive_port: int) -> int:
+        listen_port = processes.free_port()
+        www = prefix / "www"
+        www.mkdir(parents=True)
+        (www / STATIC_FILE).write_bytes(STATIC_BODY)
+        www.chmod(0o755)  # nginx's workers run as nobody when started as root
+        conf = prefix / "nginx.conf"
+        conf.write_text(
+            processes.render_nginx_conf(
+                prefix=prefix,
+                listen_port=listen_port,
+                verifier_port=verifier_port,
+                app_port=naive_port,
+                worker_processes=1,
+                template=NGINX_TEMPLATE,
+            ),
+            encoding="utf-8",
+        )
+        self._started.append(
+            processes.start_nginx(processes.find_nginx(), prefix, conf, port=listen_port)
+        )
+        return listen_port
+
+    def _access_verifier_env(self, redis_url: str) -> dict[str, str]:
+        env = self._verifier_env(redis_url)
+        del env["VERIFIER_JWT_KEYS"]
+        keys_dir = self._workdir / "access" / "keys"
+        keys_dir.parent.mkdir()
+        env["VERIFIER_KEYS_DIR"] = str(keys_dir)
+        env["VERIFIER_ASSERTION_AUDIENCE"] = "app"
+        # The run's access key, so the session signed in on the first verifier passes here.
+        processes.run_verifier_command(
+            env, "keys", "import", stdin=f"{JWT_KID}:{self._jwt_secret}\n"
+        )
+        processes.run_verifier_command(env, "keys", "generate", "--use", "assertion")
+        return env
 
     def _verifier_env(self, redis_url: str) -> dict[str, str]:
         # Everything else keeps the service's defaults: the point is to measure them.

@@ -130,29 +130,24 @@ def _read_request(
     # seen as repeated (and ignored) instead of "the last line wins". Every other header
     # here is set by nginx's `location = /auth` (clients' own headers never reach it).
     cookie_lines: list[str] = []
-    original_uri = path = declaration = audience = host = ""
-    method = "GET"
+    found: dict[bytes, bytes] = {}
     for name, value in headers:
         if name == b"cookie":
             cookie_lines.append(value.decode("latin-1"))
-        elif name == b"x-original-uri":
-            original_uri = value.decode("latin-1")
-        elif name == b"x-original-path":
-            path = _utf8(value)
-        elif name == b"x-original-method":
-            method = value.decode("latin-1").upper()
-        elif name == b"x-verifier-require":
-            declaration = _utf8(value)
-        elif name == b"x-verifier-audience":
-            audience = _utf8(value)
-        elif name == b"host":
-            host = _without_port(value.decode("latin-1").lower())
+        else:
+            found[name] = value
+    original_uri = found.get(b"x-original-uri", b"").decode("latin-1")
+    path = found.get(b"x-original-path")
+    declaration = found.get(b"x-verifier-require")
+    audience = found.get(b"x-verifier-audience")
+    host = found.get(b"host")
+    method = found.get(b"x-original-method")
     request = AccessRequest(
-        host=host,
-        path=path or normalized_path(original_uri),
-        method=method,
-        declaration=declaration,
-        audience=audience,
+        host=_without_port(host.decode("latin-1").lower()) if host else "",
+        path=_utf8(path) if path else normalized_path(original_uri),
+        method=method.decode("latin-1").upper() if method else "GET",
+        declaration=_utf8(declaration) if declaration else "",
+        audience=_utf8(audience) if audience else "",
     )
     return ("; ".join(cookie_lines) if cookie_lines else None), original_uri, request
 

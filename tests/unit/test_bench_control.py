@@ -167,3 +167,23 @@ def test_refresh_below_three_quarters_of_the_naive_baseline_misses() -> None:
     (refresh_target,) = [t for t in report.targets(run) if t.name.startswith("silent refresh")]
 
     assert (refresh_target.met, refresh_target.measured) == (False, "0.70x")
+
+
+def test_access_also_runs_the_plain_valid_path_it_is_compared_with() -> None:
+    assert parse_options(["--only", "access"]).scenarios == ("valid", "access")
+
+
+@pytest.mark.parametrize(("access_requests", "met"), [(900, True), (899, False)])
+def test_report_judges_the_access_path_against_the_valid_path_of_the_same_run(
+    access_requests: int, met: bool
+) -> None:
+    measurements = {
+        "valid": Measurement("valid", "valid", _window(1.5, requests=1000), None),
+        "access": Measurement("access", "access", _window(1.6, requests=access_requests), None),
+    }
+
+    (target,) = report.targets(measurements)
+
+    assert target.name.startswith("group rule + signed assertion >= 0.9x")
+    assert target.met is met
+    assert target.measured == f"{access_requests / 1000:.2f}x"

@@ -6,7 +6,8 @@ import logging
 from dataclasses import dataclass
 
 from verifier.access.declaration import DeclarationCache
-from verifier.access.rules import NO_RULES, Policy, RuleSet, Target
+from verifier.access.rules import NO_RULES, Policy, Rule, RuleSet, Target
+from verifier.access.subjects import Subjects
 from verifier.errors import AccessConfigError
 
 log = logging.getLogger(__name__)
@@ -39,10 +40,34 @@ class AccessRequest:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """Allowed or not, and what made it so (for logs, `verifier access check`, never clients)."""
+    """Allowed or not, and what made it so (for logs, `verifier access check`, never clients).
+
+    The reason is put into words only when asked for: every protected request is decided,
+    and an admitted one never needs the text.
+    """
 
     allowed: bool
-    reason: str
+    rules_source: str
+    rule: Rule | None = None
+    # The location's subjects when it was read, else the problem that made it unreadable.
+    subjects: Subjects | None = None
+    problem: str | None = None
+
+    @property
+    def reason(self) -> str:
+        """What made the decision, as `verifier access check` prints it."""
+        if self.rule is not None and self.rule.policy is Policy.DENY:
+            return self.rule.describe(self.rules_source)
+        if self.rule is None and self.subjects is None and self.problem is None:
+            return f"no rule of {self.rules_source} matched; default_policy: deny"
+        if self.problem is not None:
+            return f"invalid location declaration: {self.problem}"
+        central = (
+            self.rule.describe(self.rules_source) if self.rule is not None else "no central rule"
+        )
+        assert self.subjects is not None  # noqa: S101 (set on every path that gets here)
+        verb = "admits" if self.allowed else "requires"
+        return f"{central}; location {verb} {self.subjects.describe()}"
 
 
 class AccessPolicy:
@@ -69,18 +94,19 @@ class AccessPolicy:
     def decide(self, identity: Identity, request: AccessRequest) -> Decision:
         """Decide one request of a signed-in user."""
         rules = self._rules
-        rule = rules.first_match(request.target, identity.user, identity.groups)
-        if rule is not None and rule.policy is Policy.DENY:
-            return Decision(False, rule.describe(rules.source))
+        source = rules.source
+        rule = None
+        if rules.rules:
+            rule = rules.first_match(request.target, identity.user, identity.groups)
+            if rule is not None and rule.policy is Policy.DENY:
+                return Decision(False, source, rule)
         if rule is None and rules.default_policy is Policy.DENY:
-            return Decision(False, f"no rule of {rules.source} matched; default_policy: deny")
+            return Decision(False, source)
         try:
             declaration = self._declarations.get(request.declaration)
         except AccessConfigError as error:
             log.error("location of %s: %s (denying)", request.path, error)
-            return Decision(False, f"invalid location declaration: {error}")
-        central = rule.describe(rules.source) if rule is not None else "no central rule"
+            return Decision(False, source, rule, problem=str(error))
         subjects = declaration.subjects
-        if not subjects.matches(identity.user, identity.groups):
-            return Decision(False, f"{central}; location requires {subjects.describe()}")
-        return Decision(True, f"{central}; location admits {subjects.describe()}")
+        allowed = subjects.matches(identity.user, identity.groups)
+        return Decision(allowed, source, rule, subjects)
