@@ -44,18 +44,9 @@ def login_page(
     elif notice:
         message = f'<p class="notice" role="status">{escape(notice)}</p>'
     described_by = ' aria-describedby="form-error"' if error else ""
-    return f"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sign in</title>
-<style>{_STYLE}</style>
-</head>
-<body>
-<main>
-<h1>Sign in</h1>
-{message}
+    return _document(
+        "Sign in",
+        f"""{message}
 <form method="post" action="{escape(action)}"{described_by}>
 <input type="hidden" name="next" value="{escape(next_path)}">
 <label for="username">User name</label>
@@ -64,11 +55,8 @@ def login_page(
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button>
-</form>
-</main>
-</body>
-</html>
-"""
+</form>""",
+    )
 
 
 def forbidden_page(user: str, path: str, logout_action: str) -> str:
@@ -79,25 +67,34 @@ def forbidden_page(user: str, path: str, logout_action: str) -> str:
     """
     who = f"<strong>{escape(user)}</strong>" if user else "this account"
     switch_action = logout_action + "?next=" + quote(path, safe="/")
-    return f"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>No access</title>
-<style>{_STYLE}</style>
-</head>
-<body>
-<main>
-<h1>No access</h1>
-<p role="alert">You are signed in as {who}, which may not open <code>{escape(path)}</code>.</p>
+    return _document(
+        "No access",
+        f"""<p role="alert">You are signed in as {who}, which may not open
+<code>{escape(path)}</code>.</p>
 <p>If you have another account with access, sign in with it.</p>
 <form class="inline" method="post" action="{escape(switch_action)}">
 <button type="submit">Sign in as someone else</button>
 </form>
 <form class="inline" method="post" action="{escape(logout_action)}">
 <button type="submit">Sign out</button>
-</form>
+</form>""",
+    )
+
+
+def _document(title: str, body: str) -> str:
+    # Every page: the same head, the same stylesheet, the title as the one <h1>.
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)}</title>
+<style>{_STYLE}</style>
+</head>
+<body>
+<main>
+<h1>{escape(title)}</h1>
+{body}
 </main>
 </body>
 </html>

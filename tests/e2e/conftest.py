@@ -22,7 +22,6 @@ import json
 import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Generator, Iterator, Mapping
@@ -32,6 +31,7 @@ from pathlib import Path
 import pytest
 import redis
 import requests
+from e2e_helpers import run_cli
 
 from verifier.demo import processes
 from verifier.demo.processes import ManagedProcess, NginxBinary, ProcessStartError
@@ -186,15 +186,7 @@ class Stack:
 
     def cli(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         """Run `python -m verifier ARGS...` with the stack's settings."""
-        return subprocess.run(
-            [sys.executable, "-m", "verifier", *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env=processes.verifier_environment(self.env),
-            timeout=60,
-            check=False,
-        )
+        return run_cli(self.env, *args, stdin=stdin)
 
     def verifier_command(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run `python -m verifier ARGS` with the stack's settings; fail the test on error."""
@@ -315,14 +307,7 @@ def fresh_stack(
 
 def run_verifier_command(env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """Run `python -m verifier ARGS` with these settings; fail the test on a non-zero exit."""
-    result = subprocess.run(
-        [sys.executable, "-m", "verifier", *args],
-        capture_output=True,
-        text=True,
-        env=processes.verifier_environment(env),
-        timeout=60,
-        check=False,
-    )
+    result = run_cli(env, *args)
     if result.returncode != 0:
         pytest.fail(f"verifier {' '.join(args)} exited {result.returncode}: {result.stderr}")
     return result

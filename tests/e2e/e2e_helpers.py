@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import subprocess
+import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -14,6 +16,7 @@ import jwt
 import redis
 import requests
 
+from verifier.demo.processes import verifier_environment
 from verifier.keys import KeySpace
 
 if TYPE_CHECKING:
@@ -153,6 +156,21 @@ def expired_access_token(stack: Stack, user: str, session_id: str) -> str:
     """A genuine access token for the session that expired a minute ago."""
     now = int(time.time())
     return mint_access_token(stack, user, session_id, iat=now - 120, exp=now - 60)
+
+
+def run_cli(
+    env: Mapping[str, str], *args: str, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """`python -m verifier ARGS` with exactly these VERIFIER_* settings; the caller checks it."""
+    return subprocess.run(
+        [sys.executable, "-m", "verifier", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=verifier_environment(env),
+        timeout=60,
+        check=False,
+    )
 
 
 def wait_until(condition: Callable[[], bool], deadline_seconds: float = 10.0) -> bool:

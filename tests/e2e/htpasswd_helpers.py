@@ -5,13 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import bcrypt
 import pytest
-
-from verifier.demo.processes import verifier_environment
+from e2e_helpers import run_cli
 
 # Debian's htpasswd makes bcrypt hashes of cost 5 unless told otherwise.
 BCRYPT_COST = 5
@@ -50,15 +48,7 @@ def run_verifier(
     env: dict[str, str], *args: str, stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
     """`python -m verifier ARGS` with these settings; the caller checks the outcome."""
-    return subprocess.run(
-        [sys.executable, "-m", "verifier", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=verifier_environment(env),
-        timeout=60,
-        check=False,
-    )
+    return run_cli(env, *args, stdin=stdin)
 
 
 def write_file(directory: Path, lines: list[str]) -> Path:

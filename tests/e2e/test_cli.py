@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import secrets
 import subprocess
-import sys
 from typing import TYPE_CHECKING
 
-from e2e_helpers import watching_revocations
+from e2e_helpers import run_cli, watching_revocations
 
-from verifier.demo.processes import verifier_environment
 from verifier.keys import KeySpace
 
 if TYPE_CHECKING:
@@ -25,15 +23,7 @@ def _verifier(
         "VERIFIER_KEY_PREFIX": extra_env.pop("prefix", "cli"),
         **extra_env,
     }
-    return subprocess.run(
-        [sys.executable, "-m", "verifier", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=verifier_environment(env),
-        timeout=60,
-        check=False,
-    )
+    return run_cli(env, *args, stdin=stdin)
 
 
 def test_users_add_list_passwd_remove(redis_server: RedisServer) -> None:

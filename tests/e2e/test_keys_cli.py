@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import stat
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from verifier.demo.processes import verifier_environment
+from e2e_helpers import run_cli
 
 
 @pytest.fixture
@@ -28,15 +26,7 @@ def verifier(
     env = dict(extra_env)
     if keys_dir is not None:
         env["VERIFIER_KEYS_DIR"] = str(keys_dir)
-    return subprocess.run(
-        [sys.executable, "-m", "verifier", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=verifier_environment(env),
-        timeout=60,
-        check=False,
-    )
+    return run_cli(env, *args, stdin=stdin)
 
 
 def listed(keys_dir: Path) -> dict[str, str]:
