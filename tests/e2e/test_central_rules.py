@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
@@ -110,12 +111,29 @@ def test_an_edited_rules_file_is_in_force_without_a_restart(stack: Stack) -> Non
     pid = stack.processes["verifier"].pid
     reloads_before = _log_count(stack, "reloaded: 5 rule(s)")
     assert get_page(stack, "/ruled/open", cookie=cookie).status_code == REACHED_THE_APP
+    during: list[int] = []
+    stop = threading.Event()
 
-    _write_rules(stack, E2E_RULES + '\n[[rules]]\npaths = ["/ruled/open"]\npolicy = "deny"\n')
+    def keep_asking() -> None:
+        # Requests in flight all through the reload: each gets the old or the new answer.
+        while not stop.is_set():
+            during.append(get_page(stack, "/ruled/open", cookie=cookie).status_code)
 
-    # Each of the two workers reloads on its own, within a second, and says so.
-    assert wait_until(lambda: _log_count(stack, "reloaded: 5 rule(s)") >= reloads_before + 2)
+    asking = threading.Thread(target=keep_asking)
+    asking.start()
+    try:
+        _write_rules(stack, E2E_RULES + '\n[[rules]]\npaths = ["/ruled/open"]\npolicy = "deny"\n')
+        # Each of the two workers reloads on its own, within a second, and says so.
+        reloaded = wait_until(
+            lambda: _log_count(stack, "reloaded: 5 rule(s)") >= reloads_before + 2
+        )
+    finally:
+        stop.set()
+        asking.join()
+
+    assert reloaded
     assert _statuses(stack, "/ruled/open", cookie) == {403}
+    assert during and set(during) <= {REACHED_THE_APP, 403}, sorted(set(during))
     assert stack.processes["verifier"].pid == pid
     assert stack.processes["verifier"].is_running()
 
