@@ -86,4 +86,3 @@ def test_redis_outage_fails_closed_and_service_resumes_by_itself(stack: Stack) -
     refreshed = get_page(stack, cookie=needs_refresh)
     assert refreshed.status_code == 200
     assert len(set_cookie_headers(refreshed)) == 2
-
