@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import requests
 from e2e_helpers import eventually
 
+from verifier.demo import processes
 from verifier.demo.processes import verifier_environment
 
 if TYPE_CHECKING:
@@ -159,4 +160,30 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
         env=verifier_environment(env),
         timeout=60,
         check=False,
+    )
+
+
+def test_serve_starts_without_redis_and_becomes_ready_when_it_answers(
+    stack: Stack, tmp_path: Path
+) -> None:
+    # Redis down is not a configuration problem: the service starts, alive but not ready,
+    # and is ready as soon as Redis answers, without a restart.
+    port = processes.free_port()
+    argv = [sys.executable, "-m", "verifier", "serve", "--bind", f"127.0.0.1:{port}"]
+    stack.stop_redis()
+    verifier = processes.ManagedProcess(
+        "verifier-without-redis", argv, tmp_path, env=verifier_environment(stack.env)
+    )
+    try:
+        verifier.wait_until_ok(f"http://127.0.0.1:{port}/healthz", timeout=30)
+        not_ready = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
+        stack.start_redis()
+        verifier.wait_until_ok(f"http://127.0.0.1:{port}/readyz", timeout=30)
+    finally:
+        verifier.stop()
+
+    assert not_ready.status_code == 503
+    assert "redis: ConnectionError" in not_ready.json()["problems"]
+    assert "verifier: warning: redis: ConnectionError; starting anyway" in (
+        verifier.log_path.read_text(errors="replace")
     )
