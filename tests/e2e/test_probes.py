@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import sys
 from typing import TYPE_CHECKING
 
 import requests
+from conftest import run_verifier_command
 from e2e_helpers import eventually
 
 from verifier.demo import processes
@@ -15,7 +17,7 @@ from verifier.demo.processes import verifier_environment
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from conftest import Stack, StackFactory
+    from conftest import RedisServer, Stack, StackFactory
 
 # Enough answers that both workers are very likely asked (each answers for itself).
 PROBES_PER_CHECK = 8
@@ -164,20 +166,26 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_serve_starts_without_redis_and_becomes_ready_when_it_answers(
-    stack: Stack, tmp_path: Path
+    redis_server: RedisServer, tmp_path: Path
 ) -> None:
     # Redis down is not a configuration problem: the service starts, alive but not ready,
     # and is ready as soon as Redis answers, without a restart.
+    env = {
+        "VERIFIER_REDIS_URL": redis_server.url,
+        "VERIFIER_KEYS_DIR": str(tmp_path / "keys"),
+        "VERIFIER_KEY_PREFIX": f"probes-{secrets.token_hex(4)}",
+    }
+    run_verifier_command(env, "keys", "generate")
     port = processes.free_port()
     argv = [sys.executable, "-m", "verifier", "serve", "--bind", f"127.0.0.1:{port}"]
-    stack.stop_redis()
+    redis_server.stop()
     verifier = processes.ManagedProcess(
-        "verifier-without-redis", argv, tmp_path, env=verifier_environment(stack.env)
+        "verifier-without-redis", argv, tmp_path, env=verifier_environment(env)
     )
     try:
         verifier.wait_until_ok(f"http://127.0.0.1:{port}/healthz", timeout=30)
         not_ready = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
-        stack.start_redis()
+        redis_server.start()
         verifier.wait_until_ok(f"http://127.0.0.1:{port}/readyz", timeout=30)
     finally:
         verifier.stop()
