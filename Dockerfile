@@ -3,6 +3,7 @@
 # The same image runs the demo legacy app and the admin CLI by overriding the command:
 #   gunicorn --bind 0.0.0.0:8001 'verifier.demo.legacy_app:create_app()'
 #   verifier users add NAME
+#   verifier check-config       (every configuration problem, one line each; exit 1 if any)
 # Builds with the classic builder too (docker-compose 1.29's default): no BuildKit-only syntax.
 
 # Builder and runtime must share the interpreter: the venv copied below points at
