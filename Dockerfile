@@ -3,6 +3,7 @@
 # The same image runs the demo legacy app and the admin CLI by overriding the command:
 #   gunicorn --bind 0.0.0.0:8001 'verifier.demo.legacy_app:create_app()'
 #   verifier users add NAME
+#   verifier check-config       (every configuration problem, one line each; exit 1 if any)
 # Builds with the classic builder too (docker-compose 1.29's default): no BuildKit-only syntax.
 
 # Builder and runtime must share the interpreter: the venv copied below points at
@@ -58,8 +59,12 @@ WORKDIR /home/verifier
 
 EXPOSE 8000
 
-# No curl in the slim image: ask /healthz with the interpreter we already have.
-# urlopen raises on a 4xx or 5xx, so a 503 (Redis unreachable) marks the container unhealthy.
+# The liveness probe, /healthz: does the process answer? Not /readyz: orchestrators that act
+# on this status (Swarm replaces unhealthy tasks) would restart every verifier during a Redis
+# outage, which restarting cannot fix; the service fails closed and recovers by itself.
+# docker-compose.yml uses /readyz instead, for start-up order only (see its comment).
+# No curl in the slim image: ask with the interpreter we already have (urlopen raises on a
+# 4xx or 5xx).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
 

@@ -30,8 +30,9 @@ from verifier.keyring.ring import CurrentRing
 from verifier.keys import KeySpace
 from verifier.liveness import LivenessCache, RevocationListener
 from verifier.passwords import PasswordHasher
+from verifier.readiness import ReadinessCheck
 from verifier.redis_store import connect
-from verifier.resources import Forbidden, Health, Login, Logout, Unauthorized
+from verifier.resources import Forbidden, Health, Login, Logout, Readiness, Unauthorized
 from verifier.resources.body import wants_json
 from verifier.resources.jwks import JWKS_PATH, Jwks
 from verifier.sessions import Clock, SessionPolicy, SessionStore
@@ -115,7 +116,8 @@ def create_app(
     app.add_route("/auth/logout", Logout(gate, sessions, cookie_policy, settings.login_path))
     app.add_route("/auth/unauthorized", Unauthorized(settings.login_path))
     app.add_route("/auth/forbidden", Forbidden(settings.login_path, "/auth/logout"))
-    app.add_route("/healthz", Health(client))
+    app.add_route("/healthz", Health())
+    app.add_route("/readyz", Readiness(ReadinessCheck(client, keyring, clock, liveness)))
     app.add_route(JWKS_PATH, Jwks(JwkSet(keyring), clock, settings.jwks_max_age_seconds))
     app.add_error_handler(StoreUnavailable, _store_unavailable)
     app.add_error_handler(CrossSiteRequest, _cross_site)

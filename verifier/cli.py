@@ -1,4 +1,4 @@
-"""The `verifier` command: serve, users, sessions, keys, access, demo."""
+"""The `verifier` command: serve, check-config, users, sessions, keys, access, demo."""
 
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ from pathlib import Path
 from verifier.access import AccessPolicy, AccessRequest, Identity
 from verifier.access.explain import explain
 from verifier.access.paths import normalized_path
-from verifier.errors import SettingsError, StoreUnavailable, VerifierError
+from verifier.errors import SettingsError, SettingsInvalid, StoreUnavailable, VerifierError
 from verifier.htpasswd import HtpasswdRefused, parse_htpasswd
 from verifier.keyring.commands import add_keys_commands
-from verifier.keyring.loader import load_ring
 from verifier.keys import KeySpace, normalize_user_name
 from verifier.passwords import PasswordHasher
+from verifier.preflight import check_configuration, redis_problem
 from verifier.redis_store import connect, guard
 from verifier.sessions import SessionPolicy, SessionStore
 from verifier.settings import ENV_PREFIX, load_settings
@@ -36,6 +36,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
+    except SettingsInvalid as error:
+        for problem in error.problems:
+            print(f"verifier: configuration error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     except SettingsError as error:
         print(f"verifier: configuration error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -57,6 +61,18 @@ def _parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=int(os.environ.get(ENV_PREFIX + "WORKERS", "2"))
     )
     serve.set_defaults(handler=_serve)
+
+    check_config = commands.add_parser(
+        "check-config",
+        help="check the environment, key files, rules file and Redis; list every problem",
+        description="Exit status: 0 no problem, 1 problems (one line each), 2 bad arguments.",
+    )
+    check_config.add_argument(
+        "--no-redis",
+        action="store_true",
+        help="skip the Redis check (e.g. where Redis is not reachable, such as an image build)",
+    )
+    check_config.set_defaults(handler=_check_config)
 
     users = commands.add_parser("users", help="manage users").add_subparsers(
         required=True, metavar="ACTION"
@@ -134,9 +150,37 @@ def _group_option(parser: argparse.ArgumentParser, flag: str, meaning: str) -> N
     )
 
 
+def _check_config(args: argparse.Namespace) -> int:
+    preflight = check_configuration(os.environ, time.time())
+    problems = list(preflight.problems)
+    if not args.no_redis and preflight.redis_url is not None:
+        unreachable = asyncio.run(redis_problem(preflight.redis_url))
+        if unreachable is not None:
+            problems.append(unreachable)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s)")
+        return 1
+    print("ok")
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
-    # Check the configuration here, so a bad value is one clear line, not a worker traceback.
-    load_ring(load_settings(os.environ), time.time())
+    # Check the configuration here, so every bad value is one clear line, not a worker
+    # traceback.
+    preflight = check_configuration(os.environ, time.time())
+    if preflight.settings is None:
+        raise SettingsInvalid(preflight.problems)
+    # Redis down is no reason to refuse to start: the service fails closed and recovers by
+    # itself, and /readyz reports it. Starting keeps a restart of both from looping.
+    unreachable = asyncio.run(redis_problem(preflight.settings.redis_url))
+    if unreachable is not None:
+        print(
+            f"verifier: warning: {unreachable}; starting anyway (/readyz answers 503 until "
+            "Redis answers)",
+            file=sys.stderr,
+        )
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
     command = [
         gunicorn,

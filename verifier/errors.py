@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class VerifierError(Exception):
     """Base of every error the verifier raises on purpose."""
@@ -9,6 +11,14 @@ class VerifierError(Exception):
 
 class SettingsError(VerifierError):
     """A configuration value is missing or wrong; start-up stops with this message."""
+
+
+class SettingsInvalid(SettingsError):
+    """Several configuration values are wrong at once; `problems` lists every one, in order."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = tuple(problems)
 
 
 class KeyFileError(SettingsError):

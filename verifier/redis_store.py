@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -44,6 +45,19 @@ async def guard(call: Awaitable[T]) -> T:
         return await call
     except REDIS_OUTAGE_ERRORS as error:
         raise StoreUnavailable(type(error).__name__) from error
+
+
+async def ping_problem(client: aioredis.Redis, timeout_seconds: float) -> str | None:
+    """None if Redis answers PING within the timeout, else why not (never the URL)."""
+    try:
+        await asyncio.wait_for(client.ping(), timeout_seconds)
+    except TimeoutError:
+        return f"redis: no answer within {timeout_seconds:g} s"
+    except (redis.exceptions.RedisError, OSError) as error:
+        # The type alone: a message could name the host, and an error from a
+        # misconfigured server could echo what was sent.
+        return f"redis: {type(error).__name__}"
+    return None
 
 
 def as_text(value: bytes | str) -> str:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from verifier.access.rules import NO_RULES, RuleSet, load_rules
-from verifier.errors import RulesFileError, SettingsError
+from verifier.errors import RulesFileError, SettingsError, SettingsInvalid
 
 ENV_PREFIX = "VERIFIER_"
+
+T = TypeVar("T")
 
 # HS256 keys shorter than the hash output weaken the MAC (RFC 7518 section 3.2).
 MIN_SECRET_LENGTH = 32
@@ -64,88 +67,9 @@ class Settings:
     jwks_max_age_seconds: int = 300
 
     def __post_init__(self) -> None:
-        _check(
-            not (self.signing_keys and self.keys_dir is not None),
-            "KEYS_DIR",
-            "set VERIFIER_KEYS_DIR or VERIFIER_JWT_KEYS, not both: with a keys directory, "
-            "every key comes from it",
-        )
-        _check(
-            bool(self.signing_keys) or self.keys_dir is not None,
-            "JWT_KEYS",
-            "at least one key is required",
-        )
-        _check(
-            self.keys_dir is None or self.keys_dir.is_absolute(),
-            "KEYS_DIR",
-            "must be an absolute path (the service and the CLI must find the same directory)",
-        )
-        _check(self.access_ttl_seconds >= 1, "ACCESS_TTL_SECONDS", "must be >= 1")
-        _check(
-            self.refresh_idle_seconds >= self.access_ttl_seconds,
-            "REFRESH_IDLE_SECONDS",
-            "must be >= ACCESS_TTL_SECONDS, or sessions die before their first refresh",
-        )
-        _check(
-            self.refresh_absolute_seconds >= self.refresh_idle_seconds,
-            "REFRESH_ABSOLUTE_SECONDS",
-            "must be >= REFRESH_IDLE_SECONDS",
-        )
-        _check(
-            0 <= self.refresh_grace_seconds <= 60,
-            "REFRESH_GRACE_SECONDS",
-            "must be between 0 and 60: a long grace window lets a stolen token ride along",
-        )
-        _check(0 <= self.jwt_leeway_seconds <= 60, "JWT_LEEWAY_SECONDS", "must be 0..60")
-        _check(self.max_sessions_per_user >= 1, "MAX_SESSIONS_PER_USER", "must be >= 1")
-        _check(
-            self.login_max_failures_per_account >= 1,
-            "LOGIN_MAX_FAILURES_PER_ACCOUNT",
-            "must be >= 1",
-        )
-        _check(
-            self.login_max_failures_per_address >= 1,
-            "LOGIN_MAX_FAILURES_PER_ADDRESS",
-            "must be >= 1",
-        )
-        _check(
-            1 <= self.login_throttle_window_seconds <= 3600,
-            "LOGIN_THROTTLE_WINDOW_SECONDS",
-            "must be between 1 and 3600: longer lets an attacker lock a user out for long",
-        )
-        _check(
-            bool(_PREFIX_PATTERN.match(self.key_prefix)),
-            "KEY_PREFIX",
-            "use 1-64 letters, digits, '.', '_' or '-' (braces would break the hash tags)",
-        )
-        _check(
-            self.login_path.startswith("/") and not self.login_path.startswith("//"),
-            "LOGIN_PATH",
-            "must be an absolute path on this site",
-        )
-        _check(
-            0 <= self.liveness_cache_seconds <= 60,
-            "LIVENESS_CACHE_SECONDS",
-            "must be between 0 (off) and 60",
-        )
-        _check(self.issuer != "", "ISSUER", "must not be empty")
-        _check(self.audience != "", "AUDIENCE", "must not be empty")
-        _check(
-            1 <= self.assertion_ttl_seconds <= 60,
-            "ASSERTION_TTL_SECONDS",
-            "must be between 1 and 60: an assertion is a proof of the moment, not a session",
-        )
-        _check(self.assertion_audience != "", "ASSERTION_AUDIENCE", "must not be empty")
-        _check(
-            1 <= self.keys_reload_seconds <= 60,
-            "KEYS_RELOAD_SECONDS",
-            "must be between 1 and 60",
-        )
-        _check(
-            0 <= self.jwks_max_age_seconds <= 3600,
-            "JWKS_MAX_AGE_SECONDS",
-            "must be between 0 and 3600: every rotation waits twice this long",
-        )
+        broken = _broken_rules(self)
+        if broken:
+            raise _RulesBroken(broken)
         if not self.assertion_issuer:
             # Frozen: the only way to fill in a derived default once.
             object.__setattr__(self, "assertion_issuer", self.issuer)
@@ -156,9 +80,112 @@ class Settings:
         return self.signing_keys[0]
 
 
-def _check(ok: bool, name: str, message: str) -> None:
-    if not ok:
-        raise SettingsError(f"{ENV_PREFIX}{name}: {message}")
+@dataclass(frozen=True)
+class _BrokenRule:
+    """A rule a value breaks, and every variable the rule reads (the first one is named)."""
+
+    variables: tuple[str, ...]
+    message: str
+
+    def __str__(self) -> str:
+        return f"{ENV_PREFIX}{self.variables[0]}: {self.message}"
+
+
+class _RulesBroken(SettingsInvalid):
+    """Settings broke rules; load_settings drops those about values it could not read."""
+
+    def __init__(self, broken: Sequence[_BrokenRule]) -> None:
+        super().__init__([str(rule) for rule in broken])
+        self.broken = tuple(broken)
+
+
+def _broken_rules(s: Settings) -> list[_BrokenRule]:
+    # Every rule is checked, so an operator sees all the bad values at once.
+    rules: list[tuple[bool, tuple[str, ...], str]] = [
+        (
+            not (s.signing_keys and s.keys_dir is not None),
+            ("KEYS_DIR", "JWT_KEYS"),
+            "set VERIFIER_KEYS_DIR or VERIFIER_JWT_KEYS, not both: with a keys directory, "
+            "every key comes from it",
+        ),
+        (
+            bool(s.signing_keys) or s.keys_dir is not None,
+            ("JWT_KEYS", "KEYS_DIR"),
+            "at least one key is required",
+        ),
+        (
+            s.keys_dir is None or s.keys_dir.is_absolute(),
+            ("KEYS_DIR",),
+            "must be an absolute path (the service and the CLI must find the same directory)",
+        ),
+        (s.access_ttl_seconds >= 1, ("ACCESS_TTL_SECONDS",), "must be >= 1"),
+        (
+            s.refresh_idle_seconds >= s.access_ttl_seconds,
+            ("REFRESH_IDLE_SECONDS", "ACCESS_TTL_SECONDS"),
+            "must be >= ACCESS_TTL_SECONDS, or sessions die before their first refresh",
+        ),
+        (
+            s.refresh_absolute_seconds >= s.refresh_idle_seconds,
+            ("REFRESH_ABSOLUTE_SECONDS", "REFRESH_IDLE_SECONDS"),
+            "must be >= REFRESH_IDLE_SECONDS",
+        ),
+        (
+            0 <= s.refresh_grace_seconds <= 60,
+            ("REFRESH_GRACE_SECONDS",),
+            "must be between 0 and 60: a long grace window lets a stolen token ride along",
+        ),
+        (0 <= s.jwt_leeway_seconds <= 60, ("JWT_LEEWAY_SECONDS",), "must be 0..60"),
+        (s.max_sessions_per_user >= 1, ("MAX_SESSIONS_PER_USER",), "must be >= 1"),
+        (
+            s.login_max_failures_per_account >= 1,
+            ("LOGIN_MAX_FAILURES_PER_ACCOUNT",),
+            "must be >= 1",
+        ),
+        (
+            s.login_max_failures_per_address >= 1,
+            ("LOGIN_MAX_FAILURES_PER_ADDRESS",),
+            "must be >= 1",
+        ),
+        (
+            1 <= s.login_throttle_window_seconds <= 3600,
+            ("LOGIN_THROTTLE_WINDOW_SECONDS",),
+            "must be between 1 and 3600: longer lets an attacker lock a user out for long",
+        ),
+        (
+            bool(_PREFIX_PATTERN.match(s.key_prefix)),
+            ("KEY_PREFIX",),
+            "use 1-64 letters, digits, '.', '_' or '-' (braces would break the hash tags)",
+        ),
+        (
+            s.login_path.startswith("/") and not s.login_path.startswith("//"),
+            ("LOGIN_PATH",),
+            "must be an absolute path on this site",
+        ),
+        (
+            0 <= s.liveness_cache_seconds <= 60,
+            ("LIVENESS_CACHE_SECONDS",),
+            "must be between 0 (off) and 60",
+        ),
+        (s.issuer != "", ("ISSUER",), "must not be empty"),
+        (s.audience != "", ("AUDIENCE",), "must not be empty"),
+        (
+            1 <= s.assertion_ttl_seconds <= 60,
+            ("ASSERTION_TTL_SECONDS",),
+            "must be between 1 and 60: an assertion is a proof of the moment, not a session",
+        ),
+        (s.assertion_audience != "", ("ASSERTION_AUDIENCE",), "must not be empty"),
+        (
+            1 <= s.keys_reload_seconds <= 60,
+            ("KEYS_RELOAD_SECONDS",),
+            "must be between 1 and 60",
+        ),
+        (
+            0 <= s.jwks_max_age_seconds <= 3600,
+            ("JWKS_MAX_AGE_SECONDS",),
+            "must be between 0 and 3600: every rotation waits twice this long",
+        ),
+    ]
+    return [_BrokenRule(variables, message) for ok, variables, message in rules if not ok]
 
 
 def parse_signing_keys(text: str) -> tuple[SigningKey, ...]:
@@ -186,12 +213,35 @@ def parse_signing_keys(text: str) -> tuple[SigningKey, ...]:
 
 
 class _Reader:
-    """Reads prefixed variables, with `NAME_FILE` for secrets kept in files."""
+    """Reads prefixed variables, with `NAME_FILE` for secrets kept in files.
+
+    A value that cannot be read is recorded as a problem, and its default stands in for it,
+    so that every other variable is still read and checked.
+    """
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         self._environ = environ
+        self.problems: list[str] = []
+        # The variables that could not be read: rules about them would judge a stand-in.
+        self.failed: set[str] = set()
+
+    def parse(self, name: str, parse: Callable[[], T], fallback: T) -> T:
+        """The result of `parse()`, or `fallback` if it raised (the problem is recorded)."""
+        if name in self.failed:
+            return fallback  # one problem per variable: the first says what to fix
+        try:
+            return parse()
+        except SettingsError as error:
+            self.problems.append(str(error))
+            self.failed.add(name)
+            return fallback
 
     def text(self, name: str, default: str | None = None, *, secret: bool = False) -> str:
+        """The variable's text, its default when unset or empty."""
+        return self.parse(name, lambda: self.required_text(name, default, secret), default or "")
+
+    def required_text(self, name: str, default: str | None, secret: bool) -> str:
+        """As text(), but raising SettingsError instead of recording it."""
         key = ENV_PREFIX + name
         if secret and (key + "_FILE") in self._environ:
             if key in self._environ:
@@ -211,64 +261,122 @@ class _Reader:
         return value
 
     def integer(self, name: str, default: int) -> int:
-        raw = self.text(name, str(default))
-        try:
-            return int(raw)
-        except ValueError:
-            raise SettingsError(f"{ENV_PREFIX}{name}: {raw!r} is not a whole number") from None
+        """A whole number."""
+
+        def parse() -> int:
+            raw = self.required_text(name, str(default), secret=False)
+            try:
+                return int(raw)
+            except ValueError:
+                raise SettingsError(f"{ENV_PREFIX}{name}: {raw!r} is not a whole number") from None
+
+        return self.parse(name, parse, default)
 
     def boolean(self, name: str, default: bool) -> bool:
-        raw = self.text(name, "true" if default else "false").strip().lower()
-        if raw in {"1", "true", "yes", "on"}:
-            return True
-        if raw in {"0", "false", "no", "off"}:
-            return False
-        raise SettingsError(f"{ENV_PREFIX}{name}: {raw!r} is not true/false")
+        """true/false, yes/no, on/off or 1/0."""
+
+        def parse() -> bool:
+            raw = self.required_text(name, "true" if default else "false", secret=False)
+            raw = raw.strip().lower()
+            if raw in {"1", "true", "yes", "on"}:
+                return True
+            if raw in {"0", "false", "no", "off"}:
+                return False
+            raise SettingsError(f"{ENV_PREFIX}{name}: {raw!r} is not true/false")
+
+        return self.parse(name, parse, default)
+
+
+@dataclass(frozen=True)
+class SettingsReading:
+    """What the environment says: the Settings if every value is good, and every problem.
+
+    `redis_url` and `keys_dir` are set when they themselves were read, even if other values
+    were not, so that `verifier check-config` can still try Redis and the keys.
+    """
+
+    settings: Settings | None
+    problems: tuple[str, ...]
+    redis_url: str | None = field(default=None, repr=False)
+    keys_dir: Path | None = None
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
-    """Build Settings from environment variables; raise SettingsError on any bad value."""
+    """Build Settings from environment variables; raise SettingsInvalid listing every problem."""
+    reading = read_settings(environ)
+    if reading.settings is None:
+        raise SettingsInvalid(reading.problems)
+    return reading.settings
+
+
+def read_settings(environ: Mapping[str, str]) -> SettingsReading:
+    """Read every variable and check every rule; never raise for a bad value."""
     read = _Reader(environ)
-    redis_url = read.text("REDIS_URL", "redis://127.0.0.1:6379/0", secret=True)
-    if not redis_url.startswith(("redis://", "rediss://", "unix://")):
+    redis_url = read.parse("REDIS_URL", lambda: _redis_url(read), "")
+    raw_rules_file = read.text("RULES_FILE", "")
+    rules_file = Path(raw_rules_file) if raw_rules_file else None
+    log_level = read.parse("LOG_LEVEL", lambda: _log_level(read), "INFO")
+    keys_dir, signing_keys = _read_keys(read, environ)
+    issuer = read.text("ISSUER", "verifier")
+    try:
+        settings: Settings | None = Settings(
+            redis_url=redis_url,
+            signing_keys=signing_keys,
+            keys_dir=keys_dir,
+            issuer=issuer,
+            audience=read.text("AUDIENCE", "verifier"),
+            access_ttl_seconds=read.integer("ACCESS_TTL_SECONDS", 300),
+            refresh_idle_seconds=read.integer("REFRESH_IDLE_SECONDS", 86_400),
+            refresh_absolute_seconds=read.integer("REFRESH_ABSOLUTE_SECONDS", 604_800),
+            refresh_grace_seconds=read.integer("REFRESH_GRACE_SECONDS", 10),
+            jwt_leeway_seconds=read.integer("JWT_LEEWAY_SECONDS", 0),
+            cookie_secure=read.boolean("COOKIE_SECURE", True),
+            key_prefix=read.text("KEY_PREFIX", "verifier"),
+            login_path=read.text("LOGIN_PATH", "/auth/login"),
+            max_sessions_per_user=read.integer("MAX_SESSIONS_PER_USER", 50),
+            login_max_failures_per_account=read.integer("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5),
+            login_max_failures_per_address=read.integer("LOGIN_MAX_FAILURES_PER_ADDRESS", 50),
+            login_throttle_window_seconds=read.integer("LOGIN_THROTTLE_WINDOW_SECONDS", 60),
+            liveness_cache_seconds=read.integer("LIVENESS_CACHE_SECONDS", 5),
+            log_level=log_level,
+            rules_file=rules_file,
+            rules=read.parse("RULES_FILE", lambda: _read_rules(rules_file), NO_RULES),
+            assertion_ttl_seconds=read.integer("ASSERTION_TTL_SECONDS", 60),
+            assertion_audience=read.text("ASSERTION_AUDIENCE", "app"),
+            assertion_issuer=read.text("ASSERTION_ISSUER", issuer),
+            keys_reload_seconds=read.integer("KEYS_RELOAD_SECONDS", 2),
+            jwks_max_age_seconds=read.integer("JWKS_MAX_AGE_SECONDS", 300),
+        )
+        broken: tuple[_BrokenRule, ...] = ()
+    except _RulesBroken as error:
+        settings = None
+        broken = error.broken
+    problems = read.problems + [
+        str(rule) for rule in broken if not read.failed.intersection(rule.variables)
+    ]
+    return SettingsReading(
+        settings=settings if not problems else None,
+        problems=tuple(problems),
+        redis_url=None if "REDIS_URL" in read.failed else redis_url,
+        keys_dir=None if {"KEYS_DIR", "JWT_KEYS"} & read.failed else keys_dir,
+    )
+
+
+def _redis_url(read: _Reader) -> str:
+    url = read.required_text("REDIS_URL", "redis://127.0.0.1:6379/0", secret=True)
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        # The URL itself is not echoed: it may hold a password.
         raise SettingsError(
             f"{ENV_PREFIX}REDIS_URL: must start with redis://, rediss:// or unix://"
         )
-    raw_rules_file = read.text("RULES_FILE", "")
-    rules_file = Path(raw_rules_file) if raw_rules_file else None
-    log_level = read.text("LOG_LEVEL", "INFO").upper()
-    if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-        raise SettingsError(f"{ENV_PREFIX}LOG_LEVEL: {log_level!r} is not DEBUG/INFO/WARNING/ERROR")
-    keys_dir, signing_keys = _read_keys(read, environ)
-    issuer = read.text("ISSUER", "verifier")
-    return Settings(
-        redis_url=redis_url,
-        signing_keys=signing_keys,
-        keys_dir=keys_dir,
-        issuer=issuer,
-        audience=read.text("AUDIENCE", "verifier"),
-        access_ttl_seconds=read.integer("ACCESS_TTL_SECONDS", 300),
-        refresh_idle_seconds=read.integer("REFRESH_IDLE_SECONDS", 86_400),
-        refresh_absolute_seconds=read.integer("REFRESH_ABSOLUTE_SECONDS", 604_800),
-        refresh_grace_seconds=read.integer("REFRESH_GRACE_SECONDS", 10),
-        jwt_leeway_seconds=read.integer("JWT_LEEWAY_SECONDS", 0),
-        cookie_secure=read.boolean("COOKIE_SECURE", True),
-        key_prefix=read.text("KEY_PREFIX", "verifier"),
-        login_path=read.text("LOGIN_PATH", "/auth/login"),
-        max_sessions_per_user=read.integer("MAX_SESSIONS_PER_USER", 50),
-        login_max_failures_per_account=read.integer("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5),
-        login_max_failures_per_address=read.integer("LOGIN_MAX_FAILURES_PER_ADDRESS", 50),
-        login_throttle_window_seconds=read.integer("LOGIN_THROTTLE_WINDOW_SECONDS", 60),
-        liveness_cache_seconds=read.integer("LIVENESS_CACHE_SECONDS", 5),
-        log_level=log_level,
-        rules_file=rules_file,
-        rules=_read_rules(rules_file),
-        assertion_ttl_seconds=read.integer("ASSERTION_TTL_SECONDS", 60),
-        assertion_audience=read.text("ASSERTION_AUDIENCE", "app"),
-        assertion_issuer=read.text("ASSERTION_ISSUER", issuer),
-        keys_reload_seconds=read.integer("KEYS_RELOAD_SECONDS", 2),
-        jwks_max_age_seconds=read.integer("JWKS_MAX_AGE_SECONDS", 300),
-    )
+    return url
+
+
+def _log_level(read: _Reader) -> str:
+    level = read.required_text("LOG_LEVEL", "INFO", secret=False).upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise SettingsError(f"{ENV_PREFIX}LOG_LEVEL: {level!r} is not DEBUG/INFO/WARNING/ERROR")
+    return level
 
 
 def _read_rules(path: Path | None) -> RuleSet:
@@ -287,10 +395,19 @@ def _read_keys(
     # guessing which one the operator meant.
     keys_dir = read.text("KEYS_DIR", "")
     if not keys_dir:
-        return None, parse_signing_keys(read.text("JWT_KEYS", secret=True))
-    if any(environ.get(ENV_PREFIX + name) for name in ("JWT_KEYS", "JWT_KEYS_FILE")):
-        raise SettingsError(
-            f"{ENV_PREFIX}KEYS_DIR: set {ENV_PREFIX}KEYS_DIR or {ENV_PREFIX}JWT_KEYS, not both: "
-            "with a keys directory, every key comes from it"
+        return None, read.parse(
+            "JWT_KEYS",
+            lambda: parse_signing_keys(read.required_text("JWT_KEYS", None, secret=True)),
+            (),
         )
+    if any(environ.get(ENV_PREFIX + name) for name in ("JWT_KEYS", "JWT_KEYS_FILE")):
+        read.parse("KEYS_DIR", _both_key_sources, None)
+        return None, ()
     return Path(keys_dir), ()
+
+
+def _both_key_sources() -> None:
+    raise SettingsError(
+        f"{ENV_PREFIX}KEYS_DIR: set {ENV_PREFIX}KEYS_DIR or {ENV_PREFIX}JWT_KEYS, not both: "
+        "with a keys directory, every key comes from it"
+    )

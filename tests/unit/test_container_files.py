@@ -149,6 +149,13 @@ def test_services_start_only_after_their_dependencies_are_healthy(
             assert options.get("condition") == "service_healthy", f"{name} -> {dependency}"
 
 
+def test_compose_waits_for_the_verifier_to_be_ready(compose: dict[str, Any]) -> None:
+    # nginx depends on the verifier being healthy: healthy must mean "can serve".
+    test = " ".join(_services(compose)["verifier"]["healthcheck"]["test"])
+    assert "http://127.0.0.1:8000/readyz" in test
+    assert "/healthz" not in test
+
+
 def test_redis_persists_to_an_append_only_file_on_a_named_volume(
     compose: dict[str, Any],
 ) -> None:
@@ -304,10 +311,12 @@ def test_dockerfile_final_stage_installs_nothing_and_only_copies_the_built_venv(
     assert all(arguments.startswith("--from=") for arguments in copies), copies
 
 
-def test_dockerfile_exposes_8000_checks_healthz_and_serves_the_verifier() -> None:
+def test_dockerfile_exposes_8000_checks_liveness_and_serves_the_verifier() -> None:
     final = dict(_final_stage(DOCKERFILE))
     assert final.get("EXPOSE") == "8000"
+    # Liveness, not readiness: a Redis outage must not get the container replaced.
     assert "/healthz" in final.get("HEALTHCHECK", "")
+    assert "/readyz" not in final.get("HEALTHCHECK", "")
     # Slim images have no curl or wget: the check must use the interpreter.
     assert re.search(r'CMD \["python"', final.get("HEALTHCHECK", ""))
     command = json.loads(final.get("CMD", "[]"))

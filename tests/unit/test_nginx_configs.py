@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -118,3 +119,10 @@ def test_every_server_in_the_demo_conf_listens_on_loopback_only(tmp_path: Path) 
 
     listens = [line.split()[1] for line in text.splitlines() if line.strip().startswith("listen")]
     assert listens == ["127.0.0.1:8080;"]
+
+
+def test_no_nginx_file_proxies_the_probes() -> None:
+    # /healthz and /readyz are for orchestrators on the verifier's own port, not the public.
+    for path in sorted(NGINX_DIR.iterdir()):
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"^\s*location[^{]*(healthz|readyz)", text, re.MULTILINE), path

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from verifier.errors import SettingsError
+from verifier.errors import SettingsError, SettingsInvalid
 from verifier.settings import (
     MIN_SECRET_LENGTH,
     Settings,
     SigningKey,
     load_settings,
     parse_signing_keys,
+    read_settings,
 )
 
 SECRET = "s" * MIN_SECRET_LENGTH
@@ -472,3 +473,94 @@ def test_key_ring_values_out_of_range_are_refused(name: str, value: str) -> None
 def test_an_empty_assertion_audience_is_refused() -> None:
     with pytest.raises(SettingsError, match=r"^VERIFIER_ASSERTION_AUDIENCE: must not be empty"):
         settings(assertion_audience="")
+
+
+# --- every problem at once ------------------------------------------------------------------------
+
+
+def test_every_bad_value_is_listed_not_just_the_first(tmp_path: Path) -> None:
+    with pytest.raises(SettingsInvalid) as caught:
+        load_settings(
+            env(
+                LOG_LEVEL="loud",
+                ACCESS_TTL_SECONDS="ten",
+                COOKIE_SECURE="maybe",
+                RULES_FILE=str(tmp_path / "missing.toml"),
+                REFRESH_GRACE_SECONDS="99",
+            )
+        )
+
+    assert sorted(problem.split(":")[0] for problem in caught.value.problems) == [
+        "VERIFIER_ACCESS_TTL_SECONDS",
+        "VERIFIER_COOKIE_SECURE",
+        "VERIFIER_LOG_LEVEL",
+        "VERIFIER_REFRESH_GRACE_SECONDS",
+        "VERIFIER_RULES_FILE",
+    ]
+    assert str(caught.value) == "\n".join(caught.value.problems)
+
+
+def test_one_bad_value_is_one_problem_with_the_same_message_as_before() -> None:
+    with pytest.raises(SettingsInvalid) as caught:
+        load_settings(env(ACCESS_TTL_SECONDS="ten"))
+    assert caught.value.problems == ("VERIFIER_ACCESS_TTL_SECONDS: 'ten' is not a whole number",)
+
+
+def test_a_rule_about_an_unreadable_value_is_not_judged_on_its_stand_in() -> None:
+    # REFRESH_IDLE_SECONDS=1 would break "idle >= access TTL" with the default TTL, but the
+    # TTL given could not be read: only the TTL is reported.
+    reading = read_settings(env(ACCESS_TTL_SECONDS="ten", REFRESH_IDLE_SECONDS="1"))
+    assert reading.problems == ("VERIFIER_ACCESS_TTL_SECONDS: 'ten' is not a whole number",)
+    assert reading.settings is None
+
+
+def test_rules_between_readable_values_are_all_reported() -> None:
+    reading = read_settings(env(REFRESH_IDLE_SECONDS="1", JWT_LEEWAY_SECONDS="61", ISSUER=" "))
+    assert [problem.split(":")[0] for problem in reading.problems] == [
+        "VERIFIER_REFRESH_IDLE_SECONDS",
+        "VERIFIER_JWT_LEEWAY_SECONDS",
+    ]
+
+
+def test_a_variable_with_a_bad_secret_file_is_one_problem(tmp_path: Path) -> None:
+    reading = read_settings(
+        {"VERIFIER_JWT_KEYS_FILE": str(tmp_path / "missing"), "VERIFIER_LOG_LEVEL": "x"}
+    )
+    assert len(reading.problems) == 2
+    assert reading.problems[1].startswith("VERIFIER_JWT_KEYS_FILE: cannot read ")
+
+
+def test_a_good_environment_reads_with_no_problems() -> None:
+    reading = read_settings(env())
+    assert reading.problems == ()
+    assert reading.settings == load_settings(env())
+
+
+def test_redis_url_and_keys_dir_are_kept_for_further_checks_when_other_values_are_bad() -> None:
+    reading = read_settings(
+        {
+            "VERIFIER_KEYS_DIR": "/srv/keys",
+            "VERIFIER_REDIS_URL": "redis://127.0.0.1:1/0",
+            "VERIFIER_LOG_LEVEL": "x",
+        }
+    )
+    assert reading.settings is None
+    assert reading.keys_dir == Path("/srv/keys")
+    assert reading.redis_url == "redis://127.0.0.1:1/0"
+    assert "redis://" not in repr(reading)
+
+
+def test_a_bad_redis_url_is_not_kept() -> None:
+    reading = read_settings(env(REDIS_URL="http://user:pw@host/"))
+    assert reading.redis_url is None
+    assert all("pw" not in problem for problem in reading.problems)
+
+
+def test_settings_built_directly_report_every_broken_rule() -> None:
+    with pytest.raises(SettingsInvalid) as caught:
+        settings(issuer="", audience="", max_sessions_per_user=0)
+    assert [problem.split(":")[0] for problem in caught.value.problems] == [
+        "VERIFIER_MAX_SESSIONS_PER_USER",
+        "VERIFIER_ISSUER",
+        "VERIFIER_AUDIENCE",
+    ]

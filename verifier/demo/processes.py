@@ -254,6 +254,18 @@ class ManagedProcess:
 
         self._wait_for(answers, f"{url} did not answer", timeout)
 
+    def wait_until_ok(self, url: str, timeout: float = 15.0) -> None:
+        """Wait until `url` answers 2xx (a readiness endpoint); raise ProcessStartError if not."""
+
+        def ok() -> bool:
+            try:
+                with _DIRECT.open(url, timeout=2.0):
+                    return True
+            except (urllib.error.URLError, OSError):
+                return False  # HTTPError (e.g. 503: not ready yet) is a URLError too
+
+        self._wait_for(ok, f"{url} did not answer 2xx", timeout)
+
     def _wait_for(self, ready: Callable[[], bool], failure: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while True:
@@ -427,15 +439,20 @@ def start_verifier(
     log_dir: Path,
     timeout: float = 30.0,
 ) -> ManagedProcess:
-    """Start `python -m verifier serve` on 127.0.0.1:port and wait until it answers."""
+    """Start `python -m verifier serve` on 127.0.0.1:port and wait until it is ready.
+
+    Ready (`/readyz`) rather than alive: Redis answers and the revocation channel is
+    subscribed, so nothing the caller does next can slip past the cache. It is one worker's
+    answer; tests that need every worker subscribed wait for that themselves.
+    """
     argv = [
         sys.executable, "-m", "verifier", "serve",
         "--bind", f"{LOOPBACK}:{port}",
         "--workers", str(workers),
     ]  # fmt: skip
     process = ManagedProcess("verifier", argv, log_dir, env=verifier_environment(env))
-    url = f"http://{LOOPBACK}:{port}/healthz"
-    _wait_or_stop(process, lambda: process.wait_until_responding(url, timeout))
+    url = f"http://{LOOPBACK}:{port}/readyz"
+    _wait_or_stop(process, lambda: process.wait_until_ok(url, timeout))
     return process
 
 

@@ -1,23 +1,38 @@
-"""`/healthz`: liveness and readiness for container health checks."""
+"""`/healthz` (liveness) and `/readyz` (readiness), for orchestrators' probes.
+
+Neither is proxied by nginx (nginx/verifier-locations.conf): probes reach the verifier's
+own port. Each gunicorn worker answers for itself.
+"""
 
 from __future__ import annotations
 
 import falcon
 import falcon.asgi
-import redis.asyncio as aioredis
 
-from verifier.redis_store import guard
+from verifier.readiness import ReadinessCheck
 
 
 class Health:
-    """200 when Redis answers PING; StoreUnavailable (503) otherwise."""
-
-    def __init__(self, client: aioredis.Redis) -> None:
-        self._redis = client
+    """200 while the process answers; asks nothing else (a liveness probe)."""
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        """Ping Redis."""
-        await guard(self._redis.ping())
+        """Answer ok."""
+        # No dependency on purpose: restarting the verifier cannot bring Redis back, so a
+        # Redis outage must not fail the probe that decides restarts.
         resp.cache_control = ["no-store"]
         resp.content_type = falcon.MEDIA_TEXT
         resp.text = "ok\n"
+
+
+class Readiness:
+    """200 when this worker can serve, else 503 naming every reason (a readiness probe)."""
+
+    def __init__(self, check: ReadinessCheck) -> None:
+        self._check = check
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """Report readiness as JSON: {"ready": bool, "problems": [...]}."""
+        problems = await self._check.problems()
+        resp.status = falcon.HTTP_200 if not problems else falcon.HTTP_503
+        resp.cache_control = ["no-store"]
+        resp.media = {"ready": not problems, "problems": problems}
