@@ -182,8 +182,8 @@ class UserStore:
         if as_text(current) == password_hash:
             return False
         await self._list_bcrypt(name, password_hash, only_new=False)
-        # Compare-and-set: a sign-in upgrading the old hash at the same moment must not
-        # undo this replacement (nor this one that upgrade's result, which would be lost).
+        # Compare-and-set against the hash just read: if a sign-in upgraded it meanwhile,
+        # refuse rather than let one of the two writes silently win.
         if not await guard(self._replace_hash(keys=[key], args=[current, password_hash])):
             raise VerifierError(f"the password of {name} changed under this command; try again")
         if bcrypt_cost(password_hash) is None:
