@@ -24,7 +24,8 @@ from verifier.preflight import check_configuration, redis_problem
 from verifier.redis_store import connect, guard
 from verifier.sessions import SessionPolicy, SessionStore
 from verifier.settings import ENV_PREFIX, load_settings
-from verifier.users import GROUPS_FIELD, UserStore, checked_groups, parse_groups
+from verifier.user_export import ExportRefused, parse_document, render_document, write_export_file
+from verifier.users import GROUPS_FIELD, UserRecord, UserStore, checked_groups, parse_groups
 
 EXIT_USAGE = 2
 
@@ -101,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     imports.add_argument("file", help="the htpasswd file ('-' for stdin)")
     _group_option(imports, "--group", "put every imported user in GROUP")
     imports.set_defaults(handler=lambda a: _run(_users_import(a.file, a.group)))
+    _add_backup_commands(users)
 
     sessions = commands.add_parser("sessions", help="inspect or end sessions").add_subparsers(
         required=True, metavar="ACTION"
@@ -142,6 +144,27 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=int(os.environ.get("DEMO_PORT", "8080")))
     demo.set_defaults(handler=_demo)
     return parser
+
+
+def _add_backup_commands(users: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    export = users.add_parser(
+        "export", help="write every user (name, groups, created, password hash) as JSON"
+    )
+    export.add_argument(
+        "file", nargs="?", default="-", help="where to write (mode 0600; '-', the default: stdout)"
+    )
+    export.set_defaults(handler=lambda a: _run(_users_export(a.file)))
+    restore = users.add_parser("import", help="create users from a `users export` document")
+    restore.add_argument(
+        "file", nargs="?", default="-", help="the document ('-', the default: stdin)"
+    )
+    restore.add_argument(
+        "--replace",
+        action="store_true",
+        help="give existing users the document's password hash and groups (a changed hash "
+        "ends their sessions) instead of skipping them",
+    )
+    restore.set_defaults(handler=lambda a: _run(_users_restore(a.file, a.replace)))
 
 
 def _group_option(parser: argparse.ArgumentParser, flag: str, meaning: str) -> None:
@@ -315,10 +338,7 @@ async def _users_groups(name: str, add: Sequence[str], remove: Sequence[str]) ->
 
 async def _users_import(path: str, groups: Sequence[str]) -> int:
     wanted = checked_groups(groups)
-    try:
-        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
-    except OSError as error:
-        raise VerifierError(f"cannot read {path}: {error.strerror}") from error
+    data = _read_input(path)
     try:
         entries = parse_htpasswd(data)
     except HtpasswdRefused as refused:
@@ -340,6 +360,81 @@ async def _users_import(path: str, groups: Sequence[str]) -> int:
     summary = f"{imported} user(s) imported, {skipped} skipped"
     print(summary + (f"; groups {','.join(wanted)}" if wanted and imported else ""))
     return 0
+
+
+async def _users_export(path: str) -> int:
+    stores = _Stores()
+    try:
+        records = await stores.users.records()
+    finally:
+        await stores.close()
+    text = render_document(records, int(time.time()))
+    if path == "-":
+        sys.stdout.write(text)
+        return 0
+    try:
+        write_export_file(Path(path), text)
+    except OSError as error:
+        raise VerifierError(f"cannot write {path}: {error.strerror}") from error
+    print(f"{len(records)} user(s) exported to {path} (it holds password hashes: keep it secret)")
+    return 0
+
+
+async def _users_restore(path: str, replace: bool) -> int:
+    data = _read_input(path)
+    try:
+        records = parse_document(data)
+    except ExportRefused as refused:
+        listed = "".join(f"\n  {problem}" for problem in refused.problems)
+        source = "stdin" if path == "-" else path
+        raise VerifierError(f"{source}: refused, nothing imported:{listed}") from refused
+    stores = _Stores()
+    counts = dict.fromkeys(_RESTORE_OUTCOMES, 0)
+    try:
+        for record in records:
+            outcome, line = await _restore_one(stores, record, replace)
+            counts[outcome] += 1
+            print(line)
+    finally:
+        await stores.close()
+    print(", ".join(f"{count} {outcome}" for outcome, count in counts.items()))
+    return 0
+
+
+_RESTORE_OUTCOMES = ("imported", "replaced", "unchanged", "skipped")
+
+
+async def _restore_one(stores: _Stores, record: UserRecord, replace: bool) -> tuple[str, str]:
+    """Import one user; return the outcome (one of _RESTORE_OUTCOMES) and a line saying it."""
+    name = record.name
+    if await stores.users.import_hashed(name, record.password_hash, record.groups, record.created):
+        return "imported", f"imported {name}"
+    if not replace:
+        # Left as it is (password, groups, sessions): importing the same file twice is safe.
+        return "skipped", f"skipped {name}: already a user"
+    groups_before = await stores.users.groups(name)
+    hash_changed = await stores.users.replace_hash(name, record.password_hash)
+    # Through the store's setter: the change is published, so every worker drops what it
+    # cached for the user.
+    groups = await stores.users.set_groups(name, record.groups)
+    changes = []
+    if hash_changed:
+        # A different password, as after `users passwd`: no session opened with the old one
+        # lives on.
+        ended = await stores.sessions.revoke_all(name)
+        changes.append(f"password hash replaced, {len(ended)} session(s) ended")
+    if groups != groups_before:
+        changes.append(f"groups {','.join(groups) or '(none)'}")
+    if not changes:
+        return "unchanged", f"unchanged {name}"
+    return "replaced", f"replaced {name}: {'; '.join(changes)}"
+
+
+def _read_input(path: str) -> bytes:
+    try:
+        return sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as error:
+        raise VerifierError(f"cannot read {path}: {error.strerror}") from error
 
 
 async def _sessions_list(name: str) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -35,6 +36,12 @@ T = TypeVar("T")
 # OWASP Password Storage Cheat Sheet, argon2id, first option: m=19 MiB, t=2, p=1.
 # p=1 keeps one hash on one core, so a login flood cannot take both cores from /auth.
 _HASHER = argon2.PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
+# An argon2id hash as argon2-cffi writes it: version 19, parameters, then salt (>= 8 bytes)
+# and digest (>= 16 bytes) in unpadded base64.
+_ARGON2ID_PATTERN = re.compile(
+    r"\$argon2id\$v=19\$m=(?P<m>[0-9]{1,10}),t=(?P<t>[0-9]{1,10}),p=(?P<p>[0-9]{1,10})"
+    r"\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{22,}"
+)
 # Hashing threads run at the lowest CPU priority Linux has: SCHED_IDLE (per thread, no
 # privilege needed), or nice 19 where that is refused. The worker's own event loop then
 # preempts hashing at once. Other processes (nginx) sit in other scheduling groups and can
@@ -50,6 +57,21 @@ MAX_QUEUE_SECONDS = 5.0
 # Longer passwords are refused before hashing: argon2 would accept them, but hashing
 # megabytes per attempt is a cheap denial of service.
 MAX_PASSWORD_LENGTH = 1024
+
+
+def is_native_hash(stored_hash: str) -> bool:
+    """True for a well-formed argon2id hash no costlier than the ones this verifier makes."""
+    match = _ARGON2ID_PATTERN.fullmatch(stored_hash)
+    if match is None:
+        return False
+    # Every failed sign-in checks a dummy made with our parameters (PasswordHasher.plan): a
+    # costlier hash brought in by an import would make its account stand out, or make each
+    # of its checks take minutes. Cheaper ones are upgraded at the next sign-in.
+    return (
+        int(match["m"]) <= _HASHER.memory_cost
+        and int(match["t"]) <= _HASHER.time_cost
+        and int(match["p"]) <= _HASHER.parallelism
+    )
 
 
 @dataclass(frozen=True)

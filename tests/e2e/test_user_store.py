@@ -211,3 +211,45 @@ def test_only_importable_hashes_are_accepted(redis_server: RedisServer, password
         assert await client.zcard(keys.imported_bcrypt()) == 0
 
     _run(redis_server, scenario)
+
+
+# --- hashes from an export --------------------------------------------------------------------
+
+
+def test_an_exported_argon2id_hash_and_creation_time_are_imported_as_they_are(
+    redis_server: RedisServer,
+) -> None:
+    async def scenario(store: UserStore, client: aioredis.Redis, keys: KeySpace) -> None:
+        await store.add("alice", PASSWORD, ["ops"])
+        (record,) = await store.records()
+        assert await store.import_hashed("bob", record.password_hash, ["ops"], created=123)
+        assert await client.hget(keys.user("bob"), "created") == b"123"
+        assert await client.zcard(keys.imported_bcrypt()) == 0
+        assert await store.authenticate("bob", PASSWORD) == "bob"
+        assert [(r.name, r.groups, r.created) for r in await store.records()] == [
+            ("alice", ("ops",), record.created),
+            ("bob", ("ops",), 123),
+        ]
+
+    _run(redis_server, scenario)
+
+
+def test_replacing_a_hash_says_whether_it_changed_and_keeps_the_bcrypt_list_right(
+    redis_server: RedisServer,
+) -> None:
+    async def scenario(store: UserStore, client: aioredis.Redis, keys: KeySpace) -> None:
+        await store.add("alice", PASSWORD)
+        native = await client.hget(keys.user("alice"), "password_hash")
+        assert await store.replace_hash("alice", BCRYPT_5[0])
+        assert await client.zscore(keys.imported_bcrypt(), "alice") == 5
+        assert not await store.replace_hash("alice", BCRYPT_5[0])
+        assert await store.authenticate("alice", BCRYPT_5[1]) == "alice"
+        assert await client.zcard(keys.imported_bcrypt()) == 0  # upgraded at sign-in
+        assert await store.replace_hash("alice", native.decode())
+        assert await store.authenticate("alice", PASSWORD) == "alice"
+        with pytest.raises(UnknownUser):
+            await store.replace_hash("nobody", native.decode())
+        with pytest.raises(BadUserInput, match="only bcrypt"):
+            await store.replace_hash("alice", "plaintext")
+
+    _run(redis_server, scenario)

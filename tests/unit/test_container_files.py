@@ -162,8 +162,11 @@ def test_redis_persists_to_an_append_only_file_on_a_named_volume(
     redis = _services(compose)["redis"]
     command = redis["command"]
     words = command.split() if isinstance(command, str) else command
+    # README "Persistence and backups": these two settings, stated rather than defaulted.
     assert "--appendonly" in words
     assert words[words.index("--appendonly") + 1] == "yes"
+    assert "--appendfsync" in words
+    assert words[words.index("--appendfsync") + 1] == "everysec"
 
     named_volumes = set(compose.get("volumes") or {})
     data_mounts = []

@@ -9,11 +9,12 @@ import asyncio
 import os
 import threading
 
+import argon2
 import pytest
 
 from verifier.errors import PasswordCheckBusy
 from verifier.legacy_hashes import MAX_BCRYPT_COST, MIN_BCRYPT_COST, LegacyScheme, bcrypt_cost
-from verifier.passwords import HASHING_NICENESS, Check, PasswordHasher
+from verifier.passwords import HASHING_NICENESS, Check, PasswordHasher, is_native_hash
 
 
 @pytest.fixture
@@ -179,3 +180,25 @@ def test_a_damaged_ceiling_is_clamped_not_obeyed(hasher: PasswordHasher) -> None
     assert _work(hasher.plan(None, 31))[3] == 2**MAX_BCRYPT_COST
     assert _work(hasher.plan(None, -5))[3] == 2**MIN_BCRYPT_COST
     hasher.close()
+
+
+def test_only_argon2id_hashes_no_costlier_than_ours_count_as_native() -> None:
+    ours = argon2.PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1).hash("pw")
+    cheaper = argon2.PasswordHasher(time_cost=1, memory_cost=8_192, parallelism=1).hash("pw")
+    assert is_native_hash(ours)
+    assert is_native_hash(cheaper)  # an older configuration: upgraded at the next sign-in
+    for costlier in (
+        argon2.PasswordHasher(time_cost=3, memory_cost=19_456, parallelism=1).hash("pw"),
+        argon2.PasswordHasher(time_cost=2, memory_cost=65_536, parallelism=1).hash("pw"),
+        argon2.PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=2).hash("pw"),
+    ):
+        assert not is_native_hash(costlier)
+    argon2i = argon2.PasswordHasher(type=argon2.Type.I).hash("pw")
+    for other in (
+        argon2i,
+        ours.rsplit("$", 1)[0],
+        ours.replace("$v=19$", "$v=16$"),
+        "$2y$05$x",
+        "",
+    ):
+        assert not is_native_hash(other)

@@ -296,6 +296,12 @@ class ManagedProcess:
         self._kill_group()
         return status
 
+    def kill(self) -> int:
+        """Kill the process at once by its PID (SIGKILL, as a crash would); return its status."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self._popen.pid, signal.SIGKILL)
+        return self.stop()
+
     def _kill_group(self) -> None:
         # The group was created for this child (start_new_session) and its id is the
         # child's PID, so it holds only the child and the workers it forked.
@@ -306,13 +312,27 @@ class ManagedProcess:
         return f"<ManagedProcess {self.name} pid={self.pid} returncode={self.returncode}>"
 
 
-def start_redis(
-    workdir: Path, port: int, *, binary: Path | None = None, timeout: float = 10.0
-) -> ManagedProcess:
-    """Start a throw-away redis-server on 127.0.0.1:port and wait until it listens.
+# redis-server options for a throw-away server: no RDB snapshots, no append-only file.
+NO_PERSISTENCE = ("--save", "", "--appendonly", "no")
+# An append-only file fsynced before each write is acknowledged (README "Persistence and
+# backups" recommends everysec for production): what the persistence tests use, so that
+# "Redis answered" means "on disk" whenever the server is killed.
+AOF_ALWAYS = ("--save", "", "--appendonly", "yes", "--appendfsync", "always")
 
-    Nothing is persisted: started again on the same port after stop(), it comes back empty,
-    like a Redis without persistence after a crash.
+
+def start_redis(
+    workdir: Path,
+    port: int,
+    *,
+    binary: Path | None = None,
+    timeout: float = 10.0,
+    persistence: Sequence[str] = NO_PERSISTENCE,
+) -> ManagedProcess:
+    """Start a redis-server on 127.0.0.1:port, its files in `workdir`; wait until it listens.
+
+    By default nothing is persisted: started again on the same port after stop(), it comes
+    back empty (unless a client asked for a SAVE), like a Redis without persistence after a
+    crash. `persistence` replaces those options, e.g. with AOF_ALWAYS.
     """
     # Absolute: the child runs in `workdir`, where a relative path would not resolve.
     server = (binary if binary is not None else find_redis_server()).absolute()
@@ -320,8 +340,7 @@ def start_redis(
         str(server),
         "--bind", LOOPBACK,
         "--port", str(port),
-        "--save", "",
-        "--appendonly", "no",
+        *persistence,
         "--dir", str(workdir),
     ]  # fmt: skip
     process = ManagedProcess("redis-server", argv, workdir)
