@@ -114,30 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     end_all.add_argument("name")
     end_all.set_defaults(handler=lambda a: _run(_sessions_end_all(a.name)))
 
-    access = commands.add_parser("access", help="test access rules").add_subparsers(
-        required=True, metavar="ACTION"
-    )
-    check = access.add_parser(
-        "check",
-        help="print the decision for a request and the rule or declaration that made it",
-        description="Exit status: 0 allowed, 1 denied, 2 bad arguments or configuration.",
-    )
-    check.add_argument("--user", required=True)
-    check.add_argument("--method", default="GET")
-    check.add_argument("--uri", required=True, help="the request URI, e.g. /admin/x?y=1")
-    check.add_argument("--host", default="", help="the Host the request was for")
-    check.add_argument(
-        "--require",
-        default="",
-        metavar="DECLARATION",
-        help='the location\'s $verifier_require, e.g. "group:admins"',
-    )
-    check.add_argument(
-        "--groups",
-        default=None,
-        help="comma-separated groups to assume instead of the user's groups in Redis",
-    )
-    check.set_defaults(handler=lambda a: _run(_access_check(a)))
+    _add_access_commands(commands)
     add_keys_commands(commands)
 
     demo = commands.add_parser("demo", help="run the local demo stack in the foreground")
@@ -187,6 +164,33 @@ def _check_config(args: argparse.Namespace) -> int:
         return 1
     print("ok")
     return 0
+
+
+def _add_access_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    access = commands.add_parser("access", help="test access rules").add_subparsers(
+        required=True, metavar="ACTION"
+    )
+    check = access.add_parser(
+        "check",
+        help="print the decision for a request and the rule or declaration that made it",
+        description="Exit status: 0 allowed, 1 denied, 2 bad arguments or configuration.",
+    )
+    check.add_argument("--user", required=True)
+    check.add_argument("--method", default="GET")
+    check.add_argument("--uri", required=True, help="the request URI, e.g. /admin/x?y=1")
+    check.add_argument("--host", default="", help="the Host the request was for")
+    check.add_argument(
+        "--require",
+        default="",
+        metavar="DECLARATION",
+        help='the location\'s $verifier_require, e.g. "group:admins"',
+    )
+    check.add_argument(
+        "--groups",
+        default=None,
+        help="comma-separated groups to assume instead of the user's groups in Redis",
+    )
+    check.set_defaults(handler=lambda a: _run(_access_check(a)))
 
 
 def _serve(args: argparse.Namespace) -> int:
