@@ -137,7 +137,8 @@ def render(
     spin = measurements.get("spin")
     if spin is not None:
         lines.append(
-            f"spin loop ({spin.extra['spin_priority']}; no verifier code): valid path "
+            f"spin loops: {spin.extra.get('spin_loops', 1)} "
+            f"({spin.extra['spin_priority']}; no verifier code): valid path "
             f"{_p99_vs_quiet(spin)}"
         )
     flood = measurements.get("flood")
@@ -151,7 +152,7 @@ def render(
         ]
         if flood.extra.get("p99_vs_spin") is not None:
             lines.append(
-                f"  and vs the spin loop's p99: {_ratio(flood.extra['p99_vs_spin'])} "
+                f"  and vs the spin loops' p99: {_ratio(flood.extra['p99_vs_spin'])} "
                 "(1x: hashing disturbs /auth no more than any background CPU work does)"
             )
     if rss_kib:

@@ -102,10 +102,10 @@ def test_report_judges_the_flood_against_the_spin_control_and_shows_it_against_q
     assert (flood_target.met, flood_target.measured) == (False, "1.40x (4.20x quiet)")
 
     text = report.render(measurements, {}, found, [])
-    assert "spin loop (SCHED_IDLE; no verifier code): valid path p99 4.50 ms" in text
+    assert "spin loops: 1 (SCHED_IDLE; no verifier code): valid path p99 4.50 ms" in text
     assert "vs quiet p99 1.50 ms = 3.00x" in text
     assert "p99 6.30 ms vs quiet p99 1.50 ms = 4.20x" in text
-    assert "vs the spin loop's p99: 1.40x" in text
+    assert "vs the spin loops' p99: 1.40x" in text
     assert (
         "[MISSED] /auth p99 during the login flood <= 1.25x the spin control's p99: "
         "1.40x (4.20x quiet)"
