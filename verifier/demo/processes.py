@@ -281,6 +281,10 @@ class ManagedProcess:
                 )
             time.sleep(_POLL_SECONDS)
 
+    def send_signal(self, signum: int) -> None:
+        """Send a signal to the process (e.g. SIGHUP: gunicorn replaces its workers)."""
+        self._popen.send_signal(signum)
+
     def stop(self, timeout: float = 10.0) -> int:
         """Stop the process: SIGTERM, wait up to `timeout`, then SIGKILL; return its status."""
         if self._popen.poll() is None:
