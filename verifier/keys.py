@@ -66,6 +66,10 @@ class KeySpace:
         """Pub/sub channel on which every ended session is announced (see liveness.py)."""
         return f"{self.prefix}:revocations"
 
+    def totp_step(self, user: str, step: int) -> str:
+        """Marker of a TOTP time step a user's code was accepted for (each step works once)."""
+        return f"{self.prefix}:{{{user}}}:totp-step:{step}"
+
     def login_throttle(self, scope: str, subject: str) -> str:
         """Counter of recent failed logins for an account or a client address."""
         return f"{self.prefix}:throttle:{scope}:{subject}"
