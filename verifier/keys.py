@@ -70,6 +70,10 @@ class KeySpace:
         """Marker of a TOTP time step a user's code was accepted for (each step works once)."""
         return f"{self.prefix}:{{{user}}}:totp-step:{step}"
 
+    def recovery_codes(self, user: str) -> str:
+        """Set of SHA-256 hashes of a user's unused recovery codes."""
+        return f"{self.prefix}:{{{user}}}:recovery-codes"
+
     def login_throttle(self, scope: str, subject: str) -> str:
         """Counter of recent failed logins for an account or a client address."""
         return f"{self.prefix}:throttle:{scope}:{subject}"
