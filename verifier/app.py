@@ -29,6 +29,7 @@ from verifier.keyring.reloader import KeyRingReloader, watched_ring
 from verifier.keyring.ring import CurrentRing
 from verifier.keys import KeySpace
 from verifier.liveness import LivenessCache, RevocationListener
+from verifier.observe.logs import configure_logging
 from verifier.passwords import PasswordHasher
 from verifier.readiness import ReadinessCheck
 from verifier.redis_store import connect
@@ -195,15 +196,10 @@ def _describe(req: falcon.asgi.Request, resp: falcon.asgi.Response, message: str
         resp.text = message + "\n"
 
 
-def configure_logging(level: str) -> None:
-    """Plain log lines on stderr; gunicorn collects them."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
 def from_environment() -> ASGIApp:
     """The gunicorn entry point: settings from VERIFIER_* variables, a real Redis client."""
     settings = load_settings(os.environ)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     if not settings.cookie_secure:
         log.warning(
             "VERIFIER_COOKIE_SECURE=false: cookies go over plain http. "
