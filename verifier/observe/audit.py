@@ -21,7 +21,8 @@ FieldValue = str | int | None
 
 # The id nginx made for this request ($request_id, sent as X-Request-ID); set per request
 # (each ASGI request runs in its own task, so its own context) and put in every record.
-_REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+# Kept raw and checked only when a record is written: nothing more per allowed /auth request.
+_REQUEST_ID: contextvars.ContextVar[str | bytes | None] = contextvars.ContextVar(
     "verifier_request_id", default=None
 )
 # nginx's $request_id is 32 hex digits; accept a little more, never arbitrary text.
@@ -40,13 +41,13 @@ def valid_request_id(raw: str | bytes | None) -> str | None:
 
 
 def set_request_id(raw: str | bytes | None) -> None:
-    """Remember this request's id (or None for a missing or malformed one)."""
-    _REQUEST_ID.set(valid_request_id(raw))
+    """Remember this request's id as sent (checked when a record uses it)."""
+    _REQUEST_ID.set(raw)
 
 
 def current_request_id() -> str | None:
     """The id of the request being handled, if nginx sent a valid one."""
-    return _REQUEST_ID.get()
+    return valid_request_id(_REQUEST_ID.get())
 
 
 def shown_name(typed: str) -> str:
@@ -102,7 +103,7 @@ class RecordingAuditLog:
 
 
 def _with_request_id(fields: dict[str, FieldValue]) -> dict[str, FieldValue]:
-    request_id = _REQUEST_ID.get()
+    request_id = current_request_id()
     if request_id is None or "request_id" in fields:
         return dict(fields)
     return {**fields, "request_id": request_id}
