@@ -8,6 +8,7 @@ token through nginx; then every line of the verifier's log and nginx's error log
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -99,5 +100,9 @@ def test_flows_are_audited_and_no_secret_reaches_a_log(fresh_stack: StackFactory
     assert everywhere["sessions_ended"] == 2
     (replayed,) = _audit(stack, "refresh.replayed", name)
     assert replayed["session"] == victim.session_id
+    # nginx's $request_id reached the verifier and is in each record of a request.
+    for record in [*succeeded, failure, logout, everywhere, replayed]:
+        assert re.fullmatch(r"[0-9a-f]{32}", record["request_id"]), record
+    assert len({record["request_id"] for record in succeeded}) == len(succeeded)
     # gunicorn's own lines are JSON objects too.
     assert any(r["logger"].startswith("gunicorn") for r in _records(stack))
