@@ -29,6 +29,8 @@ from verifier.keyring.reloader import KeyRingReloader, watched_ring
 from verifier.keyring.ring import CurrentRing
 from verifier.keys import KeySpace
 from verifier.liveness import LivenessCache, RevocationListener
+from verifier.observe.audit import AuditLog, LoggingAuditLog, set_request_id
+from verifier.observe.logs import configure_logging
 from verifier.passwords import PasswordHasher
 from verifier.readiness import ReadinessCheck
 from verifier.redis_store import connect
@@ -50,15 +52,17 @@ def create_app(
     clock: Clock = time.time,
     hasher: PasswordHasher | None = None,
     keyring: CurrentRing | None = None,
+    audit: AuditLog | None = None,
 ) -> ASGIApp:
     """Wire the verifier's endpoints around the given collaborators.
 
     `keyring` defaults to the ring the settings name (reloaded in the background when it
     comes from VERIFIER_KEYS_DIR); a ring passed in is used as it is, never reloaded.
     """
+    audit = audit or LoggingAuditLog()
     reloader: KeyRingReloader | None = None
     if keyring is None:
-        keyring, reloader = watched_ring(settings, clock)
+        keyring, reloader = watched_ring(settings, clock, audit)
     keys = KeySpace(settings.key_prefix)
     cookie_policy = CookiePolicy(secure=settings.cookie_secure)
     liveness = None
@@ -85,7 +89,7 @@ def create_app(
     if listener is not None:
         background.append(listener)
     if settings.rules_file is not None:
-        background.append(RulesReloader(settings.rules_file, access))
+        background.append(RulesReloader(settings.rules_file, access, audit=audit))
     if reloader is not None:
         background.append(reloader)
     assertions = AssertionSigner(
@@ -95,11 +99,17 @@ def create_app(
         settings.assertion_ttl_seconds,
     )
     gate = Gate(
-        AccessTokenCodec(settings, keyring), sessions, cookie_policy, clock, access, assertions
+        AccessTokenCodec(settings, keyring),
+        sessions,
+        cookie_policy,
+        clock,
+        access,
+        assertions,
+        audit,
     )
 
     app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response] = falcon.asgi.App(
-        middleware=_Lifecycle(client, background)
+        middleware=[_Lifecycle(client, background), _RequestId()]
     )
     # Unknown query parameters are harmless; values like `next` are parsed by hand.
     app.req_options.auto_parse_form_urlencoded = False
@@ -160,6 +170,14 @@ class _Lifecycle:
         await self._redis.aclose()
 
 
+class _RequestId:
+    """Remembers nginx's X-Request-ID for the audit records of this request."""
+
+    async def process_request(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """Set the request id (checked when a record uses it)."""
+        set_request_id(req.get_header("X-Request-ID"))
+
+
 async def _store_unavailable(
     req: falcon.asgi.Request,
     resp: falcon.asgi.Response,
@@ -195,15 +213,10 @@ def _describe(req: falcon.asgi.Request, resp: falcon.asgi.Response, message: str
         resp.text = message + "\n"
 
 
-def configure_logging(level: str) -> None:
-    """Plain log lines on stderr; gunicorn collects them."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
 def from_environment() -> ASGIApp:
     """The gunicorn entry point: settings from VERIFIER_* variables, a real Redis client."""
     settings = load_settings(os.environ)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     if not settings.cookie_secure:
         log.warning(
             "VERIFIER_COOKIE_SECURE=false: cookies go over plain http. "

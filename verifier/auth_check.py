@@ -18,6 +18,7 @@ from verifier.access.paths import normalized_path
 from verifier.cookies import CookiePolicy, read_token_cookies, without_token_cookies
 from verifier.errors import RefreshRejected, StoreUnavailable, TokenRejected
 from verifier.gate import Admitted, Forbidden, Gate
+from verifier.observe.audit import set_request_id
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +143,7 @@ def _read_request(
     audience = found.get(b"x-verifier-audience")
     host = found.get(b"host")
     method = found.get(b"x-original-method")
+    set_request_id(found.get(b"x-request-id"))
     request = AccessRequest(
         host=_without_port(host.decode("latin-1").lower()) if host else "",
         path=_utf8(path) if path else normalized_path(original_uri),

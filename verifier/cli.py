@@ -225,8 +225,11 @@ def _serve(args: argparse.Namespace) -> int:
         # gunicorn 27's control socket lives at one path per user: a second instance on the
         # same machine (tests, the demo) would take it over and delete it on exit.
         "--no-control-socket",
-        "verifier.app:from_environment()",
     ]
+    if preflight.settings.log_format == "json":
+        # gunicorn's own lines (and uvicorn's, which share its handlers) as JSON too.
+        command += ["--logger-class", "verifier.observe.logs.JsonGunicornLogger"]
+    command.append("verifier.app:from_environment()")
     os.execv(gunicorn, command)  # replaces this process: signals reach gunicorn directly
 
 

@@ -11,6 +11,7 @@ from typing import Protocol
 from verifier.access import AccessPolicy, AccessRequest, Identity
 from verifier.cookies import CookiePolicy, TokenCookies
 from verifier.errors import AccessTokenExpired, RefreshRejected, TokenRejected, VerifierError
+from verifier.observe.audit import AuditLog, LoggingAuditLog
 from verifier.sessions import Clock, NewSession, RefreshToken, SessionStore
 from verifier.tokens import AccessTokenCodec
 
@@ -75,6 +76,7 @@ class Gate:
         clock: Clock,
         access: AccessPolicy | None = None,
         assertions: AssertionSigner | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self._codec = codec
         self._sessions = sessions
@@ -82,6 +84,7 @@ class Gate:
         self._clock = clock
         self._access = access or AccessPolicy()
         self._assertions = assertions
+        self._audit = audit or LoggingAuditLog()
 
     @property
     def access(self) -> AccessPolicy:
@@ -136,6 +139,7 @@ class Gate:
         except RefreshRejected as rejection:
             if rejection.reason == "replayed":
                 log.warning("refresh token replayed: session revoked")
+                self._audit_replay(raw_refresh)
             raise
         seconds_left = refreshed.seconds_left(now)
         access_token = self._codec.issue(
@@ -155,6 +159,21 @@ class Gate:
             set_refresh_cookie=refresh_cookie,
             groups=refreshed.groups,
         )
+
+    def _audit_replay(self, raw_refresh: str) -> None:
+        # Only who and which session: the token's secret part never reaches a record.
+        try:
+            token = RefreshToken.parse(raw_refresh)
+        except RefreshRejected:
+            return
+        self._audit.record(
+            "refresh.replayed", user=token.user, session=token.session_id, cause="replayed"
+        )
+
+    @property
+    def audit(self) -> AuditLog:
+        """Where this gate's security events go (the resources record theirs there too)."""
+        return self._audit
 
     def login_cookies(self, session: NewSession) -> tuple[str, str]:
         """Set-Cookie values for a session just created at login."""

@@ -55,6 +55,8 @@ class Settings:
     login_throttle_window_seconds: int = 60
     liveness_cache_seconds: int = 5
     log_level: str = "INFO"
+    # "text" (one line per record) or "json" (one JSON object per line).
+    log_format: str = "text"
     # The central rules file (None: location declarations alone decide) and its rules as
     # read at start-up; workers reload the file when it changes.
     rules_file: Path | None = None
@@ -316,6 +318,7 @@ def read_settings(environ: Mapping[str, str]) -> SettingsReading:
     raw_rules_file = read.text("RULES_FILE", "")
     rules_file = Path(raw_rules_file) if raw_rules_file else None
     log_level = read.parse("LOG_LEVEL", lambda: _log_level(read), "INFO")
+    log_format = read.parse("LOG_FORMAT", lambda: _log_format(read), "text")
     keys_dir, signing_keys = _read_keys(read, environ)
     issuer = read.text("ISSUER", "verifier")
     try:
@@ -339,6 +342,7 @@ def read_settings(environ: Mapping[str, str]) -> SettingsReading:
             login_throttle_window_seconds=read.integer("LOGIN_THROTTLE_WINDOW_SECONDS", 60),
             liveness_cache_seconds=read.integer("LIVENESS_CACHE_SECONDS", 5),
             log_level=log_level,
+            log_format=log_format,
             rules_file=rules_file,
             rules=read.parse("RULES_FILE", lambda: _read_rules(rules_file), NO_RULES),
             assertion_ttl_seconds=read.integer("ASSERTION_TTL_SECONDS", 60),
@@ -377,6 +381,13 @@ def _log_level(read: _Reader) -> str:
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise SettingsError(f"{ENV_PREFIX}LOG_LEVEL: {level!r} is not DEBUG/INFO/WARNING/ERROR")
     return level
+
+
+def _log_format(read: _Reader) -> str:
+    log_format = read.required_text("LOG_FORMAT", "text", secret=False).lower()
+    if log_format not in {"text", "json"}:
+        raise SettingsError(f"{ENV_PREFIX}LOG_FORMAT: {log_format!r} is not text/json")
+    return log_format
 
 
 def _read_rules(path: Path | None) -> RuleSet:

@@ -10,6 +10,7 @@ import pytest
 
 from verifier.access import AccessPolicy, AccessRequest, Identity, load_rules
 from verifier.access.reload import RulesReloader
+from verifier.observe import RecordingAuditLog
 
 DENY_REPORTS = '[[rules]]\npaths = ["/reports"]\npolicy = "deny"\n'
 GUEST = Identity("guest", ())
@@ -72,3 +73,15 @@ def test_a_fixed_file_is_picked_up_after_a_broken_one(tmp_path: Path) -> None:
     _rewrite(path, DENY_REPORTS)
     assert reloader.check_now()
     assert not policy.decide(GUEST, REPORTS).allowed
+
+
+def test_a_reload_is_an_audit_record(tmp_path: Path) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text("", encoding="utf-8")
+    audit = RecordingAuditLog()
+    reloader = RulesReloader(path, AccessPolicy(load_rules(path)), audit=audit)
+    _rewrite(path, DENY_REPORTS)
+    assert reloader.check_now()
+    (record,) = audit.records
+    assert record.event == "config.reloaded"
+    assert record.fields == {"what": "rules", "file": str(path), "rules": 1}

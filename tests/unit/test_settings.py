@@ -220,6 +220,14 @@ def test_bad_boolean_message_names_the_variable_and_value() -> None:
     assert str(caught.value) == "VERIFIER_COOKIE_SECURE: 'maybe' is not true/false"
 
 
+def test_log_format_is_text_unless_json_is_asked_for() -> None:
+    assert load_settings(env()).log_format == "text"
+    assert load_settings(env(LOG_FORMAT="JSON")).log_format == "json"
+    with pytest.raises(SettingsInvalid) as caught:
+        load_settings(env(LOG_FORMAT="xml"))
+    assert str(caught.value).startswith("VERIFIER_LOG_FORMAT: 'xml' is not text/json")
+
+
 def test_bad_log_level_message_names_the_variable() -> None:
     with pytest.raises(SettingsError) as caught:
         load_settings(env(LOG_LEVEL="verbose"))

@@ -9,6 +9,7 @@ from pathlib import Path
 from verifier.access.decision import AccessPolicy
 from verifier.access.rules import load_rules
 from verifier.errors import RulesFileError
+from verifier.observe.audit import AuditLog, LoggingAuditLog
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,15 @@ class RulesReloader:
     a typo in production must not open or close every door at once.
     """
 
-    def __init__(self, path: Path, policy: AccessPolicy, poll_seconds: float = POLL_SECONDS):
+    def __init__(
+        self,
+        path: Path,
+        policy: AccessPolicy,
+        poll_seconds: float = POLL_SECONDS,
+        audit: AuditLog | None = None,
+    ):
         self._path = path
+        self._audit = audit or LoggingAuditLog()
         self._policy = policy
         self._poll_seconds = poll_seconds
         self._seen = _fingerprint(path)
@@ -59,6 +67,9 @@ class RulesReloader:
             return False
         self._policy.replace_rules(rules)
         log.info("rules file %s reloaded: %d rule(s)", self._path, len(rules.rules))
+        self._audit.record(
+            "config.reloaded", what="rules", file=str(self._path), rules=len(rules.rules)
+        )
         return True
 
     async def run(self) -> None:

@@ -17,6 +17,7 @@ from verifier.errors import KeyFileError
 from verifier.keyring.files import DirectorySignature, directory_signature
 from verifier.keyring.loader import directory_ring, ring_policy, static_ring
 from verifier.keyring.ring import CurrentRing, KeyRing, RingPolicy
+from verifier.observe.audit import AuditLog, LoggingAuditLog
 from verifier.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -35,8 +36,10 @@ class KeyRingReloader:
         clock: Clock,
         interval_seconds: float,
         signature: DirectorySignature,
+        audit: AuditLog | None = None,
     ) -> None:
         self._directory = directory
+        self._audit = audit or LoggingAuditLog()
         self._policy = policy
         self._current = current
         self._clock = clock
@@ -78,6 +81,8 @@ class KeyRingReloader:
         self._signature = signature
         self._last_error = None
         log.info("key ring reloaded from %s: %s", self._directory, _describe(ring))
+        # Key ids only: never key material.
+        self._audit.record("keys.reloaded", directory=str(self._directory), kids=_describe(ring))
         return True
 
     def _failed(self, signature: DirectorySignature | None, error: KeyFileError) -> None:
@@ -94,7 +99,9 @@ def _describe(ring: KeyRing) -> str:
     return ", ".join(ring.kids()) or "(empty)"
 
 
-def watched_ring(settings: Settings, clock: Clock) -> tuple[CurrentRing, KeyRingReloader | None]:
+def watched_ring(
+    settings: Settings, clock: Clock, audit: AuditLog | None = None
+) -> tuple[CurrentRing, KeyRingReloader | None]:
     """The ring of the settings, and its reloader when it comes from a keys directory.
 
     Raises KeyFileError (naming the file) if the directory cannot serve now: start-up
@@ -106,6 +113,6 @@ def watched_ring(settings: Settings, clock: Clock) -> tuple[CurrentRing, KeyRing
     ring, signature = directory_ring(settings.keys_dir, policy, clock())
     current = CurrentRing(ring)
     reloader = KeyRingReloader(
-        settings.keys_dir, policy, current, clock, settings.keys_reload_seconds, signature
+        settings.keys_dir, policy, current, clock, settings.keys_reload_seconds, signature, audit
     )
     return current, reloader

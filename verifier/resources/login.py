@@ -8,6 +8,7 @@ import falcon.asgi
 from verifier.csrf import check_request_origin
 from verifier.errors import InvalidCredentials, LoginThrottled, PasswordCheckBusy
 from verifier.gate import Gate
+from verifier.observe.audit import shown_name
 from verifier.pages import PAGE_SECURITY_HEADERS, login_page
 from verifier.passwords import MAX_PASSWORD_LENGTH
 from verifier.redirects import safe_next
@@ -56,13 +57,15 @@ class Login:
         next_path = safe_next(fields.get("next") or req.get_param("next"))
         user_name, password = fields.get("username", ""), fields.get("password", "")
         problem = _input_problem(user_name, password)
+        address = client_address(req)
         if problem is not None:
+            self._audit_failure(user_name, address, "bad_input")
             self._fail(resp, falcon.HTTP_400, problem, as_json, next_path, "")
             return
-        address = client_address(req)
         try:
             await self._throttle.reserve(user_name, address)
         except LoginThrottled as throttled:
+            self._audit_failure(user_name, address, "throttled")
             resp.retry_after = throttled.retry_after_seconds
             message = THROTTLED.format(seconds=throttled.retry_after_seconds)
             self._fail(resp, falcon.HTTP_429, message, as_json, next_path, user_name)
@@ -70,11 +73,13 @@ class Login:
         try:
             user = await self._users.authenticate(user_name, password)
         except InvalidCredentials:
+            self._audit_failure(user_name, address, "bad_credentials")
             self._fail(resp, falcon.HTTP_401, BAD_CREDENTIALS, as_json, next_path, user_name)
             return
         except PasswordCheckBusy:
             # No password was checked: the attempt is given back, and the client told to retry.
             await self._throttle.release(user_name, address)
+            self._audit_failure(user_name, address, "busy")
             resp.retry_after = BUSY_RETRY_AFTER_SECONDS
             self._fail(resp, falcon.HTTP_503, BUSY, as_json, next_path, user_name)
             return
@@ -82,6 +87,9 @@ class Login:
         # Always a brand-new session: cookies the request arrived with are never reused,
         # so a session planted before login (fixation) cannot become an authenticated one.
         session = await self._sessions.create(user)
+        self._gate.audit.record(
+            "signin.succeeded", user=user, session=session.session_id, address=address
+        )
         for cookie in self._gate.login_cookies(session):
             resp.append_header("Set-Cookie", cookie)
         resp.cache_control = ["no-store"]
@@ -90,6 +98,11 @@ class Login:
             return
         resp.status = falcon.HTTP_303
         resp.location = next_path
+
+    def _audit_failure(self, user_name: str, address: str, reason: str) -> None:
+        self._gate.audit.record(
+            "signin.failed", user=shown_name(user_name), address=address, reason=reason
+        )
 
     def _fail(
         self,

@@ -40,8 +40,13 @@ class Logout:
         if session is not None:
             if everywhere:
                 ended = len(await self._sessions.revoke_all(session.user))
+                event = "logout.everywhere"
             else:
                 ended = int(await self._sessions.revoke(session.user, session.session_id))
+                event = "logout"
+            self._gate.audit.record(
+                event, user=session.user, session=session.session_id, sessions_ended=ended
+            )
         # Cookies are cleared only after Redis confirmed: if it is down, the error handler
         # answers 503 and the user stays signed in rather than half signed out.
         for cookie in self._gate.logout_cookies():

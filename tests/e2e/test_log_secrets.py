@@ -1,0 +1,108 @@
+"""The logs at DEBUG, as JSON: every flow leaves its audit record, and no secret in any line.
+
+One stack of the test's own (VERIFIER_LOG_FORMAT=json, VERIFIER_LOG_LEVEL=DEBUG) runs
+login, silent refresh, logout, logout everywhere, a failed login and a replayed refresh
+token through nginx; then every line of the verifier's log and nginx's error log is read.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+from conftest import StackFactory, access_key_file
+from e2e_helpers import (
+    cookie_header,
+    eventually,
+    get_page,
+    new_user,
+    post_logout,
+    set_cookies,
+    sign_in,
+)
+
+from verifier.keys import KeySpace
+
+if TYPE_CHECKING:
+    from conftest import Stack
+
+
+def _records(stack: Stack) -> list[dict[str, Any]]:
+    lines = stack.processes["verifier"].log_path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+def _all_log_lines(stack: Stack) -> list[str]:
+    lines = stack.processes["verifier"].log_path.read_text(encoding="utf-8").splitlines()
+    error_log = stack.workdir / "error.log"
+    if error_log.exists():
+        lines += error_log.read_text(errors="replace").splitlines()
+    return lines
+
+
+def _audit(stack: Stack, event: str, user: str) -> list[dict[str, Any]]:
+    return [r for r in _records(stack) if r.get("event") == event and r.get("user") == user]
+
+
+def test_flows_are_audited_and_no_secret_reaches_a_log(fresh_stack: StackFactory) -> None:
+    stack = fresh_stack(VERIFIER_LOG_FORMAT="json", VERIFIER_LOG_LEVEL="DEBUG")
+    secrets_used: list[str] = []
+    name, password = new_user(stack)
+    secrets_used.append(password)
+
+    signed = sign_in(stack, name, password)
+    rotated = set_cookies(get_page(stack, cookie=cookie_header(stack, refresh=signed.refresh)))
+    post_logout(stack, cookie_header(stack, access=rotated[stack.access_cookie]))
+    again = sign_in(stack, name, password)
+    other = sign_in(stack, name, password)
+    post_logout(stack, cookie_header(stack, access=again.access), everywhere=True)
+    wrong = "wrong-" + password
+    secrets_used.append(wrong)
+    failed = stack.new_session().post(
+        stack.url("/auth/login"), json={"username": name, "password": wrong}, timeout=10
+    )
+    assert failed.status_code == 401
+    # A replay: a refresh token used again after its grace window.
+    victim = sign_in(stack, name, password)
+    fresh = set_cookies(get_page(stack, cookie=cookie_header(stack, refresh=victim.refresh)))
+    session_key = KeySpace(stack.key_prefix).session(name, victim.session_id)
+    stack.redis.hset(session_key, "previous_until_ms", int(time.time() * 1000) - 1)
+    assert get_page(stack, cookie=cookie_header(stack, refresh=victim.refresh)).status_code == 401
+
+    for signed_in in (signed, again, other, victim):
+        secrets_used += [signed_in.access, signed_in.refresh, signed_in.refresh.rsplit(".", 2)[2]]
+    for cookies in (rotated, fresh):
+        for value in cookies.values():
+            secrets_used += [value, value.rsplit(".", 2)[-1]]
+    access_key = access_key_file(stack.keys_dir)
+    secrets_used.append(access_key["secret"])
+    for key_file in stack.keys_dir.glob("*.json"):
+        document = json.loads(key_file.read_text())
+        secrets_used += [str(document[k]) for k in ("secret", "private", "d") if k in document]
+
+    assert eventually(lambda: _audit(stack, "refresh.replayed", name), bool)
+    for line in _all_log_lines(stack):
+        for secret in secrets_used:
+            assert secret not in line, f"a secret is in this log line: {line}"
+
+    succeeded = _audit(stack, "signin.succeeded", name)
+    assert len(succeeded) == 4
+    assert all(record["address"] == "127.0.0.1" for record in succeeded)
+    assert all(record["level"] == "INFO" and record["timestamp"] for record in succeeded)
+    (failure,) = _audit(stack, "signin.failed", name)
+    assert failure["reason"] == "bad_credentials"
+    assert failure["address"] == "127.0.0.1"
+    (logout,) = _audit(stack, "logout", name)
+    assert logout["session"] == signed.session_id
+    (everywhere,) = _audit(stack, "logout.everywhere", name)
+    assert everywhere["sessions_ended"] == 2
+    (replayed,) = _audit(stack, "refresh.replayed", name)
+    assert replayed["session"] == victim.session_id
+    # nginx's $request_id reached the verifier and is in each record of a request.
+    for record in [*succeeded, failure, logout, everywhere, replayed]:
+        assert re.fullmatch(r"[0-9a-f]{32}", record["request_id"]), record
+    assert len({record["request_id"] for record in succeeded}) == len(succeeded)
+    # gunicorn's own lines are JSON objects too.
+    assert any(r["logger"].startswith("gunicorn") for r in _records(stack))
