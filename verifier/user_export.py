@@ -16,14 +16,13 @@ a hash.
 from __future__ import annotations
 
 import json
-import os
-import secrets
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from verifier.errors import VerifierError
 from verifier.keys import USER_NAME_RULE, normalize_user_name
+from verifier.private_files import write_private_file
 from verifier.users import (
     MAX_GROUPS_LENGTH,
     UserRecord,
@@ -70,20 +69,7 @@ def render_document(records: Sequence[UserRecord], exported_at: int) -> str:
 
 def write_export_file(path: Path, text: str) -> None:
     """Write the document to `path` (mode 0600) atomically: a temp file, fsynced, renamed."""
-    # Next to the target, so the rename stays on one file system; a crash leaves either the
-    # old file or the whole new one, never half a backup.
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, EXPORT_FILE_MODE)
-    try:
-        os.fchmod(fd, EXPORT_FILE_MODE)
-        os.write(fd, text.encode("utf-8"))
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        temp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    os.replace(temp, path)
+    write_private_file(path, text.encode("utf-8"), EXPORT_FILE_MODE)
 
 
 def parse_document(data: bytes) -> list[UserRecord]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from verifier.keyring.material import (
     load_private_key,
     private_key_pem,
 )
+from verifier.private_files import write_private_file
 
 KEY_FILE_SUFFIX = ".json"
 FILE_MODE = 0o600
@@ -177,19 +177,7 @@ def write_key_file(directory: Path, key: Key, *, replace: bool = False) -> Path:
     if not replace and final.exists():
         raise KeyFileError(final, "exists already")
     data = (json.dumps(key_document(key), indent=2) + "\n").encode("utf-8")
-    # A dot name: readers skip it, so a half-written file is never taken for a key.
-    temp = directory / f".{key.kid}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
-    try:
-        os.fchmod(fd, FILE_MODE)  # exactly 0600, whatever the umask
-        os.write(fd, data)
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        temp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    os.replace(temp, final)
+    write_private_file(final, data, FILE_MODE)
     _fsync_directory(directory)
     return final
 
