@@ -1,13 +1,13 @@
-"""Operations under load, through nginx: a graceful stop of one of two verifiers behind one
-upstream fails no request.
+"""Operations under load, through nginx: SIGHUP reloads of a lone verifier and a graceful
+stop of one of two verifiers behind one upstream, each without a single failed request.
 
-(Keys and rules reload in every worker without replacing it: tests/e2e/test_central_rules.py
-and test_key_rotation.py check that under load. A SIGHUP, which makes gunicorn replace its
-workers, is not tested for zero failures: see the README's "Reload and drain".)"""
+(Keys and rules also reload in every worker without replacing it:
+tests/e2e/test_central_rules.py and test_key_rotation.py check that under load.)"""
 
 from __future__ import annotations
 
 import contextlib
+import signal
 import tempfile
 import threading
 from collections import Counter
@@ -21,6 +21,7 @@ from e2e_helpers import (
     new_user,
     sign_in,
     wait_until,
+    wait_until_every_worker_listens,
 )
 
 from verifier.demo import processes
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     from conftest import Stack, StackFactory
 
 LOAD_THREADS = 6
+# Each reload replaces every worker while nginx holds keepalive connections to them; a few in
+# a row give the stop-versus-request race several chances to show.
+RELOADS = 3
 
 
 class Load:
@@ -87,6 +91,40 @@ def _signed_in_cookie(stack: Stack) -> str:
 
 def _log_count(process: processes.ManagedProcess, text: str) -> int:
     return process.log_path.read_text(errors="replace").count(text)
+
+
+def test_sighup_reloads_replace_every_worker_without_failing_a_request(
+    fresh_stack: StackFactory,
+) -> None:
+    stack = fresh_stack()
+    verifier = stack.processes["verifier"]
+    cookie = _signed_in_cookie(stack)
+    load = Load(stack.base_url, cookie)
+
+    with load.running():
+        assert wait_until(lambda: load.sent() > 50)
+        for _ in range(RELOADS):
+            booted_before = _log_count(verifier, "Booting worker with pid")
+            exited_before = _log_count(verifier, "Finished server process")
+            verifier.send_signal(signal.SIGHUP)
+            # gunicorn starts new workers, then stops the old ones gracefully: each drains
+            # its keepalive connections from nginx before it exits.
+            assert wait_until(
+                lambda before=booted_before: (
+                    _log_count(verifier, "Booting worker with pid") >= before + stack.workers
+                )
+            )
+            assert wait_until(
+                lambda before=exited_before: (
+                    _log_count(verifier, "Finished server process") >= before + stack.workers
+                )
+            )
+            wait_until_every_worker_listens(stack)
+            sent_after_reload = load.sent()
+            assert wait_until(lambda after=sent_after_reload: load.sent() > after + 50)
+
+    assert verifier.is_running()
+    assert dict(load.statuses) == {200: load.sent()}, dict(load.statuses)
 
 
 def test_stopping_one_of_two_verifiers_fails_no_request(fresh_stack: StackFactory) -> None:
