@@ -236,9 +236,31 @@ def _assertion_verifier(environ: Mapping[str, str]) -> AssertionVerifier | None:
     return AssertionVerifier(jwks_url, issuer=environ.get("DEMO_ASSERTION_ISSUER", "verifier"))
 
 
+def _serialize_error(req: falcon.Request, resp: falcon.Response, error: falcon.HTTPError) -> None:
+    """Errors (the 404 above all) as a page of this app for browsers, JSON for the rest.
+
+    falcon's default picks XML for a browser's Accept header, which shows as raw markup.
+    """
+    resp.cache_control = [_NO_STORE]
+    if req.client_prefers([falcon.MEDIA_HTML, falcon.MEDIA_JSON]) == falcon.MEDIA_HTML:
+        title = error.title or "Error"
+        description = f"<p>{escape(error.description)}</p>" if error.description else ""
+        if error.status_code == 404:
+            description += f"<p>The demo app has no page at <code>{escape(req.path)}</code>.</p>"
+        body = f"""<h1>{escape(title)}</h1>
+{description}
+<p><a href="/">Go to the app</a></p>"""
+        resp.content_type = falcon.MEDIA_HTML
+        resp.text = _page(title, body)
+        return
+    resp.content_type = falcon.MEDIA_JSON
+    resp.media = error.to_dict()
+
+
 def create_app() -> falcon.App[falcon.Request, falcon.Response]:
     """Build the demo legacy app."""
     app = falcon.App()
+    app.set_error_serializer(_serialize_error)
     app.add_route("/", HomePage())
     verifier = _assertion_verifier(os.environ)
     app.add_route("/api/whoami", WhoAmI(verifier))
