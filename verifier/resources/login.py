@@ -65,6 +65,7 @@ class Login:
         try:
             await self._throttle.reserve(user_name, address)
         except LoginThrottled as throttled:
+            self._audit_throttle(user_name, address, throttled)
             self._audit_failure(user_name, address, "throttled")
             resp.retry_after = throttled.retry_after_seconds
             message = THROTTLED.format(seconds=throttled.retry_after_seconds)
@@ -102,6 +103,17 @@ class Login:
     def _audit_failure(self, user_name: str, address: str, reason: str) -> None:
         self._gate.audit.record(
             "signin.failed", user=shown_name(user_name), address=address, reason=reason
+        )
+
+    def _audit_throttle(self, user_name: str, address: str, throttled: LoginThrottled) -> None:
+        # Which limit refused and for how long; the signin.failed record follows as for any
+        # refused sign-in, so counting those by reason stays complete.
+        self._gate.audit.record(
+            "throttle.engaged",
+            counter=throttled.counter,
+            retry_after=throttled.retry_after_seconds,
+            user=shown_name(user_name),
+            address=address,
         )
 
     def _fail(
