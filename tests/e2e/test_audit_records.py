@@ -236,3 +236,26 @@ def test_an_address_throttle_refusal_names_the_address_counter(
     assert "set-cookie" not in blocked.headers
     assert service.recorded("signin.succeeded") == []
     assert len(service.recorded("throttle.engaged")) == 2
+
+
+def test_a_sign_in_past_the_session_limit_records_the_sessions_it_ended(
+    redis_server: RedisServer,
+) -> None:
+    service = _service(redis_server, max_sessions_per_user=2)
+    oldest = service.sign_in()
+    service.sign_in()
+    assert service.recorded("session.revoked") == []
+
+    service.sign_in()
+
+    oldest_id = service.recorded("signin.succeeded")[0].fields["session"]
+    (revoked,) = service.recorded("session.revoked")
+    assert revoked.fields == {
+        "cause": "session_limit",
+        "user": "erin",
+        "sessions": oldest_id,
+        "count": 1,
+        "request_id": REQUEST_ID,
+    }
+    assert service.audit.events()[-2:] == ["signin.succeeded", "session.revoked"]
+    assert service.check(oldest[POLICY.refresh_name]).status_code == 401

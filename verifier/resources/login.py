@@ -8,7 +8,8 @@ import falcon.asgi
 from verifier.csrf import check_request_origin
 from verifier.errors import InvalidCredentials, LoginThrottled, PasswordCheckBusy
 from verifier.gate import Gate
-from verifier.observe.audit import shown_name
+from verifier.observe.audit import record_revocation, shown_name
+from verifier.observe.causes import RevocationCause
 from verifier.pages import PAGE_SECURITY_HEADERS, login_page
 from verifier.passwords import MAX_PASSWORD_LENGTH
 from verifier.redirects import safe_next
@@ -91,6 +92,7 @@ class Login:
         self._gate.audit.record(
             "signin.succeeded", user=user, session=session.session_id, address=address
         )
+        record_revocation(self._gate.audit, RevocationCause.SESSION_LIMIT, user, session.evicted)
         for cookie in self._gate.login_cookies(session):
             resp.append_header("Set-Cookie", cookie)
         resp.cache_control = ["no-store"]
