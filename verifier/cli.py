@@ -19,6 +19,9 @@ from verifier.errors import SettingsError, SettingsInvalid, StoreUnavailable, Ve
 from verifier.htpasswd import HtpasswdRefused, parse_htpasswd
 from verifier.keyring.commands import add_keys_commands
 from verifier.keys import KeySpace, normalize_user_name
+from verifier.observe.audit import record_revocation
+from verifier.observe.causes import RevocationCause
+from verifier.observe.command_audit import command_audit_log
 from verifier.passwords import PasswordHasher
 from verifier.preflight import check_configuration, redis_problem
 from verifier.redis_store import connect, guard
@@ -254,6 +257,7 @@ class _Stores:
 
     def __init__(self) -> None:
         settings = load_settings(os.environ)
+        self.audit = command_audit_log(settings.log_level, settings.log_format)
         self.redis = connect(settings.redis_url)
         keys = KeySpace(settings.key_prefix)
         self.hasher = PasswordHasher(max_parallel=1)
@@ -290,6 +294,7 @@ async def _users_add(name: str, groups: Sequence[str]) -> int:
     stores = _Stores()
     try:
         created = await stores.users.add(name, _read_new_password(), wanted)
+        stores.audit.record("user.created", user=created, groups=",".join(wanted))
     finally:
         await stores.close()
     print(f"user {created} added" + (f" to groups {','.join(wanted)}" if wanted else ""))
@@ -300,7 +305,9 @@ async def _users_passwd(name: str) -> int:
     stores = _Stores()
     try:
         changed = await stores.users.set_password(name, _read_new_password())
+        stores.audit.record("user.password_changed", user=changed)
         ended = await stores.sessions.revoke_all(changed)
+        record_revocation(stores.audit, RevocationCause.PASSWORD_CHANGE, changed, ended)
     finally:
         await stores.close()
     print(f"password of {changed} changed; {len(ended)} session(s) ended")
@@ -311,7 +318,9 @@ async def _users_remove(name: str) -> int:
     stores = _Stores()
     try:
         removed = await stores.users.remove(name)
+        stores.audit.record("user.removed", user=removed)
         ended = await stores.sessions.revoke_all(removed)
+        record_revocation(stores.audit, RevocationCause.REMOVAL, removed, ended)
     finally:
         await stores.close()
     print(f"user {removed} removed; {len(ended)} session(s) ended")
@@ -334,13 +343,28 @@ async def _users_groups(name: str, add: Sequence[str], remove: Sequence[str]) ->
     stores = _Stores()
     try:
         if add or remove:
+            before = await stores.users.groups(name)
             groups = await stores.users.change_groups(name, add=add, remove=remove)
+            _audit_groups(stores, _user_argument(name), before, groups)
         else:
             groups = await stores.users.groups(name)
     finally:
         await stores.close()
     print(f"{_user_argument(name)}: {','.join(groups) or '(no groups)'}")
     return 0
+
+
+def _audit_groups(stores: _Stores, user: str, before: Sequence[str], after: Sequence[str]) -> None:
+    """Record `user.groups_changed` with what was added and removed, if anything was."""
+    added, removed = sorted(set(after) - set(before)), sorted(set(before) - set(after))
+    if added or removed:
+        stores.audit.record(
+            "user.groups_changed",
+            user=user,
+            added=",".join(added),
+            removed=",".join(removed),
+            groups=",".join(after),
+        )
 
 
 async def _users_import(path: str, groups: Sequence[str]) -> int:
@@ -358,9 +382,13 @@ async def _users_import(path: str, groups: Sequence[str]) -> int:
             # interrupted or repeated import is safe.
             if await stores.users.import_hashed(entry.name, entry.password_hash, wanted):
                 imported += 1
+                stores.audit.record(
+                    "user.created", user=entry.name, groups=",".join(wanted), source="htpasswd"
+                )
                 print(f"imported {entry.name} ({entry.scheme})")
             else:
                 print(f"skipped {entry.name}: already a user (line {entry.line})")
+        stores.audit.record("users.imported", imported=imported, skipped=len(entries) - imported)
     finally:
         await stores.close()
     skipped = len(entries) - imported
@@ -375,6 +403,8 @@ async def _users_export(path: str) -> int:
         records = await stores.users.records()
     finally:
         await stores.close()
+    # Recorded before the write: an attempt to take the password hashes out is the event.
+    stores.audit.record("users.exported", count=len(records), to="stdout" if path == "-" else path)
     text = render_document(records, int(time.time()))
     if path == "-":
         sys.stdout.write(text)
@@ -402,6 +432,7 @@ async def _users_restore(path: str, replace: bool) -> int:
             outcome, line = await _restore_one(stores, record, replace)
             counts[outcome] += 1
             print(line)
+        stores.audit.record("users.restored", **counts)
     finally:
         await stores.close()
     print(", ".join(f"{count} {outcome}" for outcome, count in counts.items()))
@@ -415,6 +446,9 @@ async def _restore_one(stores: _Stores, record: UserRecord, replace: bool) -> tu
     """Import one user; return the outcome (one of _RESTORE_OUTCOMES) and a line saying it."""
     name = record.name
     if await stores.users.import_hashed(name, record.password_hash, record.groups, record.created):
+        stores.audit.record(
+            "user.created", user=name, groups=",".join(record.groups), source="import"
+        )
         return "imported", f"imported {name}"
     if not replace:
         # Left as it is (password, groups, sessions): importing the same file twice is safe.
@@ -428,9 +462,12 @@ async def _restore_one(stores: _Stores, record: UserRecord, replace: bool) -> tu
     if hash_changed:
         # A different password, as after `users passwd`: no session opened with the old one
         # lives on.
+        stores.audit.record("user.password_changed", user=name, source="import")
         ended = await stores.sessions.revoke_all(name)
+        record_revocation(stores.audit, RevocationCause.PASSWORD_CHANGE, name, ended)
         changes.append(f"password hash replaced, {len(ended)} session(s) ended")
     if groups != groups_before:
+        _audit_groups(stores, name, groups_before, groups)
         changes.append(f"groups {','.join(groups) or '(none)'}")
     if not changes:
         return "unchanged", f"unchanged {name}"
@@ -461,6 +498,8 @@ async def _sessions_end_all(name: str) -> int:
     stores = _Stores()
     try:
         ended = await stores.sessions.revoke_all(user)
+        stores.audit.record("sessions.ended", user=user, count=len(ended))
+        record_revocation(stores.audit, RevocationCause.ADMIN, user, ended)
     finally:
         await stores.close()
     print(f"{len(ended)} session(s) of {user} ended")

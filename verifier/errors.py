@@ -73,11 +73,16 @@ class InvalidCredentials(VerifierError):
 
 
 class LoginThrottled(VerifierError):
-    """Too many recent failed logins; `retry_after_seconds` says when to try again."""
+    """Too many recent failed logins; `retry_after_seconds` says when to try again.
 
-    def __init__(self, retry_after_seconds: int) -> None:
+    `counter` names the limit that refused: "account" (the user name) or "address" (the
+    client's address); for the audit record only, never for the answer.
+    """
+
+    def __init__(self, retry_after_seconds: int, counter: str = "account") -> None:
         super().__init__(f"retry after {retry_after_seconds}s")
         self.retry_after_seconds = retry_after_seconds
+        self.counter = counter
 
 
 class PasswordCheckBusy(VerifierError):

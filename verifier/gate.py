@@ -11,7 +11,8 @@ from typing import Protocol
 from verifier.access import AccessPolicy, AccessRequest, Identity
 from verifier.cookies import CookiePolicy, TokenCookies
 from verifier.errors import AccessTokenExpired, RefreshRejected, TokenRejected, VerifierError
-from verifier.observe.audit import AuditLog, LoggingAuditLog
+from verifier.observe.audit import AuditLog, LoggingAuditLog, record_revocation
+from verifier.observe.causes import RevocationCause
 from verifier.sessions import Clock, NewSession, RefreshToken, SessionStore
 from verifier.tokens import AccessTokenCodec
 
@@ -169,6 +170,7 @@ class Gate:
         self._audit.record(
             "refresh.replayed", user=token.user, session=token.session_id, cause="replayed"
         )
+        record_revocation(self._audit, RevocationCause.REPLAY, token.user, [token.session_id])
 
     @property
     def audit(self) -> AuditLog:

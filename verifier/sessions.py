@@ -102,6 +102,8 @@ class NewSession:
     user: str
     session_id: str
     refresh_token: RefreshToken
+    # The user's oldest sessions this login ended, past VERIFIER_MAX_SESSIONS_PER_USER.
+    evicted: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,7 @@ class SessionStore:
         """Start a session for a user who just proved who they are."""
         session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
         token = RefreshToken.mint(user, session_id)
-        await guard(
+        evicted = await guard(
             self._create(
                 keys=[self._keys.session(user, session_id), self._keys.session_index(user)],
                 args=[
@@ -157,7 +159,12 @@ class SessionStore:
                 ],
             )
         )
-        return NewSession(user=user, session_id=session_id, refresh_token=token)
+        return NewSession(
+            user=user,
+            session_id=session_id,
+            refresh_token=token,
+            evicted=tuple(as_text(evicted_id) for evicted_id in evicted),
+        )
 
     async def is_live(self, user: str, session_id: str) -> bool:
         """True while the session exists (not logged out, revoked, idle or past its lifetime)."""

@@ -84,14 +84,14 @@ class LoginThrottle:
     async def reserve(self, user_name: str, address: str) -> None:
         """Count one attempt against the account and the address, or raise LoginThrottled."""
         taken: list[str] = []
-        for key, limit in self._counters(user_name, address):
+        for counter, key, limit in self._counters(user_name, address):
             wait = int(
                 await guard(self._reserve(keys=[key], args=[limit, self._policy.window_seconds]))
             )
             if wait:
                 for reserved in taken:
                     await guard(self._release(keys=[reserved]))
-                raise LoginThrottled(wait)
+                raise LoginThrottled(wait, counter)
             taken.append(key)
 
     async def record_success(self, user_name: str, address: str) -> None:
@@ -101,13 +101,14 @@ class LoginThrottle:
 
     async def release(self, user_name: str, address: str) -> None:
         """Give back a reserved attempt whose password was never checked."""
-        for key, _ in self._counters(user_name, address):
+        for _, key, _ in self._counters(user_name, address):
             await guard(self._release(keys=[key]))
 
-    def _counters(self, user_name: str, address: str) -> list[tuple[str, int]]:
+    def _counters(self, user_name: str, address: str) -> list[tuple[str, str, int]]:
+        # (name for the audit record, Redis key, limit)
         return [
-            (self._account_key(user_name), self._policy.max_failures_per_account),
-            (self._address_key(address), self._policy.max_failures_per_address),
+            ("account", self._account_key(user_name), self._policy.max_failures_per_account),
+            ("address", self._address_key(address), self._policy.max_failures_per_address),
         ]
 
     def _account_key(self, user_name: str) -> str:

@@ -3,13 +3,18 @@
 One stack of the test's own (VERIFIER_LOG_FORMAT=json, VERIFIER_LOG_LEVEL=DEBUG) runs
 login, silent refresh, logout, logout everywhere, a failed login and a replayed refresh
 token through nginx; then every line of the verifier's log and nginx's error log is read.
+A second runs the `verifier` commands that handle passwords, hashes and keys, and reads
+what they printed (stdout and stderr) as well.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import secrets
+import subprocess
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conftest import StackFactory, access_key_file
@@ -46,6 +51,20 @@ def _audit(stack: Stack, event: str, user: str) -> list[dict[str, Any]]:
     return [r for r in _records(stack) if r.get("event") == event and r.get("user") == user]
 
 
+def _key_material(stack: Stack) -> list[str]:
+    """Every key's secret, and each base64 line of every private key (a PEM spans lines)."""
+    material: list[str] = []
+    for key_file in stack.keys_dir.glob("*.json"):
+        document = json.loads(key_file.read_text())
+        if "secret" in document:
+            material.append(str(document["secret"]))
+        pem = str(document.get("private_key_pem", ""))
+        # Long lines only: a short last line ("q4Y=") could occur anywhere by chance.
+        material += [line for line in pem.splitlines() if len(line) >= 40]
+    assert material
+    return material
+
+
 def test_flows_are_audited_and_no_secret_reaches_a_log(fresh_stack: StackFactory) -> None:
     stack = fresh_stack(VERIFIER_LOG_FORMAT="json", VERIFIER_LOG_LEVEL="DEBUG")
     secrets_used: list[str] = []
@@ -78,9 +97,7 @@ def test_flows_are_audited_and_no_secret_reaches_a_log(fresh_stack: StackFactory
             secrets_used += [value, value.rsplit(".", 2)[-1]]
     access_key = access_key_file(stack.keys_dir)
     secrets_used.append(access_key["secret"])
-    for key_file in stack.keys_dir.glob("*.json"):
-        document = json.loads(key_file.read_text())
-        secrets_used += [str(document[k]) for k in ("secret", "private", "d") if k in document]
+    secrets_used += _key_material(stack)
 
     assert eventually(lambda: _audit(stack, "refresh.replayed", name), bool)
     for line in _all_log_lines(stack):
@@ -106,3 +123,59 @@ def test_flows_are_audited_and_no_secret_reaches_a_log(fresh_stack: StackFactory
     assert len({record["request_id"] for record in succeeded}) == len(succeeded)
     # gunicorn's own lines are JSON objects too.
     assert any(r["logger"].startswith("gunicorn") for r in _records(stack))
+
+
+def test_cli_commands_are_audited_and_print_no_secret(
+    fresh_stack: StackFactory, tmp_path: Path
+) -> None:
+    stack = fresh_stack(VERIFIER_LOG_FORMAT="json", VERIFIER_LOG_LEVEL="DEBUG")
+    name = f"cli-{secrets.token_hex(4)}"
+    first, second = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+    export_file = tmp_path / "users.json"
+    outputs: list[subprocess.CompletedProcess[str]] = []
+
+    def cli(*args: str, stdin: str = "") -> None:
+        result = stack.cli(*args, stdin=stdin)
+        assert result.returncode == 0, result.stderr
+        outputs.append(result)
+
+    cli("users", "add", name, "--group", "ops", stdin=first + "\n")
+    signed = sign_in(stack, name, first)
+    cli("users", "passwd", name, stdin=second + "\n")
+    again = sign_in(stack, name, second)  # the new password is in force
+    cli("users", "export", str(export_file))
+    cli("users", "import", "--replace", str(export_file))
+    cli("sessions", "end-all", name)
+    cli("keys", "rotate", "--use", "all")
+    cli("users", "remove", name)
+
+    secrets_used = [first, second]
+    for signed_in in (signed, again):
+        secrets_used += [signed_in.access, signed_in.refresh, signed_in.refresh.rsplit(".", 2)[2]]
+    for user in json.loads(export_file.read_text())["users"]:
+        secrets_used.append(user["password_hash"])
+    secrets_used += _key_material(stack)
+    lines = _all_log_lines(stack)
+    for result in outputs:
+        lines += result.stdout.splitlines() + result.stderr.splitlines()
+    for line in lines:
+        for secret in secrets_used:
+            assert secret not in line, f"a secret is in this line: {line}"
+
+    cli_records = [json.loads(line) for result in outputs for line in result.stderr.splitlines()]
+    assert all(record["actor"] == "cli" for record in cli_records)
+    events = [record["event"] for record in cli_records]
+    for expected in (
+        "user.created",
+        "user.password_changed",
+        "users.exported",
+        "users.restored",
+        "sessions.ended",
+        "keys.rotated",
+        "user.removed",
+    ):
+        assert expected in events, events
+    revoked = {r["cause"]: r for r in cli_records if r["event"] == "session.revoked"}
+    assert revoked.keys() == {"password_change", "admin"}
+    assert revoked["password_change"]["sessions"] == signed.session_id
+    assert revoked["admin"]["sessions"] == again.session_id

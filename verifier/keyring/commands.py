@@ -22,8 +22,11 @@ from verifier.keyring.material import (
     ASSERTION_ALGORITHMS,
     DEFAULT_ASSERTION_ALGORITHM,
     USES,
+    Key,
     KeyUse,
 )
+from verifier.observe.audit import AuditLog
+from verifier.observe.command_audit import command_audit_log
 from verifier.settings import ENV_PREFIX, Settings, load_settings, parse_signing_keys
 
 _USE_CHOICES = [*USES, "all"]
@@ -109,22 +112,42 @@ def _now() -> int:
     return int(time.time())
 
 
+def _audit(settings: Settings) -> AuditLog:
+    return command_audit_log(settings.log_level, settings.log_format)
+
+
+def _record_key(audit: AuditLog, event: str, key: Key, directory: Path) -> None:
+    # The key's name and kind only: never its material.
+    audit.record(
+        event,
+        kid=key.kid,
+        use=key.use,
+        alg=key.alg,
+        activates_at=key.activates_at,
+        directory=str(directory),
+    )
+
+
 def _generate(args: argparse.Namespace) -> int:
-    _, directory = _settings()
+    settings, directory = _settings()
     created = admin.generate(
         directory, _uses(args.use), _now(), assertion_alg=args.alg, force=args.force
     )
+    audit = _audit(settings)
     for key in created:
+        _record_key(audit, "keys.generated", key, directory)
         print(f"generated {key.use} key {key.kid} ({key.alg}), signing now")
     return 0
 
 
 def _import(args: argparse.Namespace) -> int:
-    _, directory = _settings()
+    settings, directory = _settings()
     # Secrets come on stdin, never in argv (visible to every user in `ps`).
     signing_keys = parse_signing_keys(sys.stdin.read())
     imported = admin.import_access_keys(directory, signing_keys, _now())
+    audit = _audit(settings)
     for index, key in enumerate(imported):
+        _record_key(audit, "keys.imported", key, directory)
         role = "signing now" if index == 0 else "verifying its tokens for one access lifetime"
         print(f"imported access key {key.kid} (HS256), {role}")
     return 0
@@ -149,7 +172,9 @@ def _rotate(args: argparse.Namespace) -> int:
         ring_policy(settings),
         assertion_alg=args.alg,
     )
+    audit = _audit(settings)
     for key in rotated:
+        _record_key(audit, "keys.rotated", key, directory)
         print(
             f"added {key.use} key {key.kid} ({key.alg}): published now, "
             f"signs from {admin.format_time(key.activates_at)}"
@@ -183,5 +208,17 @@ def _list(args: argparse.Namespace) -> int:
 
 def _retire(args: argparse.Namespace) -> int:
     settings, directory = _settings()
+    before = {key.kid: key for key in admin.existing_keys(directory)}
     print(admin.retire(directory, args.kid, ring_policy(settings), _now(), force=args.force))
+    # Withdrawn keys keep a tombstone file; deleted ones are gone.
+    after = {key.kid for key in admin.existing_keys(directory)}
+    retired = before[args.kid]
+    _audit(settings).record(
+        "keys.retired",
+        kid=retired.kid,
+        use=retired.use,
+        alg=retired.alg,
+        directory=str(directory),
+        outcome="withdrawn" if retired.kid in after else "deleted",
+    )
     return 0

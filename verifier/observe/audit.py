@@ -13,11 +13,17 @@ from __future__ import annotations
 import contextvars
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from verifier.observe.causes import RevocationCause
+
 AUDIT_LOGGER = "verifier.audit"
 FieldValue = str | int | None
+# The `actor` of records made by the `verifier` command (the service's records have none:
+# their `user` is who acted, or the service itself for a replay).
+CLI_ACTOR = "cli"
 
 # The id nginx made for this request ($request_id, sent as X-Request-ID); set per request
 # (each ASGI request runs in its own task, so its own context) and put in every record.
@@ -77,6 +83,34 @@ class LoggingAuditLog:
             raise ValueError(f"audit field names clash with log record attributes: {clashes}")
         described = " ".join(f"{key}={value}" for key, value in extras.items())
         self._log.info("%s %s", event, described, extra={"event": event, **extras})
+
+
+class TaggedAuditLog:
+    """Adds the same fields (e.g. `actor=cli`) to every record of another AuditLog."""
+
+    def __init__(self, inner: AuditLog, **tags: FieldValue) -> None:
+        self._inner = inner
+        self._tags = tags
+
+    def record(self, event: str, **fields: FieldValue) -> None:
+        """Record the event with its fields and the tags."""
+        self._inner.record(event, **{**fields, **self._tags})
+
+
+def record_revocation(
+    audit: AuditLog, cause: RevocationCause, user: str, session_ids: Sequence[str]
+) -> None:
+    """Record `session.revoked` for the sessions just ended; nothing when none was live."""
+    # A state change, not an action: the action (logout, `users passwd`...) has its own
+    # record, made even when it ended nothing.
+    if session_ids:
+        audit.record(
+            "session.revoked",
+            cause=cause.value,
+            user=user,
+            sessions=",".join(session_ids),
+            count=len(session_ids),
+        )
 
 
 @dataclass(frozen=True)

@@ -20,3 +20,5 @@ class RevocationCause(StrEnum):
     ADMIN = "admin"
     # The user was removed.
     REMOVAL = "removal"
+    # A sign-in past VERIFIER_MAX_SESSIONS_PER_USER ended the user's oldest session(s).
+    SESSION_LIMIT = "session_limit"

@@ -26,6 +26,22 @@ def json_formatter() -> logging.Formatter:
 
 def configure_logging(level: str, log_format: str = "text") -> None:
     """Send the verifier's records (the root logger's) to stderr in the given format."""
+    _install_stderr_handler(log_format)
+    logging.getLogger().setLevel(level)
+
+
+def configure_command_logging(level: str, log_format: str = "text") -> None:
+    """Send a `verifier` command's records to stderr, keeping stdout for its output.
+
+    The verifier's own records at `level`, other libraries' from WARNING.
+    """
+    _install_stderr_handler(log_format)
+    # At DEBUG, asyncio's and redis-py's chatter would bury the few lines a command makes.
+    logging.getLogger().setLevel(logging.WARNING)
+    logging.getLogger("verifier").setLevel(level)
+
+
+def _install_stderr_handler(log_format: str) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(
         json_formatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
@@ -35,7 +51,6 @@ def configure_logging(level: str, log_format: str = "text") -> None:
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(level)
 
 
 class JsonGunicornLogger(GunicornLogger):  # type: ignore[misc]  # untyped base class

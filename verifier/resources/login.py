@@ -8,7 +8,8 @@ import falcon.asgi
 from verifier.csrf import check_request_origin
 from verifier.errors import InvalidCredentials, LoginThrottled, PasswordCheckBusy
 from verifier.gate import Gate
-from verifier.observe.audit import shown_name
+from verifier.observe.audit import record_revocation, shown_name
+from verifier.observe.causes import RevocationCause
 from verifier.pages import PAGE_SECURITY_HEADERS, login_page
 from verifier.passwords import MAX_PASSWORD_LENGTH
 from verifier.redirects import safe_next
@@ -65,6 +66,7 @@ class Login:
         try:
             await self._throttle.reserve(user_name, address)
         except LoginThrottled as throttled:
+            self._audit_throttle(user_name, address, throttled)
             self._audit_failure(user_name, address, "throttled")
             resp.retry_after = throttled.retry_after_seconds
             message = THROTTLED.format(seconds=throttled.retry_after_seconds)
@@ -90,6 +92,7 @@ class Login:
         self._gate.audit.record(
             "signin.succeeded", user=user, session=session.session_id, address=address
         )
+        record_revocation(self._gate.audit, RevocationCause.SESSION_LIMIT, user, session.evicted)
         for cookie in self._gate.login_cookies(session):
             resp.append_header("Set-Cookie", cookie)
         resp.cache_control = ["no-store"]
@@ -102,6 +105,17 @@ class Login:
     def _audit_failure(self, user_name: str, address: str, reason: str) -> None:
         self._gate.audit.record(
             "signin.failed", user=shown_name(user_name), address=address, reason=reason
+        )
+
+    def _audit_throttle(self, user_name: str, address: str, throttled: LoginThrottled) -> None:
+        # Which limit refused and for how long; the signin.failed record follows as for any
+        # refused sign-in, so counting those by reason stays complete.
+        self._gate.audit.record(
+            "throttle.engaged",
+            counter=throttled.counter,
+            retry_after=throttled.retry_after_seconds,
+            user=shown_name(user_name),
+            address=address,
         )
 
     def _fail(

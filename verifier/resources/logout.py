@@ -10,6 +10,8 @@ import falcon.asgi
 from verifier.cookies import CookiePolicy, read_token_cookies
 from verifier.csrf import check_request_origin
 from verifier.gate import Gate
+from verifier.observe.audit import record_revocation
+from verifier.observe.causes import RevocationCause
 from verifier.redirects import DEFAULT_NEXT, safe_next
 from verifier.resources.body import wants_json
 from verifier.sessions import SessionStore
@@ -39,14 +41,17 @@ class Logout:
         ended = 0
         if session is not None:
             if everywhere:
-                ended = len(await self._sessions.revoke_all(session.user))
-                event = "logout.everywhere"
+                ended_ids = await self._sessions.revoke_all(session.user)
+                event, cause = "logout.everywhere", RevocationCause.LOGOUT_EVERYWHERE
             else:
-                ended = int(await self._sessions.revoke(session.user, session.session_id))
-                event = "logout"
+                live = await self._sessions.revoke(session.user, session.session_id)
+                ended_ids = [session.session_id] if live else []
+                event, cause = "logout", RevocationCause.LOGOUT
+            ended = len(ended_ids)
             self._gate.audit.record(
                 event, user=session.user, session=session.session_id, sessions_ended=ended
             )
+            record_revocation(self._gate.audit, cause, session.user, ended_ids)
         # Cookies are cleared only after Redis confirmed: if it is down, the error handler
         # answers 503 and the user stays signed in rather than half signed out.
         for cookie in self._gate.logout_cookies():
