@@ -47,6 +47,10 @@ class CurrentFactorCheck:
             self._audit.record("recovery_code.used", user=user, remaining=left)
         return method
 
+    async def succeeded(self, user: str, address: str) -> None:
+        """A right code (a confirmed enrolment's) gives its attempt back and clears the count."""
+        await self._throttle.record_success(user, address)
+
     def refused(self, user: str, address: str, action: str, reason: str) -> None:
         """Record an attempt refused before its code was checked."""
         self._audit.record(

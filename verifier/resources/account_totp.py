@@ -118,6 +118,7 @@ class AccountTotp:
             self._proof.refused(user, address, "totp.confirm", "bad_code")
             self._show_enrolment(req, resp, falcon.HTTP_400, user, secret, WRONG_NEW_CODE)
             return
+        await self._proof.succeeded(user, address)
         replaced = (await self._factors.status(user)).totp
         if not await self._factors.activate_totp(user, secret):
             # Another tab started a new set-up meanwhile: that one is current now.
