@@ -69,6 +69,18 @@ class Enrolled:
     recovery_codes: list[str]
 
 
+def forget_used_steps(stack: Stack, user: str, *apps: Authenticator) -> None:
+    """Drop the user's spent time steps, as if every one of them had left the window.
+
+    Each step works once per user and only three are in the window at any moment; a test
+    that needs more codes than that moves the steps' expiry to now instead of waiting.
+    """
+    for key in stack.redis.scan_iter(KeySpace(stack.key_prefix).totp_step(user, 0)[:-1] + "*"):
+        stack.redis.delete(key)
+    for app in apps:
+        app.used.clear()
+
+
 def page_secret(text: str) -> str:
     """The TOTP secret an enrolment page shows for manual entry."""
     found = _SECRET.search(text)
@@ -102,7 +114,7 @@ def enrol(stack: Stack, session: requests.Session) -> tuple[Authenticator, list[
 
 
 def enrolled_user(stack: Stack, label: str = "totp") -> Enrolled:
-    """A new user who enrolled TOTP on the account page (their session then ended)."""
+    """A new user who enrolled TOTP on the account page (from a session that stays live)."""
     name, password = new_user(stack, label)
     session = stack.login(name, password)
     app, codes = enrol(stack, session)
