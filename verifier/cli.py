@@ -382,12 +382,11 @@ async def _users_unlock(name: str) -> int:
     user = _user_argument(name)
     stores = _Stores()
     try:
-        cleared = await guard(
-            stores.redis.delete(
-                account_counter_key(stores.keys, user, PASSWORD_SPACE),
-                account_counter_key(stores.keys, user, SECOND_FACTOR_SPACE),
-            )
-        )
+        cleared = 0
+        # One key per call: the counters live in different Redis Cluster slots.
+        for space in (PASSWORD_SPACE, SECOND_FACTOR_SPACE):
+            key = account_counter_key(stores.keys, user, space)
+            cleared += int(await guard(stores.redis.delete(key)))
     finally:
         await stores.close()
     print(f"{user}: {cleared} throttle counter(s) cleared")

@@ -327,3 +327,28 @@ def test_a_member_of_a_group_that_demands_a_factor_enrols_before_signing_in(
     # From now on the password alone is not enough.
     again = password_step(stack, name, password)
     assert post_code(again, stack, code=app.code()).status_code == 303
+
+
+def test_redis_down_fails_the_second_factor_pages_closed_and_clears_no_cookie(stack: Stack) -> None:
+    user = enrolled_user(stack, "outage")
+    session = password_step(stack, user.name, user.password)
+    plain, plain_password = new_user(stack, "outage-plain")
+    signed_in = stack.login(plain, plain_password)
+    stack.stop_redis()
+
+    during = post_code(session, stack, code=user.app.code())
+    form = session.get(stack.url(FACTOR_PATH), headers=PAGE_HEADERS, timeout=TIMEOUT)
+
+    assert during.status_code == 503
+    assert int(during.headers["Retry-After"]) >= 1
+    assert set_cookie_headers(during) == []
+    assert form.status_code == 503
+    assert set_cookie_headers(form) == []
+    account = signed_in.post(
+        stack.url("/auth/account/totp"),
+        data={"action": "confirm", "code": "123456"},
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+    assert account.status_code == 503
+    assert set_cookie_headers(account) == []
