@@ -28,10 +28,9 @@ BUSY_RETRY_AFTER_SECONDS = 2
 THROTTLED = "Too many failed sign-ins. Try again in {seconds} s."
 MAX_USER_NAME_INPUT = 256
 # What the sign-in page says when a second step sent the visitor back (?pending=...).
-_PENDING_NOTICES = {
-    "expired": "Your sign-in took too long or was interrupted. Sign in again.",
-    "attempts": "Too many wrong codes. Sign in again.",
-}
+EXPIRED = "Your sign-in took too long or was interrupted. Sign in again."
+TOO_MANY_ATTEMPTS = "Too many wrong codes. Sign in again."
+_PENDING_NOTICES = {"expired": EXPIRED, "attempts": TOO_MANY_ATTEMPTS}
 
 
 class SecondStep(Protocol):

@@ -30,16 +30,14 @@ from verifier.gate import Gate
 from verifier.pending_signin import ENROLL, MAX_ATTEMPTS, VERIFY, PendingSignIn, PendingSignIns
 from verifier.redirects import DEFAULT_NEXT, safe_next
 from verifier.resources.body import read_fields, wants_json
-from verifier.resources.login import THROTTLED, client_address
+from verifier.resources.login import EXPIRED, THROTTLED, TOO_MANY_ATTEMPTS, client_address
 from verifier.resources.page_answers import code_problem, send_json, send_page
 from verifier.sessions import SessionStore
 from verifier.throttle import LoginThrottle
 from verifier.users import UnknownUser, UserStore
 
 FACTOR_PATH = "/auth/login/factor"
-EXPIRED = "Your sign-in took too long or was interrupted. Sign in again."
 WRONG_CODE = "That code is not right, or was already used."
-TOO_MANY_ATTEMPTS = "Too many wrong codes. Sign in again."
 # What the JSON login and this page's GET tell an API client to do next.
 REQUIRED = "required"
 ENROLLMENT_REQUIRED = "enrollment_required"
@@ -206,6 +204,9 @@ class SecondFactor:
         as_json: bool,
     ) -> None:
         attempts = await self._pending.count_failure(pending_id)
+        if attempts < 0:
+            self._expired(req, resp)  # it expired (or completed) while the code was checked
+            return
         if attempts >= MAX_ATTEMPTS:
             await self._pending.finish(pending_id)
             self._audit_failure(pending.user, req, "too_many_attempts")
