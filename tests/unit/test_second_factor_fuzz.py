@@ -99,10 +99,16 @@ def harness(redis_url: str) -> Harness:
         "/auth/login", json={"username": plain, "password": password}
     )
     assert signed_in.status_code == 200, signed_in.text
+    session_cookie = _token_cookies(signed_in)
+    # An enrolment in progress, so that garbage reaches the code check of `confirm` too.
+    enrolling = test_client.simulate_get(
+        "/auth/account/totp", headers={"Cookie": session_cookie, "Accept": "application/json"}
+    )
+    assert enrolling.json["totp"] == "enrolling"
     return Harness(
         client=test_client,
         pending_cookie=f"{POLICY.pending_name}={pending}",
-        session_cookie=_token_cookies(signed_in),
+        session_cookie=session_cookie,
     )
 
 
