@@ -22,6 +22,7 @@ from verifier.access.reload import RulesReloader
 from verifier.auth_check import RETRY_AFTER_SECONDS, ASGIApp, AuthCheck, AuthFastPath
 from verifier.cookies import CookiePolicy
 from verifier.errors import CrossSiteRequest, StoreUnavailable
+from verifier.factors.user_factors import UserFactors
 from verifier.gate import Gate
 from verifier.keyring import AssertionSigner
 from verifier.keyring.jwks import JwkSet
@@ -32,14 +33,20 @@ from verifier.liveness import LivenessCache, RevocationListener
 from verifier.observe.audit import AuditLog, LoggingAuditLog, set_request_id
 from verifier.observe.logs import configure_logging
 from verifier.passwords import PasswordHasher
+from verifier.pending_signin import PendingSignIns
 from verifier.readiness import ReadinessCheck
 from verifier.redis_store import connect
 from verifier.resources import Forbidden, Health, Login, Logout, Readiness, Unauthorized
+from verifier.resources.account_proof import CurrentFactorCheck
+from verifier.resources.account_recovery import AccountRecoveryCodes
+from verifier.resources.account_session import AccountSession
+from verifier.resources.account_totp import RECOVERY_PATH, TOTP_PATH, AccountTotp
 from verifier.resources.body import wants_json
 from verifier.resources.jwks import JWKS_PATH, Jwks
+from verifier.resources.second_factor import FACTOR_PATH, SecondFactor, SecondFactorStart
 from verifier.sessions import Clock, SessionPolicy, SessionStore
 from verifier.settings import Settings, load_settings
-from verifier.throttle import LoginThrottle, ThrottlePolicy
+from verifier.throttle import SECOND_FACTOR_SPACE, LoginThrottle, ThrottlePolicy
 from verifier.tokens import AccessTokenCodec
 from verifier.users import UserStore
 
@@ -122,7 +129,18 @@ def create_app(
             window_seconds=settings.login_throttle_window_seconds,
         ),
     )
-    app.add_route(settings.login_path, Login(gate, users, sessions, throttle, settings.login_path))
+    factors = UserFactors(client, keys)
+    pending = PendingSignIns(client, keys, settings.pending_signin_seconds)
+    second_step = SecondFactorStart(
+        gate, users, factors, pending, cookie_policy, settings.mfa_required_groups
+    )
+    app.add_route(
+        settings.login_path,
+        Login(gate, users, sessions, throttle, settings.login_path, second_step),
+    )
+    _add_second_factor_routes(
+        app, settings, client, keys, gate, sessions, factors, pending, cookie_policy, clock
+    )
     app.add_route("/auth/logout", Logout(gate, sessions, cookie_policy, settings.login_path))
     app.add_route("/auth/unauthorized", Unauthorized(settings.login_path))
     app.add_route("/auth/forbidden", Forbidden(settings.login_path, "/auth/logout"))
@@ -132,6 +150,49 @@ def create_app(
     app.add_error_handler(StoreUnavailable, _store_unavailable)
     app.add_error_handler(CrossSiteRequest, _cross_site)
     return AuthFastPath(AuthCheck(gate, cookie_policy), app)
+
+
+def _add_second_factor_routes(
+    app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response],
+    settings: Settings,
+    client: aioredis.Redis,
+    keys: KeySpace,
+    gate: Gate,
+    sessions: SessionStore,
+    factors: UserFactors,
+    pending: PendingSignIns,
+    cookie_policy: CookiePolicy,
+    clock: Clock,
+) -> None:
+    """The code step of a sign-in, and the account pages that manage the factors."""
+    # Wrong codes count like wrong passwords, in a key space of their own.
+    factor_throttle = LoginThrottle(
+        client,
+        keys,
+        ThrottlePolicy(
+            max_failures_per_account=settings.login_max_failures_per_account,
+            max_failures_per_address=settings.login_max_failures_per_address,
+            window_seconds=settings.login_throttle_window_seconds,
+        ),
+        space=SECOND_FACTOR_SPACE,
+    )
+    app.add_route(
+        FACTOR_PATH,
+        SecondFactor(
+            gate,
+            sessions,
+            factors,
+            pending,
+            factor_throttle,
+            cookie_policy,
+            settings.login_path,
+            clock,
+        ),
+    )
+    account = AccountSession(gate, sessions, cookie_policy, settings.login_path)
+    proof = CurrentFactorCheck(factors, factor_throttle, gate.audit, clock)
+    app.add_route(TOTP_PATH, AccountTotp(account, factors, proof, gate.audit, clock))
+    app.add_route(RECOVERY_PATH, AccountRecoveryCodes(account, factors, proof, gate.audit))
 
 
 class _Background(Protocol):

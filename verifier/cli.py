@@ -16,6 +16,7 @@ from verifier.access import AccessPolicy, AccessRequest, Identity
 from verifier.access.explain import explain
 from verifier.access.paths import normalized_path
 from verifier.errors import SettingsError, SettingsInvalid, StoreUnavailable, VerifierError
+from verifier.factors.user_factors import UserFactors
 from verifier.htpasswd import HtpasswdRefused, parse_htpasswd
 from verifier.keyring.commands import add_keys_commands
 from verifier.keys import KeySpace, normalize_user_name
@@ -27,8 +28,16 @@ from verifier.preflight import check_configuration, redis_problem
 from verifier.redis_store import connect, guard
 from verifier.sessions import SessionPolicy, SessionStore
 from verifier.settings import ENV_PREFIX, load_settings
+from verifier.throttle import PASSWORD_SPACE, SECOND_FACTOR_SPACE, account_counter_key
 from verifier.user_export import ExportRefused, parse_document, render_document, write_export_file
-from verifier.users import GROUPS_FIELD, UserRecord, UserStore, checked_groups, parse_groups
+from verifier.users import (
+    GROUPS_FIELD,
+    UnknownUser,
+    UserRecord,
+    UserStore,
+    checked_groups,
+    parse_groups,
+)
 
 EXIT_USAGE = 2
 
@@ -106,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     _group_option(imports, "--group", "put every imported user in GROUP")
     imports.set_defaults(handler=lambda a: _run(_users_import(a.file, a.group)))
     _add_backup_commands(users)
+    _add_factor_commands(users)
 
     sessions = commands.add_parser("sessions", help="inspect or end sessions").add_subparsers(
         required=True, metavar="ACTION"
@@ -145,6 +155,22 @@ def _add_backup_commands(users: argparse._SubParsersAction[argparse.ArgumentPars
         "ends their sessions) instead of skipping them",
     )
     restore.set_defaults(handler=lambda a: _run(_users_restore(a.file, a.replace)))
+
+
+def _add_factor_commands(users: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    show = users.add_parser("mfa", help="show a user's second factors")
+    show.add_argument("name")
+    show.set_defaults(handler=lambda a: _run(_users_mfa(a.name)))
+    reset = users.add_parser(
+        "mfa-reset", help="remove a user's TOTP and recovery codes and end every session"
+    )
+    reset.add_argument("name")
+    reset.set_defaults(handler=lambda a: _run(_users_mfa_reset(a.name)))
+    unlock = users.add_parser(
+        "unlock", help="clear a user's throttles (wrong passwords and wrong codes)"
+    )
+    unlock.add_argument("name")
+    unlock.set_defaults(handler=lambda a: _run(_users_unlock(a.name)))
 
 
 def _group_option(parser: argparse.ArgumentParser, flag: str, meaning: str) -> None:
@@ -260,8 +286,10 @@ class _Stores:
         self.audit = command_audit_log(settings.log_level, settings.log_format)
         self.redis = connect(settings.redis_url)
         keys = KeySpace(settings.key_prefix)
+        self.keys = keys
         self.hasher = PasswordHasher(max_parallel=1)
         self.users = UserStore(self.redis, keys, self.hasher)
+        self.factors = UserFactors(self.redis, keys)
         self.sessions = SessionStore(
             self.redis,
             keys,
@@ -319,11 +347,61 @@ async def _users_remove(name: str) -> int:
     try:
         removed = await stores.users.remove(name)
         stores.audit.record("user.removed", user=removed)
+        # A new user of the same name must not inherit this one's second factors.
+        await stores.factors.remove_all(removed)
         ended = await stores.sessions.revoke_all(removed)
         record_revocation(stores.audit, RevocationCause.REMOVAL, removed, ended)
     finally:
         await stores.close()
     print(f"user {removed} removed; {len(ended)} session(s) ended")
+    return 0
+
+
+async def _users_mfa(name: str) -> int:
+    user = _user_argument(name)
+    stores = _Stores()
+    try:
+        if not await stores.users.exists(user):
+            raise UnknownUser(user)
+        status = await stores.factors.status(user)
+    finally:
+        await stores.close()
+    totp = "enrolled" if status.totp else "not enrolled"
+    print(f"{user}: totp {totp}; recovery codes left: {status.recovery_codes_left}")
+    return 0
+
+
+async def _users_mfa_reset(name: str) -> int:
+    user = _user_argument(name)
+    stores = _Stores()
+    try:
+        if not await stores.users.exists(user):
+            raise UnknownUser(user)
+        removed = await stores.factors.remove_all(user)
+        stores.audit.record("user.mfa_reset", user=user, removed=int(removed))
+        # The factor may be on a lost or stolen device: no session it helped open lives on.
+        ended = await stores.sessions.revoke_all(user)
+        record_revocation(stores.audit, RevocationCause.ADMIN, user, ended)
+    finally:
+        await stores.close()
+    what = "TOTP and recovery codes removed" if removed else "no second factor to remove"
+    print(f"{user}: {what}; {len(ended)} session(s) ended")
+    return 0
+
+
+async def _users_unlock(name: str) -> int:
+    user = _user_argument(name)
+    stores = _Stores()
+    try:
+        cleared = 0
+        # One key per call: the counters live in different Redis Cluster slots.
+        for space in (PASSWORD_SPACE, SECOND_FACTOR_SPACE):
+            key = account_counter_key(stores.keys, user, space)
+            cleared += int(await guard(stores.redis.delete(key)))
+        stores.audit.record("user.unlocked", user=user, counters_cleared=cleared)
+    finally:
+        await stores.close()
+    print(f"{user}: {cleared} throttle counter(s) cleared")
     return 0
 
 

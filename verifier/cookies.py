@@ -10,6 +10,8 @@ from dataclasses import dataclass
 _SAFE_VALUE = re.compile(r"[A-Za-z0-9\-_.@+]+")
 # A Cookie header larger than this is not a browser of ours talking (nginx allows 8 KB lines).
 MAX_COOKIE_HEADER_LENGTH = 16_384
+# Every page of the verifier lives under /auth/ (nginx's verifier-locations.conf).
+PENDING_COOKIE_PATH = "/auth/"
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,33 @@ class CookiePolicy:
         """Set-Cookie value deleting the refresh cookie."""
         return self._format(self.refresh_name, "", 0)
 
+    @property
+    def pending_name(self) -> str:
+        """Name of the cookie holding a sign-in that waits for its second factor."""
+        # Not __Host-: that prefix demands Path=/, and this cookie must stay under /auth/.
+        return "__Secure-verifier-pending" if self.secure else "verifier-pending"
+
+    def set_pending(self, pending_id: str, max_age_seconds: int) -> str:
+        """Set-Cookie value carrying a pending sign-in's id."""
+        return self._format_pending(pending_id, max_age_seconds)
+
+    def clear_pending(self) -> str:
+        """Set-Cookie value deleting the pending sign-in cookie."""
+        return self._format_pending("", 0)
+
+    def _format_pending(self, value: str, max_age_seconds: int) -> str:
+        # Only the verifier's own pages see it (the app and /auth never need it), and
+        # SameSite=Strict: no other site can start a request that carries it.
+        parts = [
+            f"{self.pending_name}={value}",
+            f"Path={PENDING_COOKIE_PATH}",
+            f"Max-Age={max(0, max_age_seconds)}",
+        ]
+        if self.secure:
+            parts.append("Secure")
+        parts += ["HttpOnly", "SameSite=Strict"]
+        return "; ".join(parts)
+
     def _format(self, name: str, value: str, max_age_seconds: int) -> str:
         parts = [f"{name}={value}", "Path=/", f"Max-Age={max(0, max_age_seconds)}"]
         if self.secure:
@@ -71,6 +100,13 @@ def read_token_cookies(cookie_header: str | None, policy: CookiePolicy) -> Token
         access=_clean(values.get(policy.access_name)),
         refresh=_clean(values.get(policy.refresh_name)),
     )
+
+
+def read_pending_cookie(cookie_header: str | None, policy: CookiePolicy) -> str | None:
+    """The pending sign-in id a raw Cookie header carries, or None (missing or malformed)."""
+    if not cookie_header or len(cookie_header) > MAX_COOKIE_HEADER_LENGTH:
+        return None
+    return _clean(_parse_cookie_header(cookie_header).get(policy.pending_name))
 
 
 def without_token_cookies(cookie_header: str | None, policy: CookiePolicy) -> str:

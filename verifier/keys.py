@@ -74,6 +74,18 @@ class KeySpace:
         """Set of SHA-256 hashes of a user's unused recovery codes."""
         return f"{self.prefix}:{{{user}}}:recovery-codes"
 
+    def totp_secret(self, user: str) -> str:
+        """A user's active TOTP secret (absent: no TOTP enrolled)."""
+        return f"{self.prefix}:{{{user}}}:totp"
+
+    def totp_enrolment(self, user: str) -> str:
+        """A TOTP secret shown for enrolment, kept until a correct code activates it."""
+        return f"{self.prefix}:{{{user}}}:totp-enrolment"
+
+    def pending_signin(self, id_hash: str) -> str:
+        """Hash of a sign-in waiting for its second factor, named by its id's SHA-256."""
+        return f"{self.prefix}:pending-signin:{id_hash}"
+
     def login_throttle(self, scope: str, subject: str) -> str:
         """Counter of recent failed logins for an account or a client address."""
         return f"{self.prefix}:throttle:{scope}:{subject}"

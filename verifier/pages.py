@@ -27,6 +27,8 @@ button { margin-top: 1.5rem; padding: .6rem 1.2rem; font-size: 1rem; }
 .error { color: #a00; border: 1px solid #a00; padding: .5rem; }
 .notice { color: #064; border: 1px solid #064; padding: .5rem; }
 form.inline { display: inline-block; margin-right: 1rem; }
+code.secret, ol.codes { font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
+svg { max-width: 100%; height: auto; }
 """
 
 
@@ -79,6 +81,11 @@ def forbidden_page(user: str, path: str, logout_action: str) -> str:
 <button type="submit">Sign out</button>
 </form>""",
     )
+
+
+def document(title: str, body: str) -> str:
+    """A page in the shared skeleton (head, stylesheet, the title as its <h1>)."""
+    return _document(title, body)
 
 
 def _document(title: str, body: str) -> str:

@@ -8,6 +8,8 @@ DEFAULT_NEXT = "/"
 MAX_NEXT_LENGTH = 2048
 # Paths of the verifier itself: sending the user back to them after login would loop.
 _OWN_PREFIX = "/auth/"
+# ...except the account pages: they need a session, which the sign-in has just made.
+_ACCOUNT_PREFIX = "/auth/account/"
 
 
 def safe_next(candidate: str | None) -> str:
@@ -42,4 +44,8 @@ def _is_same_site_path(path: str) -> bool:
 
 def _is_own_page(path: str) -> bool:
     # Sending the user back to the login or logout page after login would loop.
+    segments = path.split("?", 1)[0].split("/")
+    # No dot segments: `/auth/account/../login` is the login page to a browser and nginx.
+    if path.startswith(_ACCOUNT_PREFIX) and not {".", ".."}.intersection(segments):
+        return False
     return path == _OWN_PREFIX.rstrip("/") or path.startswith(_OWN_PREFIX)

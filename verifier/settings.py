@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from verifier.access.rules import NO_RULES, RuleSet, load_rules
 from verifier.errors import RulesFileError, SettingsError, SettingsInvalid
+from verifier.keys import USER_NAME_RULE, normalize_user_name
 
 ENV_PREFIX = "VERIFIER_"
 
@@ -67,6 +68,10 @@ class Settings:
     assertion_issuer: str = ""
     keys_reload_seconds: int = 2
     jwks_max_age_seconds: int = 300
+    # Members of these groups must enrol a second factor before their sign-in completes.
+    mfa_required_groups: frozenset[str] = frozenset()
+    # How long a sign-in may wait between the password and the second factor.
+    pending_signin_seconds: int = 300
 
     def __post_init__(self) -> None:
         broken = _broken_rules(self)
@@ -185,6 +190,12 @@ def _broken_rules(s: Settings) -> list[_BrokenRule]:
             0 <= s.jwks_max_age_seconds <= 3600,
             ("JWKS_MAX_AGE_SECONDS",),
             "must be between 0 and 3600: every rotation waits twice this long",
+        ),
+        (
+            30 <= s.pending_signin_seconds <= 1800,
+            ("PENDING_SIGNIN_SECONDS",),
+            "must be between 30 and 1800: long enough to open an authenticator app, short "
+            "enough that a half-finished sign-in does not linger",
         ),
     ]
     return [_BrokenRule(variables, message) for ok, variables, message in rules if not ok]
@@ -350,6 +361,12 @@ def read_settings(environ: Mapping[str, str]) -> SettingsReading:
             assertion_issuer=read.text("ASSERTION_ISSUER", issuer),
             keys_reload_seconds=read.integer("KEYS_RELOAD_SECONDS", 2),
             jwks_max_age_seconds=read.integer("JWKS_MAX_AGE_SECONDS", 300),
+            mfa_required_groups=read.parse(
+                "MFA_REQUIRED_GROUPS",
+                lambda: _group_names(read, "MFA_REQUIRED_GROUPS"),
+                frozenset(),
+            ),
+            pending_signin_seconds=read.integer("PENDING_SIGNIN_SECONDS", 300),
         )
         broken: tuple[_BrokenRule, ...] = ()
     except _RulesBroken as error:
@@ -388,6 +405,24 @@ def _log_format(read: _Reader) -> str:
     if log_format not in {"text", "json"}:
         raise SettingsError(f"{ENV_PREFIX}LOG_FORMAT: {log_format!r} is not text/json")
     return log_format
+
+
+def _group_names(read: _Reader, name: str) -> frozenset[str]:
+    raw = read.required_text(name, "", secret=False)
+    groups, bad = set(), []
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        # Group names follow the user-name rule (verifier.users.normalize_group_name).
+        group = normalize_user_name(part)
+        if group is None:
+            bad.append(part.strip())
+        else:
+            groups.add(group)
+    if bad:
+        shown = ", ".join(repr(part[:64]) for part in bad)
+        raise SettingsError(f"{ENV_PREFIX}{name}: bad group name {shown}: {USER_NAME_RULE}")
+    return frozenset(groups)
 
 
 def _read_rules(path: Path | None) -> RuleSet:

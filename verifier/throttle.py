@@ -51,6 +51,11 @@ end
 return 0
 """
 
+# Key spaces: wrong passwords, and wrong second-factor codes (counted apart, so a correct
+# password, which clears its own counter, never clears the count of wrong codes).
+PASSWORD_SPACE = ""
+SECOND_FACTOR_SPACE = "second-factor-"
+
 
 @dataclass(frozen=True)
 class ThrottlePolicy:
@@ -74,10 +79,17 @@ class LoginThrottle:
     Each script touches one key, so the counters may live in different Redis Cluster slots.
     """
 
-    def __init__(self, client: aioredis.Redis, keys: KeySpace, policy: ThrottlePolicy) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        keys: KeySpace,
+        policy: ThrottlePolicy,
+        space: str = PASSWORD_SPACE,
+    ) -> None:
         self._redis = client
         self._keys = keys
         self._policy = policy
+        self._space = space
         self._reserve = client.register_script(_RESERVE_ATTEMPT)
         self._release = client.register_script(_RELEASE_ATTEMPT)
 
@@ -112,16 +124,16 @@ class LoginThrottle:
         ]
 
     def _account_key(self, user_name: str) -> str:
-        return account_counter_key(self._keys, user_name)
+        return account_counter_key(self._keys, user_name, self._space)
 
     def _address_key(self, address: str) -> str:
-        return self._keys.login_throttle("address", _digest(address))
+        return self._keys.login_throttle(self._space + "address", _digest(address))
 
 
-def account_counter_key(keys: KeySpace, user_name: str) -> str:
-    """The Redis key counting failed logins for one user name, known or not."""
+def account_counter_key(keys: KeySpace, user_name: str, space: str = PASSWORD_SPACE) -> str:
+    """The Redis key counting failed logins (or second-factor codes) for one user name."""
     # Folded like real names, so "Alice" and "alice" share one counter.
-    return keys.login_throttle("account", _digest(user_name.strip().lower()))
+    return keys.login_throttle(space + "account", _digest(user_name.strip().lower()))
 
 
 def _digest(text: str) -> str:

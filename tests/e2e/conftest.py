@@ -387,6 +387,8 @@ def running_stack(
         "VERIFIER_LOGIN_MAX_FAILURES_PER_ADDRESS": "1000",
         "VERIFIER_LOGIN_THROTTLE_WINDOW_SECONDS": str(LOGIN_THROTTLE_WINDOW_SECONDS),
         "VERIFIER_RULES_FILE": str(rules_file),
+        # Only tests/e2e/test_second_factor_signin.py puts users in this group.
+        "VERIFIER_MFA_REQUIRED_GROUPS": "mfa-enforced",
         # The longest a worker may trust a cached "live" (and the groups read with it): so
         # every test of a revocation or a group change proves the pub/sub invalidation,
         # which acts in milliseconds, and could never pass by waiting for expiry.

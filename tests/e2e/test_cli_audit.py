@@ -287,3 +287,29 @@ def test_cli_audit_lines_follow_the_log_level_and_format(redis_server: RedisServ
     assert shown.stdout == "user ivan added\n"
     (line,) = shown.stderr.splitlines()
     assert line.endswith(" INFO verifier.audit: user.created user=ivan groups= actor=cli")
+
+
+def test_mfa_reset_and_unlock_record_what_they_did_and_the_sessions_ended(
+    redis_server: RedisServer,
+) -> None:
+    env = _env(redis_server)
+    _ok(env, "users", "add", "grace", stdin=secrets.token_urlsafe(16) + "\n")
+    [session] = _open_sessions(env, "grace", 1)
+
+    reset = _ok(env, "users", "mfa-reset", "grace")
+    assert _audit_lines(reset) == [
+        {"event": "user.mfa_reset", "user": "grace", "removed": 0, "actor": "cli"},
+        {
+            "event": "session.revoked",
+            "cause": "admin",
+            "user": "grace",
+            "sessions": session,
+            "count": 1,
+            "actor": "cli",
+        },
+    ]
+
+    unlocked = _ok(env, "users", "unlock", "grace")
+    assert _audit_lines(unlocked) == [
+        {"event": "user.unlocked", "user": "grace", "counters_cleared": 0, "actor": "cli"}
+    ]

@@ -8,6 +8,7 @@ from verifier.cookies import (
     MAX_COOKIE_HEADER_LENGTH,
     CookiePolicy,
     TokenCookies,
+    read_pending_cookie,
     read_token_cookies,
     without_token_cookies,
 )
@@ -230,3 +231,30 @@ def test_token_cookies_are_removed_from_what_the_app_sees(
     header: str | None, expected: str
 ) -> None:
     assert without_token_cookies(header, SECURE) == expected
+
+
+# --- the pending sign-in cookie -------------------------------------------------------------------
+
+
+def test_pending_cookie_stays_under_auth_strictly_same_site() -> None:
+    pair, rest = attributes(SECURE.set_pending("p" * 43, 300))
+    assert pair == "__Secure-verifier-pending=" + "p" * 43
+    assert rest == ["Path=/auth/", "Max-Age=300", "Secure", "HttpOnly", "SameSite=Strict"]
+    plain_pair, plain_rest = attributes(PLAIN.clear_pending())
+    assert plain_pair == "verifier-pending="
+    assert plain_rest == ["Path=/auth/", "Max-Age=0", "HttpOnly", "SameSite=Strict"]
+
+
+def test_pending_cookie_is_read_only_when_well_formed_and_unique() -> None:
+    name = SECURE.pending_name
+    assert read_pending_cookie(f"a=b; {name}=abc_-", SECURE) == "abc_-"
+    assert read_pending_cookie(f"{name}=a; {name}=b", SECURE) is None
+    assert read_pending_cookie(f"{name}=a b", SECURE) is None
+    assert read_pending_cookie("verifier-pending=abc", SECURE) is None
+    assert read_pending_cookie(None, SECURE) is None
+    assert read_pending_cookie(f"{name}=" + "a" * MAX_COOKIE_HEADER_LENGTH, SECURE) is None
+
+
+def test_the_pending_cookie_is_no_token_cookie() -> None:
+    header = f"{SECURE.pending_name}=abc"
+    assert read_token_cookies(header, SECURE) == TokenCookies(access=None, refresh=None)

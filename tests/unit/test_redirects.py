@@ -125,10 +125,21 @@ def test_open_redirect_payload_falls_back_to_root(payload: str) -> None:
         # `location /auth/`, so this is /auth/login too.
         "/%61uth/login",
         "/auth%2Flogin",
+        # Dot segments out of the account pages (which are a destination) into the others.
+        "/auth/account/../login",
+        "/auth/account/..",
+        "/auth/account/%2e%2e/login",
+        "/auth/account/./../logout",
     ],
 )
 def test_verifier_own_pages_are_not_a_destination(loop: str) -> None:
     assert safe_next(loop) == "/"
+
+
+@pytest.mark.parametrize("page", ["/auth/account/totp", "/auth/account/recovery-codes"])
+def test_the_account_pages_are_a_destination(page: str) -> None:
+    # They need a session, which the sign-in that sends the user there has just made.
+    assert safe_next(page) == page
 
 
 def test_next_at_the_length_limit_is_kept() -> None:

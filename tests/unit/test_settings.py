@@ -572,3 +572,28 @@ def test_settings_built_directly_report_every_broken_rule() -> None:
         "VERIFIER_ISSUER",
         "VERIFIER_AUDIENCE",
     ]
+
+
+# --- second factor --------------------------------------------------------------------------------
+
+
+def test_second_factor_settings_default_to_no_group_and_five_minutes() -> None:
+    loaded = load_settings(env())
+    assert loaded.mfa_required_groups == frozenset()
+    assert loaded.pending_signin_seconds == 300
+
+
+def test_mfa_required_groups_are_a_folded_comma_separated_set() -> None:
+    loaded = load_settings(
+        env(MFA_REQUIRED_GROUPS=" Admins, ops,,admins ", PENDING_SIGNIN_SECONDS="60")
+    )
+    assert loaded.mfa_required_groups == frozenset({"admins", "ops"})
+    assert loaded.pending_signin_seconds == 60
+
+
+def test_bad_second_factor_settings_are_each_named() -> None:
+    reading = read_settings(env(MFA_REQUIRED_GROUPS="ops,b{ad}", PENDING_SIGNIN_SECONDS="5"))
+    assert reading.settings is None
+    assert len(reading.problems) == 2
+    assert reading.problems[0].startswith("VERIFIER_MFA_REQUIRED_GROUPS: bad group name 'b{ad}'")
+    assert reading.problems[1].startswith("VERIFIER_PENDING_SIGNIN_SECONDS: must be between 30")

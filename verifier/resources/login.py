@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import falcon
 import falcon.asgi
 
@@ -26,6 +28,27 @@ BUSY_RETRY_AFTER_SECONDS = 2
 # it is the Retry-After of that answer.
 THROTTLED = "Too many failed sign-ins. Try again in {seconds} s."
 MAX_USER_NAME_INPUT = 256
+# What the sign-in page says when a second step sent the visitor back (?pending=...).
+EXPIRED = "Your sign-in took too long or was interrupted. Sign in again."
+TOO_MANY_ATTEMPTS = "Too many wrong codes. Sign in again."
+_PENDING_NOTICES = {"expired": EXPIRED, "attempts": TOO_MANY_ATTEMPTS}
+
+
+class SecondStep(Protocol):
+    """Decides whether a correct password needs a second factor, and starts that step."""
+
+    async def needed(self, user: str) -> str | None:
+        """The step the user must take (see verifier.pending_signin), or None."""
+
+    async def begin(
+        self,
+        req: falcon.asgi.Request,
+        resp: falcon.asgi.Response,
+        user: str,
+        purpose: str,
+        next_path: str,
+    ) -> None:
+        """Answer with the second step instead of a session."""
 
 
 class Login:
@@ -38,16 +61,19 @@ class Login:
         sessions: SessionStore,
         throttle: LoginThrottle,
         path: str,
+        second_step: SecondStep | None = None,
     ) -> None:
         self._gate = gate
         self._users = users
         self._sessions = sessions
         self._throttle = throttle
         self._path = path
+        self._second_step = second_step
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Show the sign-in form."""
         notice = "You have been signed out." if req.get_param("signed_out") else None
+        notice = _PENDING_NOTICES.get(req.get_param("pending") or "", notice)
         self._render(resp, falcon.HTTP_200, safe_next(req.get_param("next")), notice=notice)
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
@@ -86,6 +112,12 @@ class Login:
             self._fail(resp, falcon.HTTP_503, BUSY, as_json, next_path, user_name)
             return
         await self._throttle.record_success(user_name, address)
+        if self._second_step is not None:
+            # No session yet for a user with a second factor (or who must enrol one).
+            step = await self._second_step.needed(user)
+            if step is not None:
+                await self._second_step.begin(req, resp, user, step, next_path)
+                return
         # Always a brand-new session: cookies the request arrived with are never reused,
         # so a session planted before login (fixation) cannot become an authenticated one.
         session = await self._sessions.create(user)

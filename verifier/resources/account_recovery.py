@@ -1,0 +1,110 @@
+"""`/auth/account/recovery-codes`: how many are left; a new set, for a current code."""
+
+from __future__ import annotations
+
+import falcon
+import falcon.asgi
+
+from verifier.csrf import check_request_origin
+from verifier.errors import LoginThrottled
+from verifier.factor_pages import no_factor_page, recovery_codes_page, regenerate_page
+from verifier.factors.user_factors import UserFactors
+from verifier.observe.audit import AuditLog
+from verifier.resources.account_proof import CurrentFactorCheck
+from verifier.resources.account_session import AccountSession
+from verifier.resources.account_totp import RECOVERY_PATH, TOTP_PATH, WRONG_CURRENT_CODE
+from verifier.resources.body import read_fields, wants_json
+from verifier.resources.login import THROTTLED, client_address
+from verifier.resources.page_answers import code_problem, send_json, send_page
+
+NO_FACTOR = "Recovery codes come with an authenticator app: set one up first."
+RENEWED = "Your new recovery codes: the old ones no longer work."
+
+
+class AccountRecoveryCodes:
+    """GET shows the count and the form; POST `current_code` makes a new set, voiding the old."""
+
+    def __init__(
+        self,
+        account: AccountSession,
+        factors: UserFactors,
+        proof: CurrentFactorCheck,
+        audit: AuditLog,
+    ) -> None:
+        self._account = account
+        self._factors = factors
+        self._proof = proof
+        self._audit = audit
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """Show how many codes are left and the form for a new set."""
+        session = await self._account.signed_in(req)
+        if session is None:
+            self._account.send_to_login(req, resp)
+            return
+        status = await self._factors.status(session.user)
+        if not status.totp:
+            self._no_factor(req, resp)
+            return
+        if wants_json(req):
+            send_json(resp, falcon.HTTP_200, {"recovery_codes_left": status.recovery_codes_left})
+            return
+        send_page(resp, falcon.HTTP_200, regenerate_page(RECOVERY_PATH, status.recovery_codes_left))
+
+    async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """Check the current code, then replace every recovery code with a new set."""
+        check_request_origin(req)
+        session = await self._account.signed_in(req)
+        if session is None:
+            self._account.send_to_login(req, resp)
+            return
+        user, address = session.user, client_address(req)
+        fields = await read_fields(req)
+        typed = fields.get("current_code", "")
+        status = await self._factors.status(user)
+        if not status.totp:
+            self._proof.refused(user, address, "recovery_codes.regenerate", "not_enrolled")
+            self._no_factor(req, resp)
+            return
+        problem = code_problem(typed)
+        if problem is not None:
+            self._proof.refused(user, address, "recovery_codes.regenerate", "bad_input")
+            self._fail(req, resp, falcon.HTTP_400, status.recovery_codes_left, problem)
+            return
+        try:
+            await self._proof.reserve(user, address)
+        except LoginThrottled as throttled:
+            self._proof.refused(user, address, "recovery_codes.regenerate", "throttled")
+            resp.retry_after = throttled.retry_after_seconds
+            message = THROTTLED.format(seconds=throttled.retry_after_seconds)
+            self._fail(req, resp, falcon.HTTP_429, status.recovery_codes_left, message)
+            return
+        if await self._proof.prove(user, typed, address, "recovery_codes.regenerate") is None:
+            left = await self._factors.recovery_codes_left(user)
+            self._fail(req, resp, falcon.HTTP_403, left, WRONG_CURRENT_CODE)
+            return
+        codes = await self._factors.new_recovery_codes(user)
+        self._audit.record("recovery_codes.regenerated", user=user, count=len(codes))
+        if wants_json(req):
+            send_json(resp, falcon.HTTP_200, {"recovery_codes": codes})
+            return
+        send_page(resp, falcon.HTTP_200, recovery_codes_page(codes, TOTP_PATH, RENEWED))
+
+    def _no_factor(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        if wants_json(req):
+            send_json(resp, falcon.HTTP_409, {"error": NO_FACTOR, "totp_url": TOTP_PATH})
+            return
+        send_page(resp, falcon.HTTP_409, no_factor_page(TOTP_PATH))
+
+    def _fail(
+        self,
+        req: falcon.asgi.Request,
+        resp: falcon.asgi.Response,
+        status: str,
+        left: int,
+        error: str,
+    ) -> None:
+        if wants_json(req):
+            send_json(resp, status, {"error": error})
+            return
+        send_page(resp, status, regenerate_page(RECOVERY_PATH, left, error))

@@ -1,0 +1,219 @@
+"""`/auth/account/totp`: set up the authenticator app (TOTP), or reset it with a current code.
+
+The seed of the account page: a signed-in user (a live session, read as logout reads it)
+sees a QR code and the secret, and the secret becomes active only with one correct code;
+then the ten recovery codes are shown, once. A user who has TOTP resets it by proving a
+current code (or a recovery code) first; the old secret works until the new one is confirmed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import falcon
+import falcon.asgi
+
+from verifier.csrf import check_request_origin
+from verifier.errors import LoginThrottled
+from verifier.factor_pages import (
+    enrolment_page,
+    message_page,
+    recovery_codes_page,
+    totp_status_page,
+)
+from verifier.factors.totp import provisioning_uri, qr_code_svg
+from verifier.factors.user_factors import TOTP_ISSUER, UserFactors
+from verifier.observe.audit import AuditLog
+from verifier.resources.account_proof import CurrentFactorCheck
+from verifier.resources.account_session import AccountSession
+from verifier.resources.body import read_fields, wants_json
+from verifier.resources.login import THROTTLED, client_address
+from verifier.resources.page_answers import code_problem, send_json, send_page
+
+TOTP_PATH = "/auth/account/totp"
+RECOVERY_PATH = "/auth/account/recovery-codes"
+WRONG_NEW_CODE = "That code is not right. Check the app shows the account just added."
+WRONG_CURRENT_CODE = "That code is not right, or was already used."
+NO_ENROLMENT = "Nothing to activate: the set-up expired. Start again."
+NOT_ENROLLED = "The authenticator app is not set up yet."
+UNKNOWN_ACTION = "Unknown action."
+DONE = "Your authenticator app is set up."
+DONE_AFTER_RESET = "Your new authenticator app is set up; the old one no longer works."
+
+
+class AccountTotp:
+    """GET shows the set-up or the reset form; POST `action=confirm` or `action=reset`."""
+
+    def __init__(
+        self,
+        account: AccountSession,
+        factors: UserFactors,
+        proof: CurrentFactorCheck,
+        audit: AuditLog,
+        clock: Callable[[], float],
+    ) -> None:
+        self._account = account
+        self._factors = factors
+        self._proof = proof
+        self._audit = audit
+        self._clock = clock
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """Show the enrolment in progress, the reset form, or a new enrolment."""
+        session = await self._account.signed_in(req)
+        if session is None:
+            self._account.send_to_login(req, resp)
+            return
+        user = session.user
+        status = await self._factors.status(user)
+        secret = await self._factors.enrolment_secret(user)
+        if status.totp and secret is None:
+            if wants_json(req):
+                send_json(
+                    resp,
+                    falcon.HTTP_200,
+                    {"totp": "enabled", "recovery_codes_left": status.recovery_codes_left},
+                )
+                return
+            page = totp_status_page(TOTP_PATH, RECOVERY_PATH, status.recovery_codes_left)
+            send_page(resp, falcon.HTTP_200, page)
+            return
+        if secret is None:
+            secret = await self._factors.begin_enrolment(user)
+        self._show_enrolment(req, resp, falcon.HTTP_200, user, secret, None)
+
+    async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """Activate the enrolment with a code, or start a reset with a current code."""
+        check_request_origin(req)
+        session = await self._account.signed_in(req)
+        if session is None:
+            self._account.send_to_login(req, resp)
+            return
+        fields = await read_fields(req)
+        action = fields.get("action", "confirm")
+        if action == "confirm":
+            await self._confirm(req, resp, session.user, fields.get("code", ""))
+        elif action == "reset":
+            await self._reset(req, resp, session.user, fields.get("current_code", ""))
+        else:
+            self._error(req, resp, falcon.HTTP_400, UNKNOWN_ACTION)
+
+    async def _confirm(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, user: str, code: str
+    ) -> None:
+        address = client_address(req)
+        secret = await self._factors.enrolment_secret(user)
+        if secret is None:
+            self._proof.refused(user, address, "totp.confirm", "no_enrolment")
+            self._error(req, resp, falcon.HTTP_409, NO_ENROLMENT)
+            return
+        problem = code_problem(code)
+        if problem is not None:
+            self._proof.refused(user, address, "totp.confirm", "bad_input")
+            self._show_enrolment(req, resp, falcon.HTTP_400, user, secret, problem)
+            return
+        if not await self._reserved(req, resp, user, address, "totp.confirm"):
+            return
+        if not await self._factors.accept_code(user, secret, code, self._clock()):
+            self._proof.refused(user, address, "totp.confirm", "bad_code")
+            self._show_enrolment(req, resp, falcon.HTTP_400, user, secret, WRONG_NEW_CODE)
+            return
+        await self._proof.succeeded(user, address)
+        replaced = (await self._factors.status(user)).totp
+        if not await self._factors.activate_totp(user, secret):
+            # Another tab started a new set-up meanwhile: that one is current now.
+            self._error(req, resp, falcon.HTTP_409, NO_ENROLMENT)
+            return
+        codes = await self._factors.new_recovery_codes(user)
+        self._audit.record("totp.enrolled", user=user, replaced=int(replaced))
+        if wants_json(req):
+            send_json(resp, falcon.HTTP_200, {"totp": "enabled", "recovery_codes": codes})
+            return
+        intro = DONE_AFTER_RESET if replaced else DONE
+        send_page(resp, falcon.HTTP_200, recovery_codes_page(codes, TOTP_PATH, intro))
+
+    async def _reset(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, user: str, typed: str
+    ) -> None:
+        address = client_address(req)
+        status = await self._factors.status(user)
+        if not status.totp:
+            self._proof.refused(user, address, "totp.reset", "not_enrolled")
+            self._error(req, resp, falcon.HTTP_409, NOT_ENROLLED)
+            return
+        problem = code_problem(typed)
+        if problem is not None:
+            self._proof.refused(user, address, "totp.reset", "bad_input")
+            self._status_error(req, resp, falcon.HTTP_400, status.recovery_codes_left, problem)
+            return
+        if not await self._reserved(req, resp, user, address, "totp.reset"):
+            return
+        if await self._proof.prove(user, typed, address, "totp.reset") is None:
+            left = await self._factors.recovery_codes_left(user)
+            self._status_error(req, resp, falcon.HTTP_403, left, WRONG_CURRENT_CODE)
+            return
+        secret = await self._factors.begin_enrolment(user, restart=True)
+        self._audit.record("totp.reset_started", user=user)
+        self._show_enrolment(req, resp, falcon.HTTP_200, user, secret, None)
+
+    async def _reserved(
+        self,
+        req: falcon.asgi.Request,
+        resp: falcon.asgi.Response,
+        user: str,
+        address: str,
+        action: str,
+    ) -> bool:
+        try:
+            await self._proof.reserve(user, address)
+        except LoginThrottled as throttled:
+            self._proof.refused(user, address, action, "throttled")
+            resp.retry_after = throttled.retry_after_seconds
+            message = THROTTLED.format(seconds=throttled.retry_after_seconds)
+            self._error(req, resp, falcon.HTTP_429, message)
+            return False
+        return True
+
+    def _show_enrolment(
+        self,
+        req: falcon.asgi.Request,
+        resp: falcon.asgi.Response,
+        status: str,
+        user: str,
+        secret: str,
+        error: str | None,
+    ) -> None:
+        uri = provisioning_uri(secret, user, TOTP_ISSUER)
+        if wants_json(req):
+            media: dict[str, object] = {
+                "totp": "enrolling",
+                "totp_secret": secret,
+                "otpauth_uri": uri,
+            }
+            if error:
+                media["error"] = error
+            send_json(resp, status, media)
+            return
+        send_page(resp, status, enrolment_page(TOTP_PATH, secret, qr_code_svg(uri), error))
+
+    def _status_error(
+        self,
+        req: falcon.asgi.Request,
+        resp: falcon.asgi.Response,
+        status: str,
+        left: int,
+        error: str,
+    ) -> None:
+        if wants_json(req):
+            send_json(resp, status, {"error": error})
+            return
+        send_page(resp, status, totp_status_page(TOTP_PATH, RECOVERY_PATH, left, error))
+
+    def _error(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, status: str, message: str
+    ) -> None:
+        if wants_json(req):
+            send_json(resp, status, {"error": message})
+            return
+        # A plain page in the same skeleton, with the way back to this page.
+        send_page(resp, status, message_page("Authenticator app", message, TOTP_PATH))

@@ -1,0 +1,47 @@
+"""Writing a page or a JSON answer, and reading a typed code, for the second-factor resources."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import falcon
+import falcon.asgi
+
+from verifier.pages import PAGE_SECURITY_HEADERS
+from verifier.resources.body import has_nul
+
+# Longer than any code (a recovery code with dashes and spaces is about 20 characters).
+MAX_CODE_INPUT = 64
+_TOTP_DIGITS = 6
+
+
+def send_page(resp: falcon.asgi.Response, status: str, html: str) -> None:
+    """Answer with one of our pages, with the pages' CSP and anti-framing headers."""
+    resp.status = status
+    resp.set_headers(PAGE_SECURITY_HEADERS)
+    resp.content_type = falcon.MEDIA_HTML
+    resp.text = html
+
+
+def send_json(resp: falcon.asgi.Response, status: str, media: dict[str, Any]) -> None:
+    """Answer an API client; never cached."""
+    resp.status = status
+    resp.cache_control = ["no-store"]
+    resp.media = media
+
+
+def code_problem(*typed: str) -> str | None:
+    """A message for code input that can never be right, else None."""
+    if not any(value.strip() for value in typed):
+        return "Enter a code."
+    if any(len(value) > MAX_CODE_INPUT for value in typed) or has_nul(*typed):
+        return "That is not a code."
+    return None
+
+
+def split_current_code(typed: str) -> tuple[str, str]:
+    """One field that takes either: (TOTP code, "") for six digits, else ("", recovery code)."""
+    compact = typed.strip().replace(" ", "")
+    if len(compact) == _TOTP_DIGITS and compact.isascii() and compact.isdigit():
+        return compact, ""
+    return "", typed
