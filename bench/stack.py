@@ -210,6 +210,9 @@ class BenchStack:
             "VERIFIER_MAX_SESSIONS_PER_USER": str(MAX_SESSIONS_PER_USER),
             "VERIFIER_LOGIN_MAX_FAILURES_PER_ACCOUNT": str(LOGIN_FAILURE_LIMIT),
             "VERIFIER_LOGIN_MAX_FAILURES_PER_ADDRESS": str(LOGIN_FAILURE_LIMIT),
+            # Off but where a scenario measures them (the metrics verifier): the other
+            # figures stay comparable with earlier runs, and no two verifiers share a port.
+            "VERIFIER_METRICS_BIND": "off",
         }
 
     def _start_naive(self, redis_url: str, port: int) -> ManagedProcess:

@@ -31,9 +31,11 @@ from verifier.keys import KeySpace
 from verifier.liveness import LivenessCache, RevocationListener
 from verifier.observe.audit import AuditLog, LoggingAuditLog, set_request_id
 from verifier.observe.logs import configure_logging
+from verifier.observe.metrics import NO_METRICS, Metrics, MetricsFlusher
+from verifier.observe.metrics.exposition import configured_directory
 from verifier.passwords import PasswordHasher
 from verifier.readiness import ReadinessCheck
-from verifier.redis_store import connect
+from verifier.redis_store import connect, time_calls_into
 from verifier.resources import Forbidden, Health, Login, Logout, Readiness, Unauthorized
 from verifier.resources.body import wants_json
 from verifier.resources.jwks import JWKS_PATH, Jwks
@@ -53,6 +55,7 @@ def create_app(
     hasher: PasswordHasher | None = None,
     keyring: CurrentRing | None = None,
     audit: AuditLog | None = None,
+    metrics: Metrics = NO_METRICS,
 ) -> ASGIApp:
     """Wire the verifier's endpoints around the given collaborators.
 
@@ -60,6 +63,7 @@ def create_app(
     comes from VERIFIER_KEYS_DIR); a ring passed in is used as it is, never reloaded.
     """
     audit = audit or LoggingAuditLog()
+    time_calls_into(metrics)
     reloader: KeyRingReloader | None = None
     if keyring is None:
         keyring, reloader = watched_ring(settings, clock, audit)
@@ -68,7 +72,7 @@ def create_app(
     liveness = None
     listener = None
     if settings.liveness_cache_seconds > 0:
-        liveness = LivenessCache(clock, settings.liveness_cache_seconds)
+        liveness = LivenessCache(clock, settings.liveness_cache_seconds, metrics=metrics)
         listener = RevocationListener(client, keys.revocations(), liveness, clock)
     sessions = SessionStore(
         client,
@@ -85,7 +89,7 @@ def create_app(
     hasher = hasher or PasswordHasher()
     users = UserStore(client, keys, hasher)
     access = AccessPolicy(settings.rules)
-    background: list[_Background] = []
+    background: list[_Background] = [MetricsFlusher(metrics)]
     if listener is not None:
         background.append(listener)
     if settings.rules_file is not None:
@@ -106,6 +110,7 @@ def create_app(
         access,
         assertions,
         audit,
+        metrics,
     )
 
     app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response] = falcon.asgi.App(
@@ -222,4 +227,18 @@ def from_environment() -> ASGIApp:
             "VERIFIER_COOKIE_SECURE=false: cookies go over plain http. "
             "Use this only for local development."
         )
-    return create_app(settings, connect(settings.redis_url))
+    return create_app(settings, connect(settings.redis_url), metrics=_metrics(settings))
+
+
+def _metrics(settings: Settings) -> Metrics:
+    if settings.metrics_bind is None:
+        return NO_METRICS
+    if configured_directory() is None:
+        # Only `verifier serve` sets up the directory and the master's exposition.
+        log.warning("metrics off: start the service with `verifier serve` to export them")
+        return NO_METRICS
+    # Imported only now, with PROMETHEUS_MULTIPROC_DIR set: the values go to this
+    # worker's files, which the master sums.
+    from verifier.observe.metrics.prometheus import PrometheusMetrics  # noqa: PLC0415
+
+    return PrometheusMetrics()

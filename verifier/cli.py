@@ -19,11 +19,14 @@ from verifier.errors import SettingsError, SettingsInvalid, StoreUnavailable, Ve
 from verifier.htpasswd import HtpasswdRefused, parse_htpasswd
 from verifier.keyring.commands import add_keys_commands
 from verifier.keys import KeySpace, normalize_user_name
+from verifier.observe.causes import RevocationCause
+from verifier.observe.metrics.commands import command_revocations
+from verifier.observe.metrics.exposition import MULTIPROC_ENV, check_bind_free, prepare_directory
 from verifier.passwords import PasswordHasher
 from verifier.preflight import check_configuration, redis_problem
 from verifier.redis_store import connect, guard
 from verifier.sessions import SessionPolicy, SessionStore
-from verifier.settings import ENV_PREFIX, load_settings
+from verifier.settings import ENV_PREFIX, Settings, load_settings
 from verifier.user_export import ExportRefused, parse_document, render_document, write_export_file
 from verifier.users import GROUPS_FIELD, UserRecord, UserStore, checked_groups, parse_groups
 
@@ -229,8 +232,21 @@ def _serve(args: argparse.Namespace) -> int:
     if preflight.settings.log_format == "json":
         # gunicorn's own lines (and uvicorn's, which share its handlers) as JSON too.
         command += ["--logger-class", "verifier.observe.logs.JsonGunicornLogger"]
+    command += _metrics_options(preflight.settings)
     command.append("verifier.app:from_environment()")
     os.execv(gunicorn, command)  # replaces this process: signals reach gunicorn directly
+
+
+def _metrics_options(settings: Settings) -> list[str]:
+    """Prepare the metrics directory (in this environment, inherited by gunicorn); the hooks."""
+    if settings.metrics_bind is None:
+        # Workers must not write files nobody sums, whatever the environment says.
+        os.environ.pop(MULTIPROC_ENV, None)
+        return []
+    # Taken now rather than found taken by the master after the workers started.
+    check_bind_free(*settings.metrics_bind)
+    os.environ[MULTIPROC_ENV] = str(prepare_directory(settings.metrics_dir))
+    return ["--config", "python:verifier.observe.metrics.gunicorn_hooks"]
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -269,6 +285,7 @@ class _Stores:
             ),
             time.time,
         )
+        self.revocations = command_revocations(settings)
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -301,6 +318,7 @@ async def _users_passwd(name: str) -> int:
     try:
         changed = await stores.users.set_password(name, _read_new_password())
         ended = await stores.sessions.revoke_all(changed)
+        stores.revocations.revoked(RevocationCause.PASSWORD_CHANGE, len(ended))
     finally:
         await stores.close()
     print(f"password of {changed} changed; {len(ended)} session(s) ended")
@@ -312,6 +330,7 @@ async def _users_remove(name: str) -> int:
     try:
         removed = await stores.users.remove(name)
         ended = await stores.sessions.revoke_all(removed)
+        stores.revocations.revoked(RevocationCause.REMOVAL, len(ended))
     finally:
         await stores.close()
     print(f"user {removed} removed; {len(ended)} session(s) ended")
@@ -429,6 +448,7 @@ async def _restore_one(stores: _Stores, record: UserRecord, replace: bool) -> tu
         # A different password, as after `users passwd`: no session opened with the old one
         # lives on.
         ended = await stores.sessions.revoke_all(name)
+        stores.revocations.revoked(RevocationCause.PASSWORD_CHANGE, len(ended))
         changes.append(f"password hash replaced, {len(ended)} session(s) ended")
     if groups != groups_before:
         changes.append(f"groups {','.join(groups) or '(none)'}")
@@ -461,6 +481,7 @@ async def _sessions_end_all(name: str) -> int:
     stores = _Stores()
     try:
         ended = await stores.sessions.revoke_all(user)
+        stores.revocations.revoked(RevocationCause.ADMIN, len(ended))
     finally:
         await stores.close()
     print(f"{len(ended)} session(s) of {user} ended")

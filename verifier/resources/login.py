@@ -9,6 +9,7 @@ from verifier.csrf import check_request_origin
 from verifier.errors import InvalidCredentials, LoginThrottled, PasswordCheckBusy
 from verifier.gate import Gate
 from verifier.observe.audit import shown_name
+from verifier.observe.metrics import SIGNIN_OK
 from verifier.pages import PAGE_SECURITY_HEADERS, login_page
 from verifier.passwords import MAX_PASSWORD_LENGTH
 from verifier.redirects import safe_next
@@ -87,6 +88,7 @@ class Login:
         # Always a brand-new session: cookies the request arrived with are never reused,
         # so a session planted before login (fixation) cannot become an authenticated one.
         session = await self._sessions.create(user)
+        self._gate.metrics.signin(SIGNIN_OK)
         self._gate.audit.record(
             "signin.succeeded", user=user, session=session.session_id, address=address
         )
@@ -100,6 +102,7 @@ class Login:
         resp.location = next_path
 
     def _audit_failure(self, user_name: str, address: str, reason: str) -> None:
+        self._gate.metrics.signin(reason)
         self._gate.audit.record(
             "signin.failed", user=shown_name(user_name), address=address, reason=reason
         )

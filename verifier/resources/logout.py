@@ -10,6 +10,7 @@ import falcon.asgi
 from verifier.cookies import CookiePolicy, read_token_cookies
 from verifier.csrf import check_request_origin
 from verifier.gate import Gate
+from verifier.observe.causes import RevocationCause
 from verifier.redirects import DEFAULT_NEXT, safe_next
 from verifier.resources.body import wants_json
 from verifier.sessions import SessionStore
@@ -40,9 +41,11 @@ class Logout:
         if session is not None:
             if everywhere:
                 ended = len(await self._sessions.revoke_all(session.user))
+                self._gate.metrics.revoked(RevocationCause.LOGOUT_EVERYWHERE, ended)
                 event = "logout.everywhere"
             else:
                 ended = int(await self._sessions.revoke(session.user, session.session_id))
+                self._gate.metrics.revoked(RevocationCause.LOGOUT, ended)
                 event = "logout"
             self._gate.audit.record(
                 event, user=session.user, session=session.session_id, sessions_ended=ended
