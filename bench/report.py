@@ -23,6 +23,8 @@ TARGET_FLOOD_P99_VS_SPIN = 1.25
 # Issue 10: a location that requires a group and forwards a signed assertion keeps this
 # share of the plain valid path's requests/s.
 TARGET_ACCESS_VS_VALID = 0.9
+# Issue 12: the valid path with metrics on keeps this share of its requests/s with them off.
+TARGET_METRICS_VS_VALID = 0.95
 # Past this share of the CPU taken by other processes, a window's figures are suspect.
 OTHERS_CPU_WARNING_PERCENT = 5.0
 
@@ -79,6 +81,17 @@ def targets(measurements: Mapping[str, Measurement]) -> list[Target]:
                 "path's requests/s",
                 access_ratio >= TARGET_ACCESS_VS_VALID,
                 f"{access_ratio:.2f}x",
+            )
+        )
+    metrics = measurements.get("metrics")
+    if metrics is not None and valid is not None and valid.result.requests_per_second:
+        metrics_ratio = metrics.result.requests_per_second / valid.result.requests_per_second
+        found.append(
+            Target(
+                f"valid path with metrics on >= {TARGET_METRICS_VS_VALID:g}x its requests/s "
+                "with metrics off",
+                metrics_ratio >= TARGET_METRICS_VS_VALID,
+                f"{metrics_ratio:.2f}x",
             )
         )
     refresh = measurements.get("refresh")

@@ -84,6 +84,7 @@ class ScenarioRunner:
             "naive": self._naive,
             "valid": self._valid,
             "access": self._access,
+            "metrics": self._metrics,
             "refresh": self._refresh,
             "login": self._login,
             "spin": self._spin,
@@ -132,6 +133,40 @@ class ScenarioRunner:
         window = self._measure(job)
         self._require_all_2xx("access", window.result)
         return self._measurement("access", "verifier: valid, group rule + signed assertion", window)
+
+    def _metrics(self) -> Measurement:
+        # The valid path again, through the verifier with metrics on: the pair of `valid`
+        # (metrics off) and this one is the cost of counting.
+        endpoints = replace(self._endpoints, base_url=self._endpoints.metrics_base_url)
+        cookies = self._browser_cookies()
+        probes.expect_allowed(endpoints, PROTECTED_PATH, cookies)
+        probes.expect_denied(endpoints, PROTECTED_PATH)
+        job = replace(self._get_job(PROTECTED_PATH, cookies), url=endpoints.url(PROTECTED_PATH))
+        window = self._measure(job)
+        self._require_all_2xx("metrics", window.result)
+        counted = probes.wait_for_counted_checks(
+            self._endpoints.metrics_scrape_url, window.result.requests
+        )
+        self.checks.append(
+            Check(
+                "metrics: the metrics verifier counted every allowed check of the window",
+                counted >= window.result.requests,
+                f"{counted:,.0f} counted when scraped (warm-up and probes included), "
+                f"{window.result.requests:,} in the window",
+            )
+        )
+        off = self._quiet_valid.requests_per_second if self._quiet_valid else 0.0
+        on = window.result.requests_per_second
+        return self._measurement(
+            "metrics",
+            "verifier: valid, metrics on",
+            window,
+            {
+                "allowed_counted": counted,
+                "metrics_off_requests_per_s": round(off, 1),
+                "vs_metrics_off": round(on / off, 3) if off else None,
+            },
+        )
 
     def _refresh(self) -> Measurement:
         # One session per connection, plus one per thread: before the run, wrk calls

@@ -51,6 +51,10 @@ class Endpoints:
     base_url: str
     # The second nginx, in front of the verifier that signs assertions (the access scenario).
     access_base_url: str
+    # The third nginx, in front of the verifier with metrics on (the metrics scenario), and
+    # that verifier's exposition.
+    metrics_base_url: str
+    metrics_scrape_url: str
     access_cookie: str
     refresh_cookie: str
     user_name: str
@@ -137,6 +141,21 @@ class BenchStack:
             )
         )
 
+        # The first verifier again with metrics on (the metrics scenario: the valid path
+        # with metrics off, on the first one, against the same path with them on, here).
+        metrics_bind = f"{processes.LOOPBACK}:{processes.free_port()}"
+        metrics_env = {**verifier_env, "VERIFIER_METRICS_BIND": metrics_bind}
+        metrics_verifier_port = processes.free_port()
+        (self._workdir / "metrics").mkdir()
+        self._started.append(
+            processes.start_verifier(
+                metrics_env,
+                metrics_verifier_port,
+                self._verifier_workers,
+                log_dir=self._workdir / "metrics",
+            )
+        )
+
         naive_port = processes.free_port()
         self._started.append(self._start_naive(redis_url, naive_port))
 
@@ -144,12 +163,17 @@ class BenchStack:
         access_listen_port = self._start_nginx(
             self._workdir / "access", access_verifier_port, naive_port
         )
+        metrics_listen_port = self._start_nginx(
+            self._workdir / "metrics", metrics_verifier_port, naive_port
+        )
 
         password = secrets.token_urlsafe(16)
         processes.add_user(verifier_env, USER_NAME, password, groups=(USER_GROUP,))
         endpoints = Endpoints(
             base_url=f"http://{processes.LOOPBACK}:{listen_port}",
             access_base_url=f"http://{processes.LOOPBACK}:{access_listen_port}",
+            metrics_base_url=f"http://{processes.LOOPBACK}:{metrics_listen_port}",
+            metrics_scrape_url=f"http://{metrics_bind}/metrics",
             access_cookie=self._cookies.access_name,
             refresh_cookie=self._cookies.refresh_name,
             user_name=USER_NAME,
