@@ -77,6 +77,9 @@ def test_every_flow_is_counted_once_summed_over_the_workers(fresh_stack: StackFa
     ]
     assert allowed == [200] * ALLOWED_CHECKS
     assert get_page(stack).status_code == 401  # no cookie at all
+    # Signed in, but the central rules close this path to everybody (conftest's E2E_RULES).
+    closed = get_page(stack, "/ruled/closed", cookie=cookie_header(stack, access=first.access))
+    assert closed.status_code == 403
     # A -> B (rotated), A again inside the grace window (grace), B -> C (rotated), then A,
     # now spent: a replay, which revokes the session.
     rotated = _refresh(stack, first.refresh)
@@ -107,7 +110,7 @@ def test_every_flow_is_counted_once_summed_over_the_workers(fresh_stack: StackFa
         _key("verifier_auth_decisions_total", outcome="grace", reason=""): 1,
         _key("verifier_auth_decisions_total", outcome="denied", reason="no_token"): 1,
         _key("verifier_auth_decisions_total", outcome="denied", reason="refresh_replayed"): 1,
-        _key("verifier_auth_decisions_total", outcome="forbidden", reason=""): 0,
+        _key("verifier_auth_decisions_total", outcome="forbidden", reason=""): 1,
         _key("verifier_auth_decisions_total", outcome="store_error", reason=""): 0,
         _key("verifier_refreshes_total", outcome="rotated"): 2,
         _key("verifier_refreshes_total", outcome="grace"): 1,
@@ -118,8 +121,9 @@ def test_every_flow_is_counted_once_summed_over_the_workers(fresh_stack: StackFa
         _key("verifier_sessions_revoked_total", cause="password_change"): 1,
         _key("verifier_sessions_revoked_total", cause="removal"): 1,
         _key("verifier_sessions_revoked_total", cause="logout_everywhere"): 0,
-        # Every /auth answer is timed: 5 allowed, 1 without a cookie, 4 refresh attempts.
-        _key("verifier_auth_duration_seconds_count"): ALLOWED_CHECKS + 1 + 4,
+        # Every /auth answer is timed: 5 allowed, 1 without a cookie, 1 forbidden, 4 refresh
+        # attempts.
+        _key("verifier_auth_duration_seconds_count"): ALLOWED_CHECKS + 1 + 1 + 4,
         _key("verifier_redis_errors_total"): 0,
         # Both workers subscribed (livemin over the live workers).
         _key("verifier_revocation_channel_up"): 1,
@@ -127,12 +131,13 @@ def test_every_flow_is_counted_once_summed_over_the_workers(fresh_stack: StackFa
     samples = eventually(lambda: _scrape(stack), lambda found: _shown(found, expected) == expected)
     assert _shown(samples, expected) == expected
 
-    # Each check with an access token asks the worker's cache once: a hit, or a miss that
-    # went to Redis (which worker served which check is up to nginx).
+    # Each check with an access token (the allowed ones and the forbidden one) asks the
+    # worker's cache once: a hit, or a miss that went to Redis (which worker served which
+    # check is up to nginx).
     hits = _value(samples, "verifier_liveness_cache_lookups_total", result="hit")
     misses = _value(samples, "verifier_liveness_cache_lookups_total", result="miss")
     assert hits is not None and misses is not None
-    assert (hits + misses, misses >= 1) == (ALLOWED_CHECKS, True)
+    assert (hits + misses, misses >= 1) == (ALLOWED_CHECKS + 1, True)
     redis_calls = _value(samples, "verifier_redis_call_duration_seconds_count")
     assert redis_calls is not None and redis_calls >= misses + 4 + 5  # + refreshes, sign-ins
     (build,) = [key for key in samples if key[0] == "verifier_build_info"]
@@ -192,3 +197,33 @@ def _listening_ports(stack: Stack) -> set[int]:
             if state == "0A" and inode in inodes:  # 0A: LISTEN
                 ports.add(int(local.rsplit(":", 1)[1], 16))
     return ports
+
+
+def test_a_redis_outage_counts_store_errors_and_the_channel_going_down(
+    fresh_stack: StackFactory,
+) -> None:
+    stack = fresh_stack()
+    name, password = new_user(stack)
+    signed = sign_in(stack, name, password)
+    up = _key("verifier_revocation_channel_up")
+    assert eventually(lambda: _scrape(stack), lambda found: found.get(up) == 1).get(up) == 1
+    stack.redis.save()  # the restarted server reloads this: other stacks' data survives
+
+    stack.stop_redis()
+    try:
+        # The refresh cookie alone: this check must ask Redis, whatever a cache knows.
+        answer = _refresh(stack, signed.refresh)
+        during = eventually(lambda: _scrape(stack), lambda found: found.get(up) == 0)
+    finally:
+        stack.start_redis()
+
+    assert (answer.status_code, answer.headers.get("Retry-After")) == (503, "5")
+    assert during.get(up) == 0
+    store_error = _key("verifier_auth_decisions_total", outcome="store_error", reason="")
+    after = eventually(
+        lambda: _scrape(stack),
+        lambda found: found.get(store_error) == 1 and found.get(up) == 1,
+    )
+    assert (after.get(store_error), after.get(up)) == (1, 1)
+    errors = _value(after, "verifier_redis_errors_total")
+    assert errors is not None and errors >= 1
