@@ -75,6 +75,8 @@ class RunningStack:
 
     endpoints: Endpoints
     verifier: ManagedProcess
+    # The same verifier with metrics on (the metrics scenario).
+    metrics_verifier: ManagedProcess
     # The verifier's own codec with the run's key, to mint the expired access tokens a
     # browser sends when it comes back after the access lifetime.
     token_codec: AccessTokenCodec
@@ -147,14 +149,13 @@ class BenchStack:
         metrics_env = {**verifier_env, "VERIFIER_METRICS_BIND": metrics_bind}
         metrics_verifier_port = processes.free_port()
         (self._workdir / "metrics").mkdir()
-        self._started.append(
-            processes.start_verifier(
-                metrics_env,
-                metrics_verifier_port,
-                self._verifier_workers,
-                log_dir=self._workdir / "metrics",
-            )
+        metrics_verifier = processes.start_verifier(
+            metrics_env,
+            metrics_verifier_port,
+            self._verifier_workers,
+            log_dir=self._workdir / "metrics",
         )
+        self._started.append(metrics_verifier)
 
         naive_port = processes.free_port()
         self._started.append(self._start_naive(redis_url, naive_port))
@@ -182,6 +183,7 @@ class BenchStack:
         return RunningStack(
             endpoints=endpoints,
             verifier=verifier,
+            metrics_verifier=metrics_verifier,
             token_codec=AccessTokenCodec(load_settings(verifier_env)),
         )
 
