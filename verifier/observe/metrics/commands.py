@@ -30,11 +30,15 @@ class RevocationCount(Protocol):
 
 
 class _NotCounted:
+    """Metrics off, or no directory shared with the service."""
+
     def revoked(self, cause: RevocationCause, sessions: int = 1) -> None:
         """Do nothing (metrics off, or no shared directory)."""
 
 
 class _Counted:
+    """The revocations counter in the service's multiprocess directory."""
+
     def __init__(self) -> None:
         # Imported only now: PROMETHEUS_MULTIPROC_DIR is set, so values go to the files.
         from prometheus_client import CollectorRegistry  # noqa: PLC0415
