@@ -9,6 +9,10 @@ sleep.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -21,12 +25,13 @@ from e2e_helpers import (
     get_page,
     new_user,
     post_logout,
+    run_cli,
     set_cookies,
     sign_in,
 )
 from prometheus_client.parser import text_string_to_metric_families
 
-from verifier.demo.processes import LOOPBACK
+from verifier.demo.processes import LOOPBACK, free_port
 
 Key = tuple[str, frozenset[tuple[str, str]]]
 Samples = dict[Key, float]
@@ -227,3 +232,65 @@ def test_a_redis_outage_counts_store_errors_and_the_channel_going_down(
     assert (after.get(store_error), after.get(up)) == (1, 1)
     errors = _value(after, "verifier_redis_errors_total")
     assert errors is not None and errors >= 1
+
+
+def test_a_replaced_worker_keeps_its_counts_and_drops_its_live_gauge(
+    fresh_stack: StackFactory,
+) -> None:
+    stack = fresh_stack()
+    name, password = new_user(stack)
+    signed = sign_in(stack, name, password)
+    cookie = cookie_header(stack, access=signed.access)
+    assert {get_page(stack, cookie=cookie).status_code for _ in range(10)} == {200}
+    allowed = _key("verifier_auth_decisions_total", outcome="allowed", reason="")
+    up = _key("verifier_revocation_channel_up")
+    before = eventually(lambda: _scrape(stack), lambda found: found.get(allowed) == 10)
+    assert before.get(allowed) == 10
+    workers = _workers(stack)
+    assert len(workers) == stack.workers
+    metrics_dir = Path(stack.env["VERIFIER_METRICS_DIR"])
+    victim = workers[0]
+    assert (metrics_dir / f"gauge_livemin_{victim}.db").exists()
+
+    # A worker killed outright (as by the OOM killer): no shutdown, no last flush. The
+    # master reaps it (child_exit) and starts another.
+    os.kill(victim, signal.SIGKILL)
+    replaced = eventually(
+        lambda: _workers(stack),
+        lambda now: len(now) == stack.workers and victim not in now,
+    )
+    assert len(replaced) == stack.workers and victim not in replaced
+    after = eventually(lambda: _scrape(stack), lambda found: found.get(up) == 1)
+
+    assert not (metrics_dir / f"gauge_livemin_{victim}.db").exists()
+    assert (metrics_dir / f"counter_{victim}.db").exists()
+    # Its counts stay in the sum: the scrape before the kill had all 10, so they were flushed.
+    assert (after.get(allowed), after.get(up)) == (10, 1)
+
+
+def test_serve_refuses_a_metrics_address_in_use_by_name(stack: Stack) -> None:
+    with socket.socket() as holder:
+        holder.bind((LOOPBACK, 0))
+        holder.listen()
+        held = f"{LOOPBACK}:{holder.getsockname()[1]}"
+        result = run_cli(
+            {**stack.env, "VERIFIER_METRICS_BIND": held},
+            "serve",
+            "--bind",
+            f"{LOOPBACK}:{free_port()}",
+        )
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].startswith(
+        f"verifier: configuration error: VERIFIER_METRICS_BIND: cannot listen on {held}: "
+    )
+
+
+def _workers(stack: Stack) -> list[int]:
+    """The gunicorn master's children (its workers), by PID."""
+    master = stack.processes["verifier"].pid
+    found: set[int] = set()
+    for task in Path(f"/proc/{master}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found.update(int(pid) for pid in (task / "children").read_text().split())
+    return sorted(found)
