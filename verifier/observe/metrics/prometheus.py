@@ -27,6 +27,7 @@ from verifier.observe.metrics import (
     AUTH_OUTCOMES,
     DENIAL_REASONS,
     LATENCY_BUCKETS_SECONDS,
+    SIGNIN_OTHER,
     SIGNIN_OUTCOMES,
     denial_reason,
 )
@@ -214,8 +215,8 @@ class PrometheusMetrics:
         self._revocations.add(cause, sessions)
 
     def signin(self, outcome: str) -> None:
-        """Count one sign-in outcome."""
-        self._signins.add(outcome)
+        """Count one sign-in outcome (an unlisted one as other)."""
+        self._signins.add(outcome if outcome in self._signins.index else SIGNIN_OTHER)
 
     def redis_call(self, seconds: float, failed: bool) -> None:
         """Count one Redis call's time, and its failure."""
