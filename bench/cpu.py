@@ -50,6 +50,16 @@ def others_percent(before: CpuSample | None, after: CpuSample | None) -> float |
     return round(max(0.0, 100.0 * others / total), 1)
 
 
+def process_tree_ticks(root: int) -> int:
+    """CPU clock ticks (user + system) of a process and its descendants so far."""
+    return _tree_ticks(root)
+
+
+def ticks_to_microseconds(ticks: int) -> float:
+    """Clock ticks in microseconds of CPU time."""
+    return ticks * 1_000_000 / os.sysconf("SC_CLK_TCK")
+
+
 def _machine_ticks() -> tuple[int, int] | None:
     try:
         with Path("/proc/stat").open(encoding="ascii") as stat:

@@ -7,8 +7,10 @@ nothing; a refresh whose rotated cookie wrk cannot see would count every rotatio
 from __future__ import annotations
 
 import time
+import urllib.request
 
 import jwt
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench import client
 from bench.client import Session
@@ -21,6 +23,10 @@ from verifier.tokens import AccessTokenCodec
 # answers 401 JSON instead of a 302 to the login page. Every scenario sends it.
 API_ACCEPT = {"Accept": "application/json"}
 _EXPIRED_SECONDS_AGO = 60
+# The metrics verifier's workers flush once a second; a scrape that lags longer is broken.
+SCRAPE_DEADLINE_SECONDS = 10.0
+# Straight to 127.0.0.1, whatever http_proxy the environment sets.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class BenchError(RuntimeError):
@@ -75,6 +81,34 @@ def expect_refresh(
         raise BenchError(f"a refresh answered {reply}")
     if not reply.set_cookies[-1].startswith(endpoints.refresh_cookie + "="):
         raise BenchError(f"the last Set-Cookie of a refresh is not the refresh cookie: {reply}")
+
+
+def wait_for_counted_checks(
+    scrape_url: str, at_least: float, deadline_seconds: float = SCRAPE_DEADLINE_SECONDS
+) -> float:
+    """verifier_auth_decisions_total{outcome="allowed"} once it reaches `at_least` (workers
+    flush every second), or as it stands at the deadline."""
+    give_up = time.monotonic() + deadline_seconds
+    while True:
+        counted = _allowed_count(scrape_url)
+        if counted >= at_least or time.monotonic() > give_up:
+            return counted
+        time.sleep(0.2)
+
+
+def _allowed_count(scrape_url: str) -> float:
+    try:
+        with _DIRECT.open(scrape_url, timeout=10) as response:
+            text = response.read().decode()
+    except OSError as error:
+        raise BenchError(f"GET {scrape_url} failed: {error}") from error
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "verifier_auth_decisions_total"
+        and sample.labels.get("outcome") == "allowed"
+    )
 
 
 def expired_access_token(codec: AccessTokenCodec, session: Session) -> str:

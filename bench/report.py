@@ -23,6 +23,8 @@ TARGET_FLOOD_P99_VS_SPIN = 1.25
 # Issue 10: a location that requires a group and forwards a signed assertion keeps this
 # share of the plain valid path's requests/s.
 TARGET_ACCESS_VS_VALID = 0.9
+# Issue 12: the valid path with metrics on keeps this share of its requests/s with them off.
+TARGET_METRICS_VS_VALID = 0.95
 # Past this share of the CPU taken by other processes, a window's figures are suspect.
 OTHERS_CPU_WARNING_PERCENT = 5.0
 
@@ -81,6 +83,17 @@ def targets(measurements: Mapping[str, Measurement]) -> list[Target]:
                 f"{access_ratio:.2f}x",
             )
         )
+    metrics = measurements.get("metrics")
+    if metrics is not None and valid is not None and valid.result.requests_per_second:
+        metrics_ratio = metrics.result.requests_per_second / valid.result.requests_per_second
+        found.append(
+            Target(
+                f"valid path with metrics on >= {TARGET_METRICS_VS_VALID:g}x its requests/s "
+                "with metrics off",
+                metrics_ratio >= TARGET_METRICS_VS_VALID,
+                f"{metrics_ratio:.2f}x",
+            )
+        )
     refresh = measurements.get("refresh")
     if refresh is not None and naive is not None and naive.result.requests_per_second:
         refresh_ratio = float(refresh.extra["rotations_per_s"]) / naive.result.requests_per_second
@@ -126,6 +139,14 @@ def render(
             "figures are low and noisy; run again on a quiet machine",
             "",
         ]
+    metrics = measurements.get("metrics")
+    if metrics is not None and metrics.extra.get("cpu_per_request_vs_metrics_off") is not None:
+        extra = metrics.extra
+        lines.append(
+            f"metrics: the verifier's CPU per allowed check {extra['verifier_cpu_us_per_request']} "
+            f"µs on, {extra['metrics_off_verifier_cpu_us_per_request']} µs off = "
+            f"{_ratio(extra['cpu_per_request_vs_metrics_off'])} (less noisy than requests/s)"
+        )
     refresh = measurements.get("refresh")
     if refresh is not None:
         extra = refresh.extra

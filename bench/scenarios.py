@@ -64,6 +64,9 @@ class Measurement:
 class _Window:
     result: WrkResult
     others_cpu_percent: float | None
+    # CPU time of the verifier under test (master and workers) per request of the window:
+    # far less moved by other processes than requests/s is.
+    verifier_cpu_us_per_request: float | None = None
 
 
 class ScenarioRunner:
@@ -72,6 +75,9 @@ class ScenarioRunner:
     def __init__(self, options: Options, stack: RunningStack, wrk_binary: Path, workdir: Path):
         self._options = options
         self._endpoints = stack.endpoints
+        self._verifier_pid = stack.verifier.pid
+        self._metrics_verifier_pid = stack.metrics_verifier.pid
+        self._valid_cpu_us: float | None = None
         self._codec = stack.token_codec
         self._wrk = wrk_binary
         self._workdir = workdir
@@ -84,6 +90,7 @@ class ScenarioRunner:
             "naive": self._naive,
             "valid": self._valid,
             "access": self._access,
+            "metrics": self._metrics,
             "refresh": self._refresh,
             "login": self._login,
             "spin": self._spin,
@@ -113,10 +120,18 @@ class ScenarioRunner:
     def _valid(self) -> Measurement:
         probes.expect_allowed(self._endpoints, PROTECTED_PATH, self._browser_cookies())
         probes.expect_denied(self._endpoints, PROTECTED_PATH)
-        window = self._measure(self._get_job(PROTECTED_PATH, self._browser_cookies()))
+        window = self._measure(
+            self._get_job(PROTECTED_PATH, self._browser_cookies()), self._verifier_pid
+        )
         self._require_all_2xx("valid", window.result)
         self._quiet_valid = window.result
-        return self._measurement("valid", "verifier: valid access token", window)
+        self._valid_cpu_us = window.verifier_cpu_us_per_request
+        return self._measurement(
+            "valid",
+            "verifier: valid access token",
+            window,
+            {"verifier_cpu_us_per_request": window.verifier_cpu_us_per_request},
+        )
 
     def _access(self) -> Measurement:
         # The valid path again, through a location that requires a group and forwards a
@@ -132,6 +147,46 @@ class ScenarioRunner:
         window = self._measure(job)
         self._require_all_2xx("access", window.result)
         return self._measurement("access", "verifier: valid, group rule + signed assertion", window)
+
+    def _metrics(self) -> Measurement:
+        # The valid path again, through the verifier with metrics on: the pair of `valid`
+        # (metrics off) and this one is the cost of counting.
+        endpoints = replace(self._endpoints, base_url=self._endpoints.metrics_base_url)
+        cookies = self._browser_cookies()
+        probes.expect_allowed(endpoints, PROTECTED_PATH, cookies)
+        probes.expect_denied(endpoints, PROTECTED_PATH)
+        job = replace(self._get_job(PROTECTED_PATH, cookies), url=endpoints.url(PROTECTED_PATH))
+        window = self._measure(job, self._metrics_verifier_pid)
+        self._require_all_2xx("metrics", window.result)
+        counted = probes.wait_for_counted_checks(
+            self._endpoints.metrics_scrape_url, window.result.requests
+        )
+        self.checks.append(
+            Check(
+                "metrics: the metrics verifier counted every allowed check of the window",
+                counted >= window.result.requests,
+                f"{counted:,.0f} counted when scraped (warm-up and probes included), "
+                f"{window.result.requests:,} in the window",
+            )
+        )
+        off = self._quiet_valid.requests_per_second if self._quiet_valid else 0.0
+        on = window.result.requests_per_second
+        cpu_on, cpu_off = window.verifier_cpu_us_per_request, self._valid_cpu_us
+        return self._measurement(
+            "metrics",
+            "verifier: valid, metrics on",
+            window,
+            {
+                "allowed_counted": counted,
+                "metrics_off_requests_per_s": round(off, 1),
+                "vs_metrics_off": round(on / off, 3) if off else None,
+                "verifier_cpu_us_per_request": cpu_on,
+                "metrics_off_verifier_cpu_us_per_request": cpu_off,
+                "cpu_per_request_vs_metrics_off": round(cpu_on / cpu_off, 3)
+                if cpu_on and cpu_off
+                else None,
+            },
+        )
 
     def _refresh(self) -> Measurement:
         # One session per connection, plus one per thread: before the run, wrk calls
@@ -319,16 +374,22 @@ class ScenarioRunner:
             script_args=(self._endpoints.user_name, password),
         )
 
-    def _measure(self, job: WrkJob) -> _Window:
+    def _measure(self, job: WrkJob, verifier_pid: int | None = None) -> _Window:
         """A thrown-away warm-up run of the same job, then the measured one."""
         self._run_job(replace(job, duration_seconds=self._options.warmup_seconds))
-        return self._window(job)
+        return self._window(job, verifier_pid)
 
-    def _window(self, job: WrkJob) -> _Window:
-        """A measured run, with what other processes took of the CPU meanwhile."""
+    def _window(self, job: WrkJob, verifier_pid: int | None = None) -> _Window:
+        """A measured run, with what other processes took of the CPU meanwhile (and the
+        CPU the verifier `verifier_pid` took per request, when given)."""
         before = cpu.sample()
+        verifier_before = cpu.process_tree_ticks(verifier_pid) if verifier_pid else 0
         result = self._run_job(job)
-        return _Window(result, cpu.others_percent(before, cpu.sample()))
+        per_request = None
+        if verifier_pid and result.requests:
+            ticks = cpu.process_tree_ticks(verifier_pid) - verifier_before
+            per_request = round(cpu.ticks_to_microseconds(ticks) / result.requests, 1)
+        return _Window(result, cpu.others_percent(before, cpu.sample()), per_request)
 
     def _run_job(self, job: WrkJob) -> WrkResult:
         return wrk.run(self._wrk, job)

@@ -51,6 +51,10 @@ class Endpoints:
     base_url: str
     # The second nginx, in front of the verifier that signs assertions (the access scenario).
     access_base_url: str
+    # The third nginx, in front of the verifier with metrics on (the metrics scenario), and
+    # that verifier's exposition.
+    metrics_base_url: str
+    metrics_scrape_url: str
     access_cookie: str
     refresh_cookie: str
     user_name: str
@@ -71,6 +75,8 @@ class RunningStack:
 
     endpoints: Endpoints
     verifier: ManagedProcess
+    # The same verifier with metrics on (the metrics scenario).
+    metrics_verifier: ManagedProcess
     # The verifier's own codec with the run's key, to mint the expired access tokens a
     # browser sends when it comes back after the access lifetime.
     token_codec: AccessTokenCodec
@@ -137,6 +143,20 @@ class BenchStack:
             )
         )
 
+        # The first verifier again with metrics on (the metrics scenario: the valid path
+        # with metrics off, on the first one, against the same path with them on, here).
+        metrics_bind = f"{processes.LOOPBACK}:{processes.free_port()}"
+        metrics_env = {**verifier_env, "VERIFIER_METRICS_BIND": metrics_bind}
+        metrics_verifier_port = processes.free_port()
+        (self._workdir / "metrics").mkdir()
+        metrics_verifier = processes.start_verifier(
+            metrics_env,
+            metrics_verifier_port,
+            self._verifier_workers,
+            log_dir=self._workdir / "metrics",
+        )
+        self._started.append(metrics_verifier)
+
         naive_port = processes.free_port()
         self._started.append(self._start_naive(redis_url, naive_port))
 
@@ -144,12 +164,17 @@ class BenchStack:
         access_listen_port = self._start_nginx(
             self._workdir / "access", access_verifier_port, naive_port
         )
+        metrics_listen_port = self._start_nginx(
+            self._workdir / "metrics", metrics_verifier_port, naive_port
+        )
 
         password = secrets.token_urlsafe(16)
         processes.add_user(verifier_env, USER_NAME, password, groups=(USER_GROUP,))
         endpoints = Endpoints(
             base_url=f"http://{processes.LOOPBACK}:{listen_port}",
             access_base_url=f"http://{processes.LOOPBACK}:{access_listen_port}",
+            metrics_base_url=f"http://{processes.LOOPBACK}:{metrics_listen_port}",
+            metrics_scrape_url=f"http://{metrics_bind}/metrics",
             access_cookie=self._cookies.access_name,
             refresh_cookie=self._cookies.refresh_name,
             user_name=USER_NAME,
@@ -158,6 +183,7 @@ class BenchStack:
         return RunningStack(
             endpoints=endpoints,
             verifier=verifier,
+            metrics_verifier=metrics_verifier,
             token_codec=AccessTokenCodec(load_settings(verifier_env)),
         )
 
@@ -210,6 +236,9 @@ class BenchStack:
             "VERIFIER_MAX_SESSIONS_PER_USER": str(MAX_SESSIONS_PER_USER),
             "VERIFIER_LOGIN_MAX_FAILURES_PER_ACCOUNT": str(LOGIN_FAILURE_LIMIT),
             "VERIFIER_LOGIN_MAX_FAILURES_PER_ADDRESS": str(LOGIN_FAILURE_LIMIT),
+            # Off but where a scenario measures them (the metrics verifier): the other
+            # figures stay comparable with earlier runs, and no two verifiers share a port.
+            "VERIFIER_METRICS_BIND": "off",
         }
 
     def _start_naive(self, redis_url: str, port: int) -> ManagedProcess:

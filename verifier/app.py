@@ -32,10 +32,12 @@ from verifier.keys import KeySpace
 from verifier.liveness import LivenessCache, RevocationListener
 from verifier.observe.audit import AuditLog, LoggingAuditLog, set_request_id
 from verifier.observe.logs import configure_logging
+from verifier.observe.metrics import NO_METRICS, Metrics, MetricsFlusher
+from verifier.observe.metrics.exposition import configured_directory
 from verifier.passwords import PasswordHasher
 from verifier.pending_signin import PendingSignIns
 from verifier.readiness import ReadinessCheck
-from verifier.redis_store import connect
+from verifier.redis_store import connect, time_calls_into
 from verifier.resources import Forbidden, Health, Login, Logout, Readiness, Unauthorized
 from verifier.resources.account_proof import CurrentFactorCheck
 from verifier.resources.account_recovery import AccountRecoveryCodes
@@ -60,6 +62,7 @@ def create_app(
     hasher: PasswordHasher | None = None,
     keyring: CurrentRing | None = None,
     audit: AuditLog | None = None,
+    metrics: Metrics = NO_METRICS,
 ) -> ASGIApp:
     """Wire the verifier's endpoints around the given collaborators.
 
@@ -67,6 +70,7 @@ def create_app(
     comes from VERIFIER_KEYS_DIR); a ring passed in is used as it is, never reloaded.
     """
     audit = audit or LoggingAuditLog()
+    time_calls_into(metrics)
     reloader: KeyRingReloader | None = None
     if keyring is None:
         keyring, reloader = watched_ring(settings, clock, audit)
@@ -75,7 +79,7 @@ def create_app(
     liveness = None
     listener = None
     if settings.liveness_cache_seconds > 0:
-        liveness = LivenessCache(clock, settings.liveness_cache_seconds)
+        liveness = LivenessCache(clock, settings.liveness_cache_seconds, metrics=metrics)
         listener = RevocationListener(client, keys.revocations(), liveness, clock)
     sessions = SessionStore(
         client,
@@ -92,7 +96,7 @@ def create_app(
     hasher = hasher or PasswordHasher()
     users = UserStore(client, keys, hasher)
     access = AccessPolicy(settings.rules)
-    background: list[_Background] = []
+    background: list[_Background] = [MetricsFlusher(metrics)]
     if listener is not None:
         background.append(listener)
     if settings.rules_file is not None:
@@ -113,6 +117,7 @@ def create_app(
         access,
         assertions,
         audit,
+        metrics,
     )
 
     app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response] = falcon.asgi.App(
@@ -283,4 +288,18 @@ def from_environment() -> ASGIApp:
             "VERIFIER_COOKIE_SECURE=false: cookies go over plain http. "
             "Use this only for local development."
         )
-    return create_app(settings, connect(settings.redis_url))
+    return create_app(settings, connect(settings.redis_url), metrics=_metrics(settings))
+
+
+def _metrics(settings: Settings) -> Metrics:
+    if settings.metrics_bind is None:
+        return NO_METRICS
+    if configured_directory() is None:
+        # Only `verifier serve` sets up the directory and the master's exposition.
+        log.warning("metrics off: start the service with `verifier serve` to export them")
+        return NO_METRICS
+    # Imported only now, with PROMETHEUS_MULTIPROC_DIR set: the values go to this
+    # worker's files, which the master sums.
+    from verifier.observe.metrics.prometheus import PrometheusMetrics  # noqa: PLC0415
+
+    return PrometheusMetrics()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from time import perf_counter
 from typing import Any
 
 from verifier.access import AccessRequest
@@ -19,6 +20,13 @@ from verifier.cookies import CookiePolicy, read_token_cookies, without_token_coo
 from verifier.errors import RefreshRejected, StoreUnavailable, TokenRejected
 from verifier.gate import Admitted, Forbidden, Gate
 from verifier.observe.audit import set_request_id
+from verifier.observe.metrics import (
+    AUTH_ALLOWED,
+    AUTH_FORBIDDEN,
+    AUTH_GRACE,
+    AUTH_REFRESHED,
+    AUTH_STORE_ERROR,
+)
 
 log = logging.getLogger(__name__)
 
@@ -75,15 +83,18 @@ class AuthCheck:
     def __init__(self, gate: Gate, cookie_policy: CookiePolicy) -> None:
         self._gate = gate
         self._cookie_policy = cookie_policy
+        self._metrics = gate.metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Decide one request from its cookies (an ASGI http request for /auth)."""
+        started = perf_counter()
         cookie_header, original_uri, request = _read_request(scope["headers"])
         cookies = read_token_cookies(cookie_header, self._cookie_policy)
         try:
             admitted = await self._gate.admit(cookies, request)
         except (TokenRejected, RefreshRejected) as rejection:
             log.debug("denied %s: %s", original_uri or "-", rejection)
+            self._metrics.auth_denied(rejection, perf_counter() - started)
             await _respond(send, 401, [_NO_STORE])
             return
         except Forbidden as forbidden:
@@ -96,14 +107,17 @@ class AuthCheck:
             )
             # Who is signed in (for the "no access" page) and any rotated cookies; nothing
             # for the app, which never sees this request.
+            self._metrics.auth_answered(AUTH_FORBIDDEN, perf_counter() - started)
             await _respond(send, 403, _cookie_headers(forbidden.admitted))
             return
         except StoreUnavailable as error:
             # Fail closed, and keep the user's cookies: nginx turns this into its error page.
             log.error("redis unavailable (%s) on /auth", error)
+            self._metrics.auth_answered(AUTH_STORE_ERROR, perf_counter() - started)
             await _respond(send, 503, [_NO_STORE, (b"retry-after", b"%d" % RETRY_AFTER_SECONDS)])
             return
         other_cookies = without_token_cookies(cookie_header, self._cookie_policy)
+        self._metrics.auth_answered(_allowed_outcome(admitted), perf_counter() - started)
         await _respond(send, 204, _identity_headers(admitted, other_cookies))
 
 
@@ -120,6 +134,14 @@ class AuthFastPath:
             await self._check(scope, receive, send)
         else:
             await self._app(scope, receive, send)
+
+
+def _allowed_outcome(admitted: Admitted) -> str:
+    # The cookies handed back tell how the gate admitted: none (a valid access token), both
+    # (a rotation), or a new access token alone (the previous refresh token, in grace).
+    if admitted.set_access_cookie is None:
+        return AUTH_ALLOWED
+    return AUTH_REFRESHED if admitted.set_refresh_cookie is not None else AUTH_GRACE
 
 
 def _read_request(

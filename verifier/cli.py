@@ -23,11 +23,13 @@ from verifier.keys import KeySpace, normalize_user_name
 from verifier.observe.audit import record_revocation
 from verifier.observe.causes import RevocationCause
 from verifier.observe.command_audit import command_audit_log
+from verifier.observe.metrics.commands import command_revocations
+from verifier.observe.metrics.exposition import MULTIPROC_ENV, check_bind_free, prepare_directory
 from verifier.passwords import PasswordHasher
 from verifier.preflight import check_configuration, redis_problem
 from verifier.redis_store import connect, guard
 from verifier.sessions import SessionPolicy, SessionStore
-from verifier.settings import ENV_PREFIX, load_settings
+from verifier.settings import ENV_PREFIX, Settings, load_settings
 from verifier.throttle import PASSWORD_SPACE, SECOND_FACTOR_SPACE, account_counter_key
 from verifier.user_export import ExportRefused, parse_document, render_document, write_export_file
 from verifier.users import (
@@ -258,8 +260,21 @@ def _serve(args: argparse.Namespace) -> int:
     if preflight.settings.log_format == "json":
         # gunicorn's own lines (and uvicorn's, which share its handlers) as JSON too.
         command += ["--logger-class", "verifier.observe.logs.JsonGunicornLogger"]
+    command += _metrics_options(preflight.settings)
     command.append("verifier.app:from_environment()")
     os.execv(gunicorn, command)  # replaces this process: signals reach gunicorn directly
+
+
+def _metrics_options(settings: Settings) -> list[str]:
+    """Prepare the metrics directory (in this environment, inherited by gunicorn); the hooks."""
+    if settings.metrics_bind is None:
+        # Workers must not write files nobody sums, whatever the environment says.
+        os.environ.pop(MULTIPROC_ENV, None)
+        return []
+    # Taken now rather than found taken by the master after the workers started.
+    check_bind_free(*settings.metrics_bind)
+    os.environ[MULTIPROC_ENV] = str(prepare_directory(settings.metrics_dir))
+    return ["--config", "python:verifier.observe.metrics.gunicorn_hooks"]
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -301,6 +316,7 @@ class _Stores:
             ),
             time.time,
         )
+        self.revocations = command_revocations(settings)
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -336,6 +352,7 @@ async def _users_passwd(name: str) -> int:
         stores.audit.record("user.password_changed", user=changed)
         ended = await stores.sessions.revoke_all(changed)
         record_revocation(stores.audit, RevocationCause.PASSWORD_CHANGE, changed, ended)
+        stores.revocations.revoked(RevocationCause.PASSWORD_CHANGE, len(ended))
     finally:
         await stores.close()
     print(f"password of {changed} changed; {len(ended)} session(s) ended")
@@ -351,6 +368,7 @@ async def _users_remove(name: str) -> int:
         await stores.factors.remove_all(removed)
         ended = await stores.sessions.revoke_all(removed)
         record_revocation(stores.audit, RevocationCause.REMOVAL, removed, ended)
+        stores.revocations.revoked(RevocationCause.REMOVAL, len(ended))
     finally:
         await stores.close()
     print(f"user {removed} removed; {len(ended)} session(s) ended")
@@ -382,6 +400,7 @@ async def _users_mfa_reset(name: str) -> int:
         # The factor may be on a lost or stolen device: no session it helped open lives on.
         ended = await stores.sessions.revoke_all(user)
         record_revocation(stores.audit, RevocationCause.ADMIN, user, ended)
+        stores.revocations.revoked(RevocationCause.ADMIN, len(ended))
     finally:
         await stores.close()
     what = "TOTP and recovery codes removed" if removed else "no second factor to remove"
@@ -543,6 +562,7 @@ async def _restore_one(stores: _Stores, record: UserRecord, replace: bool) -> tu
         stores.audit.record("user.password_changed", user=name, source="import")
         ended = await stores.sessions.revoke_all(name)
         record_revocation(stores.audit, RevocationCause.PASSWORD_CHANGE, name, ended)
+        stores.revocations.revoked(RevocationCause.PASSWORD_CHANGE, len(ended))
         changes.append(f"password hash replaced, {len(ended)} session(s) ended")
     if groups != groups_before:
         _audit_groups(stores, name, groups_before, groups)
@@ -578,6 +598,7 @@ async def _sessions_end_all(name: str) -> int:
         ended = await stores.sessions.revoke_all(user)
         stores.audit.record("sessions.ended", user=user, count=len(ended))
         record_revocation(stores.audit, RevocationCause.ADMIN, user, ended)
+        stores.revocations.revoked(RevocationCause.ADMIN, len(ended))
     finally:
         await stores.close()
     print(f"{len(ended)} session(s) of {user} ended")

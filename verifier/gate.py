@@ -13,6 +13,7 @@ from verifier.cookies import CookiePolicy, TokenCookies
 from verifier.errors import AccessTokenExpired, RefreshRejected, TokenRejected, VerifierError
 from verifier.observe.audit import AuditLog, LoggingAuditLog, record_revocation
 from verifier.observe.causes import RevocationCause
+from verifier.observe.metrics import NO_METRICS, Metrics
 from verifier.sessions import Clock, NewSession, RefreshToken, SessionStore
 from verifier.tokens import AccessTokenCodec
 
@@ -78,6 +79,7 @@ class Gate:
         access: AccessPolicy | None = None,
         assertions: AssertionSigner | None = None,
         audit: AuditLog | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._codec = codec
         self._sessions = sessions
@@ -86,6 +88,7 @@ class Gate:
         self._access = access or AccessPolicy()
         self._assertions = assertions
         self._audit = audit or LoggingAuditLog()
+        self._metrics = metrics
 
     @property
     def access(self) -> AccessPolicy:
@@ -141,7 +144,9 @@ class Gate:
             if rejection.reason == "replayed":
                 log.warning("refresh token replayed: session revoked")
                 self._audit_replay(raw_refresh)
+                self._metrics.replay_detected()
             raise
+        self._metrics.refreshed(rotated=refreshed.new_refresh_token is not None)
         seconds_left = refreshed.seconds_left(now)
         access_token = self._codec.issue(
             refreshed.user, refreshed.session_id, now, not_after=refreshed.absolute_expiry
@@ -176,6 +181,11 @@ class Gate:
     def audit(self) -> AuditLog:
         """Where this gate's security events go (the resources record theirs there too)."""
         return self._audit
+
+    @property
+    def metrics(self) -> Metrics:
+        """What this gate counts into (the resources count theirs there too)."""
+        return self._metrics
 
     def login_cookies(self, session: NewSession) -> tuple[str, str]:
         """Set-Cookie values for a session just created at login."""

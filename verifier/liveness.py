@@ -16,6 +16,7 @@ from collections.abc import Callable
 import redis.asyncio as aioredis
 import redis.exceptions
 
+from verifier.observe.metrics import NO_METRICS, Metrics
 from verifier.redis_store import REDIS_OUTAGE_ERRORS, as_text
 
 log = logging.getLogger(__name__)
@@ -43,8 +44,15 @@ class LivenessCache:
     `max_age_seconds` (a safety net for removals that publish nothing, such as a Redis
     restart without persistence)."""
 
-    def __init__(self, clock: Clock, max_age_seconds: float, max_entries: int = 100_000) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        max_age_seconds: float,
+        max_entries: int = 100_000,
+        metrics: Metrics = NO_METRICS,
+    ) -> None:
         self._clock = clock
+        self._metrics = metrics
         self._max_age = max_age_seconds
         self._max_entries = max_entries
         # user -> session id -> (deadline, the user's groups as Redis last said)
@@ -62,6 +70,11 @@ class LivenessCache:
 
     def known_groups(self, user: str, session_id: str) -> tuple[str, ...] | None:
         """The user's groups if Redis said live recently and nothing changed since, else None."""
+        groups = self._lookup(user, session_id)
+        self._metrics.liveness_lookup(groups is not None)
+        return groups
+
+    def _lookup(self, user: str, session_id: str) -> tuple[str, ...] | None:
         if not self._trusted:
             return None
         entry = self._entries.get(user, {}).get(session_id)
@@ -104,11 +117,13 @@ class LivenessCache:
         """The channel is confirmed up: start caching, from empty."""
         self._forget_all()
         self._trusted = True
+        self._metrics.revocation_channel(up=True)
 
     def distrust(self) -> None:
         """The channel is down: forget everything and stop caching."""
         self._trusted = False
         self._forget_all()
+        self._metrics.revocation_channel(up=False)
 
     def _forget_all(self) -> None:
         self.epoch += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from time import perf_counter
 from typing import TypeVar
 
 import redis.asyncio as aioredis
@@ -12,6 +13,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from verifier.errors import StoreUnavailable
+from verifier.observe.metrics import NO_METRICS, Metrics
 
 T = TypeVar("T")
 
@@ -39,12 +41,31 @@ def connect(url: str) -> aioredis.Redis:
     )
 
 
+class _CallTiming:
+    """Where guard() reports each call's time: every store's call passes there, and none
+    holds a metrics handle of its own. One per process, set by create_app."""
+
+    metrics: Metrics = NO_METRICS
+
+
+_TIMING = _CallTiming()
+
+
+def time_calls_into(metrics: Metrics) -> None:
+    """Report every guarded Redis call of this process to `metrics`."""
+    _TIMING.metrics = metrics
+
+
 async def guard(call: Awaitable[T]) -> T:
     """Await a Redis call, turning connection trouble into StoreUnavailable."""
+    started = perf_counter()
     try:
-        return await call
+        result = await call
     except REDIS_OUTAGE_ERRORS as error:
+        _TIMING.metrics.redis_call(perf_counter() - started, failed=True)
         raise StoreUnavailable(type(error).__name__) from error
+    _TIMING.metrics.redis_call(perf_counter() - started, failed=False)
+    return result
 
 
 async def ping_problem(client: aioredis.Redis, timeout_seconds: float) -> str | None:

@@ -20,6 +20,11 @@ T = TypeVar("T")
 MIN_SECRET_LENGTH = 32
 _KID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# The port Prometheus's exporters of this kind commonly take; loopback only, so metrics are
+# never public unless an operator says so.
+DEFAULT_METRICS_BIND = ("127.0.0.1", 9464)
+METRICS_OFF = "off"
+_DEFAULT_METRICS_BIND_OR_OFF: tuple[str, int] | None = DEFAULT_METRICS_BIND
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,10 @@ class Settings:
     mfa_required_groups: frozenset[str] = frozenset()
     # How long a sign-in may wait between the password and the second factor.
     pending_signin_seconds: int = 300
+    # Where the gunicorn master serves Prometheus metrics (host, port); None: metrics off.
+    metrics_bind: tuple[str, int] | None = DEFAULT_METRICS_BIND
+    # prometheus-client's multiprocess directory; None: `verifier serve` makes a fresh one.
+    metrics_dir: Path | None = None
 
     def __post_init__(self) -> None:
         broken = _broken_rules(self)
@@ -196,6 +205,11 @@ def _broken_rules(s: Settings) -> list[_BrokenRule]:
             ("PENDING_SIGNIN_SECONDS",),
             "must be between 30 and 1800: long enough to open an authenticator app, short "
             "enough that a half-finished sign-in does not linger",
+        ),
+        (
+            s.metrics_dir is None or s.metrics_dir.is_absolute(),
+            ("METRICS_DIR",),
+            "must be an absolute path (the service and the CLI must find the same directory)",
         ),
     ]
     return [_BrokenRule(variables, message) for ok, variables, message in rules if not ok]
@@ -367,6 +381,12 @@ def read_settings(environ: Mapping[str, str]) -> SettingsReading:
                 frozenset(),
             ),
             pending_signin_seconds=read.integer("PENDING_SIGNIN_SECONDS", 300),
+            metrics_bind=read.parse(
+                "METRICS_BIND",
+                lambda: parse_metrics_bind(read.required_text("METRICS_BIND", "", secret=False)),
+                _DEFAULT_METRICS_BIND_OR_OFF,
+            ),
+            metrics_dir=_optional_path(read.text("METRICS_DIR", "")),
         )
         broken: tuple[_BrokenRule, ...] = ()
     except _RulesBroken as error:
@@ -391,6 +411,29 @@ def _redis_url(read: _Reader) -> str:
             f"{ENV_PREFIX}REDIS_URL: must start with redis://, rediss:// or unix://"
         )
     return url
+
+
+def parse_metrics_bind(text: str) -> tuple[str, int] | None:
+    """`host:port` (`[v6]:port` for IPv6) as (host, port); `off` (None); empty: the default."""
+    value = text.strip()
+    if not value:
+        return DEFAULT_METRICS_BIND
+    if value.lower() == METRICS_OFF:
+        return None
+    host, sep, port_text = value.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    problem = f"{ENV_PREFIX}METRICS_BIND: {value!r} is not host:port or {METRICS_OFF}"
+    if not sep or not host or not port_text.isdigit():
+        raise SettingsError(problem)
+    port = int(port_text)
+    if not 1 <= port <= 65535:
+        raise SettingsError(f"{ENV_PREFIX}METRICS_BIND: port {port} is not 1-65535")
+    return host, port
+
+
+def _optional_path(text: str) -> Path | None:
+    return Path(text) if text else None
 
 
 def _log_level(read: _Reader) -> str:

@@ -184,6 +184,11 @@ class Stack:
     workers: int = VERIFIER_WORKERS
 
     @property
+    def metrics_url(self) -> str:
+        """The exposition's /metrics (VERIFIER_METRICS_BIND: its own port, never nginx's)."""
+        return f"http://{self.env['VERIFIER_METRICS_BIND']}/metrics"
+
+    @property
     def access_cookie(self) -> str:
         """Name of the access cookie (plain http, so without the __Host- prefix)."""
         return "verifier-access"
@@ -371,6 +376,7 @@ def running_stack(
     rules_file = workdir / "rules.toml"
     rules_file.write_text(E2E_RULES, encoding="utf-8")
     keys_dir = workdir / "keys"
+    metrics_dir = workdir / "metrics"
     env = {
         "VERIFIER_REDIS_URL": redis_server.url,
         "VERIFIER_KEYS_DIR": str(keys_dir),
@@ -393,6 +399,10 @@ def running_stack(
         # every test of a revocation or a group change proves the pub/sub invalidation,
         # which acts in milliseconds, and could never pass by waiting for expiry.
         "VERIFIER_LIVENESS_CACHE_SECONDS": str(LIVENESS_CACHE_SECONDS),
+        # Metrics on, as by default, but on a port of this stack's own (several stacks run
+        # at once), and in a directory the CLI shares, so its revocations count too.
+        "VERIFIER_METRICS_BIND": f"{processes.LOOPBACK}:{processes.free_port()}",
+        "VERIFIER_METRICS_DIR": str(metrics_dir),
         **(settings or {}),
     }
     # The keys the operator would make, with the real command; tests mint access tokens

@@ -174,6 +174,8 @@ def test_serve_starts_without_redis_and_becomes_ready_when_it_answers(
         "VERIFIER_REDIS_URL": redis_server.url,
         "VERIFIER_KEYS_DIR": str(tmp_path / "keys"),
         "VERIFIER_KEY_PREFIX": f"probes-{secrets.token_hex(4)}",
+        # Not the default port, which another run on this machine may hold.
+        "VERIFIER_METRICS_BIND": "off",
     }
     run_verifier_command(env, "keys", "generate")
     port = processes.free_port()

@@ -133,8 +133,12 @@ def test_stopping_one_of_two_verifiers_fails_no_request(fresh_stack: StackFactor
     with tempfile.TemporaryDirectory(prefix="verifier-e2e-pair-") as scratch:
         prefix = Path(scratch)
         prefix.chmod(0o755)  # nginx's workers run as nobody when the tests run as root
+        # Metrics off: the first verifier holds the stack's metrics address.
         second = processes.start_verifier(
-            stack.env, processes.free_port(), stack.workers, log_dir=prefix
+            {**stack.env, "VERIFIER_METRICS_BIND": "off"},
+            processes.free_port(),
+            stack.workers,
+            log_dir=prefix,
         )
         nginx = None
         try:

@@ -187,3 +187,25 @@ def test_report_judges_the_access_path_against_the_valid_path_of_the_same_run(
     assert target.name.startswith("group rule + signed assertion >= 0.9x")
     assert target.met is met
     assert target.measured == f"{access_requests / 1000:.2f}x"
+
+
+def test_metrics_also_runs_the_valid_path_with_metrics_off_it_is_compared_with() -> None:
+    assert parse_options(["--only", "metrics"]).scenarios == ("valid", "metrics")
+
+
+@pytest.mark.parametrize(("metrics_requests", "met"), [(950, True), (949, False)])
+def test_report_judges_metrics_on_against_metrics_off_in_the_same_run(
+    metrics_requests: int, met: bool
+) -> None:
+    measurements = {
+        "valid": Measurement("valid", "valid", _window(1.5, requests=1000), None),
+        "metrics": Measurement(
+            "metrics", "metrics on", _window(1.6, requests=metrics_requests), None
+        ),
+    }
+
+    (target,) = report.targets(measurements)
+
+    assert target.name.startswith("valid path with metrics on >= 0.95x")
+    assert target.met is met
+    assert target.measured == f"{metrics_requests / 1000:.2f}x"

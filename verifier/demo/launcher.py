@@ -77,6 +77,7 @@ def _run(
     redis_port = processes.free_port()
     verifier_port = processes.free_port()
     app_port = processes.free_port()
+    metrics_port = processes.free_port()
     settings_env = {
         "VERIFIER_REDIS_URL": f"redis://{processes.LOOPBACK}:{redis_port}/0",
         # Fresh keys per run (made below): tokens of an earlier run are worthless.
@@ -84,6 +85,8 @@ def _run(
         "VERIFIER_ACCESS_TTL_SECONDS": str(ACCESS_TTL_SECONDS),
         # Plain http on localhost: Secure cookies would never be sent back.
         "VERIFIER_COOKIE_SECURE": "false",
+        # A free port rather than the default 9464, which something else may hold.
+        "VERIFIER_METRICS_BIND": f"{processes.LOOPBACK}:{metrics_port}",
     }
 
     print("Starting redis-server, the verifier, the demo app and nginx...", flush=True)
@@ -111,6 +114,8 @@ def _run(
     guest_password = secrets.token_urlsafe(12)
     processes.add_user(settings_env, GUEST_USER, guest_password)
     _print_welcome(port, password, guest_password, nginx, workdir)
+    metrics_url = f"http://{processes.LOOPBACK}:{metrics_port}/metrics"
+    print(f"Metrics (Prometheus; not served through nginx): {metrics_url}\n", flush=True)
 
     while not stop_requested.wait(_WATCH_SECONDS):
         for process in started:

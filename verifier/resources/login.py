@@ -12,6 +12,7 @@ from verifier.errors import InvalidCredentials, LoginThrottled, PasswordCheckBus
 from verifier.gate import Gate
 from verifier.observe.audit import record_revocation, shown_name
 from verifier.observe.causes import RevocationCause
+from verifier.observe.metrics import SIGNIN_OK
 from verifier.pages import PAGE_SECURITY_HEADERS, login_page
 from verifier.passwords import MAX_PASSWORD_LENGTH
 from verifier.redirects import safe_next
@@ -121,10 +122,12 @@ class Login:
         # Always a brand-new session: cookies the request arrived with are never reused,
         # so a session planted before login (fixation) cannot become an authenticated one.
         session = await self._sessions.create(user)
+        self._gate.metrics.signin(SIGNIN_OK)
         self._gate.audit.record(
             "signin.succeeded", user=user, session=session.session_id, address=address
         )
         record_revocation(self._gate.audit, RevocationCause.SESSION_LIMIT, user, session.evicted)
+        self._gate.metrics.revoked(RevocationCause.SESSION_LIMIT, len(session.evicted))
         for cookie in self._gate.login_cookies(session):
             resp.append_header("Set-Cookie", cookie)
         resp.cache_control = ["no-store"]
@@ -135,6 +138,7 @@ class Login:
         resp.location = next_path
 
     def _audit_failure(self, user_name: str, address: str, reason: str) -> None:
+        self._gate.metrics.signin(reason)
         self._gate.audit.record(
             "signin.failed", user=shown_name(user_name), address=address, reason=reason
         )

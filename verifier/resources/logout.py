@@ -48,6 +48,7 @@ class Logout:
                 ended_ids = [session.session_id] if live else []
                 event, cause = "logout", RevocationCause.LOGOUT
             ended = len(ended_ids)
+            self._gate.metrics.revoked(cause, ended)
             self._gate.audit.record(
                 event, user=session.user, session=session.session_id, sessions_ended=ended
             )

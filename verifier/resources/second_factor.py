@@ -27,6 +27,9 @@ from verifier.factors.methods import PASSWORD, RECOVERY_CODE, TOTP
 from verifier.factors.totp import new_secret, provisioning_uri, qr_code_svg
 from verifier.factors.user_factors import TOTP_ISSUER, UserFactors
 from verifier.gate import Gate
+from verifier.observe.audit import record_revocation
+from verifier.observe.causes import RevocationCause
+from verifier.observe.metrics import SIGNIN_OK, SIGNIN_SECOND_FACTOR_REQUIRED
 from verifier.pending_signin import ENROLL, MAX_ATTEMPTS, VERIFY, PendingSignIn, PendingSignIns
 from verifier.redirects import DEFAULT_NEXT, safe_next
 from verifier.resources.body import read_fields, wants_json
@@ -92,6 +95,7 @@ class SecondFactorStart:
         resp.append_header(
             "Set-Cookie", self._cookies.set_pending(pending_id, self._pending.ttl_seconds)
         )
+        self._gate.metrics.signin(SIGNIN_SECOND_FACTOR_REQUIRED)
         self._gate.audit.record(
             "signin.second_factor_required",
             user=user,
@@ -246,6 +250,7 @@ class SecondFactor:
         amr = (PASSWORD, method)  # amr: passed to create() once the mfa branch lands
         # A brand-new session, as at a password-only login (no fixation).
         session = await self._sessions.create(user)
+        self._gate.metrics.signin(SIGNIN_OK)
         self._gate.audit.record(
             "signin.succeeded",
             user=user,
@@ -253,6 +258,8 @@ class SecondFactor:
             address=client_address(req),
             methods=",".join(amr),
         )
+        record_revocation(self._gate.audit, RevocationCause.SESSION_LIMIT, user, session.evicted)
+        self._gate.metrics.revoked(RevocationCause.SESSION_LIMIT, len(session.evicted))
         for cookie in (*self._gate.login_cookies(session), self._cookies.clear_pending()):
             resp.append_header("Set-Cookie", cookie)
         next_path = safe_next(pending.next_path)
@@ -324,6 +331,7 @@ class SecondFactor:
         return self._login_path + ("?" + "&".join(query) if query else "")
 
     def _audit_failure(self, user: str | None, req: falcon.asgi.Request, reason: str) -> None:
+        self._gate.metrics.signin(f"second_factor_{reason}")
         self._gate.audit.record(
             "signin.second_factor_failed", user=user, address=client_address(req), reason=reason
         )
