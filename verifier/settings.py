@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from verifier.access.rules import NO_RULES, RuleSet, load_rules
 from verifier.errors import RulesFileError, SettingsError, SettingsInvalid
+from verifier.keys import USER_NAME_RULE, normalize_user_name
 
 ENV_PREFIX = "VERIFIER_"
 
@@ -67,6 +68,8 @@ class Settings:
     assertion_issuer: str = ""
     keys_reload_seconds: int = 2
     jwks_max_age_seconds: int = 300
+    # Members of these groups pass no protected location without a multi-factor session.
+    mfa_required_groups: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         broken = _broken_rules(self)
@@ -350,6 +353,9 @@ def read_settings(environ: Mapping[str, str]) -> SettingsReading:
             assertion_issuer=read.text("ASSERTION_ISSUER", issuer),
             keys_reload_seconds=read.integer("KEYS_RELOAD_SECONDS", 2),
             jwks_max_age_seconds=read.integer("JWKS_MAX_AGE_SECONDS", 300),
+            mfa_required_groups=read.parse(
+                "MFA_REQUIRED_GROUPS", lambda: _mfa_required_groups(read), frozenset()
+            ),
         )
         broken: tuple[_BrokenRule, ...] = ()
     except _RulesBroken as error:
@@ -388,6 +394,22 @@ def _log_format(read: _Reader) -> str:
     if log_format not in {"text", "json"}:
         raise SettingsError(f"{ENV_PREFIX}LOG_FORMAT: {log_format!r} is not text/json")
     return log_format
+
+
+def _mfa_required_groups(read: _Reader) -> frozenset[str]:
+    raw = read.required_text("MFA_REQUIRED_GROUPS", "", secret=False)
+    groups: set[str] = set()
+    for part in re.split(r"[,\s]+", raw.strip()):
+        if not part:
+            continue
+        # Folded as group names are when stored (verifier.users), so "Admins" means admins.
+        name = normalize_user_name(part)
+        if name is None:
+            raise SettingsError(
+                f"{ENV_PREFIX}MFA_REQUIRED_GROUPS: {part!r} is not a group name ({USER_NAME_RULE})"
+            )
+        groups.add(name)
+    return frozenset(groups)
 
 
 def _read_rules(path: Path | None) -> RuleSet:

@@ -23,8 +23,8 @@ def test_terms_are_separated_by_spaces_or_commas(text: str) -> None:
 
 
 def test_an_unknown_term_is_refused_naming_the_declaration() -> None:
-    with pytest.raises(AccessConfigError, match=r"'group:admins mfa'.*'mfa' is not a subject"):
-        LocationDeclaration.parse("group:admins mfa")
+    with pytest.raises(AccessConfigError, match=r"'group:admins otp'.*'otp' is not a subject"):
+        LocationDeclaration.parse("group:admins otp")
 
 
 def test_an_oversized_declaration_is_refused() -> None:

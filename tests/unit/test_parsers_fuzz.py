@@ -268,4 +268,4 @@ def test_verify_never_accepts_an_edited_token_with_other_claims(token: str) -> N
         return
     # Base64 admits a few spellings of the same bytes (PyJWT accepts "=" padding), so an
     # edit may survive; it must then be the very token we signed, claims and all.
-    assert claims == GENUINE_CLAIMS == AccessClaims("alice", "session-1", NOW + 300)
+    assert claims == GENUINE_CLAIMS == AccessClaims("alice", "session-1", NOW + 300, ("pwd",), NOW)

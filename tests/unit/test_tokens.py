@@ -27,6 +27,7 @@ from verifier.tokens import (
     ALGORITHM,
     MAX_TOKEN_LENGTH,
     REQUIRED_CLAIMS,
+    SIGN_IN_CLAIMS,
     TOKEN_TYPE,
     AccessClaims,
     AccessTokenCodec,
@@ -75,6 +76,9 @@ def good_claims(**changes: Any) -> dict[str, Any]:
         "sid": "session-1",
         "iat": NOW - 10,
         "exp": NOW + TTL,
+        "amr": ["pwd"],
+        # Before every `iat` a test uses: nobody signs in after their token was issued.
+        "auth_time": NOW - 5000,
     }
     claims.update(changes)
     return {name: value for name, value in claims.items() if value is not _DROP}
@@ -115,7 +119,7 @@ def assert_rejected(token: str, reason: str, *, now: float = NOW) -> None:
 def test_issued_token_round_trips() -> None:
     token = CODEC.issue("alice", "session-1", NOW)
     assert CODEC.verify(token, NOW) == AccessClaims(
-        user="alice", session_id="session-1", expires_at=NOW + TTL
+        user="alice", session_id="session-1", expires_at=NOW + TTL, amr=("pwd",), auth_time=NOW
     )
 
 
@@ -130,8 +134,10 @@ def test_issued_token_uses_pinned_header_and_required_claims() -> None:
         "sid": "session-1",
         "iat": NOW,
         "exp": NOW + TTL,
+        "amr": ["pwd"],
+        "auth_time": NOW,
     }
-    assert set(REQUIRED_CLAIMS) <= set(claims)
+    assert set(REQUIRED_CLAIMS) | set(SIGN_IN_CLAIMS) <= set(claims)
 
 
 def test_ttl_seconds_reports_the_configured_lifetime() -> None:
@@ -187,7 +193,9 @@ def test_expired_token_raises_access_token_expired() -> None:
 def test_expired_token_is_returned_when_expiry_is_allowed() -> None:
     token = CODEC.issue("alice", "session-1", NOW)
     claims = CODEC.verify(token, NOW + 10 * TTL, allow_expired=True)
-    assert claims == AccessClaims(user="alice", session_id="session-1", expires_at=NOW + TTL)
+    assert claims == AccessClaims(
+        user="alice", session_id="session-1", expires_at=NOW + TTL, amr=("pwd",), auth_time=NOW
+    )
 
 
 def test_leeway_stretches_expiry_and_issue_time() -> None:

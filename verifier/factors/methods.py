@@ -7,6 +7,7 @@ the access rules (which ask for `mfa`).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Final
 
 PASSWORD: Final = "pwd"  # noqa: S105 (the amr value, not a password)
@@ -34,3 +35,13 @@ def is_multi_factor(amr: Iterable[str]) -> bool:
     if PASSKEY in methods and USER_VERIFIED in methods:
         return True
     return PASSWORD in methods and not methods.isdisjoint(_SECOND_FACTORS)
+
+
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """How a session's user signed in (`amr` values, in order) and when (`auth_time`, epoch
+    seconds): what the session records, the access token and the assertion carry, and the
+    `mfa` / `max_age` terms ask about."""
+
+    amr: tuple[str, ...]
+    auth_time: int
