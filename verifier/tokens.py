@@ -211,9 +211,11 @@ class AccessTokenCodec:
                 raise TokenRejected("bad nbf")
             if not_before > now + self._leeway_seconds:
                 raise TokenRejected("not yet valid")
+        # Before expiry: a token with malformed claims is refused as not ours even when
+        # expired, never handed to the refresh token as if it were.
+        amr, auth_time = self._sign_in(claims, issued_at, now)
         if expires_at <= now - self._leeway_seconds and not allow_expired:
             raise AccessTokenExpired()
-        amr, auth_time = self._sign_in(claims, issued_at, now)
         return AccessClaims(
             user=user, session_id=session_id, expires_at=expires_at, amr=amr, auth_time=auth_time
         )
