@@ -162,7 +162,7 @@ class Gate:
                     user=claims.user,
                     session_id=claims.session_id,
                     groups=groups,
-                    sign_in=SignIn(claims.amr, claims.auth_time),
+                    sign_in=claims.sign_in,
                 )
         if cookies.refresh is None:
             raise RefreshRejected("no token")

@@ -15,7 +15,7 @@ from verifier.errors import (
     SettingsError,
     TokenRejected,
 )
-from verifier.factors.methods import KNOWN_METHODS, PASSWORD
+from verifier.factors.methods import KNOWN_METHODS, PASSWORD, SignIn
 from verifier.keyring.loader import static_ring
 from verifier.keyring.material import ACCESS
 from verifier.keyring.ring import CurrentRing, KeyRing
@@ -45,9 +45,9 @@ class AccessClaims:
     user: str
     session_id: str
     expires_at: int
-    # How the user signed in (verifier.factors.methods values) and when (epoch seconds).
-    amr: tuple[str, ...]
-    auth_time: int
+    # How the user signed in (amr) and when (auth_time): built once per token, since the
+    # verified-token cache hands the same claims to every request that carries it.
+    sign_in: SignIn
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,16 +213,14 @@ class AccessTokenCodec:
                 raise TokenRejected("not yet valid")
         # Before expiry: a token with malformed claims is refused as not ours even when
         # expired, never handed to the refresh token as if it were.
-        amr, auth_time = self._sign_in(claims, issued_at, now)
+        sign_in = self._sign_in(claims, issued_at, now)
         if expires_at <= now - self._leeway_seconds and not allow_expired:
             raise AccessTokenExpired()
         return AccessClaims(
-            user=user, session_id=session_id, expires_at=expires_at, amr=amr, auth_time=auth_time
+            user=user, session_id=session_id, expires_at=expires_at, sign_in=sign_in
         )
 
-    def _sign_in(
-        self, claims: dict[str, Any], issued_at: int, now: float
-    ) -> tuple[tuple[str, ...], int]:
+    def _sign_in(self, claims: dict[str, Any], issued_at: int, now: float) -> SignIn:
         # Signed by us, so a missing pair can only be a token from before they existed:
         # outdated, and the session's refresh token issues one that has them.
         if not any(name in claims for name in SIGN_IN_CLAIMS):
@@ -242,7 +240,7 @@ class AccessTokenCodec:
         # Nobody signs in after the token that says so was issued, nor in the future.
         if auth_time > issued_at or auth_time > now + self._leeway_seconds:
             raise TokenRejected("auth_time in the future")
-        return tuple(amr), auth_time
+        return SignIn(tuple(amr), auth_time)
 
 
 def _is_int(value: object) -> bool:

@@ -196,7 +196,7 @@ def test_the_gate_hands_out_an_access_cookie_saying_the_stronger_sign_in(
         name, _, rest = set_cookie.partition("=")
         assert name == cookies.access_name
         claims = codec.verify(rest.split(";", 1)[0], clock.now)
-        assert (claims.amr, claims.auth_time) == (("pwd", "otp"), int(clock.now))
+        assert claims.sign_in == SignIn(("pwd", "otp"), int(clock.now))
         await store.revoke("alice", session.session_id)
         assert await gate.step_up(SessionRef("alice", session.session_id), ("otp",)) is None
 

@@ -26,6 +26,7 @@ from verifier.errors import (
     SettingsError,
     TokenRejected,
 )
+from verifier.factors.methods import SignIn
 from verifier.keyring.material import Key
 from verifier.keyring.ring import CurrentRing, KeyRing, RingPolicy
 from verifier.settings import Settings, SigningKey
@@ -125,7 +126,7 @@ def assert_rejected(token: str, reason: str, *, now: float = NOW) -> None:
 def test_issued_token_round_trips() -> None:
     token = CODEC.issue("alice", "session-1", NOW)
     assert CODEC.verify(token, NOW) == AccessClaims(
-        user="alice", session_id="session-1", expires_at=NOW + TTL, amr=("pwd",), auth_time=NOW
+        user="alice", session_id="session-1", expires_at=NOW + TTL, sign_in=SignIn(("pwd",), NOW)
     )
 
 
@@ -200,7 +201,7 @@ def test_expired_token_is_returned_when_expiry_is_allowed() -> None:
     token = CODEC.issue("alice", "session-1", NOW)
     claims = CODEC.verify(token, NOW + 10 * TTL, allow_expired=True)
     assert claims == AccessClaims(
-        user="alice", session_id="session-1", expires_at=NOW + TTL, amr=("pwd",), auth_time=NOW
+        user="alice", session_id="session-1", expires_at=NOW + TTL, sign_in=SignIn(("pwd",), NOW)
     )
 
 
@@ -423,7 +424,7 @@ def test_a_sign_in_ahead_of_the_clock_is_accepted_only_within_the_leeway() -> No
     # Another verifier host's clock may run a little ahead: its tokens say so in both times.
     ahead = forge(claims=good_claims(iat=NOW + 5, auth_time=NOW + 5))
     codec = AccessTokenCodec(make_settings(jwt_leeway_seconds=5))
-    assert codec.verify(ahead, NOW).auth_time == NOW + 5
+    assert codec.verify(ahead, NOW).sign_in.auth_time == NOW + 5
     strict = AccessTokenCodec(make_settings(jwt_leeway_seconds=4))
     with pytest.raises(TokenRejected, match="in the future"):
         strict.verify(ahead, NOW)
@@ -448,12 +449,12 @@ def test_a_forged_token_without_amr_is_still_refused_as_forged() -> None:
 def test_issue_writes_how_and_when_the_user_signed_in() -> None:
     token = CODEC.issue("alice", "s", NOW, amr=("pwd", "otp"), auth_time=NOW - 3600)
     claims = CODEC.verify(token, NOW)
-    assert (claims.amr, claims.auth_time) == (("pwd", "otp"), NOW - 3600)
+    assert claims.sign_in == SignIn(("pwd", "otp"), NOW - 3600)
 
 
 def test_issue_never_writes_a_sign_in_after_the_token() -> None:
     token = CODEC.issue("alice", "s", NOW, auth_time=NOW + 30)
-    assert CODEC.verify(token, NOW).auth_time == NOW
+    assert CODEC.verify(token, NOW).sign_in.auth_time == NOW
 
 
 @pytest.mark.parametrize("amr", [(), ("evil",), ("pwd", "sms")])
