@@ -16,14 +16,14 @@ from verifier.access import AccessPolicy, AccessRequest, Identity
 from verifier.access.explain import explain
 from verifier.access.paths import normalized_path
 from verifier.errors import SettingsError, SettingsInvalid, StoreUnavailable, VerifierError
-from verifier.factors.methods import PASSWORD, SignIn
+from verifier.factors.methods import PASSWORD, SignIn, checked_amr
 from verifier.htpasswd import HtpasswdRefused, parse_htpasswd
 from verifier.keyring.commands import add_keys_commands
 from verifier.keys import KeySpace, normalize_user_name
 from verifier.passwords import PasswordHasher
 from verifier.preflight import check_configuration, redis_problem
 from verifier.redis_store import connect, guard
-from verifier.sessions import SessionPolicy, SessionStore, checked_amr
+from verifier.sessions import SessionPolicy, SessionStore
 from verifier.settings import ENV_PREFIX, load_settings
 from verifier.user_export import ExportRefused, parse_document, render_document, write_export_file
 from verifier.users import GROUPS_FIELD, UserRecord, UserStore, checked_groups, parse_groups

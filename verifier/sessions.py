@@ -14,7 +14,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from verifier.errors import RefreshRejected
-from verifier.factors.methods import KNOWN_METHODS, PASSWORD, SignIn
+from verifier.factors.methods import KNOWN_METHODS, PASSWORD, SignIn, checked_amr
 from verifier.keys import KeySpace, normalize_user_name
 from verifier.liveness import SESSION_ENDED, USER_SESSIONS_ENDED, LivenessCache
 from verifier.redis_store import as_text, guard
@@ -83,14 +83,6 @@ class SteppedUp:
     def seconds_left(self, now: float) -> int:
         """Seconds until the session's absolute expiry."""
         return max(0, int(self.absolute_expiry - now))
-
-
-def checked_amr(amr: Iterable[str]) -> tuple[str, ...]:
-    """The methods in order without repeats; raise ValueError for none or an unknown one."""
-    methods = tuple(dict.fromkeys(amr))
-    if not methods or not KNOWN_METHODS.issuperset(methods):
-        raise ValueError(f"amr must be one or more of {sorted(KNOWN_METHODS)}: {methods!r}")
-    return methods
 
 
 def _stored_sign_in(raw_amr: Any, raw_auth_time: Any, raw_created_ms: Any) -> SignIn:

@@ -15,7 +15,7 @@ from verifier.errors import (
     SettingsError,
     TokenRejected,
 )
-from verifier.factors.methods import KNOWN_METHODS, PASSWORD, SignIn
+from verifier.factors.methods import KNOWN_METHODS, PASSWORD, SignIn, checked_amr
 from verifier.keyring.loader import static_ring
 from verifier.keyring.material import ACCESS
 from verifier.keyring.ring import CurrentRing, KeyRing
@@ -107,9 +107,7 @@ class AccessTokenCodec:
         expires_at = issued_at + self._ttl_seconds
         if not_after is not None:
             expires_at = min(expires_at, int(not_after))
-        methods = list(amr)
-        if not methods or not KNOWN_METHODS.issuperset(methods):
-            raise ValueError(f"amr must be known methods, not {methods!r}")
+        methods = list(checked_amr(amr))
         signed_in_at = issued_at if auth_time is None else min(int(auth_time), issued_at)
         claims = {
             "iss": self._issuer,

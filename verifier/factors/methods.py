@@ -25,6 +25,14 @@ KNOWN_METHODS: Final = frozenset({PASSWORD, TOTP, RECOVERY_CODE, PASSKEY, USER_V
 _SECOND_FACTORS: Final = frozenset({TOTP, RECOVERY_CODE, PASSKEY})
 
 
+def checked_amr(amr: Iterable[str]) -> tuple[str, ...]:
+    """The methods in order without repeats; raise ValueError for none or an unknown one."""
+    methods = tuple(dict.fromkeys(amr))
+    if not methods or not KNOWN_METHODS.issuperset(methods):
+        raise ValueError(f"amr must be one or more of {sorted(KNOWN_METHODS)}: {methods!r}")
+    return methods
+
+
 def is_multi_factor(amr: Iterable[str]) -> bool:
     """True when the sign-in used two factors.
 
