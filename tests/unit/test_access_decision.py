@@ -261,3 +261,16 @@ def test_explain_says_nothing_of_the_session_where_nothing_is_asked_of_it() -> N
         "ALLOW GET /x on app.example for alice (groups: admins): "
         "no central rule; location admits any signed-in user"
     )
+
+
+def test_an_admission_is_built_once_per_location_and_rule_and_forgotten_with_the_rules() -> None:
+    policy = AccessPolicy(RULES)
+    first = policy.decide(FINANCE, _request("/reports/q3", "group:finance"))
+    again = policy.decide(FINANCE, _request("/reports/q4", "group:finance"))
+    assert first.allowed and again is first
+    # Remembered admissions never admit anyone the checks before them refuse.
+    assert not policy.decide(NOBODY, _request("/reports/q3", "group:finance")).allowed
+    policy.replace_rules(parse_rules("", "other.toml"))
+    after = policy.decide(FINANCE, _request("/reports/q3", "group:finance"))
+    assert after.allowed and after is not first
+    assert after.rules_source == "other.toml"

@@ -73,6 +73,7 @@ class SignInConditions:
         return minutes
 
 
+# The one "nothing asked" value every parser returns, so the hot path tests it by identity.
 NO_CONDITIONS = SignInConditions()
 MFA_ONLY = SignInConditions(mfa=True)
 
@@ -97,4 +98,6 @@ def split_terms(terms: list[str]) -> tuple[SignInConditions, list[str]]:
                 raise AccessConfigError(f"{term!r}: {error}") from None
         else:
             subjects.append(term)
+    if not mfa and max_age is None:
+        return NO_CONDITIONS, subjects
     return SignInConditions(mfa, max_age), subjects

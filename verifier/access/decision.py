@@ -18,6 +18,9 @@ from verifier.factors.methods import SignIn
 
 log = logging.getLogger(__name__)
 
+# Admissions remembered per worker: one per (location, rule) pair in practice.
+_ADMISSIONS = 1024
+
 
 @dataclass(frozen=True, slots=True)
 class Identity:
@@ -103,7 +106,11 @@ class AccessPolicy:
         mfa_groups: Iterable[str] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._rules = rules
+        # The rules and the admissions decided under them, swapped together in one
+        # assignment (a reload runs in another thread): an admission is the same Decision
+        # for every request of one location and rule, so it is built once, not per request
+        # (building a frozen dataclass costs more than the rest of the decision).
+        self._state: tuple[RuleSet, dict[tuple[str, int], Decision]] = (rules, {})
         self._declarations = DeclarationCache()
         # Members of these groups pass no location without a multi-factor session.
         self._mfa_groups = frozenset(mfa_groups)
@@ -112,17 +119,17 @@ class AccessPolicy:
     @property
     def rules(self) -> RuleSet:
         """The rules in force."""
-        return self._rules
+        return self._state[0]
 
     def replace_rules(self, rules: RuleSet) -> None:
         """Swap in a newly loaded rules file (one assignment: requests see old or new)."""
-        self._rules = rules
+        self._state = (rules, {})
 
     def decide(
         self, identity: Identity, request: AccessRequest, now: float | None = None
     ) -> Decision:
         """Decide one request of a signed-in user (`now`: the policy's clock by default)."""
-        rules = self._rules
+        rules, admissions = self._state
         source = rules.source
         rule = None
         if rules.rules:
@@ -139,12 +146,20 @@ class AccessPolicy:
         subjects = declaration.subjects
         if not subjects.matches(identity.user, identity.groups):
             return Decision(False, source, rule, subjects)
+        # Identity tests: nearly every request asks nothing of the session, and this path
+        # runs for each of them.
         conditions = declaration.conditions
-        if rule is not None:
+        if rule is not None and rule.conditions is not NO_CONDITIONS:
             conditions = conditions.combined(rule.conditions)
         if self._mfa_groups and not self._mfa_groups.isdisjoint(identity.groups):
             conditions = conditions.combined(MFA_ONLY)
-        if not conditions.any:
-            return Decision(True, source, rule, subjects)
+        if conditions is NO_CONDITIONS:
+            key = (request.declaration, rule.number if rule is not None else 0)
+            admitted = admissions.get(key)
+            if admitted is None:
+                if len(admissions) >= _ADMISSIONS:
+                    admissions.clear()
+                admitted = admissions[key] = Decision(True, source, rule, subjects)
+            return admitted
         step = conditions.missing(identity.sign_in, self._clock() if now is None else now)
         return Decision(step is None, source, rule, subjects, None, conditions, step)

@@ -213,8 +213,10 @@ def _conditions(entry: dict[str, Any], policy: Policy, fail: Any) -> SignInCondi
             max_age = SignInConditions.checked_max_age(entry["max_age_minutes"])
         except AccessConfigError as error:
             raise fail(f"max_age_minutes: {error}", "max_age_minutes") from None
+    if not mfa and max_age is None:
+        return NO_CONDITIONS
     conditions = SignInConditions(mfa=mfa, max_age_minutes=max_age)
-    if conditions.any and policy is Policy.DENY:
+    if policy is Policy.DENY:
         # A deny admits nobody, so it has no session to ask anything of: surely a mistake.
         key = "mfa" if mfa else "max_age_minutes"
         raise fail(f"{key} is for allow rules: a deny admits nobody", key)
