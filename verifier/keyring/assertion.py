@@ -22,7 +22,7 @@ MAX_ASSERTION_TTL_SECONDS = 60
 # Cached assertions per worker, ~600 bytes each.
 ASSERTION_CACHE_ENTRIES = 10_000
 
-_CacheKey = tuple[str, str, str, tuple[str, ...], str, SignIn | None]
+_CacheKey = tuple[str, str, str, tuple[str, ...], str, tuple[str, ...], int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +82,10 @@ class AssertionSigner:
         key = ring.signing_key(ASSERTION, now)
         if key is None or key.private_key is None:
             return None
-        # The sign-in is part of the key: after a step-up the app must see the new amr.
-        cache_key = (session_id, user, audience, groups, key.kid, sign_in)
+        # The sign-in is part of the key: after a step-up the app must see the new amr. Its
+        # fields, not the SignIn: a tuple hashes in C, a dataclass through Python code.
+        amr, auth_time = (sign_in.amr, sign_in.auth_time) if sign_in is not None else ((), 0)
+        cache_key = (session_id, user, audience, groups, key.kid, amr, auth_time)
         cached = self._cache.get(cache_key)
         if cached is not None and self._reusable(cached, now):
             return cached.token
