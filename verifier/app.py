@@ -95,7 +95,7 @@ def create_app(
     )
     hasher = hasher or PasswordHasher()
     users = UserStore(client, keys, hasher)
-    access = AccessPolicy(settings.rules)
+    access = AccessPolicy(settings.rules, settings.mfa_required_groups, clock)
     background: list[_Background] = [MetricsFlusher(metrics)]
     if listener is not None:
         background.append(listener)

@@ -18,7 +18,7 @@ from verifier.access import AccessRequest
 from verifier.access.paths import normalized_path
 from verifier.cookies import CookiePolicy, read_token_cookies, without_token_cookies
 from verifier.errors import RefreshRejected, StoreUnavailable, TokenRejected
-from verifier.gate import Admitted, Forbidden, Gate
+from verifier.gate import Admitted, Forbidden, Gate, StepUpRequired
 from verifier.observe.audit import set_request_id
 from verifier.observe.metrics import (
     AUTH_ALLOWED,
@@ -52,6 +52,9 @@ CACHE_CONTROL_HEADER = "X-Verifier-Cache-Control"
 # The client's Cookie header without the token cookies: nginx sends this to the app instead,
 # so the app (its logs, its bugs) never holds a token it could leak.
 UPSTREAM_COOKIE_HEADER = "X-Verifier-Upstream-Cookie"
+# On a 401 only: the step the signed-in user lacks (`mfa` or `max_age`). nginx hands it to
+# /auth/unauthorized, which sends the browser to the sign-in page for that step.
+STEP_UP_HEADER = "X-Verifier-Step-Up"
 
 RETRY_AFTER_SECONDS = 5
 _NO_STORE = (b"cache-control", b"no-store")
@@ -69,11 +72,12 @@ _USER, _SESSION, _GROUPS, _ASSERTION, _SET_ACCESS, _SET_REFRESH, _CACHE_CONTROL 
     )
 )
 _UPSTREAM_COOKIE = UPSTREAM_COOKIE_HEADER.lower().encode()
+_STEP_UP = STEP_UP_HEADER.lower().encode()
 
 
 class AuthCheck:
-    """Answers 204 (allowed, identity in headers), 401 (not signed in), 403 (signed in, may
-    not enter) or 503 (Redis down).
+    """Answers 204 (allowed, identity in headers), 401 (not signed in, or a step-up needed),
+    403 (signed in, may not enter) or 503 (Redis down).
 
     auth_request accepts only 2xx, 401 and 403; everything else becomes a 500 in nginx,
     which is what a Redis outage should be: an error, not "please sign in again". The answer
@@ -96,6 +100,21 @@ class AuthCheck:
             log.debug("denied %s: %s", original_uri or "-", rejection)
             self._metrics.auth_denied(rejection, perf_counter() - started)
             await _respond(send, 401, [_NO_STORE])
+            return
+        except StepUpRequired as step_up:
+            log.info(
+                "step-up %s needed for %s %s by %s: %s",
+                step_up.step,
+                request.method,
+                original_uri or "-",
+                step_up.admitted.user,
+                step_up.reason,
+            )
+            # A 401, as auth_request allows, naming the step; and any rotated cookies, which
+            # must reach the browser (the spent refresh token would sign the user out).
+            headers = _cookie_headers(step_up.admitted)
+            headers.append((_STEP_UP, step_up.step.encode()))
+            await _respond(send, 401, headers)
             return
         except Forbidden as forbidden:
             log.info(

@@ -16,6 +16,7 @@ from verifier.access import AccessPolicy, AccessRequest, Identity
 from verifier.access.explain import explain
 from verifier.access.paths import normalized_path
 from verifier.errors import SettingsError, SettingsInvalid, StoreUnavailable, VerifierError
+from verifier.factors.methods import PASSWORD, SignIn, checked_amr
 from verifier.factors.user_factors import UserFactors
 from verifier.htpasswd import HtpasswdRefused, parse_htpasswd
 from verifier.keyring.commands import add_keys_commands
@@ -220,6 +221,19 @@ def _add_access_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
         "--groups",
         default=None,
         help="comma-separated groups to assume instead of the user's groups in Redis",
+    )
+    check.add_argument(
+        "--amr",
+        type=_amr_argument,
+        default=(PASSWORD,),
+        help="how the session signed in, comma-separated (pwd, otp, rcv, hwk, pin); default pwd",
+    )
+    check.add_argument(
+        "--signed-in-minutes-ago",
+        type=_minutes_argument,
+        default=0,
+        metavar="N",
+        help="how long ago the session signed in (for max_age); default 0",
     )
     check.set_defaults(handler=lambda a: _run(_access_check(a)))
 
@@ -625,9 +639,25 @@ async def _access_check(args: argparse.Namespace) -> int:
         method=args.method.upper(),
         declaration=args.require,
     )
-    decision, line = explain(AccessPolicy(settings.rules), Identity(user, groups), request)
+    now = time.time()
+    sign_in = SignIn(args.amr, int(now) - args.signed_in_minutes_ago * 60)
+    policy = AccessPolicy(settings.rules, settings.mfa_required_groups)
+    decision, line = explain(policy, Identity(user, groups, sign_in), request, now)
     print(line)
     return 0 if decision.allowed else 1
+
+
+def _amr_argument(text: str) -> tuple[str, ...]:
+    try:
+        return checked_amr(method.strip() for method in text.split(","))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _minutes_argument(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and len(text) <= 7):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of minutes")
+    return int(text)
 
 
 def _user_argument(name: str) -> str:

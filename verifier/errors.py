@@ -56,6 +56,17 @@ class AccessKeyRetired(AccessTokenExpired):
         TokenRejected.__init__(self, "key retired")
 
 
+class AccessTokenOutdated(AccessTokenExpired):
+    """A genuine access token from before tokens said how the user signed in (no `amr`).
+
+    Handled like an expired token, so an upgrade logs nobody out: the refresh token issues
+    one with the session's `amr` and `auth_time`.
+    """
+
+    def __init__(self) -> None:
+        TokenRejected.__init__(self, "outdated")
+
+
 class RefreshRejected(VerifierError):
     """A refresh token was unknown, malformed, expired, or replayed."""
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
 from verifier.access import AccessPolicy, AccessRequest, Identity
 from verifier.cookies import CookiePolicy, TokenCookies
 from verifier.errors import AccessTokenExpired, RefreshRejected, TokenRejected, VerifierError
+from verifier.factors.methods import SignIn
 from verifier.observe.audit import AuditLog, LoggingAuditLog, record_revocation
 from verifier.observe.causes import RevocationCause
 from verifier.observe.metrics import NO_METRICS, Metrics
@@ -31,6 +33,8 @@ class Admitted:
     groups: tuple[str, ...] = ()
     # The signed identity for the app (X-Auth-Assertion), when assertion keys are configured.
     assertion: str | None = None
+    # How and when the user signed in, from the access token (or the session, on a refresh).
+    sign_in: SignIn | None = None
 
 
 # A request that says nothing of its location: any signed-in user may enter.
@@ -50,11 +54,31 @@ class Forbidden(VerifierError):
         self.admitted = admitted
 
 
+class StepUpRequired(VerifierError):
+    """A subject of the location, whose session lacks a factor or is too old; `/auth`
+    answers 401 naming `step` ("mfa" or "max_age").
+
+    Carries who it is and any rotated cookies, which must reach the browser, as on a 403.
+    """
+
+    def __init__(self, step: str, reason: str, admitted: Admitted) -> None:
+        super().__init__(reason)
+        self.step = step
+        self.reason = reason
+        self.admitted = admitted
+
+
 class AssertionSigner(Protocol):
     """Signs the identity handed to the app (implemented in verifier.keyring)."""
 
     def assertion(
-        self, user: str, groups: tuple[str, ...], session_id: str, audience: str, now: float
+        self,
+        user: str,
+        groups: tuple[str, ...],
+        session_id: str,
+        audience: str,
+        now: float,
+        sign_in: SignIn | None = None,
     ) -> str | None:
         """A signed assertion for this identity and audience, or None when none is configured."""
 
@@ -96,18 +120,23 @@ class Gate:
         return self._access
 
     async def admit(self, cookies: TokenCookies, request: AccessRequest | None = None) -> Admitted:
-        """Admit the request; raise TokenRejected / RefreshRejected (401), Forbidden (403)
-        or StoreUnavailable (503)."""
+        """Admit the request; raise TokenRejected / RefreshRejected (401), StepUpRequired
+        (401 naming the step), Forbidden (403) or StoreUnavailable (503)."""
         now = self._clock()
         admitted = await self._identify(cookies, now)
         request = request or _ANY_LOCATION
-        decision = self._access.decide(Identity(admitted.user, admitted.groups), request)
+        sign_in = admitted.sign_in
+        decision = self._access.decide(
+            Identity(admitted.user, admitted.groups, sign_in), request, now
+        )
         if not decision.allowed:
+            if decision.step_up is not None:
+                raise StepUpRequired(decision.step_up, decision.reason, admitted)
             raise Forbidden(decision.reason, admitted)
         if self._assertions is None:
             return admitted
         assertion = self._assertions.assertion(
-            admitted.user, admitted.groups, admitted.session_id, request.audience, now
+            admitted.user, admitted.groups, admitted.session_id, request.audience, now, sign_in
         )
         # Built field by field: on this path dataclasses.replace() cost more than the
         # access decision itself.
@@ -118,6 +147,7 @@ class Gate:
             admitted.set_refresh_cookie,
             admitted.groups,
             assertion,
+            sign_in,
         )
 
     async def _identify(self, cookies: TokenCookies, now: float) -> Admitted:
@@ -132,7 +162,12 @@ class Gate:
                 groups = await self._sessions.live_groups(claims.user, claims.session_id)
                 if groups is None:
                     raise TokenRejected("session ended")
-                return Admitted(user=claims.user, session_id=claims.session_id, groups=groups)
+                return Admitted(
+                    user=claims.user,
+                    session_id=claims.session_id,
+                    groups=groups,
+                    sign_in=claims.sign_in,
+                )
         if cookies.refresh is None:
             raise RefreshRejected("no token")
         return await self._silent_refresh(cookies.refresh, now)
@@ -148,8 +183,15 @@ class Gate:
             raise
         self._metrics.refreshed(rotated=refreshed.new_refresh_token is not None)
         seconds_left = refreshed.seconds_left(now)
+        sign_in = refreshed.sign_in
+        # The session's own amr and auth_time: a refresh is not a sign-in.
         access_token = self._codec.issue(
-            refreshed.user, refreshed.session_id, now, not_after=refreshed.absolute_expiry
+            refreshed.user,
+            refreshed.session_id,
+            now,
+            not_after=refreshed.absolute_expiry,
+            amr=sign_in.amr,
+            auth_time=sign_in.auth_time,
         )
         refresh_cookie = None
         if refreshed.new_refresh_token is not None:
@@ -164,6 +206,7 @@ class Gate:
             ),
             set_refresh_cookie=refresh_cookie,
             groups=refreshed.groups,
+            sign_in=sign_in,
         )
 
     def _audit_replay(self, raw_refresh: str) -> None:
@@ -190,10 +233,39 @@ class Gate:
     def login_cookies(self, session: NewSession) -> tuple[str, str]:
         """Set-Cookie values for a session just created at login."""
         now = self._clock()
-        access_token = self._codec.issue(session.user, session.session_id, now)
+        access_token = self._codec.issue(
+            session.user,
+            session.session_id,
+            now,
+            amr=session.sign_in.amr,
+            auth_time=session.sign_in.auth_time,
+        )
         return (
             self._cookies.set_access(access_token, self._codec.ttl_seconds),
             self._cookies.set_refresh(str(session.refresh_token), self._sessions.absolute_seconds),
+        )
+
+    async def step_up(self, session: SessionRef, amr: Iterable[str]) -> str | None:
+        """Add factors just proven to a live session, as of now; the new access cookie's
+        Set-Cookie value, or None if the session has ended.
+
+        The session keeps every method it had (it is never replaced by a weaker one), and
+        its refresh token is unchanged: only the access token must say the new strength.
+        """
+        now = self._clock()
+        stepped = await self._sessions.step_up(session.user, session.session_id, amr, now)
+        if stepped is None:
+            return None
+        access_token = self._codec.issue(
+            session.user,
+            session.session_id,
+            now,
+            not_after=stepped.absolute_expiry,
+            amr=stepped.sign_in.amr,
+            auth_time=stepped.sign_in.auth_time,
+        )
+        return self._cookies.set_access(
+            access_token, min(self._codec.ttl_seconds, stepped.seconds_left(now))
         )
 
     def logout_cookies(self) -> tuple[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -14,6 +14,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from verifier.errors import RefreshRejected
+from verifier.factors.methods import KNOWN_METHODS, PASSWORD, SignIn, checked_amr
 from verifier.keys import KeySpace, normalize_user_name
 from verifier.liveness import SESSION_ENDED, USER_SESSIONS_ENDED, LivenessCache
 from verifier.redis_store import as_text, guard
@@ -72,6 +73,40 @@ class RefreshToken:
         return cls(user=user, session_id=session_id, secret=secret)
 
 
+@dataclass(frozen=True, slots=True)
+class SteppedUp:
+    """A session strengthened in place: how and when it now counts as signed in."""
+
+    sign_in: SignIn
+    absolute_expiry: float
+
+    def seconds_left(self, now: float) -> int:
+        """Seconds until the session's absolute expiry."""
+        return max(0, int(self.absolute_expiry - now))
+
+
+def _stored_sign_in(raw_amr: Any, raw_auth_time: Any, raw_created_ms: Any) -> SignIn:
+    # A session created before sessions recorded it was a password sign-in at its creation.
+    methods = [m for m in as_text(raw_amr).split(",") if m in KNOWN_METHODS] if raw_amr else []
+    auth_time = _whole(raw_auth_time)
+    if auth_time is None:
+        created_ms = _whole(raw_created_ms)
+        # Unreadable: as old as can be, so no "signed in recently" requirement passes.
+        auth_time = created_ms // 1000 if created_ms is not None else 0
+    return SignIn(amr=tuple(dict.fromkeys(methods)) or (PASSWORD,), auth_time=auth_time)
+
+
+def _whole(raw: Any) -> int | None:
+    try:
+        return int(as_text(raw)) if raw else None
+    except ValueError:
+        return None
+
+
+# Only a stand-in default: every Refreshed the store builds carries the session's own.
+_UNKNOWN_SIGN_IN = SignIn(amr=(PASSWORD,), auth_time=0)
+
+
 class RotationOutcome(Enum):
     """What a refresh attempt did to the session."""
 
@@ -89,6 +124,8 @@ class Refreshed:
     new_refresh_token: RefreshToken | None
     absolute_expiry: float
     groups: tuple[str, ...] = ()
+    # The session's own sign-in: a refresh carries it into the new access token unchanged.
+    sign_in: SignIn = _UNKNOWN_SIGN_IN
 
     def seconds_left(self, now: float) -> int:
         """Seconds until the session's absolute expiry (cookie Max-Age must not exceed it)."""
@@ -102,6 +139,7 @@ class NewSession:
     user: str
     session_id: str
     refresh_token: RefreshToken
+    sign_in: SignIn
     # The user's oldest sessions this login ended, past VERIFIER_MAX_SESSIONS_PER_USER.
     evicted: tuple[str, ...] = ()
 
@@ -137,9 +175,19 @@ class SessionStore:
         self._rotate = client.register_script(_load_script("rotate_refresh.lua"))
         self._revoke_one = client.register_script(_load_script("revoke_session.lua"))
         self._revoke_all = client.register_script(_load_script("revoke_all.lua"))
+        self._step_up = client.register_script(_load_script("step_up_session.lua"))
 
-    async def create(self, user: str) -> NewSession:
-        """Start a session for a user who just proved who they are."""
+    async def create(
+        self, user: str, amr: Iterable[str] = (PASSWORD,), auth_time: float | None = None
+    ) -> NewSession:
+        """Start a session for a user who just proved who they are.
+
+        `amr` says how (verifier.factors.methods values), `auth_time` when (default: now).
+        """
+        sign_in = SignIn(
+            amr=checked_amr(amr),
+            auth_time=int(self._clock() if auth_time is None else auth_time),
+        )
         session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
         token = RefreshToken.mint(user, session_id)
         evicted = await guard(
@@ -156,6 +204,8 @@ class SessionStore:
                     self._keys.retired_prefix(user),
                     self._channel,
                     user,
+                    ",".join(sign_in.amr),
+                    sign_in.auth_time,
                 ],
             )
         )
@@ -163,7 +213,34 @@ class SessionStore:
             user=user,
             session_id=session_id,
             refresh_token=token,
+            sign_in=sign_in,
             evicted=tuple(as_text(evicted_id) for evicted_id in evicted),
+        )
+
+    async def step_up(
+        self, user: str, session_id: str, amr: Iterable[str], auth_time: float | None = None
+    ) -> SteppedUp | None:
+        """Strengthen a live session with factors just proven; None if it has ended.
+
+        Atomic: the methods are added to the session's (none is ever removed, so a session
+        is never made weaker) and its sign-in time becomes `auth_time` (default: now),
+        unless it already says later. Lifetimes are untouched.
+        """
+        methods = checked_amr(amr)
+        now = self._clock()
+        signed_in_at = int(now if auth_time is None else auth_time)
+        result: list[Any] | None = await guard(
+            self._step_up(
+                keys=[self._keys.session(user, session_id)],
+                args=[",".join(methods), signed_in_at, self._now_ms()],
+            )
+        )
+        if not result:
+            return None
+        raw_amr, raw_auth_time, absolute_ms = result
+        return SteppedUp(
+            sign_in=_stored_sign_in(raw_amr, raw_auth_time, None),
+            absolute_expiry=int(absolute_ms) / 1000,
         )
 
     async def is_live(self, user: str, session_id: str) -> bool:
@@ -234,6 +311,7 @@ class SessionStore:
             new_refresh_token=new_token,
             absolute_expiry=absolute_ms / 1000,
             groups=groups,
+            sign_in=_stored_sign_in(result[3], result[4], result[5]),
         )
 
     async def refresh_hashes(self, user: str, session_id: str) -> list[str]:

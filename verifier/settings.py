@@ -73,7 +73,8 @@ class Settings:
     assertion_issuer: str = ""
     keys_reload_seconds: int = 2
     jwks_max_age_seconds: int = 300
-    # Members of these groups must enrol a second factor before their sign-in completes.
+    # Members of these groups must enrol a second factor before their sign-in completes,
+    # and pass no protected location without a multi-factor session.
     mfa_required_groups: frozenset[str] = frozenset()
     # How long a sign-in may wait between the password and the second factor.
     pending_signin_seconds: int = 300
@@ -377,7 +378,7 @@ def read_settings(environ: Mapping[str, str]) -> SettingsReading:
             jwks_max_age_seconds=read.integer("JWKS_MAX_AGE_SECONDS", 300),
             mfa_required_groups=read.parse(
                 "MFA_REQUIRED_GROUPS",
-                lambda: _group_names(read, "MFA_REQUIRED_GROUPS"),
+                lambda: _mfa_required_groups(read),
                 frozenset(),
             ),
             pending_signin_seconds=read.integer("PENDING_SIGNIN_SECONDS", 300),
@@ -450,21 +451,19 @@ def _log_format(read: _Reader) -> str:
     return log_format
 
 
-def _group_names(read: _Reader, name: str) -> frozenset[str]:
-    raw = read.required_text(name, "", secret=False)
-    groups, bad = set(), []
-    for part in raw.split(","):
-        if not part.strip():
+def _mfa_required_groups(read: _Reader) -> frozenset[str]:
+    raw = read.required_text("MFA_REQUIRED_GROUPS", "", secret=False)
+    groups: set[str] = set()
+    for part in re.split(r"[,\s]+", raw.strip()):
+        if not part:
             continue
-        # Group names follow the user-name rule (verifier.users.normalize_group_name).
-        group = normalize_user_name(part)
-        if group is None:
-            bad.append(part.strip())
-        else:
-            groups.add(group)
-    if bad:
-        shown = ", ".join(repr(part[:64]) for part in bad)
-        raise SettingsError(f"{ENV_PREFIX}{name}: bad group name {shown}: {USER_NAME_RULE}")
+        # Folded as group names are when stored (verifier.users), so "Admins" means admins.
+        name = normalize_user_name(part)
+        if name is None:
+            raise SettingsError(
+                f"{ENV_PREFIX}MFA_REQUIRED_GROUPS: {part!r} is not a group name ({USER_NAME_RULE})"
+            )
+        groups.add(name)
     return frozenset(groups)
 
 

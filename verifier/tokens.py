@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
-from verifier.errors import AccessKeyRetired, AccessTokenExpired, SettingsError, TokenRejected
+from verifier.errors import (
+    AccessKeyRetired,
+    AccessTokenExpired,
+    AccessTokenOutdated,
+    SettingsError,
+    TokenRejected,
+)
+from verifier.factors.methods import KNOWN_METHODS, PASSWORD, SignIn, checked_amr
 from verifier.keyring.loader import static_ring
 from verifier.keyring.material import ACCESS
 from verifier.keyring.ring import CurrentRing, KeyRing
@@ -18,6 +26,10 @@ ALGORITHM = "HS256"
 # RFC 9068: access tokens carry typ "at+jwt" so that no other JWT can pass for one.
 TOKEN_TYPE = "at+jwt"  # noqa: S105 (a media type, not a secret)
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub", "sid")
+# How and when the user signed in (RFC 8176 `amr`, OIDC `auth_time`): required too, but
+# checked by hand, because a genuine token minted before they existed is outdated (the
+# refresh token takes over), not forged.
+SIGN_IN_CLAIMS = ("amr", "auth_time")
 # A token larger than this was not minted here; refuse it before any parsing work.
 MAX_TOKEN_LENGTH = 2048
 # Verified tokens remembered per worker. A browser sends the same access token with every
@@ -33,6 +45,9 @@ class AccessClaims:
     user: str
     session_id: str
     expires_at: int
+    # How the user signed in (amr) and when (auth_time): built once per token, since the
+    # verified-token cache hands the same claims to every request that carries it.
+    sign_in: SignIn
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,16 +86,29 @@ class AccessTokenCodec:
         """Lifetime of the tokens this codec issues."""
         return self._ttl_seconds
 
-    def issue(self, user: str, session_id: str, now: float, not_after: float | None = None) -> str:
+    def issue(
+        self,
+        user: str,
+        session_id: str,
+        now: float,
+        not_after: float | None = None,
+        *,
+        amr: Sequence[str] = (PASSWORD,),
+        auth_time: float | None = None,
+    ) -> str:
         """Return a signed access token for a session, valid from `now`.
 
         `not_after` caps its expiry (the session's absolute end): no access token outlives
-        its session, so a session can only end early by an announced revocation.
+        its session, so a session can only end early by an announced revocation. `amr` and
+        `auth_time` say how and when the user signed in (the session's, on a refresh: a
+        refresh is not a sign-in); `auth_time` defaults to `now`.
         """
         issued_at = int(now)
         expires_at = issued_at + self._ttl_seconds
         if not_after is not None:
             expires_at = min(expires_at, int(not_after))
+        methods = list(checked_amr(amr))
+        signed_in_at = issued_at if auth_time is None else min(int(auth_time), issued_at)
         claims = {
             "iss": self._issuer,
             "aud": self._audience,
@@ -88,6 +116,8 @@ class AccessTokenCodec:
             "sid": session_id,
             "iat": issued_at,
             "exp": expires_at,
+            "amr": methods,
+            "auth_time": signed_in_at,
         }
         key = self._keys.ring.signing_key(ACCESS, now)
         if key is None or key.secret is None:
@@ -179,9 +209,36 @@ class AccessTokenCodec:
                 raise TokenRejected("bad nbf")
             if not_before > now + self._leeway_seconds:
                 raise TokenRejected("not yet valid")
+        # Before expiry: a token with malformed claims is refused as not ours even when
+        # expired, never handed to the refresh token as if it were.
+        sign_in = self._sign_in(claims, issued_at, now)
         if expires_at <= now - self._leeway_seconds and not allow_expired:
             raise AccessTokenExpired()
-        return AccessClaims(user=user, session_id=session_id, expires_at=expires_at)
+        return AccessClaims(
+            user=user, session_id=session_id, expires_at=expires_at, sign_in=sign_in
+        )
+
+    def _sign_in(self, claims: dict[str, Any], issued_at: int, now: float) -> SignIn:
+        # Signed by us, so a missing pair can only be a token from before they existed:
+        # outdated, and the session's refresh token issues one that has them.
+        if not any(name in claims for name in SIGN_IN_CLAIMS):
+            raise AccessTokenOutdated()
+        amr: Any = claims.get("amr")
+        auth_time: Any = claims.get("auth_time")
+        if (
+            not isinstance(amr, list)
+            or not amr
+            or len(amr) > len(KNOWN_METHODS)
+            or not all(isinstance(method, str) and method in KNOWN_METHODS for method in amr)
+            or len(set(amr)) != len(amr)
+        ):
+            raise TokenRejected("bad amr")
+        if not _is_int(auth_time) or auth_time <= 0:
+            raise TokenRejected("bad auth_time")
+        # Nobody signs in after the token that says so was issued, nor in the future.
+        if auth_time > issued_at or auth_time > now + self._leeway_seconds:
+            raise TokenRejected("auth_time in the future")
+        return SignIn(tuple(amr), auth_time)
 
 
 def _is_int(value: object) -> bool:

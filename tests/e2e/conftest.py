@@ -51,8 +51,9 @@ LIVENESS_CACHE_SECONDS = 60
 EXPIRING_ACCESS_TTL_SECONDS = 2
 # How long a restarted redis-server may take to load the snapshot a test saved.
 STARTUP_SECONDS = 30.0
-# The central rules every e2e stack starts with (tests/e2e/test_access_rules.py); they only
-# concern paths under /ruled/ and DELETE on /api/headers, so other tests never meet them.
+# The central rules every e2e stack starts with (tests/e2e/test_central_rules.py, and
+# test_step_up.py for the mfa rule); they only concern paths under /ruled/ and DELETE on
+# /api/headers, so other tests never meet them.
 E2E_RULES = """\
 [[rules]]
 paths = ["/ruled/closed"]
@@ -70,6 +71,16 @@ policy = "deny"
 [[rules]]
 paths = ["/api/headers"]
 methods = ["DELETE"]
+policy = "deny"
+
+[[rules]]
+paths = ["/ruled/mfa-staff"]
+subjects = ["group:staff"]
+mfa = true
+policy = "allow"
+
+[[rules]]
+paths = ["/ruled/mfa-staff"]
 policy = "deny"
 """
 VERIFIER_WORKERS = 2

@@ -132,7 +132,7 @@ def post_logout(stack: Stack, cookie: str, everywhere: bool = False) -> requests
 
 
 def access_claims(user: str, session_id: str, lifetime_seconds: int) -> dict[str, Any]:
-    """The claims the verifier puts in an access token, issued now."""
+    """The claims the verifier puts in an access token, issued now (a password sign-in)."""
     now = int(time.time())
     return {
         "iss": "verifier",
@@ -141,6 +141,9 @@ def access_claims(user: str, session_id: str, lifetime_seconds: int) -> dict[str
         "sid": session_id,
         "iat": now,
         "exp": now + lifetime_seconds,
+        "amr": ["pwd"],
+        # A day before iat: tests that move iat back still find it after the sign-in.
+        "auth_time": now - 86_400,
     }
 
 

@@ -117,6 +117,20 @@ CLAIM_ATTACKS: dict[str, Claims] = {
     "sid-never-issued": lambda s, now: {"sid": "A" * 22},
     "sid-redis-glob": lambda s, now: {"sid": "*"},
     "user-never-created": lambda s, now: {"sub": "nobody-at-all", "sid": "B" * 22},
+    # How and when the user signed in: claimed with the real key, but not as we write it.
+    "amr-unknown-method": lambda s, now: {"amr": ["pwd", "sms"]},
+    "amr-empty": lambda s, now: {"amr": []},
+    "amr-as-string": lambda s, now: {"amr": "pwd otp"},
+    "amr-repeated": lambda s, now: {"amr": ["pwd", "pwd"]},
+    "amr-null": lambda s, now: {"amr": None},
+    "amr-missing": lambda s, now: {"amr": OMIT},
+    "auth_time-missing": lambda s, now: {"auth_time": OMIT},
+    "auth_time-as-string": lambda s, now: {"auth_time": str(now - 60)},
+    "auth_time-after-iat": lambda s, now: {"iat": now - 60, "auth_time": now - 30},
+    "auth_time-in-the-future": lambda s, now: {"auth_time": now + 600},
+    # A genuine token from before amr existed is outdated, not forged: without a refresh
+    # cookie to take over, that too is a 401.
+    "amr-and-auth_time-missing": lambda s, now: {"amr": OMIT, "auth_time": OMIT},
 }
 
 TYPE_ATTACKS: dict[str, Any] = {

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 # What the legacy app answers for a path it has no page for: the request got past nginx.
 REACHED_THE_APP = 404
+# The number of a rule the tests append to E2E_RULES (and so the count of rules after it).
+ADDED_RULE = E2E_RULES.count("[[rules]]") + 1
 
 
 def _cookie(stack: Stack, *groups: str) -> str:
@@ -109,7 +111,7 @@ def test_a_rule_can_deny_one_method_only(stack: Stack) -> None:
 def test_an_edited_rules_file_is_in_force_without_a_restart(stack: Stack) -> None:
     cookie = _cookie(stack)
     pid = stack.processes["verifier"].pid
-    reloads_before = _log_count(stack, "reloaded: 5 rule(s)")
+    reloads_before = _log_count(stack, f"reloaded: {ADDED_RULE} rule(s)")
     assert get_page(stack, "/ruled/open", cookie=cookie).status_code == REACHED_THE_APP
     during: list[int] = []
     stop = threading.Event()
@@ -125,7 +127,7 @@ def test_an_edited_rules_file_is_in_force_without_a_restart(stack: Stack) -> Non
         _write_rules(stack, E2E_RULES + '\n[[rules]]\npaths = ["/ruled/open"]\npolicy = "deny"\n')
         # Each of the two workers reloads on its own, within a second, and says so.
         reloaded = wait_until(
-            lambda: _log_count(stack, "reloaded: 5 rule(s)") >= reloads_before + 2
+            lambda: _log_count(stack, f"reloaded: {ADDED_RULE} rule(s)") >= reloads_before + 2
         )
     finally:
         stop.set()
@@ -154,6 +156,7 @@ def test_a_broken_rules_file_is_logged_and_the_rules_in_force_are_kept(stack: St
         )
     )
     policy_line = len(broken.splitlines())
-    assert f"rules.toml:{policy_line}: rule 5: policy must be" in log.read_text(errors="replace")
+    problem = f"rules.toml:{policy_line}: rule {ADDED_RULE}: policy must be"
+    assert problem in log.read_text(errors="replace")
     assert get_page(stack, "/ruled/closed", cookie=cookie).status_code == 403
     assert get_page(stack, "/ruled/open", cookie=cookie).status_code == REACHED_THE_APP

@@ -51,8 +51,11 @@ def test_the_app_gets_an_assertion_that_verifies_against_the_published_keys(
     claims = _verified(stack, assertion, "app")
 
     assert jwt.get_unverified_header(assertion)["alg"] == "EdDSA"
-    assert set(claims) == {"iss", "aud", "sub", "groups", "sid", "iat", "exp"}
+    assert set(claims) == {"iss", "aud", "sub", "groups", "sid", "amr", "auth_time", "iat", "exp"}
     assert (claims["sub"], claims["sid"], claims["groups"]) == (name, session_id, ["admins", "ops"])
+    # How and when the user signed in: a password, at the sign-in just made.
+    assert claims["amr"] == ["pwd"]
+    assert claims["auth_time"] <= claims["iat"]
     assert 0 < claims["exp"] - claims["iat"] <= 60
     assert claims["iat"] <= time.time() + 1
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from verifier.access.conditions import SignInConditions
 from verifier.access.declaration import DeclarationCache, LocationDeclaration
 from verifier.errors import AccessConfigError
 
@@ -23,8 +26,8 @@ def test_terms_are_separated_by_spaces_or_commas(text: str) -> None:
 
 
 def test_an_unknown_term_is_refused_naming_the_declaration() -> None:
-    with pytest.raises(AccessConfigError, match=r"'group:admins mfa'.*'mfa' is not a subject"):
-        LocationDeclaration.parse("group:admins mfa")
+    with pytest.raises(AccessConfigError, match=r"'group:admins otp'.*'otp' is not a subject"):
+        LocationDeclaration.parse("group:admins otp")
 
 
 def test_an_oversized_declaration_is_refused() -> None:
@@ -38,3 +41,21 @@ def test_the_cache_returns_the_same_parse_and_remembers_refusals() -> None:
     for _ in range(2):
         with pytest.raises(AccessConfigError):
             cache.get("oops")
+
+
+def test_mfa_and_max_age_are_conditions_beside_the_subjects() -> None:
+    declaration = LocationDeclaration.parse("group:admins, mfa max_age=15")
+    assert declaration.subjects.groups == {"admins"}
+    assert declaration.conditions == SignInConditions(mfa=True, max_age_minutes=15)
+
+
+def test_conditions_alone_leave_every_signed_in_user_a_subject() -> None:
+    declaration = LocationDeclaration.parse("mfa")
+    assert declaration.subjects.anyone
+    assert declaration.conditions.mfa
+
+
+@pytest.mark.parametrize("text", ["mfa max_age=0", "max_age=soon", "group:admins max_age"])
+def test_a_bad_condition_is_refused_naming_the_declaration(text: str) -> None:
+    with pytest.raises(AccessConfigError, match=re.escape(f"$verifier_require {text!r}")):
+        LocationDeclaration.parse(text)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from verifier.access.conditions import SignInConditions
 from verifier.access.rules import Policy, Target, load_rules, parse_rules
 from verifier.errors import RulesFileError
 
@@ -88,6 +89,14 @@ def test_default_policy_deny_is_read() -> None:
         ("[[rules]]\npolicy = 'deny'\nhosts = ['Bad Host']\n", 3, "not a host name"),
         ("[[rules]]\npolicy = 'deny'\npath_regex = '('\n", 3, "not a valid regex"),
         ("[[rules]]\npolicy = 'deny'\nsubjects = ['admins']\n", 3, "not a subject"),
+        ("[[rules]]\npolicy = 'allow'\nsubjects = ['mfa']\n", 3, "second factor is `mfa = true`"),
+        ("[[rules]]\npolicy = 'allow'\n\nmfa = 'yes'\n", 4, "mfa must be true or false"),
+        ("[[rules]]\npolicy = 'allow'\nmax_age_minutes = 0\n", 3, "max_age_minutes: max_age"),
+        ("[[rules]]\npolicy = 'allow'\nmax_age_minutes = '10'\n", 3, "whole number"),
+        ("[[rules]]\npolicy = 'allow'\nmax_age_minutes = 1.5\n", 3, "whole number"),
+        ("[[rules]]\npolicy = 'allow'\nmax_age_minutes = true\n", 3, "whole number"),
+        ("[[rules]]\npolicy = 'deny'\nmfa = true\n", 3, "mfa is for allow rules"),
+        ("[[rules]]\npolicy = 'deny'\nmax_age_minutes = 5\n", 3, "is for allow rules"),
         ("[[rules]]\npolicy = 'deny'\npaths = []\n", 3, "is empty"),
         ("[[rules]]\npolicy = 'deny'\npaths = '/x'\n", 3, "list of strings"),
         ("defaults = 'allow'\n", 1, "unknown setting 'defaults'"),
@@ -110,3 +119,25 @@ def test_an_unreadable_file_is_refused_naming_it(tmp_path: Path) -> None:
     binary.write_bytes(b"\xff\xfe")
     with pytest.raises(RulesFileError, match="not UTF-8"):
         load_rules(binary)
+
+
+def test_an_allow_rule_reads_what_it_asks_of_the_session() -> None:
+    rules = parse_rules(
+        '[[rules]]\npaths = ["/admin"]\nmfa = true\nmax_age_minutes = 10\npolicy = "allow"\n'
+        '[[rules]]\npaths = ["/wiki"]\nmfa = false\npolicy = "deny"\n',
+        "rules.toml",
+    )
+    first, second = rules.rules
+    assert first.conditions == SignInConditions(mfa=True, max_age_minutes=10)
+    assert first.describe("rules.toml") == "rule 1 (rules.toml line 1): allow with mfa max_age=10"
+    assert not second.conditions.any
+    assert second.describe("rules.toml") == "rule 2 (rules.toml line 6): deny"
+
+
+def test_conditions_do_not_decide_whether_a_rule_applies() -> None:
+    # Matching looks at host, path, method and subjects only: a session without a second
+    # factor meets the mfa rule (and needs a step-up), it never falls through to the next.
+    rules = parse_rules(
+        '[[rules]]\npaths = ["/admin"]\nmfa = true\npolicy = "allow"\n', "rules.toml"
+    )
+    assert rules.first_match(_target("/admin/x"), "bob", ()) is rules.rules[0]

@@ -154,6 +154,9 @@ claims_json = st.fixed_dictionaries(
         "iat": st.integers(min_value=0, max_value=2**34) | json_values,
         "exp": st.integers(min_value=0, max_value=2**34) | json_values,
         "nbf": st.integers(min_value=0, max_value=2**34) | json_values,
+        "amr": st.sampled_from([["pwd"], ["pwd", "otp"], ["hwk", "pin"], ["evil"], []])
+        | json_values,
+        "auth_time": st.integers(min_value=0, max_value=2**34) | json_values,
     },
 )
 
@@ -344,7 +347,20 @@ def _tags(html: str) -> set[str]:
 latin1_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=120)
 declarations = st.one_of(
     st.lists(
-        st.sampled_from(["user:victim", "group:admins", "user:other", "admins", "mfa", ","]),
+        st.sampled_from(
+            [
+                "user:victim",
+                "group:admins",
+                "user:other",
+                "admins",
+                "mfa",
+                "max_age=1",
+                "max_age=0",
+                "max_age=x",
+                "max_age=",
+                ",",
+            ]
+        ),
         max_size=4,
     ).map(" ".join),
     latin1_text,
@@ -359,7 +375,7 @@ declarations = st.one_of(
     host=latin1_text,
     method=latin1_text,
 )
-def test_auth_decides_any_access_description_with_204_or_403_only(
+def test_auth_decides_any_access_description_with_204_401_or_403_only(
     harness: Harness, declaration: str, path: str, uri: str, host: str, method: str
 ) -> None:
     result = harness.client.simulate_get(
@@ -374,12 +390,39 @@ def test_auth_decides_any_access_description_with_204_or_403_only(
         },
     )
 
-    assert result.status_code in {204, 403}, (result.status_code, result.text)
-    if result.status_code == 403:
+    assert result.status_code in {204, 401, 403}, (result.status_code, result.text)
+    if result.status_code == 401:
+        # A password session at a location asking for mfa: a step-up, always named.
+        assert result.headers["x-verifier-step-up"] == "mfa"
+        assert "mfa" in declaration
+    else:
+        assert "x-verifier-step-up" not in result.headers
+    if result.status_code in {401, 403}:
         # Who was refused (for the "no access" page), and nothing the app would get.
         assert result.headers["x-verifier-user"] == harness.user
         assert "x-verifier-session" not in result.headers
         assert "x-verifier-assertion" not in result.headers
+
+
+@FUZZ
+@given(uri=latin1_text, step=latin1_text | st.sampled_from(["mfa", "max_age"]), json=st.booleans())
+def test_unauthorized_with_any_step_up_header_points_at_a_same_site_login(
+    harness: Harness, uri: str, step: str, json: bool
+) -> None:
+    headers = {"X-Original-URI": uri, "X-Verifier-Step-Up": step}
+    headers["Accept"] = "application/json" if json else "text/html"
+
+    result = harness.client.simulate_get("/auth/unauthorized", headers=headers)
+
+    assert result.status_code == (401 if json else 302)
+    login_url = result.json["login_url"] if json else result.headers["location"]
+    parts = urlsplit(login_url)
+    assert (parts.scheme, parts.netloc, parts.path) == ("", "", "/auth/login")
+    query = parse_qs(parts.query)
+    # Only a step the verifier knows is passed on; anything else is a plain sign-in.
+    assert query.get("step_up", []) == ([step] if step in {"mfa", "max_age"} else [])
+    if json:
+        assert result.json.get("step_up") == (login_url if "step_up" in query else None)
 
 
 @FUZZ

@@ -8,6 +8,7 @@ from verifier.factors.methods import (
     RECOVERY_CODE,
     TOTP,
     USER_VERIFIED,
+    checked_amr,
     is_multi_factor,
 )
 
@@ -31,3 +32,13 @@ def test_two_factors_count_as_multi_factor(amr: tuple[str, ...]) -> None:
 )
 def test_one_factor_alone_is_not_multi_factor(amr: tuple[str, ...]) -> None:
     assert not is_multi_factor(amr)
+
+
+def test_checked_amr_keeps_the_order_and_drops_repeats() -> None:
+    assert checked_amr([PASSWORD, TOTP, PASSWORD]) == (PASSWORD, TOTP)
+
+
+@pytest.mark.parametrize("amr", [[], ["sms"], [PASSWORD, "PWD"], [""]])
+def test_checked_amr_refuses_none_or_an_unknown_method(amr: list[str]) -> None:
+    with pytest.raises(ValueError, match="amr must be one or more of"):
+        checked_amr(amr)

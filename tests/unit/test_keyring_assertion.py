@@ -7,6 +7,7 @@ from typing import Any
 import jwt
 import pytest
 
+from verifier.factors.methods import SignIn
 from verifier.keyring.assertion import ASSERTION_TYPE, AssertionSigner
 from verifier.keyring.jwks import public_jwk
 from verifier.keyring.material import Key, generate_key
@@ -192,3 +193,19 @@ def test_the_cache_is_bounded_and_evicts_the_oldest(current: CurrentRing) -> Non
 def test_lifetimes_past_a_minute_are_refused(current: CurrentRing, ttl: int) -> None:
     with pytest.raises(ValueError, match="ttl_seconds"):
         signer_for(current, ttl=ttl)
+
+
+def test_assertion_says_how_and_when_the_user_signed_in(current: CurrentRing, key: Key) -> None:
+    sign_in = SignIn(("pwd", "otp"), NOW - 120)
+    token = signer_for(current).assertion("alice", GROUPS, "sid-1", "app", NOW, sign_in)
+    assert token is not None
+    claims = decode(token, key)
+    assert (claims["amr"], claims["auth_time"]) == (["pwd", "otp"], NOW - 120)
+
+
+def test_a_step_up_signs_a_new_assertion_at_once(current: CurrentRing, key: Key) -> None:
+    signer = signer_for(current)
+    before = signer.assertion("alice", GROUPS, "sid-1", "app", NOW, SignIn(("pwd",), NOW - 60))
+    after = signer.assertion("alice", GROUPS, "sid-1", "app", NOW + 1, SignIn(("pwd", "otp"), NOW))
+    assert before is not None and after is not None and after != before
+    assert decode(after, key)["amr"] == ["pwd", "otp"]

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from verifier.cookies import MAX_COOKIE_HEADER_LENGTH, CookiePolicy, read_token_cookies
 from verifier.errors import RefreshRejected, TokenRejected
+from verifier.factors.methods import SignIn
 from verifier.keys import normalize_user_name
 from verifier.redirects import safe_next
 from verifier.sessions import RefreshToken
@@ -268,4 +269,8 @@ def test_verify_never_accepts_an_edited_token_with_other_claims(token: str) -> N
         return
     # Base64 admits a few spellings of the same bytes (PyJWT accepts "=" padding), so an
     # edit may survive; it must then be the very token we signed, claims and all.
-    assert claims == GENUINE_CLAIMS == AccessClaims("alice", "session-1", NOW + 300)
+    assert (
+        claims
+        == GENUINE_CLAIMS
+        == AccessClaims("alice", "session-1", NOW + 300, SignIn(("pwd",), NOW))
+    )

@@ -595,5 +595,29 @@ def test_bad_second_factor_settings_are_each_named() -> None:
     reading = read_settings(env(MFA_REQUIRED_GROUPS="ops,b{ad}", PENDING_SIGNIN_SECONDS="5"))
     assert reading.settings is None
     assert len(reading.problems) == 2
-    assert reading.problems[0].startswith("VERIFIER_MFA_REQUIRED_GROUPS: bad group name 'b{ad}'")
+    assert reading.problems[0].startswith("VERIFIER_MFA_REQUIRED_GROUPS: 'b{ad}' is not a group")
     assert reading.problems[1].startswith("VERIFIER_PENDING_SIGNIN_SECONDS: must be between 30")
+
+
+# --- groups that need a second factor ---------------------------------------------------------
+
+
+def test_no_group_needs_a_second_factor_by_default() -> None:
+    assert load_settings(env()).mfa_required_groups == frozenset()
+
+
+def test_mfa_required_groups_split_on_commas_and_spaces_and_fold_case() -> None:
+    loaded = load_settings(env(MFA_REQUIRED_GROUPS="admins, Ops ,,finance ops"))
+    assert loaded.mfa_required_groups == {"admins", "ops", "finance"}
+
+
+@pytest.mark.parametrize("raw", ["admins,{ops}", "admins;ops", "a" * 65, "grüppe"])
+def test_a_bad_mfa_group_is_refused_naming_the_variable_and_the_group(raw: str) -> None:
+    with pytest.raises(SettingsError, match=r"^VERIFIER_MFA_REQUIRED_GROUPS: .* is not a group"):
+        load_settings(env(MFA_REQUIRED_GROUPS=raw))
+
+
+def test_a_bad_mfa_group_is_listed_with_every_other_problem() -> None:
+    with pytest.raises(SettingsInvalid) as caught:
+        load_settings(env(MFA_REQUIRED_GROUPS="{x}", ACCESS_TTL_SECONDS="soon"))
+    assert len(caught.value.problems) == 2

@@ -19,7 +19,14 @@ from typing import Any
 import jwt
 import pytest
 
-from verifier.errors import AccessKeyRetired, AccessTokenExpired, SettingsError, TokenRejected
+from verifier.errors import (
+    AccessKeyRetired,
+    AccessTokenExpired,
+    AccessTokenOutdated,
+    SettingsError,
+    TokenRejected,
+)
+from verifier.factors.methods import SignIn
 from verifier.keyring.material import Key
 from verifier.keyring.ring import CurrentRing, KeyRing, RingPolicy
 from verifier.settings import Settings, SigningKey
@@ -27,6 +34,7 @@ from verifier.tokens import (
     ALGORITHM,
     MAX_TOKEN_LENGTH,
     REQUIRED_CLAIMS,
+    SIGN_IN_CLAIMS,
     TOKEN_TYPE,
     AccessClaims,
     AccessTokenCodec,
@@ -75,6 +83,9 @@ def good_claims(**changes: Any) -> dict[str, Any]:
         "sid": "session-1",
         "iat": NOW - 10,
         "exp": NOW + TTL,
+        "amr": ["pwd"],
+        # Before every `iat` a test uses: nobody signs in after their token was issued.
+        "auth_time": NOW - 5000,
     }
     claims.update(changes)
     return {name: value for name, value in claims.items() if value is not _DROP}
@@ -115,7 +126,7 @@ def assert_rejected(token: str, reason: str, *, now: float = NOW) -> None:
 def test_issued_token_round_trips() -> None:
     token = CODEC.issue("alice", "session-1", NOW)
     assert CODEC.verify(token, NOW) == AccessClaims(
-        user="alice", session_id="session-1", expires_at=NOW + TTL
+        user="alice", session_id="session-1", expires_at=NOW + TTL, sign_in=SignIn(("pwd",), NOW)
     )
 
 
@@ -130,8 +141,10 @@ def test_issued_token_uses_pinned_header_and_required_claims() -> None:
         "sid": "session-1",
         "iat": NOW,
         "exp": NOW + TTL,
+        "amr": ["pwd"],
+        "auth_time": NOW,
     }
-    assert set(REQUIRED_CLAIMS) <= set(claims)
+    assert set(REQUIRED_CLAIMS) | set(SIGN_IN_CLAIMS) <= set(claims)
 
 
 def test_ttl_seconds_reports_the_configured_lifetime() -> None:
@@ -187,7 +200,9 @@ def test_expired_token_raises_access_token_expired() -> None:
 def test_expired_token_is_returned_when_expiry_is_allowed() -> None:
     token = CODEC.issue("alice", "session-1", NOW)
     claims = CODEC.verify(token, NOW + 10 * TTL, allow_expired=True)
-    assert claims == AccessClaims(user="alice", session_id="session-1", expires_at=NOW + TTL)
+    assert claims == AccessClaims(
+        user="alice", session_id="session-1", expires_at=NOW + TTL, sign_in=SignIn(("pwd",), NOW)
+    )
 
 
 def test_leeway_stretches_expiry_and_issue_time() -> None:
@@ -378,6 +393,74 @@ def test_token_with_empty_or_non_string_sub_or_sid_is_rejected(claim: str, value
 @pytest.mark.parametrize("sub", [7, ["alice"], True])
 def test_token_with_non_string_sub_is_rejected(sub: object) -> None:
     assert_rejected(forge(claims=good_claims(sub=sub)), "InvalidSubjectError")
+
+
+@pytest.mark.parametrize(
+    "amr",
+    [[], ["evil"], ["pwd", "evil"], ["pwd", "pwd"], "pwd", ["PWD"], [1], [None], None, {},
+     ["pwd", "otp", "rcv", "hwk", "pin", "pwd"], True],
+)  # fmt: skip
+def test_token_with_a_bad_amr_is_rejected(amr: object) -> None:
+    assert_rejected(forge(claims=expired_claims(amr=amr)), "bad amr")
+
+
+@pytest.mark.parametrize("auth_time", [str(NOW - 5000), True, float(NOW - 5000), 0, -1, None, []])
+def test_token_with_a_bad_auth_time_is_rejected(auth_time: object) -> None:
+    assert_rejected(forge(claims=expired_claims(auth_time=auth_time)), "bad auth_time")
+
+
+def test_token_with_only_one_of_amr_and_auth_time_is_rejected() -> None:
+    assert_rejected(forge(claims=expired_claims(amr=_DROP)), "bad amr")
+    assert_rejected(forge(claims=expired_claims(auth_time=_DROP)), "bad auth_time")
+
+
+def test_token_saying_the_user_signed_in_after_it_was_issued_is_rejected() -> None:
+    assert_rejected(
+        forge(claims=good_claims(iat=NOW - 10, auth_time=NOW - 9)), "auth_time in the future"
+    )
+
+
+def test_a_sign_in_ahead_of_the_clock_is_accepted_only_within_the_leeway() -> None:
+    # Another verifier host's clock may run a little ahead: its tokens say so in both times.
+    ahead = forge(claims=good_claims(iat=NOW + 5, auth_time=NOW + 5))
+    codec = AccessTokenCodec(make_settings(jwt_leeway_seconds=5))
+    assert codec.verify(ahead, NOW).sign_in.auth_time == NOW + 5
+    strict = AccessTokenCodec(make_settings(jwt_leeway_seconds=4))
+    with pytest.raises(TokenRejected, match="in the future"):
+        strict.verify(ahead, NOW)
+
+
+def test_a_genuine_token_from_before_amr_existed_is_outdated_so_the_refresh_token_takes_over() -> (
+    None
+):
+    old = forge(claims=good_claims(amr=_DROP, auth_time=_DROP))
+    for allow_expired in (False, True):
+        with pytest.raises(AccessTokenOutdated) as caught:
+            CODEC.verify(old, NOW, allow_expired=allow_expired)
+        assert isinstance(caught.value, AccessTokenExpired)
+        assert caught.value.reason == "outdated"
+
+
+def test_a_forged_token_without_amr_is_still_refused_as_forged() -> None:
+    forged = forge(claims=good_claims(amr=_DROP, auth_time=_DROP), secret=FOREIGN_SECRET)
+    assert_rejected(forged, "InvalidSignatureError")
+
+
+def test_issue_writes_how_and_when_the_user_signed_in() -> None:
+    token = CODEC.issue("alice", "s", NOW, amr=("pwd", "otp"), auth_time=NOW - 3600)
+    claims = CODEC.verify(token, NOW)
+    assert claims.sign_in == SignIn(("pwd", "otp"), NOW - 3600)
+
+
+def test_issue_never_writes_a_sign_in_after_the_token() -> None:
+    token = CODEC.issue("alice", "s", NOW, auth_time=NOW + 30)
+    assert CODEC.verify(token, NOW).sign_in.auth_time == NOW
+
+
+@pytest.mark.parametrize("amr", [(), ("evil",), ("pwd", "sms")])
+def test_issue_refuses_an_unknown_or_empty_amr(amr: tuple[str, ...]) -> None:
+    with pytest.raises(ValueError, match="amr"):
+        CODEC.issue("alice", "s", NOW, amr=amr)
 
 
 def test_token_issued_in_the_future_is_rejected() -> None:

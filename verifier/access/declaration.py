@@ -9,7 +9,10 @@ A protected location says who may enter next to itself:
     }
 
 Terms are separated by spaces or commas; the location admits any named user and any member
-of a named group. An empty (or unset) declaration admits every signed-in user.
+of a named group. An empty (or unset) declaration admits every signed-in user. Two more
+terms ask something of the session, in addition: `mfa` (signed in with two factors) and
+`max_age=N` (signed in within the last N minutes); a subject whose session falls short
+needs a step-up (verifier.access.conditions).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from verifier.access.conditions import NO_CONDITIONS, SignInConditions, split_terms
 from verifier.access.subjects import Subjects
 from verifier.errors import AccessConfigError
 
@@ -33,6 +37,7 @@ class LocationDeclaration:
 
     text: str
     subjects: Subjects
+    conditions: SignInConditions = NO_CONDITIONS
 
     @classmethod
     def parse(cls, text: str) -> LocationDeclaration:
@@ -41,10 +46,11 @@ class LocationDeclaration:
             raise AccessConfigError("$verifier_require is longer than 2048 characters")
         terms = [term for term in _SEPARATORS.split(text.strip()) if term]
         try:
-            subjects = Subjects.parse(terms)
+            conditions, subject_terms = split_terms(terms)
+            subjects = Subjects.parse(subject_terms)
         except AccessConfigError as error:
             raise AccessConfigError(f"$verifier_require {text!r}: {error}") from None
-        return cls(text=text, subjects=subjects)
+        return cls(text=text, subjects=subjects, conditions=conditions)
 
 
 class DeclarationCache:

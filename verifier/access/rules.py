@@ -8,12 +8,16 @@
     path_regex = "^/api/v[0-9]+/"     # optional: a Python regex matched at the path's start
     methods = ["POST", "DELETE"]      # optional
     subjects = ["group:admins"]       # optional: user:NAME / group:NAME; absent = anyone
+    mfa = true                        # optional, allow rules only: a two-factor session
+    max_age_minutes = 10              # optional, allow rules only: signed in this recently
     policy = "allow"                  # required: "allow" or "deny"
 
 A rule applies when every condition it states holds, its subjects included; the first rule
 that applies decides (as Authelia's access control does: an admin reads the file top to
 bottom and stops at the first match, so a broad allow placed above a narrow deny is a
-visible mistake, not a hidden precedence rule).
+visible mistake, not a hidden precedence rule). `mfa` and `max_age_minutes` are not
+conditions of matching but demands on the session of whoever the rule admits: a subject
+whose session falls short needs a step-up, and never falls through to a later rule.
 """
 
 from __future__ import annotations
@@ -26,10 +30,20 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from verifier.access.conditions import NO_CONDITIONS, SignInConditions
 from verifier.access.subjects import Subjects
 from verifier.errors import AccessConfigError, RulesFileError
 
-_RULE_KEYS = {"hosts", "paths", "path_regex", "methods", "subjects", "policy"}
+_RULE_KEYS = {
+    "hosts",
+    "paths",
+    "path_regex",
+    "methods",
+    "subjects",
+    "mfa",
+    "max_age_minutes",
+    "policy",
+}
 _TOP_KEYS = {"default_policy", "rules"}
 _METHOD = re.compile(r"[A-Z]{1,20}")
 _LABEL = r"[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?"
@@ -66,6 +80,8 @@ class Rule:
     path_regex: re.Pattern[str] | None = None
     methods: frozenset[str] = frozenset()
     subjects: Subjects = field(default_factory=Subjects)
+    # What an allow rule asks of the session of those it admits.
+    conditions: SignInConditions = NO_CONDITIONS
 
     def applies(self, target: Target, user: str, groups: Sequence[str]) -> bool:
         """True if every condition of the rule holds for this request and user."""
@@ -81,7 +97,10 @@ class Rule:
 
     def describe(self, source: str) -> str:
         """`rule 2 (rules.toml line 7): deny` — where an admin finds it."""
-        return f"rule {self.number} ({source} line {self.line}): {self.policy.value}"
+        described = f"rule {self.number} ({source} line {self.line}): {self.policy.value}"
+        if self.conditions.any:
+            described += f" with {self.conditions.describe()}"
+        return described
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +183,9 @@ def _rule(number: int, entry: Any, lines: _Lines, source: str) -> Rule:
     try:
         subjects = Subjects.parse(_strings(entry, "subjects", fail))
     except AccessConfigError as error:
-        raise fail(str(error), "subjects") from None
+        hint = " (a second factor is `mfa = true`)" if "'mfa'" in str(error) else ""
+        raise fail(f"{error}{hint}", "subjects") from None
+    conditions = _conditions(entry, policy, fail)
     return Rule(
         number=number,
         line=header,
@@ -178,7 +199,28 @@ def _rule(number: int, entry: Any, lines: _Lines, source: str) -> Rule:
             _checked(entry, "methods", _METHOD, "must be upper case, like GET", fail)
         ),
         subjects=subjects,
+        conditions=conditions,
     )
+
+
+def _conditions(entry: dict[str, Any], policy: Policy, fail: Any) -> SignInConditions:
+    mfa = entry.get("mfa", False)
+    if not isinstance(mfa, bool):
+        raise fail("mfa must be true or false", "mfa")
+    max_age: int | None = None
+    if "max_age_minutes" in entry:
+        try:
+            max_age = SignInConditions.checked_max_age(entry["max_age_minutes"])
+        except AccessConfigError as error:
+            raise fail(f"max_age_minutes: {error}", "max_age_minutes") from None
+    if not mfa and max_age is None:
+        return NO_CONDITIONS
+    conditions = SignInConditions(mfa=mfa, max_age_minutes=max_age)
+    if policy is Policy.DENY:
+        # A deny admits nobody, so it has no session to ask anything of: surely a mistake.
+        key = "mfa" if mfa else "max_age_minutes"
+        raise fail(f"{key} is for allow rules: a deny admits nobody", key)
+    return conditions
 
 
 def _checked(

@@ -7,6 +7,7 @@ the access rules (which ask for `mfa`).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Final
 
 PASSWORD: Final = "pwd"  # noqa: S105 (the amr value, not a password)
@@ -24,6 +25,14 @@ KNOWN_METHODS: Final = frozenset({PASSWORD, TOTP, RECOVERY_CODE, PASSKEY, USER_V
 _SECOND_FACTORS: Final = frozenset({TOTP, RECOVERY_CODE, PASSKEY})
 
 
+def checked_amr(amr: Iterable[str]) -> tuple[str, ...]:
+    """The methods in order without repeats; raise ValueError for none or an unknown one."""
+    methods = tuple(dict.fromkeys(amr))
+    if not methods or not KNOWN_METHODS.issuperset(methods):
+        raise ValueError(f"amr must be one or more of {sorted(KNOWN_METHODS)}: {methods!r}")
+    return methods
+
+
 def is_multi_factor(amr: Iterable[str]) -> bool:
     """True when the sign-in used two factors.
 
@@ -34,3 +43,13 @@ def is_multi_factor(amr: Iterable[str]) -> bool:
     if PASSKEY in methods and USER_VERIFIED in methods:
         return True
     return PASSWORD in methods and not methods.isdisjoint(_SECOND_FACTORS)
+
+
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """How a session's user signed in (`amr` values, in order) and when (`auth_time`, epoch
+    seconds): what the session records, the access token and the assertion carry, and the
+    `mfa` / `max_age` terms ask about."""
+
+    amr: tuple[str, ...]
+    auth_time: int

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import jwt
 
+from verifier.factors.methods import SignIn
 from verifier.keyring.material import ASSERTION
 from verifier.keyring.ring import CurrentRing, KeyRing
 
@@ -21,7 +22,7 @@ MAX_ASSERTION_TTL_SECONDS = 60
 # Cached assertions per worker, ~600 bytes each.
 ASSERTION_CACHE_ENTRIES = 10_000
 
-_CacheKey = tuple[str, str, str, tuple[str, ...], str]
+_CacheKey = tuple[str, str, str, tuple[str, ...], str, tuple[str, ...], int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +65,13 @@ class AssertionSigner:
         session_id: str,
         audience: str,
         now: float,
+        sign_in: SignIn | None = None,
     ) -> str | None:
         """A signed assertion of who the request is, for `audience`; None without a key.
 
         An empty `audience` (a location that asks for none) means the default audience.
-        Claims: iss, aud, sub, groups, sid, iat, exp (iat + ttl); header kid, alg, typ JWT.
+        Claims: iss, aud, sub, groups, sid, iat, exp (iat + ttl), and with `sign_in` amr
+        and auth_time (how and when the user signed in); header kid, alg, typ JWT.
         """
         audience = audience or self.default_audience
         ring = self._keys.ring
@@ -79,13 +82,16 @@ class AssertionSigner:
         key = ring.signing_key(ASSERTION, now)
         if key is None or key.private_key is None:
             return None
-        cache_key = (session_id, user, audience, groups, key.kid)
+        # The sign-in is part of the key: after a step-up the app must see the new amr. Its
+        # fields, not the SignIn: a tuple hashes in C, a dataclass through Python code.
+        amr, auth_time = (sign_in.amr, sign_in.auth_time) if sign_in is not None else ((), 0)
+        cache_key = (session_id, user, audience, groups, key.kid, amr, auth_time)
         cached = self._cache.get(cache_key)
         if cached is not None and self._reusable(cached, now):
             return cached.token
         issued_at = int(now)
         expires_at = issued_at + self._ttl_seconds
-        claims = {
+        claims: dict[str, object] = {
             "iss": self._issuer,
             "aud": audience,
             "sub": user,
@@ -94,6 +100,9 @@ class AssertionSigner:
             "iat": issued_at,
             "exp": expires_at,
         }
+        if sign_in is not None:
+            claims["amr"] = list(sign_in.amr)
+            claims["auth_time"] = sign_in.auth_time
         token = jwt.encode(
             claims,
             key.private_key,

@@ -3,12 +3,14 @@
 -- ARGV[1] session id, ARGV[2] refresh-token hash, ARGV[3] now (ms), ARGV[4] idle timeout (s),
 -- ARGV[5] absolute lifetime (s), ARGV[6] max sessions per user,
 -- ARGV[7] session key prefix, ARGV[8] retired-set key prefix (same user, same hash tag),
--- ARGV[9] revocation channel, ARGV[10] user
+-- ARGV[9] revocation channel, ARGV[10] user,
+-- ARGV[11] how the user signed in (comma-joined amr values), ARGV[12] when (auth_time, s)
 -- Keys built from ARGV[7]/ARGV[8] share KEYS[2]'s hash tag, so they are in the same slot.
 local now = tonumber(ARGV[3])
 local absolute_ms = now + tonumber(ARGV[5]) * 1000
 redis.call('HSET', KEYS[1], 'created_ms', now, 'absolute_ms', absolute_ms,
-           'current', ARGV[2], 'previous', '', 'previous_until_ms', 0)
+           'current', ARGV[2], 'previous', '', 'previous_until_ms', 0,
+           'amr', ARGV[11], 'auth_time', ARGV[12])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 
 -- Drop index entries whose session has ended (absolute expiry, idle TTL, or deleted).

@@ -4,8 +4,11 @@
 -- needs no second round trip to learn them)
 -- ARGV[1] presented hash, ARGV[2] new hash, ARGV[3] now (ms), ARGV[4] grace window (ms),
 -- ARGV[5] idle timeout (s), ARGV[6] session id, ARGV[7] revocation channel, ARGV[8] user
--- Returns {outcome, absolute_ms, groups}; groups is the record's comma-joined `groups` field
--- ('' for none, and on a denial); outcome is one of:
+-- Returns {outcome, absolute_ms, groups, amr, auth_time, created_ms}; groups is the record's
+-- comma-joined `groups` field ('' for none, and on a denial); amr and auth_time are how and
+-- when the user signed in (false for a session from before they were recorded: the caller
+-- reads that as a password at created_ms), so that the new access token carries them
+-- unchanged (a refresh is not a sign-in); outcome is one of:
 --   rotated   presented was current: new hash stored, presented kept as "previous" for grace
 --   grace     presented was the previous token, inside the grace window: accept, no rotation
 --   replayed  a rotated-out token after its grace (or older): the whole session is revoked
@@ -17,7 +20,8 @@ local function revoke()
 end
 
 local now = tonumber(ARGV[3])
-local session = redis.call('HMGET', KEYS[1], 'current', 'previous', 'previous_until_ms', 'absolute_ms')
+local session = redis.call('HMGET', KEYS[1], 'current', 'previous', 'previous_until_ms',
+                          'absolute_ms', 'amr', 'auth_time', 'created_ms')
 local current, previous = session[1], session[2]
 if not current then
   return {'unknown', '0', ''}
@@ -39,12 +43,14 @@ if ARGV[1] == current then
   local ttl_ms = math.min(tonumber(ARGV[5]) * 1000, absolute_ms - now)
   redis.call('PEXPIRE', KEYS[1], ttl_ms)
   redis.call('PEXPIRE', KEYS[2], absolute_ms - now)
-  return {'rotated', tostring(absolute_ms), redis.call('HGET', KEYS[4], 'groups') or ''}
+  return {'rotated', tostring(absolute_ms), redis.call('HGET', KEYS[4], 'groups') or '',
+          session[5], session[6], session[7]}
 end
 
 if ARGV[1] == previous then
   if now <= tonumber(session[3]) then
-    return {'grace', tostring(absolute_ms), redis.call('HGET', KEYS[4], 'groups') or ''}
+    return {'grace', tostring(absolute_ms), redis.call('HGET', KEYS[4], 'groups') or '',
+            session[5], session[6], session[7]}
   end
   revoke()
   return {'replayed', '0', ''}

@@ -247,9 +247,10 @@ class SecondFactor:
         if method == RECOVERY_CODE:
             left = await self._factors.recovery_codes_left(user)
             self._gate.audit.record("recovery_code.used", user=user, remaining=left)
-        amr = (PASSWORD, method)  # amr: passed to create() once the mfa branch lands
-        # A brand-new session, as at a password-only login (no fixation).
-        session = await self._sessions.create(user)
+        amr = (PASSWORD, method)
+        # A brand-new session, as at a password-only login (no fixation), that records how
+        # the user signed in: the access token carries it to `mfa` rules.
+        session = await self._sessions.create(user, amr=amr)
         self._gate.metrics.signin(SIGNIN_OK)
         self._gate.audit.record(
             "signin.succeeded",

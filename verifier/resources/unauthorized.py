@@ -1,4 +1,5 @@
-"""`/auth/unauthorized`: what a signed-out visitor gets (nginx's error_page 401 target)."""
+"""`/auth/unauthorized`: what a signed-out visitor, or one who needs a step-up, gets (nginx's
+error_page 401 target)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,12 @@ from urllib.parse import quote
 import falcon
 import falcon.asgi
 
+from verifier.access.conditions import STEPS
 from verifier.redirects import safe_next
+
+# Set by nginx's @verifier_unauthorized from the check's own answer (`location /auth/`
+# clears any copy a client sends). Only a known step counts: anything else is a plain 401.
+STEP_UP_HEADER = "X-Verifier-Step-Up"
 
 
 def is_page_navigation(req: falcon.asgi.Request) -> bool:
@@ -21,8 +27,20 @@ def is_page_navigation(req: falcon.asgi.Request) -> bool:
     return not ("application/json" in accept and "text/html" not in accept)
 
 
+def sign_in_url(login_path: str, next_path: str, step_up: str | None = None) -> str:
+    """The sign-in page, for a step-up if one is named, coming back to `next_path`."""
+    query = [f"step_up={step_up}"] if step_up is not None else []
+    if next_path != "/":
+        query.append("next=" + quote(next_path, safe="/"))
+    return login_path + ("?" + "&".join(query) if query else "")
+
+
 class Unauthorized:
-    """Redirects page navigations to the login page; gives API calls a 401 JSON body."""
+    """Redirects page navigations to the login page; gives API calls a 401 JSON body.
+
+    For a signed-in user who needs a step-up the login page is asked for that step
+    (`?step_up=mfa&next=...`), and the JSON names the same URL as `step_up`.
+    """
 
     def __init__(self, login_path: str) -> None:
         self._login_path = login_path
@@ -30,15 +48,18 @@ class Unauthorized:
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Send the visitor to sign in, remembering where they were going."""
         next_path = safe_next(req.get_header("X-Original-URI"))
-        login_url = self._login_path
-        if next_path != "/":
-            login_url += "?next=" + quote(next_path, safe="/")
+        step = req.get_header(STEP_UP_HEADER)
+        step_up = step if step in STEPS else None
+        login_url = sign_in_url(self._login_path, next_path, step_up)
         resp.cache_control = ["no-store"]
         if is_page_navigation(req):
             resp.status = falcon.HTTP_302
             resp.location = login_url
             return
         resp.status = falcon.HTTP_401
-        resp.media = {"error": "unauthenticated", "login_url": login_url}
+        if step_up is None:
+            resp.media = {"error": "unauthenticated", "login_url": login_url}
+        else:
+            resp.media = {"error": "step_up_required", "step_up": login_url, "login_url": login_url}
 
     on_head = on_post = on_put = on_patch = on_delete = on_options = on_get
