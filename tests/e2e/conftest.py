@@ -34,6 +34,7 @@ import pytest
 import redis
 import requests
 from e2e_helpers import run_cli
+from redis_topologies import RedisClusterDeployment, SentinelDeployment
 
 from verifier.demo import processes
 from verifier.demo.processes import ManagedProcess, NginxBinary, ProcessStartError
@@ -472,3 +473,32 @@ def pytest_runtest_makereport(
                 for started in used.started:
                     report.sections.append((f"{name} logs", started.log_tails()))
     return report
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterDeployment]:
+    """A Redis Cluster of 3 masters + 3 replicas for the session, on 127.0.0.1."""
+    deployment = RedisClusterDeployment(_workdir("cluster"))
+    with _started(deployment, "Redis Cluster"):
+        yield deployment
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel() -> Iterator[SentinelDeployment]:
+    """A master, a replica and 3 sentinels for the session, on 127.0.0.1."""
+    deployment = SentinelDeployment(_workdir("sentinel"))
+    with _started(deployment, "Redis Sentinel"):
+        yield deployment
+
+
+@contextlib.contextmanager
+def _started(deployment: RedisClusterDeployment | SentinelDeployment, what: str) -> Iterator[None]:
+    try:
+        try:
+            deployment.start()
+        except (ProcessStartError, FileNotFoundError, subprocess.SubprocessError) as error:
+            pytest.fail(f"{what} did not start: {error}", pytrace=False)
+        yield
+    finally:
+        deployment.stop()
+        shutil.rmtree(deployment.workdir, ignore_errors=True)

@@ -1,0 +1,257 @@
+"""Real distributed Redis deployments for the tests: a Cluster and a Sentinel setup.
+
+`RedisClusterDeployment` is 3 masters + 3 replicas made with `redis-cli --cluster create`;
+`SentinelDeployment` is a master, one replica and 3 `redis-sentinel` processes. Every process
+listens on a free port of 127.0.0.1, keeps its files in a temporary directory and is
+stopped by its PID. Timeouts are short (a node or a master is judged down after 2 s) but not
+so short that a busy 2-core machine mistakes a slow process for a dead one. Start-up waits
+for the deployment to say it is whole, never for a fixed time.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+from verifier.demo import processes
+from verifier.demo.processes import ManagedProcess, ProcessStartError
+
+# Node timeout (Cluster) and down-after (Sentinel): how long a silent node takes to be
+# judged down. About 2 s, as on a real deployment with a short timeout.
+DOWN_AFTER_MILLISECONDS = 2000
+# How long the deployment may take to become whole on a slow machine.
+SETTLE_SECONDS = 60.0
+SENTINEL_MASTER = "verifier-master"
+SENTINELS = 3
+# Sentinel enters TILT (and does nothing for tilt-period, 30 s by default) when its 100 ms
+# timer fires more than tilt-trigger (2 s) late, which CPU starvation on 2 cores can cause.
+# A later trigger and a short period keep a busy test machine from freezing failovers.
+TILT_TRIGGER_MILLISECONDS = 10_000
+TILT_PERIOD_MILLISECONDS = 1000
+# How often a sentinel asks the servers for INFO (10 s by default): how soon it learns of a
+# replica, at start-up and after a failover.
+INFO_PERIOD_MILLISECONDS = 1000
+
+
+def wait_for(condition: Callable[[], bool], what: str, seconds: float = SETTLE_SECONDS) -> None:
+    """Poll `condition` (exceptions count as "not yet") until it holds; raise if it never does."""
+    deadline = time.monotonic() + seconds
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except (redis.exceptions.RedisError, OSError) as error:
+            last_error = error
+        time.sleep(0.05)
+    raise ProcessStartError("redis deployment", f"{what} within {seconds:g} s", repr(last_error))
+
+
+def _client(port: int) -> redis.Redis:
+    return redis.Redis(
+        host=processes.LOOPBACK, port=port, decode_responses=True, socket_timeout=2.0
+    )
+
+
+def _start_server(workdir: Path, name: str, port: int, *options: str) -> ManagedProcess:
+    node_dir = workdir / name
+    node_dir.mkdir()
+    argv = [
+        str(processes.find_redis_server().absolute()),
+        "--bind", processes.LOOPBACK,
+        "--port", str(port),
+        *processes.NO_PERSISTENCE,
+        "--dir", str(node_dir),
+        *options,
+    ]  # fmt: skip
+    process = ManagedProcess(name, argv, node_dir)
+    try:
+        process.wait_until_listening(port)
+    except ProcessStartError:
+        process.stop()
+        raise
+    return process
+
+
+@dataclass
+class RedisClusterDeployment:
+    """A Redis Cluster of 3 masters, each with one replica, on 127.0.0.1."""
+
+    workdir: Path
+    ports: list[int] = field(default_factory=list)
+    nodes: dict[int, ManagedProcess] = field(default_factory=dict)
+
+    @property
+    def seeds(self) -> str:
+        """The nodes as VERIFIER_REDIS_CLUSTER_NODES wants them (host:port, comma-separated)."""
+        return ",".join(f"{processes.LOOPBACK}:{port}" for port in self.ports)
+
+    def start(self) -> None:
+        """Start six nodes, join them into a cluster and wait until it is whole."""
+        for index in range(6):
+            port = processes.free_port()
+            bus_port = processes.free_port()
+            self.ports.append(port)
+            self.nodes[port] = _start_server(
+                self.workdir,
+                f"cluster-node-{index}",
+                port,
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", "nodes.conf",
+                "--cluster-node-timeout", str(DOWN_AFTER_MILLISECONDS),
+                # Not port + 10000, which may be taken (or above 65535): a port of its own.
+                "--cluster-port", str(bus_port),
+            )  # fmt: skip
+        argv = [
+            "redis-cli", "--cluster", "create",
+            *(f"{processes.LOOPBACK}:{port}" for port in self.ports),
+            "--cluster-replicas", "1", "--cluster-yes",
+        ]  # fmt: skip
+        create = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=SETTLE_SECONDS,
+            check=False,
+        )
+        if create.returncode != 0:
+            raise ProcessStartError("redis-cli --cluster create", "failed", create.stdout)
+        wait_for(self.is_whole, "cluster_state:ok with every slot and replica")
+
+    def is_whole(self) -> bool:
+        """Every node knows all six, every slot is served, every replica is in sync."""
+        masters = 0
+        for port in self.ports:
+            with _client(port) as client:
+                info = client.cluster("INFO")
+                if info["cluster_state"] != "ok" or int(info["cluster_slots_ok"]) != 16384:
+                    return False
+                if int(info["cluster_known_nodes"]) != 6:
+                    return False
+                replication = client.info("replication")
+                if replication["role"] == "master":
+                    masters += 1
+                elif replication.get("master_link_status") != "up":
+                    return False
+        return masters == 3
+
+    def master_ports(self) -> list[int]:
+        """The ports of the nodes that are masters now."""
+        found = []
+        for port in self.ports:
+            with _client(port) as client:
+                if client.info("replication")["role"] == "master":
+                    found.append(port)
+        return found
+
+    def port_serving(self, key: str) -> int:
+        """The port of the master that serves `key`'s slot now."""
+        with _client(self.ports[0]) as client:
+            slot = int(client.cluster("KEYSLOT", key))
+            for start, end, master, *_ in client.execute_command("CLUSTER SLOTS"):
+                if start <= slot <= end:
+                    return int(master[1])
+        raise AssertionError(f"no node serves slot {slot}")
+
+    def stop(self) -> None:
+        """Stop every node by its PID."""
+        for process in self.nodes.values():
+            process.stop()
+
+
+@dataclass
+class SentinelDeployment:
+    """A master, one replica and three sentinels watching them, on 127.0.0.1."""
+
+    workdir: Path
+    master_port: int = 0
+    replica_port: int = 0
+    sentinel_ports: list[int] = field(default_factory=list)
+    servers: dict[str, ManagedProcess] = field(default_factory=dict)
+
+    @property
+    def sentinels(self) -> str:
+        """The sentinels as VERIFIER_REDIS_SENTINELS wants them (host:port, comma-separated)."""
+        return ",".join(f"{processes.LOOPBACK}:{port}" for port in self.sentinel_ports)
+
+    def start(self) -> None:
+        """Start the master, the replica and the sentinels; wait until all see each other."""
+        self.master_port = processes.free_port()
+        self.replica_port = processes.free_port()
+        self.servers["master"] = _start_server(self.workdir, "master", self.master_port)
+        self.servers["replica"] = _start_server(
+            self.workdir,
+            "replica",
+            self.replica_port,
+            "--replicaof", processes.LOOPBACK, str(self.master_port),
+        )  # fmt: skip
+        for index in range(SENTINELS):
+            port = processes.free_port()
+            self.sentinel_ports.append(port)
+            self.servers[f"sentinel-{index}"] = self._start_sentinel(index, port)
+        for port in self.sentinel_ports:
+            with _client(port) as client:
+                client.execute_command(
+                    "SENTINEL", "DEBUG",
+                    "tilt-trigger", TILT_TRIGGER_MILLISECONDS,
+                    "tilt-period", TILT_PERIOD_MILLISECONDS,
+                    "info-period", INFO_PERIOD_MILLISECONDS,
+                )  # fmt: skip
+        wait_for(self.is_whole, "every sentinel seeing the master, the replica and the others")
+
+    def _start_sentinel(self, index: int, port: int) -> ManagedProcess:
+        sentinel_dir = self.workdir / f"sentinel-{index}"
+        sentinel_dir.mkdir()
+        # Sentinel rewrites its configuration file (it records what it learns): its own copy.
+        config = sentinel_dir / "sentinel.conf"
+        config.write_text(
+            f"bind {processes.LOOPBACK}\n"
+            f"port {port}\n"
+            f"dir {sentinel_dir}\n"
+            f"sentinel monitor {SENTINEL_MASTER} {processes.LOOPBACK} {self.master_port} 2\n"
+            f"sentinel down-after-milliseconds {SENTINEL_MASTER} {DOWN_AFTER_MILLISECONDS}\n"
+            f"sentinel failover-timeout {SENTINEL_MASTER} 10000\n"
+            f"sentinel parallel-syncs {SENTINEL_MASTER} 1\n",
+            encoding="utf-8",
+        )
+        binary = shutil.which("redis-sentinel")
+        if binary is None:
+            raise FileNotFoundError("no redis-sentinel found: install Debian's redis-sentinel")
+        process = ManagedProcess(f"sentinel-{index}", [binary, str(config)], sentinel_dir)
+        try:
+            process.wait_until_listening(port)
+        except ProcessStartError:
+            process.stop()
+            raise
+        return process
+
+    def is_whole(self) -> bool:
+        """The replica is in sync and every sentinel knows the master, it and the others."""
+        with _client(self.replica_port) as client:
+            if client.info("replication").get("master_link_status") != "up":
+                return False
+        for port in self.sentinel_ports:
+            with _client(port) as client:
+                state = client.sentinel_master(SENTINEL_MASTER)
+                if not state["is_master"] or state["is_sdown"] or state["is_odown"]:
+                    return False
+                if state["num-slaves"] != 1 or state["num-other-sentinels"] != SENTINELS - 1:
+                    return False
+        return True
+
+    def current_master_port(self) -> int:
+        """The master's port as the first sentinel says now."""
+        with _client(self.sentinel_ports[0]) as client:
+            _host, port = client.sentinel_get_master_addr_by_name(SENTINEL_MASTER)
+            return int(port)
+
+    def stop(self) -> None:
+        """Stop the sentinels first (no failover while the servers stop), then the servers."""
+        for name in sorted(self.servers, key=lambda name: not name.startswith("sentinel")):
+            self.servers[name].stop()
