@@ -15,7 +15,6 @@ from typing import Any, Protocol
 
 import falcon
 import falcon.asgi
-import redis.asyncio as aioredis
 
 from verifier.access import AccessPolicy
 from verifier.access.reload import RulesReloader
@@ -33,12 +32,12 @@ from verifier.observe.audit import AuditLog, LoggingAuditLog, set_request_id
 from verifier.observe.logs import configure_logging
 from verifier.passwords import PasswordHasher
 from verifier.readiness import ReadinessCheck
-from verifier.redis_store import connect
 from verifier.resources import Forbidden, Health, Login, Logout, Readiness, Unauthorized
 from verifier.resources.body import wants_json
 from verifier.resources.jwks import JWKS_PATH, Jwks
 from verifier.sessions import Clock, SessionPolicy, SessionStore
 from verifier.settings import Settings, load_settings
+from verifier.store import RedisClient, client_for
 from verifier.throttle import LoginThrottle, ThrottlePolicy
 from verifier.tokens import AccessTokenCodec
 from verifier.users import UserStore
@@ -48,7 +47,7 @@ log = logging.getLogger("verifier")
 
 def create_app(
     settings: Settings,
-    client: aioredis.Redis,
+    client: RedisClient,
     clock: Clock = time.time,
     hasher: PasswordHasher | None = None,
     keyring: CurrentRing | None = None,
@@ -147,7 +146,7 @@ class _Background(Protocol):
 class _Lifecycle:
     """Starts the background tasks with the worker; stops them and Redis with the worker."""
 
-    def __init__(self, client: aioredis.Redis, background: list[_Background]) -> None:
+    def __init__(self, client: RedisClient, background: list[_Background]) -> None:
         self._redis = client
         self._background = background
         self._tasks: list[asyncio.Task[None]] = []
@@ -222,4 +221,4 @@ def from_environment() -> ASGIApp:
             "VERIFIER_COOKIE_SECURE=false: cookies go over plain http. "
             "Use this only for local development."
         )
-    return create_app(settings, connect(settings.redis_url))
+    return create_app(settings, client_for(settings))

@@ -21,9 +21,10 @@ from verifier.keyring.commands import add_keys_commands
 from verifier.keys import KeySpace, normalize_user_name
 from verifier.passwords import PasswordHasher
 from verifier.preflight import check_configuration, redis_problem
-from verifier.redis_store import connect, guard
+from verifier.redis_store import guard
 from verifier.sessions import SessionPolicy, SessionStore
 from verifier.settings import ENV_PREFIX, load_settings
+from verifier.store import client_for
 from verifier.user_export import ExportRefused, parse_document, render_document, write_export_file
 from verifier.users import GROUPS_FIELD, UserRecord, UserStore, checked_groups, parse_groups
 
@@ -153,8 +154,8 @@ def _group_option(parser: argparse.ArgumentParser, flag: str, meaning: str) -> N
 def _check_config(args: argparse.Namespace) -> int:
     preflight = check_configuration(os.environ, time.time())
     problems = list(preflight.problems)
-    if not args.no_redis and preflight.redis_url is not None:
-        unreachable = asyncio.run(redis_problem(preflight.redis_url))
+    if not args.no_redis and preflight.redis is not None:
+        unreachable = asyncio.run(redis_problem(preflight.redis))
         if unreachable is not None:
             problems.append(unreachable)
     for problem in problems:
@@ -201,7 +202,7 @@ def _serve(args: argparse.Namespace) -> int:
         raise SettingsInvalid(preflight.problems)
     # Redis down is no reason to refuse to start: the service fails closed and recovers by
     # itself, and /readyz reports it. Starting keeps a restart of both from looping.
-    unreachable = asyncio.run(redis_problem(preflight.settings.redis_url))
+    unreachable = asyncio.run(redis_problem(preflight.settings.redis))
     if unreachable is not None:
         print(
             f"verifier: warning: {unreachable}; starting anyway (/readyz answers 503 until "
@@ -254,7 +255,7 @@ class _Stores:
 
     def __init__(self) -> None:
         settings = load_settings(os.environ)
-        self.redis = connect(settings.redis_url)
+        self.redis = client_for(settings)
         keys = KeySpace(settings.key_prefix)
         self.hasher = PasswordHasher(max_parallel=1)
         self.users = UserStore(self.redis, keys, self.hasher)
@@ -473,7 +474,7 @@ async def _access_check(args: argparse.Namespace) -> int:
     if args.groups is not None:
         groups = parse_groups(args.groups)
     else:
-        client = connect(settings.redis_url)
+        client = client_for(settings)
         try:
             keys = KeySpace(settings.key_prefix)
             if not await guard(client.exists(keys.user(user))):

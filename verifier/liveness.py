@@ -13,10 +13,10 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-import redis.asyncio as aioredis
 import redis.exceptions
 
 from verifier.redis_store import REDIS_OUTAGE_ERRORS, as_text
+from verifier.store import RedisClient
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class RevocationListener:
     """Subscribes to the revocation channel and feeds the cache, reconnecting forever."""
 
     def __init__(
-        self, client: aioredis.Redis, channel: str, cache: LivenessCache, clock: Clock
+        self, client: RedisClient, channel: str, cache: LivenessCache, clock: Clock
     ) -> None:
         self._redis = client
         self._channel = channel

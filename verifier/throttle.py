@@ -5,11 +5,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
-
 from verifier.errors import LoginThrottled
 from verifier.keys import KeySpace
 from verifier.redis_store import guard
+from verifier.store import RedisClient
 
 # Take one attempt from a counter's allowance, or refuse. Counting *before* the password is
 # checked, in one atomic step, is what makes the limit hold against a burst of parallel
@@ -74,7 +73,7 @@ class LoginThrottle:
     Each script touches one key, so the counters may live in different Redis Cluster slots.
     """
 
-    def __init__(self, client: aioredis.Redis, keys: KeySpace, policy: ThrottlePolicy) -> None:
+    def __init__(self, client: RedisClient, keys: KeySpace, policy: ThrottlePolicy) -> None:
         self._redis = client
         self._keys = keys
         self._policy = policy
