@@ -37,7 +37,7 @@ from verifier.resources.body import wants_json
 from verifier.resources.jwks import JWKS_PATH, Jwks
 from verifier.sessions import Clock, SessionPolicy, SessionStore
 from verifier.settings import Settings, load_settings
-from verifier.store import RedisClient, client_for
+from verifier.store import RedisClient, client_for, subscriptions
 from verifier.throttle import LoginThrottle, ThrottlePolicy
 from verifier.tokens import AccessTokenCodec
 from verifier.users import UserStore
@@ -68,7 +68,9 @@ def create_app(
     listener = None
     if settings.liveness_cache_seconds > 0:
         liveness = LivenessCache(clock, settings.liveness_cache_seconds)
-        listener = RevocationListener(client, keys.revocations(), liveness, clock)
+        listener = RevocationListener(
+            subscriptions(settings.redis, client), keys.revocations(), liveness, clock
+        )
     sessions = SessionStore(
         client,
         keys,

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import redis.exceptions
 
 from verifier.redis_store import REDIS_OUTAGE_ERRORS, as_text
-from verifier.store import RedisClient
+from verifier.store import Subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -120,9 +120,11 @@ class RevocationListener:
     """Subscribes to the revocation channel and feeds the cache, reconnecting forever."""
 
     def __init__(
-        self, client: RedisClient, channel: str, cache: LivenessCache, clock: Clock
+        self, subscriptions: Subscriptions, channel: str, cache: LivenessCache, clock: Clock
     ) -> None:
-        self._redis = client
+        # Where to subscribe (verifier.store): each attempt asks for a new pub/sub, which on
+        # a Cluster lands on another node than the one that just failed.
+        self._subscriptions = subscriptions
         self._channel = channel
         self._cache = cache
         self._clock = clock
@@ -151,7 +153,7 @@ class RevocationListener:
                 return
 
     async def _listen(self) -> None:
-        pubsub = self._redis.pubsub()
+        pubsub = self._subscriptions.pubsub()
         try:
             await pubsub.subscribe(self._channel)
             last_heard = self._clock()

@@ -61,7 +61,8 @@ def _client(port: int) -> redis.Redis:
 
 def _start_server(workdir: Path, name: str, port: int, *options: str) -> ManagedProcess:
     node_dir = workdir / name
-    node_dir.mkdir()
+    # A node started again (same name) finds its files, e.g. a cluster node its nodes.conf.
+    node_dir.mkdir(exist_ok=True)
     argv = [
         str(processes.find_redis_server().absolute()),
         "--bind", processes.LOOPBACK,
@@ -86,6 +87,7 @@ class RedisClusterDeployment:
     workdir: Path
     ports: list[int] = field(default_factory=list)
     nodes: dict[int, ManagedProcess] = field(default_factory=dict)
+    bus_ports: dict[int, int] = field(default_factory=dict)
 
     @property
     def seeds(self) -> str:
@@ -94,20 +96,12 @@ class RedisClusterDeployment:
 
     def start(self) -> None:
         """Start six nodes, join them into a cluster and wait until it is whole."""
-        for index in range(6):
+        for _ in range(6):
             port = processes.free_port()
-            bus_port = processes.free_port()
             self.ports.append(port)
-            self.nodes[port] = _start_server(
-                self.workdir,
-                f"cluster-node-{index}",
-                port,
-                "--cluster-enabled", "yes",
-                "--cluster-config-file", "nodes.conf",
-                "--cluster-node-timeout", str(DOWN_AFTER_MILLISECONDS),
-                # Not port + 10000, which may be taken (or above 65535): a port of its own.
-                "--cluster-port", str(bus_port),
-            )  # fmt: skip
+            # Not port + 10000, which may be taken (or above 65535): a port of its own.
+            self.bus_ports[port] = processes.free_port()
+            self.start_node(port)
         argv = [
             "redis-cli", "--cluster", "create",
             *(f"{processes.LOOPBACK}:{port}" for port in self.ports),
@@ -122,6 +116,30 @@ class RedisClusterDeployment:
         )
         if create.returncode != 0:
             raise ProcessStartError("redis-cli --cluster create", "failed", create.stdout)
+        wait_for(self.is_whole, "cluster_state:ok with every slot and replica")
+
+    def start_node(self, port: int) -> None:
+        """Start the node of `port` (again: it rejoins the cluster from its nodes.conf)."""
+        self.nodes[port] = _start_server(
+            self.workdir,
+            f"cluster-node-{port}",
+            port,
+            "--cluster-enabled", "yes",
+            "--cluster-config-file", "nodes.conf",
+            "--cluster-node-timeout", str(DOWN_AFTER_MILLISECONDS),
+            "--cluster-port", str(self.bus_ports[port]),
+        )  # fmt: skip
+
+    def running_ports(self) -> list[int]:
+        """The ports of the nodes whose process runs (a stopped one is not even dialled)."""
+        return [port for port in self.ports if self.nodes[port].is_running()]
+
+    def stop_node(self, port: int) -> None:
+        """Stop one node by its PID (SIGTERM)."""
+        self.nodes[port].stop()
+
+    def wait_until_whole(self) -> None:
+        """Wait until the cluster is whole again (after a node came back)."""
         wait_for(self.is_whole, "cluster_state:ok with every slot and replica")
 
     def is_whole(self) -> bool:

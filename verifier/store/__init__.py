@@ -4,16 +4,21 @@ Topology differences stay inside this package: every other module takes a `Redis
 and the commands it speaks, and never asks which kind of deployment it talks to.
 """
 
-from verifier.store.connection import RedisClient, client_for, connect
+from verifier.store.connection import ClusterUnreachable, RedisClient, client_for, connect
+from verifier.store.subscription import ClusterSubscriptions, Subscriptions, subscriptions
 from verifier.store.target import RedisMode, RedisNode, RedisTarget, RedisTls, parse_nodes
 
 __all__ = [
+    "ClusterSubscriptions",
+    "ClusterUnreachable",
     "RedisClient",
     "RedisMode",
     "RedisNode",
     "RedisTarget",
     "RedisTls",
+    "Subscriptions",
     "client_for",
     "connect",
     "parse_nodes",
+    "subscriptions",
 ]

@@ -81,6 +81,13 @@ def _common_options(target: RedisTarget) -> dict[str, Any]:
     return options
 
 
+def node_options(target: RedisTarget) -> dict[str, Any]:
+    """Options of a plain connection to one node of `target`: timeouts, retry, ACL, TLS."""
+    # Our retry, not redis-py's default (3 retries, backoff up to 10 s): a subscription
+    # on a node that went away would otherwise redial it for seconds before failing.
+    return {**_common_options(target), **_tls_options(target.tls), "retry": _retry()}
+
+
 def _tls_options(tls: RedisTls | None) -> dict[str, Any]:
     if tls is None:
         return {}
