@@ -175,7 +175,7 @@ class Stack:
     jwt_kid: str
     jwt_secret: str
     key_prefix: str
-    redis: redis.Redis
+    redis: redis.Redis | redis.RedisCluster
     redis_server: RedisServer
     workdir: Path
     keys_dir: Path
@@ -365,15 +365,21 @@ def running_stack(
     settings: Mapping[str, str] | None = None,
     *,
     label: str = "fresh",
+    topology: RedisClusterDeployment | SentinelDeployment | None = None,
 ) -> Iterator[Stack]:
-    """Start a keys directory, the verifier, the legacy app and nginx; stop them after."""
+    """Start a keys directory, the verifier, the legacy app and nginx; stop them after.
+
+    With a `topology`, the verifier (and `stack.redis`) use that Cluster or Sentinel
+    deployment instead of `redis_server`.
+    """
     workdir = _workdir(f"{label}-{binary.label}")
     key_prefix = f"{label}-{binary.version}-{secrets.token_hex(4)}"
     rules_file = workdir / "rules.toml"
     rules_file.write_text(E2E_RULES, encoding="utf-8")
     keys_dir = workdir / "keys"
+    redis_env = topology.verifier_env() if topology else {"VERIFIER_REDIS_URL": redis_server.url}
     env = {
-        "VERIFIER_REDIS_URL": redis_server.url,
+        **redis_env,
         "VERIFIER_KEYS_DIR": str(keys_dir),
         "VERIFIER_ACCESS_TTL_SECONDS": str(ACCESS_TTL_SECONDS),
         "VERIFIER_REFRESH_GRACE_SECONDS": str(REFRESH_GRACE_SECONDS),
@@ -427,7 +433,7 @@ def running_stack(
         shutil.rmtree(workdir, ignore_errors=True)
         pytest.fail(f"{binary.label} stack did not start: {error}", pytrace=False)
 
-    client = redis_server.client()
+    client = topology.client() if topology else redis_server.client()
     try:
         yield Stack(
             nginx=binary,
@@ -502,3 +508,42 @@ def _started(deployment: RedisClusterDeployment | SentinelDeployment, what: str)
     finally:
         deployment.stop()
         shutil.rmtree(deployment.workdir, ignore_errors=True)
+
+
+_TOPOLOGIES = ["sentinel", "cluster"]
+
+
+@contextlib.contextmanager
+def _topology_stack(
+    request: pytest.FixtureRequest,
+    redis_server: RedisServer,
+    settings: Mapping[str, str] | None,
+    label: str,
+) -> Iterator[Stack]:
+    # One nginx binary: what varies is the Redis under the verifier, not nginx.
+    deployment = request.getfixturevalue(f"redis_{request.param}")
+    with running_stack(
+        NGINX_BINARIES[0],
+        redis_server,
+        settings,
+        label=f"{label}-{request.param}",
+        topology=deployment,
+    ) as started:
+        yield started
+
+
+@pytest.fixture(scope="session", params=_TOPOLOGIES)
+def topology_stack(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator[Stack]:
+    """A stack like `stack` whose verifier runs on the Sentinel or the Cluster deployment."""
+    with _topology_stack(request, redis_server, None, "topo") as started:
+        yield started
+
+
+@pytest.fixture(scope="session", params=_TOPOLOGIES)
+def topology_expiring_stack(
+    request: pytest.FixtureRequest, redis_server: RedisServer
+) -> Iterator[Stack]:
+    """Like `expiring_stack` (2 s access tokens), on the Sentinel or the Cluster deployment."""
+    settings = {"VERIFIER_ACCESS_TTL_SECONDS": str(EXPIRING_ACCESS_TTL_SECONDS)}
+    with _topology_stack(request, redis_server, settings, "topo-expiring") as started:
+        yield started

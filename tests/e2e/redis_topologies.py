@@ -16,8 +16,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import redis
+from redis.cluster import ClusterNode
+from redis.sentinel import Sentinel
 
 from verifier.demo import processes
 from verifier.demo.processes import ManagedProcess, ProcessStartError
@@ -37,6 +40,31 @@ TILT_PERIOD_MILLISECONDS = 1000
 # How often a sentinel asks the servers for INFO (10 s by default): how soon it learns of a
 # replica, at start-up and after a failover.
 INFO_PERIOD_MILLISECONDS = 1000
+
+
+class WholeClusterClient(redis.RedisCluster):
+    """A sync cluster client whose pub/sub counts and command stats cover every node.
+
+    Tests read both of one standalone server (how many workers listen, how many EXISTS
+    the workers sent); on a Cluster each node counts only its own.
+    """
+
+    def pubsub_numsub(self, *channels: Any, **options: Any) -> Any:
+        """Subscribers of each channel, summed over every node."""
+        return super().pubsub_numsub(*channels, target_nodes=self.ALL_NODES, **options)
+
+    def info(self, section: Any = None, *args: Any, **options: Any) -> Any:
+        """INFO of every master, with the counters of each section entry summed."""
+        per_node = super().info(section, *args, target_nodes=self.PRIMARIES, **options)
+        summed: dict[str, Any] = {}
+        for reply in per_node.values():
+            for name, value in reply.items():
+                if isinstance(value, dict):
+                    entry = summed.setdefault(name, {})
+                    for field_name, count in value.items():
+                        if isinstance(count, int):
+                            entry[field_name] = entry.get(field_name, 0) + count
+        return summed
 
 
 def wait_for(condition: Callable[[], bool], what: str, seconds: float = SETTLE_SECONDS) -> None:
@@ -117,6 +145,17 @@ class RedisClusterDeployment:
         if create.returncode != 0:
             raise ProcessStartError("redis-cli --cluster create", "failed", create.stdout)
         wait_for(self.is_whole, "cluster_state:ok with every slot and replica")
+
+    def verifier_env(self) -> dict[str, str]:
+        """The VERIFIER_* settings that name this cluster."""
+        return {"VERIFIER_REDIS_CLUSTER_NODES": self.seeds}
+
+    def client(self) -> WholeClusterClient:
+        """A sync cluster client (str replies) for the tests' own reads and writes."""
+        return WholeClusterClient(
+            startup_nodes=[ClusterNode(processes.LOOPBACK, port) for port in self.ports],
+            decode_responses=True,
+        )
 
     def start_node(self, port: int) -> None:
         """Start the node of `port` (again: it rejoins the cluster from its nodes.conf)."""
@@ -262,6 +301,21 @@ class SentinelDeployment:
                 if state["num-slaves"] != 1 or state["num-other-sentinels"] != SENTINELS - 1:
                     return False
         return True
+
+    def verifier_env(self) -> dict[str, str]:
+        """The VERIFIER_* settings that name these sentinels and their master."""
+        return {
+            "VERIFIER_REDIS_SENTINELS": self.sentinels,
+            "VERIFIER_REDIS_SENTINEL_MASTER": SENTINEL_MASTER,
+        }
+
+    def client(self) -> redis.Redis:
+        """A sync client (str replies) of the master the sentinels name."""
+        sentinel = Sentinel(
+            [(processes.LOOPBACK, port) for port in self.sentinel_ports], socket_timeout=2.0
+        )
+        master: redis.Redis = sentinel.master_for(SENTINEL_MASTER, decode_responses=True)
+        return master
 
     def current_master_port(self) -> int:
         """The master's port as the first sentinel says now."""
