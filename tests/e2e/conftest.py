@@ -497,6 +497,29 @@ def redis_sentinel() -> Iterator[SentinelDeployment]:
         yield deployment
 
 
+# The ACL deployments' passwords: test values, never real secrets.
+ACL_PASSWORD = "redis-acl-password-for-tests"
+SENTINEL_ACL_PASSWORD = "sentinel-acl-password-for-tests"
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_acl() -> Iterator[RedisClusterDeployment]:
+    """A Cluster like `redis_cluster` whose nodes require a password."""
+    deployment = RedisClusterDeployment(_workdir("cluster-acl"), password=ACL_PASSWORD)
+    with _started(deployment, "Redis Cluster with a password"):
+        yield deployment
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel_acl() -> Iterator[SentinelDeployment]:
+    """A Sentinel deployment whose servers and sentinels each require their own password."""
+    deployment = SentinelDeployment(
+        _workdir("sentinel-acl"), password=ACL_PASSWORD, sentinel_password=SENTINEL_ACL_PASSWORD
+    )
+    with _started(deployment, "Redis Sentinel with passwords"):
+        yield deployment
+
+
 @contextlib.contextmanager
 def _started(deployment: RedisClusterDeployment | SentinelDeployment, what: str) -> Iterator[None]:
     try:

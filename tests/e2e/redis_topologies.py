@@ -81,10 +81,19 @@ def wait_for(condition: Callable[[], bool], what: str, seconds: float = SETTLE_S
     raise ProcessStartError("redis deployment", f"{what} within {seconds:g} s", repr(last_error))
 
 
-def _client(port: int) -> redis.Redis:
+def _client(port: int, password: str | None = None) -> redis.Redis:
     return redis.Redis(
-        host=processes.LOOPBACK, port=port, decode_responses=True, socket_timeout=2.0
+        host=processes.LOOPBACK,
+        port=port,
+        password=password,
+        decode_responses=True,
+        socket_timeout=2.0,
     )
+
+
+def _auth_options(password: str | None) -> list[str]:
+    # The default user's password; replicas use it to reach their master.
+    return [] if password is None else ["--requirepass", password, "--masterauth", password]
 
 
 def _start_server(workdir: Path, name: str, port: int, *options: str) -> ManagedProcess:
@@ -113,6 +122,8 @@ class RedisClusterDeployment:
     """A Redis Cluster of 3 masters, each with one replica, on 127.0.0.1."""
 
     workdir: Path
+    # The password of every node (None: no authentication).
+    password: str | None = None
     ports: list[int] = field(default_factory=list)
     nodes: dict[int, ManagedProcess] = field(default_factory=dict)
     bus_ports: dict[int, int] = field(default_factory=dict)
@@ -131,7 +142,9 @@ class RedisClusterDeployment:
             self.bus_ports[port] = processes.free_port()
             self.start_node(port)
         argv = [
-            "redis-cli", "--cluster", "create",
+            "redis-cli",
+            *([] if self.password is None else ["--no-auth-warning", "-a", self.password]),
+            "--cluster", "create",
             *(f"{processes.LOOPBACK}:{port}" for port in self.ports),
             "--cluster-replicas", "1", "--cluster-yes",
         ]  # fmt: skip
@@ -148,12 +161,17 @@ class RedisClusterDeployment:
 
     def verifier_env(self) -> dict[str, str]:
         """The VERIFIER_* settings that name this cluster."""
-        return {"VERIFIER_REDIS_CLUSTER_NODES": self.seeds}
+        env = {"VERIFIER_REDIS_CLUSTER_NODES": self.seeds}
+        if self.password is not None:
+            env["VERIFIER_REDIS_USERNAME"] = "default"
+            env["VERIFIER_REDIS_PASSWORD"] = self.password
+        return env
 
     def client(self) -> WholeClusterClient:
         """A sync cluster client (str replies) for the tests' own reads and writes."""
         return WholeClusterClient(
             startup_nodes=[ClusterNode(processes.LOOPBACK, port) for port in self.ports],
+            password=self.password,
             decode_responses=True,
         )
 
@@ -167,6 +185,7 @@ class RedisClusterDeployment:
             "--cluster-config-file", "nodes.conf",
             "--cluster-node-timeout", str(DOWN_AFTER_MILLISECONDS),
             "--cluster-port", str(self.bus_ports[port]),
+            *_auth_options(self.password),
         )  # fmt: skip
 
     def running_ports(self) -> list[int]:
@@ -185,7 +204,7 @@ class RedisClusterDeployment:
         """Every node knows all six, every slot is served, every replica is in sync."""
         masters = 0
         for port in self.ports:
-            with _client(port) as client:
+            with _client(port, self.password) as client:
                 info = client.cluster("INFO")
                 if info["cluster_state"] != "ok" or int(info["cluster_slots_ok"]) != 16384:
                     return False
@@ -202,14 +221,14 @@ class RedisClusterDeployment:
         """The ports of the nodes that are masters now."""
         found = []
         for port in self.ports:
-            with _client(port) as client:
+            with _client(port, self.password) as client:
                 if client.info("replication")["role"] == "master":
                     found.append(port)
         return found
 
     def port_serving(self, key: str) -> int:
         """The port of the master that serves `key`'s slot now."""
-        with _client(self.ports[0]) as client:
+        with _client(self.ports[0], self.password) as client:
             slot = int(client.cluster("KEYSLOT", key))
             for start, end, master, *_ in client.execute_command("CLUSTER SLOTS"):
                 if start <= slot <= end:
@@ -227,6 +246,9 @@ class SentinelDeployment:
     """A master, one replica and three sentinels watching them, on 127.0.0.1."""
 
     workdir: Path
+    # The servers' password, and the sentinels' own (None: no authentication).
+    password: str | None = None
+    sentinel_password: str | None = None
     master_port: int = 0
     replica_port: int = 0
     sentinel_ports: list[int] = field(default_factory=list)
@@ -241,19 +263,21 @@ class SentinelDeployment:
         """Start the master, the replica and the sentinels; wait until all see each other."""
         self.master_port = processes.free_port()
         self.replica_port = processes.free_port()
-        self.servers["master"] = _start_server(self.workdir, "master", self.master_port)
+        auth = _auth_options(self.password)
+        self.servers["master"] = _start_server(self.workdir, "master", self.master_port, *auth)
         self.servers["replica"] = _start_server(
             self.workdir,
             "replica",
             self.replica_port,
             "--replicaof", processes.LOOPBACK, str(self.master_port),
+            *auth,
         )  # fmt: skip
         for index in range(SENTINELS):
             port = processes.free_port()
             self.sentinel_ports.append(port)
             self.servers[f"sentinel-{index}"] = self._start_sentinel(index, port)
         for port in self.sentinel_ports:
-            with _client(port) as client:
+            with _client(port, self.sentinel_password) as client:
                 client.execute_command(
                     "SENTINEL", "DEBUG",
                     "tilt-trigger", TILT_TRIGGER_MILLISECONDS,
@@ -274,7 +298,15 @@ class SentinelDeployment:
             f"sentinel monitor {SENTINEL_MASTER} {processes.LOOPBACK} {self.master_port} 2\n"
             f"sentinel down-after-milliseconds {SENTINEL_MASTER} {DOWN_AFTER_MILLISECONDS}\n"
             f"sentinel failover-timeout {SENTINEL_MASTER} 10000\n"
-            f"sentinel parallel-syncs {SENTINEL_MASTER} 1\n",
+            f"sentinel parallel-syncs {SENTINEL_MASTER} 1\n"
+            + (f"sentinel auth-pass {SENTINEL_MASTER} {self.password}\n" if self.password else "")
+            + (
+                # Its own password, and the one it gives the other sentinels.
+                f"requirepass {self.sentinel_password}\n"
+                f"sentinel sentinel-pass {self.sentinel_password}\n"
+                if self.sentinel_password
+                else ""
+            ),
             encoding="utf-8",
         )
         binary = shutil.which("redis-sentinel")
@@ -290,11 +322,11 @@ class SentinelDeployment:
 
     def is_whole(self) -> bool:
         """The replica is in sync and every sentinel knows the master, it and the others."""
-        with _client(self.replica_port) as client:
+        with _client(self.replica_port, self.password) as client:
             if client.info("replication").get("master_link_status") != "up":
                 return False
         for port in self.sentinel_ports:
-            with _client(port) as client:
+            with _client(port, self.sentinel_password) as client:
                 state = client.sentinel_master(SENTINEL_MASTER)
                 if not state["is_master"] or state["is_sdown"] or state["is_odown"]:
                     return False
@@ -304,22 +336,31 @@ class SentinelDeployment:
 
     def verifier_env(self) -> dict[str, str]:
         """The VERIFIER_* settings that name these sentinels and their master."""
-        return {
+        env = {
             "VERIFIER_REDIS_SENTINELS": self.sentinels,
             "VERIFIER_REDIS_SENTINEL_MASTER": SENTINEL_MASTER,
         }
+        if self.password is not None:
+            env["VERIFIER_REDIS_PASSWORD"] = self.password
+        if self.sentinel_password is not None:
+            env["VERIFIER_REDIS_SENTINEL_PASSWORD"] = self.sentinel_password
+        return env
 
     def client(self) -> redis.Redis:
         """A sync client (str replies) of the master the sentinels name."""
         sentinel = Sentinel(
-            [(processes.LOOPBACK, port) for port in self.sentinel_ports], socket_timeout=2.0
+            [(processes.LOOPBACK, port) for port in self.sentinel_ports],
+            sentinel_kwargs={"socket_timeout": 2.0, "password": self.sentinel_password},
+            socket_timeout=2.0,
         )
-        master: redis.Redis = sentinel.master_for(SENTINEL_MASTER, decode_responses=True)
+        master: redis.Redis = sentinel.master_for(
+            SENTINEL_MASTER, password=self.password, decode_responses=True
+        )
         return master
 
     def current_master_port(self) -> int:
         """The master's port as the first sentinel says now."""
-        with _client(self.sentinel_ports[0]) as client:
+        with _client(self.sentinel_ports[0], self.sentinel_password) as client:
             _host, port = client.sentinel_get_master_addr_by_name(SENTINEL_MASTER)
             return int(port)
 
