@@ -21,6 +21,7 @@ from typing import Any
 import redis
 from redis.cluster import ClusterNode
 from redis.sentinel import Sentinel
+from tls_files import TlsFiles
 
 from verifier.demo import processes
 from verifier.demo.processes import ManagedProcess, ProcessStartError
@@ -81,14 +82,54 @@ def wait_for(condition: Callable[[], bool], what: str, seconds: float = SETTLE_S
     raise ProcessStartError("redis deployment", f"{what} within {seconds:g} s", repr(last_error))
 
 
-def _client(port: int, password: str | None = None) -> redis.Redis:
+def _client(port: int, password: str | None = None, tls: TlsFiles | None = None) -> redis.Redis:
     return redis.Redis(
         host=processes.LOOPBACK,
         port=port,
         password=password,
         decode_responses=True,
         socket_timeout=2.0,
+        **client_tls_options(tls),
     )
+
+
+def client_tls_options(tls: TlsFiles | None) -> dict[str, Any]:
+    """redis-py's options for a client that speaks TLS with these files (none: plain TCP)."""
+    if tls is None:
+        return {}
+    return {
+        "ssl": True,
+        "ssl_ca_certs": str(tls.ca_file),
+        "ssl_certfile": str(tls.cert_file),
+        "ssl_keyfile": str(tls.key_file),
+    }
+
+
+def tls_env(tls: TlsFiles | None) -> dict[str, str]:
+    """The VERIFIER_REDIS_TLS* settings for these files (none: no settings)."""
+    if tls is None:
+        return {}
+    return {
+        "VERIFIER_REDIS_TLS": "true",
+        "VERIFIER_REDIS_TLS_CA_FILE": str(tls.ca_file),
+        "VERIFIER_REDIS_TLS_CERT_FILE": str(tls.cert_file),
+        "VERIFIER_REDIS_TLS_KEY_FILE": str(tls.key_file),
+    }
+
+
+def _tls_options(tls: TlsFiles | None) -> list[str]:
+    # TLS only (no plain port), clients must show a certificate of the CA, and replication
+    # and the cluster bus use TLS too.
+    if tls is None:
+        return []
+    return [
+        "--tls-cert-file", str(tls.cert_file),
+        "--tls-key-file", str(tls.key_file),
+        "--tls-ca-cert-file", str(tls.ca_file),
+        "--tls-auth-clients", "yes",
+        "--tls-replication", "yes",
+        "--tls-cluster", "yes",
+    ]  # fmt: skip
 
 
 def _auth_options(password: str | None) -> list[str]:
@@ -96,16 +137,20 @@ def _auth_options(password: str | None) -> list[str]:
     return [] if password is None else ["--requirepass", password, "--masterauth", password]
 
 
-def _start_server(workdir: Path, name: str, port: int, *options: str) -> ManagedProcess:
+def start_server(
+    workdir: Path, name: str, port: int, *options: str, tls: TlsFiles | None = None
+) -> ManagedProcess:
+    """Start one redis-server (TLS only on `port` when `tls` is given); wait until it listens."""
     node_dir = workdir / name
     # A node started again (same name) finds its files, e.g. a cluster node its nodes.conf.
     node_dir.mkdir(exist_ok=True)
     argv = [
         str(processes.find_redis_server().absolute()),
         "--bind", processes.LOOPBACK,
-        "--port", str(port),
+        *(["--port", "0", "--tls-port", str(port)] if tls else ["--port", str(port)]),
         *processes.NO_PERSISTENCE,
         "--dir", str(node_dir),
+        *_tls_options(tls),
         *options,
     ]  # fmt: skip
     process = ManagedProcess(name, argv, node_dir)
@@ -122,8 +167,9 @@ class RedisClusterDeployment:
     """A Redis Cluster of 3 masters, each with one replica, on 127.0.0.1."""
 
     workdir: Path
-    # The password of every node (None: no authentication).
+    # The password of every node (None: no authentication), and TLS (None: plain TCP).
     password: str | None = None
+    tls: TlsFiles | None = None
     ports: list[int] = field(default_factory=list)
     nodes: dict[int, ManagedProcess] = field(default_factory=dict)
     bus_ports: dict[int, int] = field(default_factory=dict)
@@ -144,6 +190,10 @@ class RedisClusterDeployment:
         argv = [
             "redis-cli",
             *([] if self.password is None else ["--no-auth-warning", "-a", self.password]),
+            *([] if self.tls is None else [
+                "--tls", "--cacert", str(self.tls.ca_file),
+                "--cert", str(self.tls.cert_file), "--key", str(self.tls.key_file),
+            ]),
             "--cluster", "create",
             *(f"{processes.LOOPBACK}:{port}" for port in self.ports),
             "--cluster-replicas", "1", "--cluster-yes",
@@ -161,7 +211,7 @@ class RedisClusterDeployment:
 
     def verifier_env(self) -> dict[str, str]:
         """The VERIFIER_* settings that name this cluster."""
-        env = {"VERIFIER_REDIS_CLUSTER_NODES": self.seeds}
+        env = {"VERIFIER_REDIS_CLUSTER_NODES": self.seeds, **tls_env(self.tls)}
         if self.password is not None:
             env["VERIFIER_REDIS_USERNAME"] = "default"
             env["VERIFIER_REDIS_PASSWORD"] = self.password
@@ -173,11 +223,12 @@ class RedisClusterDeployment:
             startup_nodes=[ClusterNode(processes.LOOPBACK, port) for port in self.ports],
             password=self.password,
             decode_responses=True,
+            **client_tls_options(self.tls),
         )
 
     def start_node(self, port: int) -> None:
         """Start the node of `port` (again: it rejoins the cluster from its nodes.conf)."""
-        self.nodes[port] = _start_server(
+        self.nodes[port] = start_server(
             self.workdir,
             f"cluster-node-{port}",
             port,
@@ -186,6 +237,7 @@ class RedisClusterDeployment:
             "--cluster-node-timeout", str(DOWN_AFTER_MILLISECONDS),
             "--cluster-port", str(self.bus_ports[port]),
             *_auth_options(self.password),
+            tls=self.tls,
         )  # fmt: skip
 
     def running_ports(self) -> list[int]:
@@ -204,7 +256,7 @@ class RedisClusterDeployment:
         """Every node knows all six, every slot is served, every replica is in sync."""
         masters = 0
         for port in self.ports:
-            with _client(port, self.password) as client:
+            with _client(port, self.password, self.tls) as client:
                 info = client.cluster("INFO")
                 if info["cluster_state"] != "ok" or int(info["cluster_slots_ok"]) != 16384:
                     return False
@@ -221,14 +273,14 @@ class RedisClusterDeployment:
         """The ports of the nodes that are masters now."""
         found = []
         for port in self.ports:
-            with _client(port, self.password) as client:
+            with _client(port, self.password, self.tls) as client:
                 if client.info("replication")["role"] == "master":
                     found.append(port)
         return found
 
     def port_serving(self, key: str) -> int:
         """The port of the master that serves `key`'s slot now."""
-        with _client(self.ports[0], self.password) as client:
+        with _client(self.ports[0], self.password, self.tls) as client:
             slot = int(client.cluster("KEYSLOT", key))
             for start, end, master, *_ in client.execute_command("CLUSTER SLOTS"):
                 if start <= slot <= end:
@@ -249,6 +301,8 @@ class SentinelDeployment:
     # The servers' password, and the sentinels' own (None: no authentication).
     password: str | None = None
     sentinel_password: str | None = None
+    # TLS for every process, sentinels included (None: plain TCP).
+    tls: TlsFiles | None = None
     master_port: int = 0
     replica_port: int = 0
     sentinel_ports: list[int] = field(default_factory=list)
@@ -264,20 +318,23 @@ class SentinelDeployment:
         self.master_port = processes.free_port()
         self.replica_port = processes.free_port()
         auth = _auth_options(self.password)
-        self.servers["master"] = _start_server(self.workdir, "master", self.master_port, *auth)
-        self.servers["replica"] = _start_server(
+        self.servers["master"] = start_server(
+            self.workdir, "master", self.master_port, *auth, tls=self.tls
+        )
+        self.servers["replica"] = start_server(
             self.workdir,
             "replica",
             self.replica_port,
             "--replicaof", processes.LOOPBACK, str(self.master_port),
             *auth,
+            tls=self.tls,
         )  # fmt: skip
         for index in range(SENTINELS):
             port = processes.free_port()
             self.sentinel_ports.append(port)
             self.servers[f"sentinel-{index}"] = self._start_sentinel(index, port)
         for port in self.sentinel_ports:
-            with _client(port, self.sentinel_password) as client:
+            with _client(port, self.sentinel_password, self.tls) as client:
                 client.execute_command(
                     "SENTINEL", "DEBUG",
                     "tilt-trigger", TILT_TRIGGER_MILLISECONDS,
@@ -291,10 +348,22 @@ class SentinelDeployment:
         sentinel_dir.mkdir()
         # Sentinel rewrites its configuration file (it records what it learns): its own copy.
         config = sentinel_dir / "sentinel.conf"
+        tls = self.tls
         config.write_text(
             f"bind {processes.LOOPBACK}\n"
-            f"port {port}\n"
-            f"dir {sentinel_dir}\n"
+            + (f"port {port}\n" if tls is None else "port 0\n")
+            + (
+                ""
+                if tls is None
+                else f"tls-port {port}\n"
+                f"tls-cert-file {tls.cert_file}\n"
+                f"tls-key-file {tls.key_file}\n"
+                f"tls-ca-cert-file {tls.ca_file}\n"
+                "tls-auth-clients yes\n"
+                # Its own connections (to the servers and the other sentinels) use TLS too.
+                "tls-replication yes\n"
+            )
+            + f"dir {sentinel_dir}\n"
             f"sentinel monitor {SENTINEL_MASTER} {processes.LOOPBACK} {self.master_port} 2\n"
             f"sentinel down-after-milliseconds {SENTINEL_MASTER} {DOWN_AFTER_MILLISECONDS}\n"
             f"sentinel failover-timeout {SENTINEL_MASTER} 10000\n"
@@ -322,11 +391,11 @@ class SentinelDeployment:
 
     def is_whole(self) -> bool:
         """The replica is in sync and every sentinel knows the master, it and the others."""
-        with _client(self.replica_port, self.password) as client:
+        with _client(self.replica_port, self.password, self.tls) as client:
             if client.info("replication").get("master_link_status") != "up":
                 return False
         for port in self.sentinel_ports:
-            with _client(port, self.sentinel_password) as client:
+            with _client(port, self.sentinel_password, self.tls) as client:
                 state = client.sentinel_master(SENTINEL_MASTER)
                 if not state["is_master"] or state["is_sdown"] or state["is_odown"]:
                     return False
@@ -339,6 +408,7 @@ class SentinelDeployment:
         env = {
             "VERIFIER_REDIS_SENTINELS": self.sentinels,
             "VERIFIER_REDIS_SENTINEL_MASTER": SENTINEL_MASTER,
+            **tls_env(self.tls),
         }
         if self.password is not None:
             env["VERIFIER_REDIS_PASSWORD"] = self.password
@@ -350,17 +420,24 @@ class SentinelDeployment:
         """A sync client (str replies) of the master the sentinels name."""
         sentinel = Sentinel(
             [(processes.LOOPBACK, port) for port in self.sentinel_ports],
-            sentinel_kwargs={"socket_timeout": 2.0, "password": self.sentinel_password},
+            sentinel_kwargs={
+                "socket_timeout": 2.0,
+                "password": self.sentinel_password,
+                **client_tls_options(self.tls),
+            },
             socket_timeout=2.0,
         )
         master: redis.Redis = sentinel.master_for(
-            SENTINEL_MASTER, password=self.password, decode_responses=True
+            SENTINEL_MASTER,
+            password=self.password,
+            decode_responses=True,
+            **client_tls_options(self.tls),
         )
         return master
 
     def current_master_port(self) -> int:
         """The master's port as the first sentinel says now."""
-        with _client(self.sentinel_ports[0], self.sentinel_password) as client:
+        with _client(self.sentinel_ports[0], self.sentinel_password, self.tls) as client:
             _host, port = client.sentinel_get_master_addr_by_name(SENTINEL_MASTER)
             return int(port)
 
