@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from verifier.store import (
+    ClientSubscriptions,
     ClusterSubscriptions,
     RedisMode,
     RedisTarget,
@@ -45,7 +46,7 @@ def test_standalone_and_sentinel_subscribe_through_the_client_itself() -> None:
             ),
         ):
             client = connect(target)
-            assert subscriptions(target, client) is client
+            assert isinstance(subscriptions(target, client), ClientSubscriptions)
             await client.aclose()
 
     asyncio.run(check())

@@ -5,10 +5,16 @@ and the commands it speaks, and never asks which kind of deployment it talks to.
 """
 
 from verifier.store.connection import ClusterUnreachable, RedisClient, client_for, connect
-from verifier.store.subscription import ClusterSubscriptions, Subscriptions, subscriptions
+from verifier.store.subscription import (
+    ClientSubscriptions,
+    ClusterSubscriptions,
+    Subscriptions,
+    subscriptions,
+)
 from verifier.store.target import RedisMode, RedisNode, RedisTarget, RedisTls, parse_nodes
 
 __all__ = [
+    "ClientSubscriptions",
     "ClusterSubscriptions",
     "ClusterUnreachable",
     "RedisClient",

@@ -28,6 +28,25 @@ class Subscriptions(Protocol):
         """A pub/sub object; it connects when it subscribes."""
         ...
 
+    async def publish(self, channel: str, message: str) -> None:
+        """Publish as the scripts do (the heartbeat's way of proving the channel live)."""
+        ...
+
+
+class ClientSubscriptions:
+    """Pub/sub through the client itself: a standalone server, or Sentinel's master."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self._client = client
+
+    def pubsub(self) -> PubSub:
+        """A pub/sub connection from the client's pool (Sentinel: to the current master)."""
+        return self._client.pubsub()
+
+    async def publish(self, channel: str, message: str) -> None:
+        """PUBLISH through the client."""
+        await self._client.publish(channel, message)
+
 
 class ClusterSubscriptions:
     """Pub/sub on one cluster node at a time, each new one on the next node in turn."""
@@ -46,6 +65,10 @@ class ClusterSubscriptions:
         node = aioredis.Redis(host=host, port=port, **node_options(self._target))
         return node.pubsub()
 
+    async def publish(self, channel: str, message: str) -> None:
+        """PUBLISH on any node: the cluster bus carries it to every other."""
+        await self._cluster.publish(channel, message)
+
 
 def subscriptions(target: RedisTarget, client: RedisClient) -> Subscriptions:
     """Where to subscribe for `target`, whose commands go through `client`."""
@@ -55,4 +78,4 @@ def subscriptions(target: RedisTarget, client: RedisClient) -> Subscriptions:
         return ClusterSubscriptions(client, target)
     if isinstance(client, RedisCluster):
         raise TypeError("a cluster client needs a Cluster target")
-    return client
+    return ClientSubscriptions(client)
