@@ -179,8 +179,11 @@ class RevocationListener:
                 last_heard = self._clock()
                 if message["type"] == "subscribe":
                     # Every later revocation can reach us now; the cache is trusted once
-                    # our own heartbeat proves that what is published does.
+                    # our own heartbeat proves that what is published does. redis-py also
+                    # lands here when it reconnected and subscribed again by itself (a
+                    # Redis restart): whatever was cached before may be stale, so forget it.
                     subscribed = True
+                    self._cache.distrust()
                     heartbeat.restart()
                 elif message["type"] == "message":
                     self._hear(heartbeat, as_text(message["data"]))
