@@ -1,11 +1,12 @@
 # verifier: `make demo` runs the local stack, `make test` runs every check, `make bench` measures.
+# `make test-ha` runs the tests on real Redis Cluster and Sentinel deployments.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8080
 
-.PHONY: venv lint test unit e2e demo bench clean
+.PHONY: venv lint test test-ha unit e2e demo bench clean
 
 # The venv is rebuilt whenever the dependency list changes.
 $(STAMP): pyproject.toml
@@ -22,13 +23,17 @@ lint: venv
 	$(VENV)/bin/mypy
 
 test: lint
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -m "not ha"
+
+# Separate: each topology starts a deployment of its own and runs the core flows again.
+test-ha: venv
+	$(VENV)/bin/pytest -q -m ha
 
 unit: venv
 	$(VENV)/bin/pytest -q tests/unit
 
 e2e: venv
-	$(VENV)/bin/pytest -q tests/e2e
+	$(VENV)/bin/pytest -q -m "not ha" tests/e2e
 
 demo: venv
 	$(PY) -m verifier demo --port $(PORT)

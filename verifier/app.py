@@ -15,7 +15,6 @@ from typing import Any, Protocol
 
 import falcon
 import falcon.asgi
-import redis.asyncio as aioredis
 
 from verifier.access import AccessPolicy
 from verifier.access.reload import RulesReloader
@@ -37,7 +36,7 @@ from verifier.observe.metrics.exposition import configured_directory
 from verifier.passwords import PasswordHasher
 from verifier.pending_signin import PendingSignIns
 from verifier.readiness import ReadinessCheck
-from verifier.redis_store import connect, time_calls_into
+from verifier.redis_store import time_calls_into
 from verifier.resources import Forbidden, Health, Login, Logout, Readiness, Unauthorized
 from verifier.resources.account_proof import CurrentFactorCheck
 from verifier.resources.account_recovery import AccountRecoveryCodes
@@ -48,6 +47,7 @@ from verifier.resources.jwks import JWKS_PATH, Jwks
 from verifier.resources.second_factor import FACTOR_PATH, SecondFactor, SecondFactorStart
 from verifier.sessions import Clock, SessionPolicy, SessionStore
 from verifier.settings import Settings, load_settings
+from verifier.store import RedisClient, client_for, subscriptions
 from verifier.throttle import SECOND_FACTOR_SPACE, LoginThrottle, ThrottlePolicy
 from verifier.tokens import AccessTokenCodec
 from verifier.users import UserStore
@@ -57,7 +57,7 @@ log = logging.getLogger("verifier")
 
 def create_app(
     settings: Settings,
-    client: aioredis.Redis,
+    client: RedisClient,
     clock: Clock = time.time,
     hasher: PasswordHasher | None = None,
     keyring: CurrentRing | None = None,
@@ -80,7 +80,9 @@ def create_app(
     listener = None
     if settings.liveness_cache_seconds > 0:
         liveness = LivenessCache(clock, settings.liveness_cache_seconds, metrics=metrics)
-        listener = RevocationListener(client, keys.revocations(), liveness, clock)
+        listener = RevocationListener(
+            subscriptions(settings.redis, client), keys.revocations(), liveness, clock
+        )
     sessions = SessionStore(
         client,
         keys,
@@ -160,7 +162,7 @@ def create_app(
 def _add_second_factor_routes(
     app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response],
     settings: Settings,
-    client: aioredis.Redis,
+    client: RedisClient,
     keys: KeySpace,
     gate: Gate,
     sessions: SessionStore,
@@ -213,7 +215,7 @@ class _Background(Protocol):
 class _Lifecycle:
     """Starts the background tasks with the worker; stops them and Redis with the worker."""
 
-    def __init__(self, client: aioredis.Redis, background: list[_Background]) -> None:
+    def __init__(self, client: RedisClient, background: list[_Background]) -> None:
         self._redis = client
         self._background = background
         self._tasks: list[asyncio.Task[None]] = []
@@ -288,7 +290,7 @@ def from_environment() -> ASGIApp:
             "VERIFIER_COOKIE_SECURE=false: cookies go over plain http. "
             "Use this only for local development."
         )
-    return create_app(settings, connect(settings.redis_url), metrics=_metrics(settings))
+    return create_app(settings, client_for(settings), metrics=_metrics(settings))
 
 
 def _metrics(settings: Settings) -> Metrics:

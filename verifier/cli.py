@@ -28,9 +28,10 @@ from verifier.observe.metrics.commands import command_revocations
 from verifier.observe.metrics.exposition import MULTIPROC_ENV, check_bind_free, prepare_directory
 from verifier.passwords import PasswordHasher
 from verifier.preflight import check_configuration, redis_problem
-from verifier.redis_store import connect, guard
+from verifier.redis_store import guard
 from verifier.sessions import SessionPolicy, SessionStore
 from verifier.settings import ENV_PREFIX, Settings, load_settings
+from verifier.store import client_for
 from verifier.throttle import PASSWORD_SPACE, SECOND_FACTOR_SPACE, account_counter_key
 from verifier.user_export import ExportRefused, parse_document, render_document, write_export_file
 from verifier.users import (
@@ -185,8 +186,8 @@ def _group_option(parser: argparse.ArgumentParser, flag: str, meaning: str) -> N
 def _check_config(args: argparse.Namespace) -> int:
     preflight = check_configuration(os.environ, time.time())
     problems = list(preflight.problems)
-    if not args.no_redis and preflight.redis_url is not None:
-        unreachable = asyncio.run(redis_problem(preflight.redis_url))
+    if not args.no_redis and preflight.redis is not None:
+        unreachable = asyncio.run(redis_problem(preflight.redis))
         if unreachable is not None:
             problems.append(unreachable)
     for problem in problems:
@@ -246,7 +247,7 @@ def _serve(args: argparse.Namespace) -> int:
         raise SettingsInvalid(preflight.problems)
     # Redis down is no reason to refuse to start: the service fails closed and recovers by
     # itself, and /readyz reports it. Starting keeps a restart of both from looping.
-    unreachable = asyncio.run(redis_problem(preflight.settings.redis_url))
+    unreachable = asyncio.run(redis_problem(preflight.settings.redis))
     if unreachable is not None:
         print(
             f"verifier: warning: {unreachable}; starting anyway (/readyz answers 503 until "
@@ -313,7 +314,7 @@ class _Stores:
     def __init__(self) -> None:
         settings = load_settings(os.environ)
         self.audit = command_audit_log(settings.log_level, settings.log_format)
-        self.redis = connect(settings.redis_url)
+        self.redis = client_for(settings)
         keys = KeySpace(settings.key_prefix)
         self.keys = keys
         self.hasher = PasswordHasher(max_parallel=1)
@@ -625,7 +626,7 @@ async def _access_check(args: argparse.Namespace) -> int:
     if args.groups is not None:
         groups = parse_groups(args.groups)
     else:
-        client = connect(settings.redis_url)
+        client = client_for(settings)
         try:
             keys = KeySpace(settings.key_prefix)
             if not await guard(client.exists(keys.user(user))):

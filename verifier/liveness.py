@@ -13,11 +13,12 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-import redis.asyncio as aioredis
 import redis.exceptions
 
 from verifier.observe.metrics import NO_METRICS, Metrics
 from verifier.redis_store import REDIS_OUTAGE_ERRORS, as_text
+from verifier.store import Subscriptions
+from verifier.store.heartbeat import Heartbeat, is_heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -135,12 +136,15 @@ class RevocationListener:
     """Subscribes to the revocation channel and feeds the cache, reconnecting forever."""
 
     def __init__(
-        self, client: aioredis.Redis, channel: str, cache: LivenessCache, clock: Clock
+        self, subscriptions: Subscriptions, channel: str, cache: LivenessCache, clock: Clock
     ) -> None:
-        self._redis = client
+        # Where to subscribe (verifier.store): each attempt asks for a new pub/sub, which on
+        # a Cluster lands on another node than the one that just failed.
+        self._subscriptions = subscriptions
         self._channel = channel
         self._cache = cache
         self._clock = clock
+        self._heartbeat = Heartbeat(clock)
         self._stopping = False
 
     def stop(self) -> None:
@@ -166,26 +170,53 @@ class RevocationListener:
                 return
 
     async def _listen(self) -> None:
-        pubsub = self._redis.pubsub()
+        pubsub = self._subscriptions.pubsub()
+        heartbeat = self._heartbeat
+        subscribed = False
         try:
             await pubsub.subscribe(self._channel)
             last_heard = self._clock()
             while not self._stopping:
-                message = await pubsub.get_message(timeout=POLL_SECONDS)
+                if subscribed:
+                    await self._beat(heartbeat)
+                wait = (
+                    min(POLL_SECONDS, heartbeat.seconds_to_next()) if subscribed else POLL_SECONDS
+                )
+                message = await pubsub.get_message(timeout=wait)
                 if message is None:
                     # Idle: a PING must be answered, or the peer is gone (a dead peer
                     # without RST would otherwise leave us trusting a silent channel).
                     if self._clock() - last_heard > SILENCE_LIMIT_SECONDS:
                         raise redis.exceptions.ConnectionError("revocation channel silent")
-                    await pubsub.ping()
+                    if not subscribed or heartbeat.seconds_to_next() > 0:
+                        await pubsub.ping()
                     continue
                 last_heard = self._clock()
                 if message["type"] == "subscribe":
-                    # Only now is every later revocation sure to reach us.
-                    self._cache.trust()
-                    log.info("revocation channel up: caching session checks")
+                    # Every later revocation can reach us now; the cache is trusted once
+                    # our own heartbeat proves that what is published does. redis-py also
+                    # lands here when it reconnected and subscribed again by itself (a
+                    # Redis restart): whatever was cached before may be stale, so forget it.
+                    subscribed = True
+                    self._cache.distrust()
+                    heartbeat.restart()
                 elif message["type"] == "message":
-                    self._cache.apply(as_text(message["data"]))
+                    self._hear(heartbeat, as_text(message["data"]))
         finally:
             self._cache.distrust()
             await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _beat(self, heartbeat: Heartbeat) -> None:
+        if heartbeat.overdue():
+            # Connected, maybe answering PING, but not hearing what is published.
+            raise redis.exceptions.ConnectionError("revocation channel: own heartbeat not heard")
+        beat = heartbeat.due()
+        if beat is not None:
+            await self._subscriptions.publish(self._channel, beat)
+
+    def _hear(self, heartbeat: Heartbeat, data: str) -> None:
+        if not is_heartbeat(data):
+            self._cache.apply(data)
+        elif heartbeat.hear(data) and not self._cache.trusted:
+            self._cache.trust()
+            log.info("revocation channel up: caching session checks")

@@ -13,10 +13,9 @@ import re
 import secrets
 from dataclasses import dataclass, field
 
-import redis.asyncio as aioredis
-
 from verifier.keys import KeySpace, normalize_user_name
 from verifier.redis_store import as_text, guard
+from verifier.store import RedisClient
 
 # Why the sign-in waits: a code of an enrolled factor, or the enrolment a group demands.
 VERIFY = "verify"
@@ -53,7 +52,7 @@ class PendingSignIn:
 class PendingSignIns:
     """Pending sign-ins in Redis, each alive `ttl_seconds` from the password."""
 
-    def __init__(self, client: aioredis.Redis, keys: KeySpace, ttl_seconds: int) -> None:
+    def __init__(self, client: RedisClient, keys: KeySpace, ttl_seconds: int) -> None:
         self._redis = client
         self._keys = keys
         self.ttl_seconds = ttl_seconds

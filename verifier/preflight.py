@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 from verifier.errors import KeyFileError
 from verifier.keyring.loader import STATIC_POLICY, directory_ring, load_ring
-from verifier.redis_store import connect, ping_problem
+from verifier.redis_store import ping_problem
 from verifier.settings import Settings, SettingsReading, read_settings
+from verifier.store import RedisTarget, connect
 
 REDIS_TIMEOUT_SECONDS = 3.0
 
@@ -25,6 +26,8 @@ class Preflight:
     problems: tuple[str, ...]
     # Kept even when other values are bad, so Redis can still be tried.
     redis_url: str | None = field(repr=False)
+    # The deployment (any mode), kept in the same way; None if its own variables are bad.
+    redis: RedisTarget | None = None
 
 
 def check_configuration(environ: Mapping[str, str], now: float) -> Preflight:
@@ -38,6 +41,7 @@ def check_configuration(environ: Mapping[str, str], now: float) -> Preflight:
         settings=reading.settings if not problems else None,
         problems=tuple(problems),
         redis_url=reading.redis_url,
+        redis=reading.redis,
     )
 
 
@@ -54,10 +58,10 @@ def _key_problem(reading: SettingsReading, now: float) -> str | None:
     return None
 
 
-async def redis_problem(url: str) -> str | None:
-    """None if Redis at `url` answers PING, else why not (never the URL itself)."""
+async def redis_problem(target: RedisTarget) -> str | None:
+    """None if the Redis deployment answers PING, else why not (never an address or URL)."""
     try:
-        client = connect(url)
+        client = connect(target)
     except ValueError:
         return "redis: VERIFIER_REDIS_URL cannot be parsed"
     try:

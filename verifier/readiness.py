@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import redis.asyncio as aioredis
-
 from verifier.keyring.material import ACCESS
 from verifier.keyring.ring import CurrentRing
 from verifier.liveness import LivenessCache
 from verifier.redis_store import ping_problem
+from verifier.store import RedisClient
 
 Clock = Callable[[], float]
 
@@ -29,7 +28,7 @@ class ReadinessCheck:
 
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: RedisClient,
         keyring: CurrentRing,
         clock: Clock,
         liveness: LivenessCache | None,

@@ -7,38 +7,33 @@ from collections.abc import Awaitable
 from time import perf_counter
 from typing import TypeVar
 
-import redis.asyncio as aioredis
 import redis.exceptions
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
 
 from verifier.errors import StoreUnavailable
 from verifier.observe.metrics import NO_METRICS, Metrics
+from verifier.store import RedisClient, RedisTarget
+from verifier.store import connect as connect_target
 
 T = TypeVar("T")
 
 # Connection trouble means "cannot tell", never "logged out": callers fail closed but keep
-# the user's cookies. ReadOnlyError comes from a replica during a failover.
+# the user's cookies. ReadOnlyError comes from a replica during a failover. On a Cluster,
+# ClusterError (CLUSTERDOWN, MASTERDOWN, redirections without end) and SlotNotCoveredError
+# mean a slot has no master for now; Sentinel's MasterNotFoundError is a ConnectionError.
 REDIS_OUTAGE_ERRORS: tuple[type[Exception], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     redis.exceptions.ReadOnlyError,
     redis.exceptions.TryAgainError,
+    redis.exceptions.ClusterError,
+    redis.exceptions.SlotNotCoveredError,
     OSError,
 )
 
 
-def connect(url: str) -> aioredis.Redis:
-    """A client with short timeouts: a request waits at most ~1 s on a dead Redis."""
-    return aioredis.Redis.from_url(
-        url,
-        socket_connect_timeout=0.5,
-        socket_timeout=1.0,
-        # One quick retry rides over a dropped idle connection (e.g. after a Redis restart);
-        # more would only hold the request longer while Redis is really down.
-        retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=1),
-        health_check_interval=30,
-    )
+def connect(url: str) -> RedisClient:
+    """A client of the standalone server at `url` (see verifier.store.connect)."""
+    return connect_target(RedisTarget(url=url))
 
 
 class _CallTiming:
@@ -68,7 +63,7 @@ async def guard(call: Awaitable[T]) -> T:
     return result
 
 
-async def ping_problem(client: aioredis.Redis, timeout_seconds: float) -> str | None:
+async def ping_problem(client: RedisClient, timeout_seconds: float) -> str | None:
     """None if Redis answers PING within the timeout, else why not (never the URL)."""
     try:
         await asyncio.wait_for(client.ping(), timeout_seconds)

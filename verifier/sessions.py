@@ -11,13 +11,12 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from verifier.errors import RefreshRejected
 from verifier.factors.methods import KNOWN_METHODS, PASSWORD, SignIn, checked_amr
 from verifier.keys import KeySpace, normalize_user_name
 from verifier.liveness import SESSION_ENDED, USER_SESSIONS_ENDED, LivenessCache
 from verifier.redis_store import as_text, guard
+from verifier.store import RedisClient
 from verifier.users import GROUPS_FIELD, parse_groups
 
 Clock = Callable[[], float]
@@ -159,7 +158,7 @@ class SessionStore:
 
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: RedisClient,
         keys: KeySpace,
         policy: SessionPolicy,
         clock: Clock,

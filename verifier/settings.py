@@ -11,6 +11,7 @@ from typing import TypeVar
 from verifier.access.rules import NO_RULES, RuleSet, load_rules
 from verifier.errors import RulesFileError, SettingsError, SettingsInvalid
 from verifier.keys import USER_NAME_RULE, normalize_user_name
+from verifier.store.target import RedisMode, RedisNode, RedisTarget, RedisTls, parse_nodes
 
 ENV_PREFIX = "VERIFIER_"
 
@@ -39,6 +40,7 @@ class SigningKey:
 class Settings:
     """Every tunable of the service; built once at start-up and never changed."""
 
+    # The standalone server's URL ("" when Sentinel or Cluster is configured instead).
     redis_url: str = field(repr=False)
     # The static HS256 ring of VERIFIER_JWT_KEYS; empty when keys come from `keys_dir`.
     signing_keys: tuple[SigningKey, ...] = field(default=(), repr=False)
@@ -82,6 +84,8 @@ class Settings:
     metrics_bind: tuple[str, int] | None = DEFAULT_METRICS_BIND
     # prometheus-client's multiprocess directory; None: `verifier serve` makes a fresh one.
     metrics_dir: Path | None = None
+    # The deployment to connect to (verifier.store); None: the standalone `redis_url`.
+    redis_deployment: RedisTarget | None = None
 
     def __post_init__(self) -> None:
         broken = _broken_rules(self)
@@ -90,6 +94,13 @@ class Settings:
         if not self.assertion_issuer:
             # Frozen: the only way to fill in a derived default once.
             object.__setattr__(self, "assertion_issuer", self.issuer)
+
+    @property
+    def redis(self) -> RedisTarget:
+        """The Redis deployment: the one configured, else the standalone server of the URL."""
+        if self.redis_deployment is not None:
+            return self.redis_deployment
+        return RedisTarget(url=self.redis_url)
 
     @property
     def current_key(self) -> SigningKey:
@@ -327,6 +338,8 @@ class SettingsReading:
     problems: tuple[str, ...]
     redis_url: str | None = field(default=None, repr=False)
     keys_dir: Path | None = None
+    # The Redis deployment, when its own variables were read (whatever the mode).
+    redis: RedisTarget | None = None
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
@@ -340,7 +353,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
 def read_settings(environ: Mapping[str, str]) -> SettingsReading:
     """Read every variable and check every rule; never raise for a bad value."""
     read = _Reader(environ)
-    redis_url = read.parse("REDIS_URL", lambda: _redis_url(read), "")
+    redis = _read_redis(read, environ)
+    redis_url = redis.url if redis is not None else ""
     raw_rules_file = read.text("RULES_FILE", "")
     rules_file = Path(raw_rules_file) if raw_rules_file else None
     log_level = read.parse("LOG_LEVEL", lambda: _log_level(read), "INFO")
@@ -388,6 +402,7 @@ def read_settings(environ: Mapping[str, str]) -> SettingsReading:
                 _DEFAULT_METRICS_BIND_OR_OFF,
             ),
             metrics_dir=_optional_path(read.text("METRICS_DIR", "")),
+            redis_deployment=redis,
         )
         broken: tuple[_BrokenRule, ...] = ()
     except _RulesBroken as error:
@@ -399,8 +414,146 @@ def read_settings(environ: Mapping[str, str]) -> SettingsReading:
     return SettingsReading(
         settings=settings if not problems else None,
         problems=tuple(problems),
-        redis_url=None if "REDIS_URL" in read.failed else redis_url,
+        redis_url=redis_url if redis is not None and redis.mode is RedisMode.STANDALONE else None,
         keys_dir=None if {"KEYS_DIR", "JWT_KEYS"} & read.failed else keys_dir,
+        redis=redis,
+    )
+
+
+# The variable that names each kind of deployment; exactly one may be set (none: the URL's
+# default, a local standalone server).
+_REDIS_MODES = {
+    "REDIS_URL": RedisMode.STANDALONE,
+    "REDIS_SENTINELS": RedisMode.SENTINEL,
+    "REDIS_CLUSTER_NODES": RedisMode.CLUSTER,
+}
+# Variables that only mean something with Sentinel.
+_SENTINEL_ONLY = ("REDIS_SENTINEL_MASTER", "REDIS_SENTINEL_USERNAME", "REDIS_SENTINEL_PASSWORD")
+
+
+def _read_redis(read: _Reader, environ: Mapping[str, str]) -> RedisTarget | None:
+    """The Redis deployment, or None when any of its variables is bad (problems recorded)."""
+    problems_before = len(read.problems)
+    named = [name for name in _REDIS_MODES if _is_set(environ, name)]
+    if len(named) > 1:
+        found = ", ".join(ENV_PREFIX + name for name in named)
+        read.problems.append(
+            f"{ENV_PREFIX}REDIS_URL: set one of {ENV_PREFIX}REDIS_URL (standalone), "
+            f"{ENV_PREFIX}REDIS_SENTINELS (Sentinel) or {ENV_PREFIX}REDIS_CLUSTER_NODES "
+            f"(Cluster), not several: found {found}"
+        )
+        return None
+    mode = _REDIS_MODES[named[0]] if named else RedisMode.STANDALONE
+    username = read.parse("REDIS_USERNAME", lambda: _acl_user(read, "REDIS_USERNAME"), None)
+    password = read.text("REDIS_PASSWORD", "", secret=True) or None
+    url = ""
+    nodes: tuple[RedisNode, ...] = ()
+    master = ""
+    if mode is RedisMode.STANDALONE:
+        url = read.parse("REDIS_URL", lambda: _redis_url(read), "")
+        read.parse("REDIS_USERNAME", lambda: _no_credentials_twice(url, username, password), None)
+    tls = (
+        None  # a URL that could not be read says nothing about TLS
+        if "REDIS_URL" in read.failed
+        else read.parse("REDIS_TLS", lambda: _redis_tls(read, mode, url), None)
+    )
+    if mode is not RedisMode.STANDALONE:
+        variable = "REDIS_SENTINELS" if mode is RedisMode.SENTINEL else "REDIS_CLUSTER_NODES"
+        nodes = read.parse(variable, lambda: _redis_nodes(read, variable), ())
+    if mode is RedisMode.SENTINEL:
+        master = read.parse("REDIS_SENTINEL_MASTER", lambda: _sentinel_master(read), "")
+    else:
+        for name in _SENTINEL_ONLY:
+            if _is_set(environ, name):
+                read.problems.append(
+                    f"{ENV_PREFIX}{name}: only with {ENV_PREFIX}REDIS_SENTINELS (Sentinel)"
+                )
+    sentinel_username = read.parse(
+        "REDIS_SENTINEL_USERNAME", lambda: _acl_user(read, "REDIS_SENTINEL_USERNAME"), None
+    )
+    sentinel_password = read.text("REDIS_SENTINEL_PASSWORD", "", secret=True) or None
+    if len(read.problems) > problems_before:
+        return None
+    return RedisTarget(
+        mode=mode,
+        url=url,
+        nodes=nodes,
+        sentinel_master=master,
+        username=username,
+        password=password,
+        sentinel_username=sentinel_username,
+        sentinel_password=sentinel_password,
+        tls=tls,
+    )
+
+
+def _is_set(environ: Mapping[str, str], name: str) -> bool:
+    return bool(environ.get(ENV_PREFIX + name)) or (ENV_PREFIX + name + "_FILE") in environ
+
+
+def _acl_user(read: _Reader, name: str) -> str | None:
+    user = read.required_text(name, "", secret=False)
+    if user and not re.fullmatch(r"[!-~]{1,256}", user):
+        raise SettingsError(f"{ENV_PREFIX}{name}: must be 1-256 printable characters, no spaces")
+    return user or None
+
+
+def _no_credentials_twice(url: str, username: str | None, password: str | None) -> None:
+    # Two sources of one credential: refused rather than guessing which one wins.
+    if (username is not None or password is not None) and "@" in url.partition("?")[0]:
+        raise SettingsError(
+            f"{ENV_PREFIX}REDIS_USERNAME/PASSWORD: the URL carries credentials already; "
+            "set them in one place"
+        )
+
+
+def _redis_nodes(read: _Reader, name: str) -> tuple[RedisNode, ...]:
+    try:
+        return parse_nodes(read.required_text(name, None, secret=False))
+    except ValueError as error:
+        raise SettingsError(f"{ENV_PREFIX}{name}: {error}") from None
+
+
+def _sentinel_master(read: _Reader) -> str:
+    name = read.required_text("REDIS_SENTINEL_MASTER", None, secret=False)
+    if not re.fullmatch(r"[!-~]{1,256}", name):
+        raise SettingsError(
+            f"{ENV_PREFIX}REDIS_SENTINEL_MASTER: must be 1-256 printable characters, no spaces"
+        )
+    return name
+
+
+def _redis_tls(read: _Reader, mode: RedisMode, url: str) -> RedisTls | None:
+    files: dict[str, str | None] = {}
+    for name in ("REDIS_TLS_CA_FILE", "REDIS_TLS_CERT_FILE", "REDIS_TLS_KEY_FILE"):
+        path = read.required_text(name, "", secret=False)
+        if path and not Path(path).is_file():
+            raise SettingsError(f"{ENV_PREFIX}{name}: {path} is not a readable file")
+        files[name] = path or None
+    enabled = read.boolean("REDIS_TLS", False)
+    if mode is RedisMode.STANDALONE:
+        # The URL's scheme says whether a standalone server speaks TLS.
+        if enabled and not url.startswith("rediss://"):
+            raise SettingsError(
+                f"{ENV_PREFIX}REDIS_TLS: a standalone server takes TLS from a rediss:// URL"
+            )
+        enabled = url.startswith("rediss://")
+    if not enabled:
+        if any(files.values()):
+            raise SettingsError(
+                f"{ENV_PREFIX}REDIS_TLS: the TLS files are set but TLS is off (set "
+                f"{ENV_PREFIX}REDIS_TLS=true, or use a rediss:// URL)"
+            )
+        return None
+    if (files["REDIS_TLS_CERT_FILE"] is None) != (files["REDIS_TLS_KEY_FILE"] is None):
+        raise SettingsError(
+            f"{ENV_PREFIX}REDIS_TLS_CERT_FILE: a client certificate needs its key "
+            f"({ENV_PREFIX}REDIS_TLS_KEY_FILE), and a key its certificate"
+        )
+    return RedisTls(
+        ca_file=files["REDIS_TLS_CA_FILE"],
+        cert_file=files["REDIS_TLS_CERT_FILE"],
+        key_file=files["REDIS_TLS_KEY_FILE"],
     )
 
 

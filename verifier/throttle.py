@@ -5,11 +5,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
-
 from verifier.errors import LoginThrottled
 from verifier.keys import KeySpace
 from verifier.redis_store import guard
+from verifier.store import RedisClient
 
 # Take one attempt from a counter's allowance, or refuse. Counting *before* the password is
 # checked, in one atomic step, is what makes the limit hold against a burst of parallel
@@ -81,7 +80,7 @@ class LoginThrottle:
 
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: RedisClient,
         keys: KeySpace,
         policy: ThrottlePolicy,
         space: str = PASSWORD_SPACE,

@@ -13,8 +13,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import redis.asyncio as aioredis
-
 from verifier.errors import InvalidCredentials, VerifierError
 from verifier.keys import USER_NAME_RULE, KeySpace, normalize_user_name
 from verifier.legacy_hashes import (
@@ -27,6 +25,7 @@ from verifier.legacy_hashes import (
 from verifier.liveness import USER_CHANGED, LivenessCache
 from verifier.passwords import MAX_PASSWORD_LENGTH, PasswordHasher, is_native_hash
 from verifier.redis_store import as_text, guard
+from verifier.store import RedisClient
 
 GROUPS_FIELD = "groups"
 CREATED_FIELD = "created"
@@ -122,7 +121,7 @@ class UserStore:
 
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: RedisClient,
         keys: KeySpace,
         hasher: PasswordHasher,
         liveness: LivenessCache | None = None,

@@ -19,13 +19,14 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import redis.asyncio as aioredis
 import requests
 from e2e_helpers import access_claims, set_cookie_headers
 
 from verifier.demo.processes import verifier_environment
 from verifier.keys import KeySpace
 from verifier.passwords import PasswordHasher
+from verifier.settings import load_settings
+from verifier.store import client_for
 from verifier.users import UserStore
 
 if TYPE_CHECKING:
@@ -110,7 +111,8 @@ def make_user(stack: Stack, name: str, password: str) -> None:
     hasher = _HASHER
 
     async def add() -> None:
-        client = aioredis.Redis.from_url(stack.redis_server.url)
+        # The stack's own Redis, whichever kind (standalone, Sentinel, Cluster) it runs on.
+        client = client_for(load_settings(stack.env))
         try:
             await UserStore(client, KeySpace(stack.key_prefix), hasher).add(name, password)
         finally:

@@ -34,6 +34,7 @@ import pytest
 import redis
 import requests
 from e2e_helpers import run_cli
+from redis_topologies import RedisClusterDeployment, SentinelDeployment
 
 from verifier.demo import processes
 from verifier.demo.processes import ManagedProcess, NginxBinary, ProcessStartError
@@ -185,7 +186,7 @@ class Stack:
     jwt_kid: str
     jwt_secret: str
     key_prefix: str
-    redis: redis.Redis
+    redis: redis.Redis | redis.RedisCluster
     redis_server: RedisServer
     workdir: Path
     keys_dir: Path
@@ -380,16 +381,22 @@ def running_stack(
     settings: Mapping[str, str] | None = None,
     *,
     label: str = "fresh",
+    topology: RedisClusterDeployment | SentinelDeployment | None = None,
 ) -> Iterator[Stack]:
-    """Start a keys directory, the verifier, the legacy app and nginx; stop them after."""
+    """Start a keys directory, the verifier, the legacy app and nginx; stop them after.
+
+    With a `topology`, the verifier (and `stack.redis`) use that Cluster or Sentinel
+    deployment instead of `redis_server`.
+    """
     workdir = _workdir(f"{label}-{binary.label}")
     key_prefix = f"{label}-{binary.version}-{secrets.token_hex(4)}"
     rules_file = workdir / "rules.toml"
     rules_file.write_text(E2E_RULES, encoding="utf-8")
     keys_dir = workdir / "keys"
     metrics_dir = workdir / "metrics"
+    redis_env = topology.verifier_env() if topology else {"VERIFIER_REDIS_URL": redis_server.url}
     env = {
-        "VERIFIER_REDIS_URL": redis_server.url,
+        **redis_env,
         "VERIFIER_KEYS_DIR": str(keys_dir),
         "VERIFIER_ACCESS_TTL_SECONDS": str(ACCESS_TTL_SECONDS),
         "VERIFIER_REFRESH_GRACE_SECONDS": str(REFRESH_GRACE_SECONDS),
@@ -449,7 +456,7 @@ def running_stack(
         shutil.rmtree(workdir, ignore_errors=True)
         pytest.fail(f"{binary.label} stack did not start: {error}", pytrace=False)
 
-    client = redis_server.client()
+    client = topology.client() if topology else redis_server.client()
     try:
         yield Stack(
             nginx=binary,
@@ -495,3 +502,94 @@ def pytest_runtest_makereport(
                 for started in used.started:
                     report.sections.append((f"{name} logs", started.log_tails()))
     return report
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterDeployment]:
+    """A Redis Cluster of 3 masters + 3 replicas for the session, on 127.0.0.1."""
+    deployment = RedisClusterDeployment(_workdir("cluster"))
+    with _started(deployment, "Redis Cluster"):
+        yield deployment
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel() -> Iterator[SentinelDeployment]:
+    """A master, a replica and 3 sentinels for the session, on 127.0.0.1."""
+    deployment = SentinelDeployment(_workdir("sentinel"))
+    with _started(deployment, "Redis Sentinel"):
+        yield deployment
+
+
+# The ACL deployments' passwords: test values, never real secrets.
+ACL_PASSWORD = "redis-acl-password-for-tests"
+SENTINEL_ACL_PASSWORD = "sentinel-acl-password-for-tests"
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_acl() -> Iterator[RedisClusterDeployment]:
+    """A Cluster like `redis_cluster` whose nodes require a password."""
+    deployment = RedisClusterDeployment(_workdir("cluster-acl"), password=ACL_PASSWORD)
+    with _started(deployment, "Redis Cluster with a password"):
+        yield deployment
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel_acl() -> Iterator[SentinelDeployment]:
+    """A Sentinel deployment whose servers and sentinels each require their own password."""
+    deployment = SentinelDeployment(
+        _workdir("sentinel-acl"), password=ACL_PASSWORD, sentinel_password=SENTINEL_ACL_PASSWORD
+    )
+    with _started(deployment, "Redis Sentinel with passwords"):
+        yield deployment
+
+
+@contextlib.contextmanager
+def _started(deployment: RedisClusterDeployment | SentinelDeployment, what: str) -> Iterator[None]:
+    try:
+        try:
+            deployment.start()
+        except (ProcessStartError, FileNotFoundError, subprocess.SubprocessError) as error:
+            pytest.fail(f"{what} did not start: {error}", pytrace=False)
+        yield
+    finally:
+        deployment.stop()
+        shutil.rmtree(deployment.workdir, ignore_errors=True)
+
+
+_TOPOLOGIES = ["sentinel", "cluster"]
+
+
+@contextlib.contextmanager
+def _topology_stack(
+    request: pytest.FixtureRequest,
+    redis_server: RedisServer,
+    settings: Mapping[str, str] | None,
+    label: str,
+) -> Iterator[Stack]:
+    # One nginx binary: what varies is the Redis under the verifier, not nginx.
+    deployment = request.getfixturevalue(f"redis_{request.param}")
+    with running_stack(
+        NGINX_BINARIES[0],
+        redis_server,
+        settings,
+        label=f"{label}-{request.param}",
+        topology=deployment,
+    ) as started:
+        yield started
+
+
+@pytest.fixture(scope="session", params=_TOPOLOGIES)
+def topology_stack(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator[Stack]:
+    """A stack like `stack` whose verifier runs on the Sentinel or the Cluster deployment."""
+    with _topology_stack(request, redis_server, None, "topo") as started:
+        yield started
+
+
+@pytest.fixture(scope="session", params=_TOPOLOGIES)
+def topology_expiring_stack(
+    request: pytest.FixtureRequest, redis_server: RedisServer
+) -> Iterator[Stack]:
+    """Like `expiring_stack` (2 s access tokens), on the Sentinel or the Cluster deployment."""
+    settings = {"VERIFIER_ACCESS_TTL_SECONDS": str(EXPIRING_ACCESS_TTL_SECONDS)}
+    with _topology_stack(request, redis_server, settings, "topo-expiring") as started:
+        yield started

@@ -9,6 +9,7 @@ from pathlib import Path
 from verifier.keyring.files import write_key_file
 from verifier.keyring.material import KeyUse, generate_key
 from verifier.preflight import check_configuration, redis_problem
+from verifier.store import RedisTarget
 
 NOW = int(time.time())
 ALGORITHM: dict[KeyUse, str] = {"access": "HS256", "assertion": "EdDSA"}
@@ -71,10 +72,13 @@ def test_the_redis_url_is_kept_when_other_values_are_bad() -> None:
 
 
 def test_an_unreachable_redis_is_named_by_the_error_type_only() -> None:
-    assert asyncio.run(redis_problem("redis://127.0.0.1:1/0")) == "redis: ConnectionError"
+    assert (
+        asyncio.run(redis_problem(RedisTarget(url="redis://127.0.0.1:1/0")))
+        == "redis: ConnectionError"
+    )
 
 
 def test_an_unparsable_redis_url_is_a_problem_not_a_crash() -> None:
-    assert asyncio.run(redis_problem("redis://127.0.0.1:port/0")) == (
+    assert asyncio.run(redis_problem(RedisTarget(url="redis://127.0.0.1:port/0"))) == (
         "redis: VERIFIER_REDIS_URL cannot be parsed"
     )

@@ -10,10 +10,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-import redis.asyncio as aioredis
-
 from verifier.keys import KeySpace
 from verifier.redis_store import guard
+from verifier.store import RedisClient
 
 CODES_PER_SET = 10
 # 16 characters of base32 (80 bits), shown in four groups: xxxx-xxxx-xxxx-xxxx.
@@ -54,7 +53,7 @@ def _digest(code: str) -> str:
 class RecoveryCodes:
     """A user's recovery codes in Redis, as hashes only."""
 
-    def __init__(self, client: aioredis.Redis, keys: KeySpace) -> None:
+    def __init__(self, client: RedisClient, keys: KeySpace) -> None:
         self._redis = client
         self._keys = keys
         self._replace = client.register_script(_REPLACE)

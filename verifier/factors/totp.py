@@ -10,11 +10,11 @@ from __future__ import annotations
 import hmac
 
 import pyotp
-import redis.asyncio as aioredis
 import segno
 
 from verifier.keys import KeySpace
 from verifier.redis_store import guard
+from verifier.store import RedisClient
 
 # RFC 6238's defaults, which every authenticator app expects.
 STEP_SECONDS = 30
@@ -64,7 +64,7 @@ def matching_step(secret: str, code: str, now: float) -> int | None:
 class TotpCodes:
     """Checks TOTP codes and makes each usable once per user (the claims live in Redis)."""
 
-    def __init__(self, client: aioredis.Redis, keys: KeySpace) -> None:
+    def __init__(self, client: RedisClient, keys: KeySpace) -> None:
         self._redis = client
         self._keys = keys
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
-
 from verifier.factors.methods import RECOVERY_CODE, TOTP
 from verifier.factors.recovery import RecoveryCodes
 from verifier.factors.totp import TotpCodes, new_secret
 from verifier.keys import KeySpace
 from verifier.redis_store import as_text, guard
+from verifier.store import RedisClient
 
 # The name authenticator apps list the account under (a setting once the app's name is one).
 TOTP_ISSUER = "verifier"
@@ -52,7 +51,7 @@ class FactorStatus:
 class UserFactors:
     """Reads, checks and changes one user's second factors."""
 
-    def __init__(self, client: aioredis.Redis, keys: KeySpace) -> None:
+    def __init__(self, client: RedisClient, keys: KeySpace) -> None:
         self._redis = client
         self._keys = keys
         self._totp = TotpCodes(client, keys)
