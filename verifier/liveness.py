@@ -146,6 +146,8 @@ class RevocationListener:
         self._clock = clock
         self._heartbeat = Heartbeat(clock)
         self._stopping = False
+        # Whether the cache was trusted when the last subscription ended (for the warning).
+        self._was_trusted = False
 
     def stop(self) -> None:
         """Ask run() to return; it does within about a second (one poll of the channel)."""
@@ -161,7 +163,8 @@ class RevocationListener:
             try:
                 await self._listen()
             except REDIS_OUTAGE_ERRORS as error:
-                if self._cache.trusted:
+                # _listen already distrusted the cache on its way out: ask what it held.
+                if self._was_trusted:
                     log.warning("revocation channel lost (%s): checking Redis directly", error)
                 self._cache.distrust()
                 await asyncio.sleep(delay)
@@ -203,6 +206,7 @@ class RevocationListener:
                 elif message["type"] == "message":
                     self._hear(heartbeat, as_text(message["data"]))
         finally:
+            self._was_trusted = self._cache.trusted
             self._cache.distrust()
             await pubsub.aclose()  # type: ignore[no-untyped-call]
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
+import pytest
 import redis.asyncio as aioredis
 from e2e_helpers import SETTLE_SECONDS
 
@@ -75,3 +77,19 @@ def test_stop_ends_the_listener_without_a_cancellation(redis_server: RedisServer
     ended = asyncio.run(scenario())
     assert ended.done() and not ended.cancelled()
     assert ended.exception() is None
+
+
+def test_a_lost_channel_is_logged_and_the_cache_distrusted_until_resubscribed(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def scenario() -> None:
+        async with _listening(redis_server) as (client, cache, _, _):
+            with caplog.at_level(logging.WARNING, logger="verifier.liveness"):
+                # Redis drops the subscriber's connection, as on a restart or failover.
+                assert await client.client_kill_filter(_type="pubsub") >= 1
+                assert await _wait_until(lambda: not cache.trusted, SETTLE_SECONDS)
+            assert await _wait_until(lambda: cache.trusted, SETTLE_SECONDS)
+
+    asyncio.run(scenario())
+    lost = [record for record in caplog.records if "revocation channel lost" in record.message]
+    assert len(lost) == 1, [record.message for record in caplog.records]
