@@ -182,6 +182,7 @@ class Stack:
     access_ttl_seconds: int = ACCESS_TTL_SECONDS
     refresh_grace_seconds: int = REFRESH_GRACE_SECONDS
     workers: int = VERIFIER_WORKERS
+    listen_port: int = 0
 
     @property
     def access_cookie(self) -> str:
@@ -196,6 +197,10 @@ class Stack:
     def url(self, path: str) -> str:
         """Absolute URL of `path` through nginx."""
         return self.base_url + path
+
+    def localhost_url(self, path: str) -> str:
+        """URL of `path` through nginx by the name `localhost`: WebAuthn refuses an IP."""
+        return f"http://localhost:{self.listen_port}{path}"
 
     def create_user(self, name: str, password: str) -> None:
         """Create a user with `python -m verifier users add` (password on stdin)."""
@@ -371,6 +376,7 @@ def running_stack(
     rules_file = workdir / "rules.toml"
     rules_file.write_text(E2E_RULES, encoding="utf-8")
     keys_dir = workdir / "keys"
+    listen_port = processes.free_port()
     env = {
         "VERIFIER_REDIS_URL": redis_server.url,
         "VERIFIER_KEYS_DIR": str(keys_dir),
@@ -393,13 +399,15 @@ def running_stack(
         # every test of a revocation or a group change proves the pub/sub invalidation,
         # which acts in milliseconds, and could never pass by waiting for expiry.
         "VERIFIER_LIVENESS_CACHE_SECONDS": str(LIVENESS_CACHE_SECONDS),
+        # Passkeys on: browsers reach the stack as http://localhost:PORT (never an IP).
+        "VERIFIER_WEBAUTHN_RP_ID": "localhost",
+        "VERIFIER_WEBAUTHN_ORIGINS": f"http://localhost:{listen_port}",
         **(settings or {}),
     }
     # The keys the operator would make, with the real command; tests mint access tokens
     # with the access key it wrote.
     run_verifier_command(env, "keys", "generate", "--use", "all")
     access_key = access_key_file(keys_dir)
-    listen_port = processes.free_port()
     verifier_port = processes.free_port()
     app_port = processes.free_port()
     started: dict[str, ManagedProcess] = {}
@@ -447,6 +455,7 @@ def running_stack(
             processes=started,
             access_ttl_seconds=int(env["VERIFIER_ACCESS_TTL_SECONDS"]),
             refresh_grace_seconds=int(env["VERIFIER_REFRESH_GRACE_SECONDS"]),
+            listen_port=listen_port,
         )
     finally:
         client.close()

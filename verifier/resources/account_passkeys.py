@@ -244,7 +244,7 @@ class AccountPasskeyRegister:
         self._audit.record(
             "passkey.registered",
             user=user,
-            name=name,
+            passkey_name=name,
             credential=credential_hash(verified.credential_id)[:12],
             address=client_address(req),
         )
