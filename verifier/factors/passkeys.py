@@ -9,7 +9,6 @@ sign count is the library's; this module only chooses the options and names the 
 from __future__ import annotations
 
 import binascii
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -207,17 +206,6 @@ def user_handle_of(credential: Mapping[str, Any]) -> str | None:
         return _decode(handle).decode("utf-8")
     except UnicodeDecodeError:
         return None
-
-
-def parse_credential(raw: str) -> dict[str, Any]:
-    """The JSON object of a browser's answer; PasskeyRejected("bad_json") for anything else."""
-    try:
-        document = json.loads(raw)
-    except ValueError:
-        raise PasskeyRejected("bad_json") from None
-    if not isinstance(document, dict):
-        raise PasskeyRejected("bad_json")
-    return document
 
 
 def _decode(value: str) -> bytes:
