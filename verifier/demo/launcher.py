@@ -84,6 +84,10 @@ def _run(
         "VERIFIER_ACCESS_TTL_SECONDS": str(ACCESS_TTL_SECONDS),
         # Plain http on localhost: Secure cookies would never be sent back.
         "VERIFIER_COOKIE_SECURE": "false",
+        # Passkeys: browsers refuse WebAuthn on an IP address, so the demo's relying party
+        # is `localhost` and its pages must be opened as http://localhost:PORT.
+        "VERIFIER_WEBAUTHN_RP_ID": "localhost",
+        "VERIFIER_WEBAUTHN_ORIGINS": f"http://localhost:{port}",
     }
 
     print("Starting redis-server, the verifier, the demo app and nginx...", flush=True)
@@ -136,10 +140,11 @@ def _setter(event: threading.Event) -> Callable[[int, FrameType | None], None]:
 def _print_welcome(
     port: int, password: str, guest_password: str, nginx: Path, workdir: Path
 ) -> None:
-    url = f"http://{processes.LOOPBACK}:{port}/"
+    # `localhost`, not 127.0.0.1: passkeys (WebAuthn) work on a domain name only.
+    url = f"http://localhost:{port}/"
     print(
         f"""
-The demo is running: {url}
+The demo is running: {url}  (open it as localhost, not 127.0.0.1: passkeys need a name)
 
   user name   {DEMO_USER:<8} password  {password:<18} groups  {", ".join(DEMO_GROUPS)}
   user name   {GUEST_USER:<8} password  {guest_password:<18} groups  (none)
@@ -158,6 +163,8 @@ Try:
   - curl -i {url}api/whoami -H 'Accept: application/json' : 401 JSON, no redirect.
   - curl -si {url}api/whoami -H 'X-Auth-User: admin' : still sent to sign in; nginx
     replaces that header before the app sees it.
+  - {url}auth/account/passkeys : add a passkey (named), then sign in with the password
+    and the passkey, or with "Sign in with a passkey" alone. Only at localhost.
   - Sign in from two browsers, then "Log out everywhere" in one: the other is signed out on
     its next request.
 
