@@ -163,8 +163,8 @@ Try:
   - curl -i {url}api/whoami -H 'Accept: application/json' : 401 JSON, no redirect.
   - curl -si {url}api/whoami -H 'X-Auth-User: admin' : still sent to sign in; nginx
     replaces that header before the app sees it.
-  - {url}auth/account/passkeys : add a passkey (named), then sign in with the password
-    and the passkey, or with "Sign in with a passkey" alone. Only at localhost.
+  - {url}auth/account/passkeys : add a passkey, then sign in with
+    the password and the passkey, or with "Sign in with a passkey" alone.
   - Sign in from two browsers, then "Log out everywhere" in one: the other is signed out on
     its next request.
 
