@@ -75,6 +75,8 @@ def test_browser_registers_a_passkey_and_signs_in_with_it_as_second_step_and_alo
         _sign_in_with_password(page, name, password)
         page.wait_for_url(stack.localhost_url(PASSKEYS_PATH))
         assert page.locator("#passkeys").inner_text() == "You have no passkeys yet."
+        # The script runs: the note for browsers without it is hidden.
+        assert not page.get_by_text("Adding a passkey needs JavaScript").is_visible()
         page.get_by_label("Name (to tell your passkeys apart)").fill("Laptop")
         page.get_by_role("button", name="Add a passkey").click()
         page.get_by_role("heading", name="Your recovery codes").wait_for()

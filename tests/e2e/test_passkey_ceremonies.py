@@ -71,7 +71,10 @@ def test_the_first_passkey_comes_with_recovery_codes_and_each_is_listed_by_name(
     assert [passkey["name"] for passkey in _listed(stack, session)] == ["Laptop", "Phone"]
     assert "passkey.registered" in _log(stack)
     status = stack.cli("users", "mfa", name).stdout
-    assert "recovery codes left: 10" in status
+    assert status == f"{name}: totp not enrolled; recovery codes left: 10; passkeys: 2\n"
+    # An admin's mfa-reset removes passkeys with the other factors.
+    stack.cli("users", "mfa-reset", name)
+    assert stack.cli("users", "mfa", name).stdout.endswith("recovery codes left: 0\n")
 
 
 def test_registering_refuses_no_session_cross_site_garbage_and_a_replayed_answer(

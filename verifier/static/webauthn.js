@@ -129,6 +129,7 @@
     document.querySelectorAll("[data-passkey]").forEach(function (block) {
       var button = block.querySelector("button");
       button.hidden = false;
+      block.querySelectorAll(".js-needed").forEach(function (note) { note.hidden = true; });
       button.addEventListener("click", function () { run(block, button); });
     });
   }
