@@ -293,6 +293,23 @@ def test_passwordless_refuses_without_its_cookie_a_replay_and_without_verificati
     assert crossed.status_code == 403
 
 
+def test_an_expired_challenge_is_refused_and_sets_nothing(stack: Stack) -> None:
+    name, password, soft, _ = user_with_passkey(stack, "pk-expired")
+    session = password_step(stack, name, password)
+    options = options_of(post_json(session, stack, FACTOR_OPTIONS_PATH, {}))
+    # Its TTL ran out: the key is gone, as Redis removes it at the end of CEREMONY_SECONDS.
+    prefix = KeySpace(stack.key_prefix).webauthn_challenge("second-factor", "")
+    expired = list(stack.redis.scan_iter(prefix + "*"))
+    assert expired
+    stack.redis.delete(*expired)
+    refused = post_json(
+        session, stack, FACTOR_PASSKEY_PATH, {"credential": soft.assertion(options)}
+    )
+    assert refused.status_code == 400
+    assert refused.json()["error"].startswith("This passkey request expired")
+    assert session_cookie_names(stack, refused) == set()
+
+
 def test_passwordless_refuses_an_unknown_user_handle_and_a_removed_user(stack: Stack) -> None:
     name, _, soft, _ = user_with_passkey(stack, "pk-gone")
     stranger = SoftAuthenticator(origin=stack.localhost_url(""), rp_id="localhost")
