@@ -374,3 +374,19 @@ def test_without_a_relying_party_no_page_offers_passkeys(fresh_stack: StackFacto
         assert post_json(session, stack, path, {}).status_code == 404
     assert session.get(stack.url("/auth/static/webauthn.js"), timeout=TIMEOUT).status_code == 404
     assert not list(stack.redis.scan_iter(KeySpace(stack.key_prefix).passkeys("*")))
+
+
+def test_redis_down_fails_closed_with_503_and_sets_no_cookie(stack: Stack) -> None:
+    name, password, soft, session = user_with_passkey(stack, "pk-outage")
+    pending = password_step(stack, name, password)
+    passwordless = stack.new_session()
+    options = passwordless_options(stack, passwordless)
+    stack.stop_redis()
+    answers = [
+        post_json(session, stack, REGISTER_OPTIONS_PATH, {"name": "Key"}),
+        post_json(pending, stack, FACTOR_OPTIONS_PATH, {}),
+        post_json(stack.new_session(), stack, PASSWORDLESS_OPTIONS_PATH, {}),
+        post_json(passwordless, stack, PASSWORDLESS_PATH, {"credential": soft.assertion(options)}),
+    ]
+    assert [answer.status_code for answer in answers] == [503] * 4
+    assert [set_cookies(answer) for answer in answers] == [{}] * 4

@@ -281,8 +281,6 @@ class Passwordless:
             self._audit_failure(None, req, "no_challenge")
             send_json(resp, falcon.HTTP_400, {"error": NO_CHALLENGE})
             return
-        # The cookie is spent with this answer, whatever it is.
-        resp.append_header("Set-Cookie", self._cookies.clear_passkey())
         try:
             credential = passkey_answer(await read_json_object(req))
             credential_id = credential_id_of(credential)
@@ -291,6 +289,9 @@ class Passwordless:
             send_json(resp, falcon.HTTP_400, {"error": BAD_ANSWER})
             return
         taken = await self._challenges.take(PASSWORDLESS, binding)
+        # The cookie is spent with this answer, whatever it is (not before: a Redis outage
+        # answers 503 with no Set-Cookie at all).
+        resp.append_header("Set-Cookie", self._cookies.clear_passkey())
         if taken is None:
             self._audit_failure(None, req, "no_challenge")
             send_json(resp, falcon.HTTP_400, {"error": NO_CHALLENGE})
