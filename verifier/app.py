@@ -21,6 +21,8 @@ from verifier.access.reload import RulesReloader
 from verifier.auth_check import RETRY_AFTER_SECONDS, ASGIApp, AuthCheck, AuthFastPath
 from verifier.cookies import CookiePolicy
 from verifier.errors import CrossSiteRequest, StoreUnavailable
+from verifier.factors.passkey_store import ChallengeStore
+from verifier.factors.passkeys import RelyingParty
 from verifier.factors.user_factors import UserFactors
 from verifier.gate import Gate
 from verifier.keyring import AssertionSigner
@@ -33,18 +35,40 @@ from verifier.observe.audit import AuditLog, LoggingAuditLog, set_request_id
 from verifier.observe.logs import configure_logging
 from verifier.observe.metrics import NO_METRICS, Metrics, MetricsFlusher
 from verifier.observe.metrics.exposition import configured_directory
+from verifier.pages import PASSWORDLESS_OPTIONS_PATH, PASSWORDLESS_PATH
 from verifier.passwords import PasswordHasher
 from verifier.pending_signin import PendingSignIns
 from verifier.readiness import ReadinessCheck
 from verifier.redis_store import time_calls_into
 from verifier.resources import Forbidden, Health, Login, Logout, Readiness, Unauthorized
+from verifier.resources.account_passkeys import (
+    PASSKEY_OPTIONS_PATH,
+    PASSKEY_REGISTER_PATH,
+    PASSKEYS_PATH,
+    AccountPasskeyOptions,
+    AccountPasskeyRegister,
+    AccountPasskeys,
+)
 from verifier.resources.account_proof import CurrentFactorCheck
 from verifier.resources.account_recovery import AccountRecoveryCodes
 from verifier.resources.account_session import AccountSession
 from verifier.resources.account_totp import RECOVERY_PATH, TOTP_PATH, AccountTotp
 from verifier.resources.body import wants_json
 from verifier.resources.jwks import JWKS_PATH, Jwks
-from verifier.resources.second_factor import FACTOR_PATH, SecondFactor, SecondFactorStart
+from verifier.resources.passkey_signin import (
+    PasskeySecondFactor,
+    PasskeySecondFactorOptions,
+    Passwordless,
+    PasswordlessOptions,
+)
+from verifier.resources.second_factor import (
+    FACTOR_PASSKEY_OPTIONS_PATH,
+    FACTOR_PASSKEY_PATH,
+    FACTOR_PATH,
+    SecondFactor,
+    SecondFactorStart,
+)
+from verifier.resources.static_script import SCRIPT_PATH, StaticScript
 from verifier.sessions import Clock, SessionPolicy, SessionStore
 from verifier.settings import Settings, load_settings
 from verifier.store import RedisClient, client_for, subscriptions
@@ -143,10 +167,18 @@ def create_app(
     )
     app.add_route(
         settings.login_path,
-        Login(gate, users, sessions, throttle, settings.login_path, second_step),
+        Login(
+            gate,
+            users,
+            sessions,
+            throttle,
+            settings.login_path,
+            second_step,
+            passkeys=settings.passkeys_enabled,
+        ),
     )
     _add_second_factor_routes(
-        app, settings, client, keys, gate, sessions, factors, pending, cookie_policy, clock
+        app, settings, client, keys, gate, users, sessions, factors, pending, cookie_policy, clock
     )
     app.add_route("/auth/logout", Logout(gate, sessions, cookie_policy, settings.login_path))
     app.add_route("/auth/unauthorized", Unauthorized(settings.login_path))
@@ -165,6 +197,7 @@ def _add_second_factor_routes(
     client: RedisClient,
     keys: KeySpace,
     gate: Gate,
+    users: UserStore,
     sessions: SessionStore,
     factors: UserFactors,
     pending: PendingSignIns,
@@ -183,23 +216,69 @@ def _add_second_factor_routes(
         ),
         space=SECOND_FACTOR_SPACE,
     )
-    app.add_route(
-        FACTOR_PATH,
-        SecondFactor(
-            gate,
-            sessions,
-            factors,
-            pending,
-            factor_throttle,
-            cookie_policy,
-            settings.login_path,
-            clock,
-        ),
+    second_factor = SecondFactor(
+        gate,
+        sessions,
+        factors,
+        pending,
+        factor_throttle,
+        cookie_policy,
+        settings.login_path,
+        clock,
+        passkeys=settings.passkeys_enabled,
     )
+    app.add_route(FACTOR_PATH, second_factor)
     account = AccountSession(gate, sessions, cookie_policy, settings.login_path)
     proof = CurrentFactorCheck(factors, factor_throttle, gate.audit, clock)
     app.add_route(TOTP_PATH, AccountTotp(account, factors, proof, gate.audit, clock))
     app.add_route(RECOVERY_PATH, AccountRecoveryCodes(account, factors, proof, gate.audit))
+    if not settings.passkeys_enabled:
+        return  # no relying party: no passkey routes, and the pages offer none
+    rp = RelyingParty(settings.webauthn_rp_id, settings.webauthn_rp_name, settings.webauthn_origins)
+    challenges = ChallengeStore(client, keys)
+    app.add_route(SCRIPT_PATH, StaticScript())
+    app.add_route(PASSKEYS_PATH, AccountPasskeys(account, factors, gate.audit))
+    app.add_route(PASSKEY_OPTIONS_PATH, AccountPasskeyOptions(account, rp, factors, challenges))
+    app.add_route(
+        PASSKEY_REGISTER_PATH,
+        AccountPasskeyRegister(account, rp, factors, challenges, gate.audit, clock),
+    )
+    app.add_route(
+        FACTOR_PASSKEY_OPTIONS_PATH,
+        PasskeySecondFactorOptions(
+            rp, pending, factors.passkeys, challenges, cookie_policy, settings.login_path
+        ),
+    )
+    app.add_route(
+        FACTOR_PASSKEY_PATH,
+        PasskeySecondFactor(
+            gate,
+            rp,
+            pending,
+            factors.passkeys,
+            challenges,
+            factor_throttle,
+            cookie_policy,
+            second_factor,
+            settings.login_path,
+            clock,
+        ),
+    )
+    app.add_route(PASSWORDLESS_OPTIONS_PATH, PasswordlessOptions(rp, challenges, cookie_policy))
+    app.add_route(
+        PASSWORDLESS_PATH,
+        Passwordless(
+            gate,
+            rp,
+            users,
+            sessions,
+            factors.passkeys,
+            challenges,
+            factor_throttle,
+            cookie_policy,
+            clock,
+        ),
+    )
 
 
 class _Background(Protocol):

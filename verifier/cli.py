@@ -400,7 +400,9 @@ async def _users_mfa(name: str) -> int:
     finally:
         await stores.close()
     totp = "enrolled" if status.totp else "not enrolled"
-    print(f"{user}: totp {totp}; recovery codes left: {status.recovery_codes_left}")
+    # Passkeys only when there are some: the line stays as it was for everyone else.
+    passkeys = f"; passkeys: {status.passkeys}" if status.passkeys else ""
+    print(f"{user}: totp {totp}; recovery codes left: {status.recovery_codes_left}{passkeys}")
     return 0
 
 

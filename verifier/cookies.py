@@ -62,11 +62,24 @@ class CookiePolicy:
         """Set-Cookie value deleting the pending sign-in cookie."""
         return self._format_pending("", 0)
 
-    def _format_pending(self, value: str, max_age_seconds: int) -> str:
+    @property
+    def passkey_name(self) -> str:
+        """Name of the cookie binding a passwordless passkey sign-in to this browser."""
+        return "__Secure-verifier-passkey" if self.secure else "verifier-passkey"
+
+    def set_passkey(self, binding: str, max_age_seconds: int) -> str:
+        """Set-Cookie value carrying a passwordless sign-in's challenge binding."""
+        return self._format_pending(binding, max_age_seconds, self.passkey_name)
+
+    def clear_passkey(self) -> str:
+        """Set-Cookie value deleting the passwordless sign-in cookie."""
+        return self._format_pending("", 0, self.passkey_name)
+
+    def _format_pending(self, value: str, max_age_seconds: int, name: str = "") -> str:
         # Only the verifier's own pages see it (the app and /auth never need it), and
         # SameSite=Strict: no other site can start a request that carries it.
         parts = [
-            f"{self.pending_name}={value}",
+            f"{name or self.pending_name}={value}",
             f"Path={PENDING_COOKIE_PATH}",
             f"Max-Age={max(0, max_age_seconds)}",
         ]
@@ -107,6 +120,13 @@ def read_pending_cookie(cookie_header: str | None, policy: CookiePolicy) -> str 
     if not cookie_header or len(cookie_header) > MAX_COOKIE_HEADER_LENGTH:
         return None
     return _clean(_parse_cookie_header(cookie_header).get(policy.pending_name))
+
+
+def read_passkey_cookie(cookie_header: str | None, policy: CookiePolicy) -> str | None:
+    """The passwordless sign-in binding a raw Cookie header carries, or None."""
+    if not cookie_header or len(cookie_header) > MAX_COOKIE_HEADER_LENGTH:
+        return None
+    return _clean(_parse_cookie_header(cookie_header).get(policy.passkey_name))
 
 
 def without_token_cookies(cookie_header: str | None, policy: CookiePolicy) -> str:

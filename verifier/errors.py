@@ -127,3 +127,11 @@ class RulesFileError(AccessConfigError):
 
 class KeyOperationRefused(VerifierError):
     """A `verifier keys` command would break the ring (log users out, drop a live key)."""
+
+
+class PasskeyRejected(VerifierError):
+    """A WebAuthn answer was refused; `reason` is a short word for the audit record."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from verifier.pages import document
+from verifier.pages import document, passkey_block
 
 
 def _messages(error: str | None, notice: str | None = None) -> str:
@@ -33,15 +33,29 @@ def _code_field(name: str, label: str) -> str:
  required maxlength="8" spellcheck="false" autofocus>"""
 
 
-def second_factor_page(action: str, error: str | None = None) -> str:
-    """The second step of a sign-in: a TOTP code, or (folded away) a recovery code."""
-    return document(
-        "Two-step sign-in",
-        f"""{_messages(error)}
+def second_factor_page(
+    action: str,
+    error: str | None = None,
+    *,
+    totp: bool = True,
+    passkey_paths: tuple[str, str] | None = None,
+) -> str:
+    """The second step of a sign-in: a TOTP code, or (folded away) a recovery code.
+
+    `passkey_paths` (options, answer) adds "Use a passkey", shown by the passkey script;
+    `totp` False leaves out the code form (a user with passkeys only).
+    """
+    code_form = ""
+    if totp:
+        code_form = f"""
 <form method="post" action="{escape(action)}"{_described(error)}>
 {_code_field("code", "Code from your authenticator app")}
 <button type="submit">Verify</button>
-</form>
+</form>"""
+    passkey = passkey_block(*passkey_paths, "Use a passkey") if passkey_paths else ""
+    return document(
+        "Two-step sign-in",
+        f"""{_messages(error)}{passkey}{code_form}
 <details>
 <summary>Use a recovery code</summary>
 <form method="post" action="{escape(action)}">
@@ -51,6 +65,7 @@ def second_factor_page(action: str, error: str | None = None) -> str:
 <button type="submit">Use recovery code</button>
 </form>
 </details>""",
+        script=passkey_paths is not None,
     )
 
 

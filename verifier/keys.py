@@ -82,6 +82,18 @@ class KeySpace:
         """A TOTP secret shown for enrolment, kept until a correct code activates it."""
         return f"{self.prefix}:{{{user}}}:totp-enrolment"
 
+    def passkeys(self, user: str) -> str:
+        """Set of the SHA-256 (hex) of each credential id of a user's passkeys."""
+        return f"{self.prefix}:{{{user}}}:passkeys"
+
+    def passkey(self, user: str, credential_hash: str) -> str:
+        """Hash of one passkey: credential id, public key, sign count, name, times."""
+        return f"{self.prefix}:{{{user}}}:passkey:{credential_hash}"
+
+    def webauthn_challenge(self, purpose: str, binding_hash: str) -> str:
+        """A WebAuthn challenge waiting for its answer, named by what it is bound to."""
+        return f"{self.prefix}:webauthn-challenge:{purpose}:{binding_hash}"
+
     def pending_signin(self, id_hash: str) -> str:
         """Hash of a sign-in waiting for its second factor, named by its id's SHA-256."""
         return f"{self.prefix}:pending-signin:{id_hash}"

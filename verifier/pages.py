@@ -1,5 +1,5 @@
 """The HTML the verifier serves itself: the login and "no access" pages. Plain, accessible,
-no JavaScript."""
+no JavaScript except the one static passkey script, on the pages that offer passkeys."""
 
 from __future__ import annotations
 
@@ -18,6 +18,19 @@ PAGE_SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
+# The pages that offer passkeys run one script, the verifier's own file (no inline code),
+# which calls back to the verifier with fetch(): only those two directives are added.
+SCRIPT_PATH = "/auth/static/webauthn.js"
+SCRIPT_PAGE_SECURITY_HEADERS = {
+    **PAGE_SECURITY_HEADERS,
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+# Where the passwordless sign-in's two steps are posted (verifier.resources.passkey_signin).
+PASSWORDLESS_OPTIONS_PATH = "/auth/login/passkey/options"
+PASSWORDLESS_PATH = "/auth/login/passkey"
 
 _STYLE = """
 body { font: 16px/1.5 system-ui, sans-serif; max-width: 24rem; margin: 4rem auto; padding: 0 1rem; }
@@ -29,6 +42,7 @@ button { margin-top: 1.5rem; padding: .6rem 1.2rem; font-size: 1rem; }
 form.inline { display: inline-block; margin-right: 1rem; }
 code.secret, ol.codes { font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
 svg { max-width: 100%; height: auto; }
+.passkey { margin-top: 1.5rem; }
 """
 
 
@@ -38,14 +52,24 @@ def login_page(
     user_name: str = "",
     error: str | None = None,
     notice: str | None = None,
+    *,
+    passkey: bool = False,
 ) -> str:
-    """Render the sign-in form; every interpolated value is HTML-escaped."""
+    """Render the sign-in form; every interpolated value is HTML-escaped.
+
+    `passkey` adds "Sign in with a passkey" (shown by the script, so absent without it).
+    """
     message = ""
     if error:
         message = f'<p class="error" role="alert" id="form-error">{escape(error)}</p>'
     elif notice:
         message = f'<p class="notice" role="status">{escape(notice)}</p>'
     described_by = ' aria-describedby="form-error"' if error else ""
+    passwordless = ""
+    if passkey:
+        passwordless = passkey_block(
+            PASSWORDLESS_OPTIONS_PATH, PASSWORDLESS_PATH, "Sign in with a passkey", next_path
+        )
     return _document(
         "Sign in",
         f"""{message}
@@ -57,7 +81,8 @@ def login_page(
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button>
-</form>""",
+</form>{passwordless}""",
+        script=passkey,
     )
 
 
@@ -83,20 +108,38 @@ def forbidden_page(user: str, path: str, logout_action: str) -> str:
     )
 
 
-def document(title: str, body: str) -> str:
-    """A page in the shared skeleton (head, stylesheet, the title as its <h1>)."""
-    return _document(title, body)
+def passkey_block(options_path: str, verify_path: str, label: str, next_path: str = "") -> str:
+    """A passkey button for the script: where to get options and post the answer.
+
+    The button is `hidden` until the script finds WebAuthn in the browser; errors appear in
+    the block's own live region.
+    """
+    return f"""
+<div class="passkey" data-passkey="get" data-options="{escape(options_path)}"
+ data-verify="{escape(verify_path)}" data-next="{escape(next_path)}">
+<button type="button" hidden>{escape(label)}</button>
+<div class="passkey-error" aria-live="assertive"></div>
+</div>"""
 
 
-def _document(title: str, body: str) -> str:
+def document(title: str, body: str, *, script: bool = False) -> str:
+    """A page in the shared skeleton (head, stylesheet, the title as its <h1>).
+
+    `script` loads the passkey script: serve such a page with SCRIPT_PAGE_SECURITY_HEADERS.
+    """
+    return _document(title, body, script=script)
+
+
+def _document(title: str, body: str, *, script: bool = False) -> str:
     # Every page: the same head, the same stylesheet, the title as the one <h1>.
+    tag = f'\n<script src="{SCRIPT_PATH}" defer></script>' if script else ""
     return f"""<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(title)}</title>
-<style>{_STYLE}</style>
+<style>{_STYLE}</style>{tag}
 </head>
 <body>
 <main>

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from verifier.access.rules import NO_RULES, RuleSet, load_rules
 from verifier.errors import RulesFileError, SettingsError, SettingsInvalid
@@ -86,6 +88,11 @@ class Settings:
     metrics_dir: Path | None = None
     # The deployment to connect to (verifier.store); None: the standalone `redis_url`.
     redis_deployment: RedisTarget | None = None
+    # WebAuthn (passkeys): the relying-party id (a domain, never an IP address), the origins
+    # pages may run on, and the name authenticators show. No id: passkeys are off.
+    webauthn_rp_id: str = ""
+    webauthn_origins: tuple[str, ...] = ()
+    webauthn_rp_name: str = "verifier"
 
     def __post_init__(self) -> None:
         broken = _broken_rules(self)
@@ -101,6 +108,11 @@ class Settings:
         if self.redis_deployment is not None:
             return self.redis_deployment
         return RedisTarget(url=self.redis_url)
+
+    @property
+    def passkeys_enabled(self) -> bool:
+        """True when a relying party is configured: the pages then offer passkeys."""
+        return bool(self.webauthn_rp_id)
 
     @property
     def current_key(self) -> SigningKey:
@@ -223,8 +235,34 @@ def _broken_rules(s: Settings) -> list[_BrokenRule]:
             ("METRICS_DIR",),
             "must be an absolute path (the service and the CLI must find the same directory)",
         ),
+        (
+            bool(s.webauthn_rp_id) == bool(s.webauthn_origins),
+            ("WEBAUTHN_ORIGINS", "WEBAUTHN_RP_ID"),
+            "set VERIFIER_WEBAUTHN_RP_ID and VERIFIER_WEBAUTHN_ORIGINS together (or neither: "
+            "passkeys off)",
+        ),
+        (
+            all(_origin_fits(origin, s.webauthn_rp_id) for origin in s.webauthn_origins),
+            ("WEBAUTHN_ORIGINS", "WEBAUTHN_RP_ID"),
+            "every origin must be http(s)://HOST[:PORT] whose host is the relying-party id "
+            "or a subdomain of it (browsers refuse any other)",
+        ),
+        (s.webauthn_rp_name.strip() != "", ("WEBAUTHN_RP_NAME",), "must not be empty"),
     ]
     return [_BrokenRule(variables, message) for ok, variables, message in rules if not ok]
+
+
+def _origin_fits(origin: str, rp_id: str) -> bool:
+    # WebAuthn's rule: the page's host equals the RP id or ends with "." + the RP id.
+    try:
+        parts = urlsplit(origin)
+        host = parts.hostname or ""
+        _ = parts.port  # raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    if parts.scheme not in {"http", "https"} or parts.path or parts.query or parts.fragment:
+        return False
+    return bool(rp_id) and (host == rp_id or host.endswith("." + rp_id))
 
 
 def parse_signing_keys(text: str) -> tuple[SigningKey, ...]:
@@ -403,6 +441,9 @@ def read_settings(environ: Mapping[str, str]) -> SettingsReading:
             ),
             metrics_dir=_optional_path(read.text("METRICS_DIR", "")),
             redis_deployment=redis,
+            webauthn_rp_id=read.parse("WEBAUTHN_RP_ID", lambda: _rp_id(read), ""),
+            webauthn_origins=read.parse("WEBAUTHN_ORIGINS", lambda: _origins(read), ()),
+            webauthn_rp_name=read.text("WEBAUTHN_RP_NAME", "verifier"),
         )
         broken: tuple[_BrokenRule, ...] = ()
     except _RulesBroken as error:
@@ -602,6 +643,33 @@ def _log_format(read: _Reader) -> str:
     if log_format not in {"text", "json"}:
         raise SettingsError(f"{ENV_PREFIX}LOG_FORMAT: {log_format!r} is not text/json")
     return log_format
+
+
+def _rp_id(read: _Reader) -> str:
+    rp_id = read.required_text("WEBAUTHN_RP_ID", "", secret=False).strip().lower()
+    if not rp_id:
+        return ""
+    try:
+        ipaddress.ip_address(rp_id.strip("[]"))
+    except ValueError:
+        pass
+    else:
+        raise SettingsError(
+            f"{ENV_PREFIX}WEBAUTHN_RP_ID: {rp_id!r} is an IP address, which browsers refuse "
+            "for WebAuthn: use a domain name (for a local demo, localhost)"
+        )
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", rp_id):
+        raise SettingsError(
+            f"{ENV_PREFIX}WEBAUTHN_RP_ID: {rp_id[:64]!r} is not a domain name "
+            "(no scheme, port or path: e.g. example.com)"
+        )
+    return rp_id
+
+
+def _origins(read: _Reader) -> tuple[str, ...]:
+    raw = read.required_text("WEBAUTHN_ORIGINS", "", secret=False)
+    # Browsers send the origin without a trailing slash, in lower case.
+    return tuple(part.strip().rstrip("/").lower() for part in raw.split(",") if part.strip())
 
 
 def _mfa_required_groups(read: _Reader) -> frozenset[str]:

@@ -194,6 +194,7 @@ class Stack:
     access_ttl_seconds: int = ACCESS_TTL_SECONDS
     refresh_grace_seconds: int = REFRESH_GRACE_SECONDS
     workers: int = VERIFIER_WORKERS
+    listen_port: int = 0
 
     @property
     def metrics_url(self) -> str:
@@ -213,6 +214,10 @@ class Stack:
     def url(self, path: str) -> str:
         """Absolute URL of `path` through nginx."""
         return self.base_url + path
+
+    def localhost_url(self, path: str) -> str:
+        """URL of `path` through nginx by the name `localhost`: WebAuthn refuses an IP."""
+        return f"http://localhost:{self.listen_port}{path}"
 
     def create_user(self, name: str, password: str) -> None:
         """Create a user with `python -m verifier users add` (password on stdin)."""
@@ -395,6 +400,7 @@ def running_stack(
     keys_dir = workdir / "keys"
     metrics_dir = workdir / "metrics"
     redis_env = topology.verifier_env() if topology else {"VERIFIER_REDIS_URL": redis_server.url}
+    listen_port = processes.free_port()
     env = {
         **redis_env,
         "VERIFIER_KEYS_DIR": str(keys_dir),
@@ -421,13 +427,15 @@ def running_stack(
         # at once), and in a directory the CLI shares, so its revocations count too.
         "VERIFIER_METRICS_BIND": f"{processes.LOOPBACK}:{processes.free_port()}",
         "VERIFIER_METRICS_DIR": str(metrics_dir),
+        # Passkeys on: browsers reach the stack as http://localhost:PORT (never an IP).
+        "VERIFIER_WEBAUTHN_RP_ID": "localhost",
+        "VERIFIER_WEBAUTHN_ORIGINS": f"http://localhost:{listen_port}",
         **(settings or {}),
     }
     # The keys the operator would make, with the real command; tests mint access tokens
     # with the access key it wrote.
     run_verifier_command(env, "keys", "generate", "--use", "all")
     access_key = access_key_file(keys_dir)
-    listen_port = processes.free_port()
     verifier_port = processes.free_port()
     app_port = processes.free_port()
     started: dict[str, ManagedProcess] = {}
@@ -475,6 +483,7 @@ def running_stack(
             processes=started,
             access_ttl_seconds=int(env["VERIFIER_ACCESS_TTL_SECONDS"]),
             refresh_grace_seconds=int(env["VERIFIER_REFRESH_GRACE_SECONDS"]),
+            listen_port=listen_port,
         )
     finally:
         client.close()

@@ -60,7 +60,7 @@ def test_browser_signs_in_keeps_browsing_past_expiry_and_signs_out(
     assert page.url.startswith(stack.url("/auth/login"))
     page.get_by_label("User name").fill(name)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url(stack.url("/"))
     assert page.locator("#user").inner_text() == name
     first_refresh = _cookie(context, stack.refresh_cookie)
@@ -125,4 +125,4 @@ def test_browser_refused_at_the_admin_area_signs_in_as_an_admin_and_lands_there(
 def _sign_in(page: Page, name: str, password: str) -> None:
     page.get_by_label("User name").fill(name)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()

@@ -87,6 +87,10 @@ def _run(
         "VERIFIER_COOKIE_SECURE": "false",
         # A free port rather than the default 9464, which something else may hold.
         "VERIFIER_METRICS_BIND": f"{processes.LOOPBACK}:{metrics_port}",
+        # Passkeys: browsers refuse WebAuthn on an IP address, so the demo's relying party
+        # is `localhost` and its pages must be opened as http://localhost:PORT.
+        "VERIFIER_WEBAUTHN_RP_ID": "localhost",
+        "VERIFIER_WEBAUTHN_ORIGINS": f"http://localhost:{port}",
     }
 
     print("Starting redis-server, the verifier, the demo app and nginx...", flush=True)
@@ -141,10 +145,11 @@ def _setter(event: threading.Event) -> Callable[[int, FrameType | None], None]:
 def _print_welcome(
     port: int, password: str, guest_password: str, nginx: Path, workdir: Path
 ) -> None:
-    url = f"http://{processes.LOOPBACK}:{port}/"
+    # `localhost`, not 127.0.0.1: passkeys (WebAuthn) work on a domain name only.
+    url = f"http://localhost:{port}/"
     print(
         f"""
-The demo is running: {url}
+The demo is running: {url}  (open it as localhost, not 127.0.0.1: passkeys need a name)
 
   user name   {DEMO_USER:<8} password  {password:<18} groups  {", ".join(DEMO_GROUPS)}
   user name   {GUEST_USER:<8} password  {guest_password:<18} groups  (none)
@@ -163,6 +168,8 @@ Try:
   - curl -i {url}api/whoami -H 'Accept: application/json' : 401 JSON, no redirect.
   - curl -si {url}api/whoami -H 'X-Auth-User: admin' : still sent to sign in; nginx
     replaces that header before the app sees it.
+  - {url}auth/account/passkeys : add a passkey, then sign in with
+    the password and the passkey, or with "Sign in with a passkey" alone.
   - Sign in from two browsers, then "Log out everywhere" in one: the other is signed out on
     its next request.
 

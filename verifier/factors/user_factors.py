@@ -1,4 +1,5 @@
-"""A user's second factors in Redis: the TOTP secret (pending until confirmed) and recovery codes.
+"""A user's second factors in Redis: the TOTP secret (pending until confirmed), recovery codes
+and passkeys (their store is verifier.factors.passkey_store).
 
 The active secret lives at `KeySpace.totp_secret(user)`; a secret being enrolled lives at
 `KeySpace.totp_enrolment(user)` with a TTL, and becomes active only when a correct code for
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from verifier.factors.methods import RECOVERY_CODE, TOTP
+from verifier.factors.passkey_store import PasskeyStore
 from verifier.factors.recovery import RecoveryCodes
 from verifier.factors.totp import TotpCodes, new_secret
 from verifier.keys import KeySpace
@@ -41,11 +43,12 @@ class FactorStatus:
 
     totp: bool
     recovery_codes_left: int
+    passkeys: int = 0
 
     @property
     def any(self) -> bool:
-        """True when the user has a second factor to sign in with."""
-        return self.totp
+        """True when the user has a second factor to sign in with (TOTP or a passkey)."""
+        return self.totp or self.passkeys > 0
 
 
 class UserFactors:
@@ -56,15 +59,19 @@ class UserFactors:
         self._keys = keys
         self._totp = TotpCodes(client, keys)
         self._recovery = RecoveryCodes(client, keys)
+        self.passkeys = PasskeyStore(client, keys)
         self._activate = client.register_script(_ACTIVATE)
 
     async def status(self, user: str) -> FactorStatus:
-        """Whether the user has TOTP, and how many recovery codes are left."""
+        """Whether the user has TOTP, how many recovery codes are left, how many passkeys."""
         pipe = self._redis.pipeline(transaction=False)
         pipe.exists(self._keys.totp_secret(user))
         pipe.scard(self._keys.recovery_codes(user))
-        has_totp, left = await guard(pipe.execute())
-        return FactorStatus(totp=bool(has_totp), recovery_codes_left=int(left))
+        pipe.scard(self._keys.passkeys(user))
+        has_totp, left, passkeys = await guard(pipe.execute())
+        return FactorStatus(
+            totp=bool(has_totp), recovery_codes_left=int(left), passkeys=int(passkeys)
+        )
 
     async def check(self, user: str, totp_code: str, recovery_code: str, now: float) -> str | None:
         """The amr method a current factor proved (TOTP, or a recovery code, used up), or None.
@@ -125,7 +132,8 @@ class UserFactors:
         return await self._recovery.regenerate(user)
 
     async def remove_all(self, user: str) -> bool:
-        """Remove TOTP (active and in enrolment) and recovery codes; True if any existed."""
+        """Remove TOTP (active and in enrolment), recovery codes, passkeys; True if any existed."""
+        passkeys = await self.passkeys.remove_all(user)
         removed = await guard(
             self._redis.delete(
                 self._keys.totp_secret(user),
@@ -133,7 +141,7 @@ class UserFactors:
                 self._keys.recovery_codes(user),
             )
         )
-        return bool(removed)
+        return bool(removed) or passkeys > 0
 
     async def _secret(self, key: str) -> str | None:
         raw = await guard(self._redis.get(key))

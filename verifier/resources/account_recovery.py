@@ -43,7 +43,7 @@ class AccountRecoveryCodes:
             self._account.send_to_login(req, resp)
             return
         status = await self._factors.status(session.user)
-        if not status.totp:
+        if not status.any:
             self._no_factor(req, resp)
             return
         if wants_json(req):
@@ -62,7 +62,7 @@ class AccountRecoveryCodes:
         fields = await read_fields(req)
         typed = fields.get("current_code", "")
         status = await self._factors.status(user)
-        if not status.totp:
+        if not status.any:
             self._proof.refused(user, address, "recovery_codes.regenerate", "not_enrolled")
             self._no_factor(req, resp)
             return

@@ -38,6 +38,24 @@ async def read_fields(req: falcon.asgi.Request) -> dict[str, str]:
     )
 
 
+async def read_json_object(req: falcon.asgi.Request) -> dict[str, object]:
+    """Parse a JSON object body (nested values allowed, e.g. a WebAuthn answer); 4xx else."""
+    if req.content_length is not None and req.content_length > MAX_BODY_BYTES:
+        raise falcon.HTTPContentTooLarge(description="The request body is too large.")
+    raw = await req.bounded_stream.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        raise falcon.HTTPContentTooLarge(description="The request body is too large.")
+    if (req.content_type or "").split(";")[0].strip().lower() != "application/json":
+        raise falcon.HTTPUnsupportedMediaType(description="Send application/json.")
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise falcon.HTTPBadRequest(description="The body is not valid JSON.") from None
+    if not isinstance(document, dict):
+        raise falcon.HTTPBadRequest(description="The body must be a JSON object.")
+    return document
+
+
 def _json_fields(raw: bytes) -> dict[str, str]:
     try:
         document = json.loads(raw)

@@ -13,7 +13,7 @@ from verifier.gate import Gate
 from verifier.observe.audit import record_revocation, shown_name
 from verifier.observe.causes import RevocationCause
 from verifier.observe.metrics import SIGNIN_OK
-from verifier.pages import PAGE_SECURITY_HEADERS, login_page
+from verifier.pages import PAGE_SECURITY_HEADERS, SCRIPT_PAGE_SECURITY_HEADERS, login_page
 from verifier.passwords import MAX_PASSWORD_LENGTH
 from verifier.redirects import safe_next
 from verifier.resources.body import has_nul, read_fields, wants_json
@@ -63,8 +63,12 @@ class Login:
         throttle: LoginThrottle,
         path: str,
         second_step: SecondStep | None = None,
+        *,
+        passkeys: bool = False,
     ) -> None:
         self._gate = gate
+        # Offer "Sign in with a passkey" (VERIFIER_WEBAUTHN_RP_ID is set).
+        self._passkeys = passkeys
         self._users = users
         self._sessions = sessions
         self._throttle = throttle
@@ -182,9 +186,11 @@ class Login:
         notice: str | None = None,
     ) -> None:
         resp.status = status
-        resp.set_headers(PAGE_SECURITY_HEADERS)
+        resp.set_headers(SCRIPT_PAGE_SECURITY_HEADERS if self._passkeys else PAGE_SECURITY_HEADERS)
         resp.content_type = falcon.MEDIA_HTML
-        resp.text = login_page(self._path, next_path, user_name, error=error, notice=notice)
+        resp.text = login_page(
+            self._path, next_path, user_name, error=error, notice=notice, passkey=self._passkeys
+        )
 
 
 def client_address(req: falcon.asgi.Request) -> str:

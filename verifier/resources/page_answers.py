@@ -7,7 +7,7 @@ from typing import Any
 import falcon
 import falcon.asgi
 
-from verifier.pages import PAGE_SECURITY_HEADERS
+from verifier.pages import PAGE_SECURITY_HEADERS, SCRIPT_PAGE_SECURITY_HEADERS
 from verifier.resources.body import has_nul
 
 # Longer than any code (a recovery code with dashes and spaces is about 20 characters).
@@ -15,10 +15,13 @@ MAX_CODE_INPUT = 64
 _TOTP_DIGITS = 6
 
 
-def send_page(resp: falcon.asgi.Response, status: str, html: str) -> None:
-    """Answer with one of our pages, with the pages' CSP and anti-framing headers."""
+def send_page(resp: falcon.asgi.Response, status: str, html: str, *, script: bool = False) -> None:
+    """Answer with one of our pages, with the pages' CSP and anti-framing headers.
+
+    `script`: the page loads the passkey script, which its CSP then allows.
+    """
     resp.status = status
-    resp.set_headers(PAGE_SECURITY_HEADERS)
+    resp.set_headers(SCRIPT_PAGE_SECURITY_HEADERS if script else PAGE_SECURITY_HEADERS)
     resp.content_type = falcon.MEDIA_HTML
     resp.text = html
 

@@ -23,7 +23,7 @@ from verifier.factor_pages import (
     recovery_codes_page,
     second_factor_page,
 )
-from verifier.factors.methods import PASSWORD, RECOVERY_CODE, TOTP
+from verifier.factors.methods import PASSKEY, PASSWORD, RECOVERY_CODE, TOTP
 from verifier.factors.totp import new_secret, provisioning_uri, qr_code_svg
 from verifier.factors.user_factors import TOTP_ISSUER, UserFactors
 from verifier.gate import Gate
@@ -40,6 +40,9 @@ from verifier.throttle import LoginThrottle
 from verifier.users import UnknownUser, UserStore
 
 FACTOR_PATH = "/auth/login/factor"
+# A passkey as the second step (verifier.resources.passkey_signin): options, then the answer.
+FACTOR_PASSKEY_OPTIONS_PATH = "/auth/login/factor/passkey/options"
+FACTOR_PASSKEY_PATH = "/auth/login/factor/passkey"
 WRONG_CODE = "That code is not right, or was already used."
 # What the JSON login and this page's GET tell an API client to do next.
 REQUIRED = "required"
@@ -130,8 +133,12 @@ class SecondFactor:
         cookie_policy: CookiePolicy,
         login_path: str,
         clock: Callable[[], float],
+        *,
+        passkeys: bool = False,
     ) -> None:
         self._gate = gate
+        # Offer "Use a passkey" to users who have one (VERIFIER_WEBAUTHN_RP_ID is set).
+        self._passkeys = passkeys
         self._sessions = sessions
         self._factors = factors
         self._pending = pending
@@ -148,9 +155,9 @@ class SecondFactor:
             self._expired(req, resp)
             return
         if wants_json(req):
-            send_json(resp, falcon.HTTP_200, _describe(pending))
+            send_json(resp, falcon.HTTP_200, await self._describe(pending))
             return
-        send_page(resp, falcon.HTTP_200, self._form(pending, None))
+        await self._send_form(resp, falcon.HTTP_200, pending, None)
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Check `code` (TOTP) or `recovery_code`; on success, start the session."""
@@ -169,7 +176,7 @@ class SecondFactor:
         problem = code_problem(code, recovery)
         if problem is not None:
             self._audit_failure(pending.user, req, "bad_input")
-            self._fail(resp, falcon.HTTP_400, problem, as_json, pending)
+            await self._fail(resp, falcon.HTTP_400, problem, as_json, pending)
             return
         address = client_address(req)
         try:
@@ -178,7 +185,7 @@ class SecondFactor:
             self._audit_failure(pending.user, req, "throttled")
             resp.retry_after = throttled.retry_after_seconds
             message = THROTTLED.format(seconds=throttled.retry_after_seconds)
-            self._fail(resp, falcon.HTTP_429, message, as_json, pending)
+            await self._fail(resp, falcon.HTTP_429, message, as_json, pending)
             return
         method = await self._check(pending, code, recovery)
         if method is None:
@@ -190,7 +197,7 @@ class SecondFactor:
             self._expired(req, resp)
             return
         await self._throttle.record_success(pending.user, address)
-        await self._complete(req, resp, pending, method, as_json)
+        await self.complete(req, resp, pending, method, as_json)
 
     async def _check(self, pending: PendingSignIn, code: str, recovery: str) -> str | None:
         now = self._clock()
@@ -227,9 +234,9 @@ class SecondFactor:
             resp.location = self._login_url(pending.next_path, "attempts")
             return
         self._audit_failure(pending.user, req, "bad_code")
-        self._fail(resp, falcon.HTTP_401, WRONG_CODE, as_json, pending)
+        await self._fail(resp, falcon.HTTP_401, WRONG_CODE, as_json, pending)
 
-    async def _complete(
+    async def complete(
         self,
         req: falcon.asgi.Request,
         resp: falcon.asgi.Response,
@@ -237,6 +244,7 @@ class SecondFactor:
         method: str,
         as_json: bool,
     ) -> None:
+        """Start the session of a finished pending sign-in whose second step `method` proved."""
         user = pending.user
         new_codes: list[str] = []
         if pending.purpose == ENROLL:
@@ -275,6 +283,8 @@ class SecondFactor:
                 media["recovery_codes_left"] = left
             if new_codes:
                 media["recovery_codes"] = new_codes
+            if method == PASSKEY:
+                media["redirect"] = next_path  # where the passkey script goes on
             send_json(resp, falcon.HTTP_200, media)
             return
         if new_codes:
@@ -287,6 +297,22 @@ class SecondFactor:
         resp.cache_control = ["no-store"]
         resp.status = falcon.HTTP_303
         resp.location = next_path
+
+    async def _send_form(
+        self, resp: falcon.asgi.Response, status: str, pending: PendingSignIn, error: str | None
+    ) -> None:
+        if pending.purpose == ENROLL:
+            send_page(resp, status, self._form(pending, error))
+            return
+        factors = await self._factors.status(pending.user)
+        passkey = self._passkeys and factors.passkeys > 0
+        page = second_factor_page(
+            FACTOR_PATH,
+            error,
+            totp=factors.totp or not passkey,
+            passkey_paths=(FACTOR_PASSKEY_OPTIONS_PATH, FACTOR_PASSKEY_PATH) if passkey else None,
+        )
+        send_page(resp, status, page, script=passkey)
 
     def _form(self, pending: PendingSignIn, error: str | None) -> str:
         if pending.purpose == ENROLL:
@@ -301,7 +327,7 @@ class SecondFactor:
             )
         return second_factor_page(FACTOR_PATH, error)
 
-    def _fail(
+    async def _fail(
         self,
         resp: falcon.asgi.Response,
         status: str,
@@ -312,7 +338,7 @@ class SecondFactor:
         if as_json:
             send_json(resp, status, {"error": message})
             return
-        send_page(resp, status, self._form(pending, message))
+        await self._send_form(resp, status, pending, message)
 
     def _expired(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         # Back to the password: the cookie (if any) is cleared, no session cookie is set.
@@ -337,12 +363,15 @@ class SecondFactor:
             "signin.second_factor_failed", user=user, address=client_address(req), reason=reason
         )
 
-
-def _describe(pending: PendingSignIn) -> dict[str, object]:
-    if pending.purpose == ENROLL:
-        return {
-            "second_factor": ENROLLMENT_REQUIRED,
-            "totp_secret": pending.totp_secret,
-            "otpauth_uri": provisioning_uri(pending.totp_secret, pending.user, TOTP_ISSUER),
-        }
-    return {"second_factor": REQUIRED, "methods": [TOTP, RECOVERY_CODE]}
+    async def _describe(self, pending: PendingSignIn) -> dict[str, object]:
+        if pending.purpose == ENROLL:
+            return {
+                "second_factor": ENROLLMENT_REQUIRED,
+                "totp_secret": pending.totp_secret,
+                "otpauth_uri": provisioning_uri(pending.totp_secret, pending.user, TOTP_ISSUER),
+            }
+        factors = await self._factors.status(pending.user)
+        methods = [TOTP] if factors.totp else []
+        if self._passkeys and factors.passkeys:
+            methods.append(PASSKEY)
+        return {"second_factor": REQUIRED, "methods": [*methods, RECOVERY_CODE]}

@@ -64,6 +64,9 @@ SIGNIN_OTHER = "other"
 # for it (a pending sign-in), and ends later as "ok" or one of the second-factor failures.
 SIGNIN_SECOND_FACTOR_REQUIRED = "second_factor_required"
 SECOND_FACTOR_FAILURES = ("bad_code", "throttled", "bad_input", "expired", "too_many_attempts")
+# A passkey answer refused, as a second step or a passwordless sign-in (the audit record
+# says why: its reasons come from the WebAuthn checks and are not a fixed set).
+SIGNIN_PASSKEY_REFUSED = "passkey_refused"
 SIGNIN_OUTCOMES = (
     SIGNIN_OK,
     "bad_credentials",
@@ -72,6 +75,7 @@ SIGNIN_OUTCOMES = (
     "bad_input",
     SIGNIN_SECOND_FACTOR_REQUIRED,
     *(f"second_factor_{reason}" for reason in SECOND_FACTOR_FAILURES),
+    SIGNIN_PASSKEY_REFUSED,
     SIGNIN_OTHER,
 )
 

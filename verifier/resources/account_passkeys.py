@@ -1,0 +1,263 @@
+"""`/auth/account/passkeys`: list, add (register) and remove the signed-in user's passkeys.
+
+The page and its remove form are plain HTML; adding is the registration ceremony, two JSON
+POSTs the passkey script makes: options (a challenge bound to this session) and the
+authenticator's answer. The first factor a user registers comes with recovery codes, shown
+once, as for TOTP.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+
+import falcon
+import falcon.asgi
+
+from verifier.csrf import check_request_origin
+from verifier.errors import PasskeyRejected
+from verifier.factors.passkey_store import (
+    MAX_NAME_LENGTH,
+    MAX_PASSKEYS_PER_USER,
+    REGISTER,
+    ChallengeStore,
+    Passkey,
+    credential_hash,
+)
+from verifier.factors.passkeys import RelyingParty, registration_options, verify_registration
+from verifier.factors.user_factors import UserFactors
+from verifier.observe.audit import AuditLog
+from verifier.passkey_pages import passkeys_page
+from verifier.resources.account_session import AccountSession
+from verifier.resources.body import read_fields, read_json_object, wants_json
+from verifier.resources.login import client_address
+from verifier.resources.page_answers import send_json, send_page
+from verifier.resources.passkey_signin import BAD_ANSWER, NO_CHALLENGE, passkey_answer
+
+PASSKEYS_PATH = "/auth/account/passkeys"
+PASSKEY_OPTIONS_PATH = "/auth/account/passkeys/options"
+PASSKEY_REGISTER_PATH = "/auth/account/passkeys/register"
+NAME_NEEDED = f"Give the passkey a name (up to {MAX_NAME_LENGTH} characters)."
+TOO_MANY = f"You have {MAX_PASSKEYS_PER_USER} passkeys: remove one first."
+ALREADY = "That passkey is already registered."
+REFUSED = "The passkey could not be registered. Try again."
+UNKNOWN_PASSKEY = "No such passkey (it may have been removed already)."
+UNKNOWN_ACTION = "Unknown action."
+ADDED = "Your passkey is added."
+REMOVED = "The passkey is removed."
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def passkey_name(raw: object) -> str | None:
+    """A passkey's name as typed, trimmed; None when empty, too long or not printable."""
+    if not isinstance(raw, str):
+        return None
+    name = " ".join(raw.split())
+    if not name or len(name) > MAX_NAME_LENGTH or not name.isprintable():
+        return None
+    return name
+
+
+class AccountPasskeys:
+    """GET lists the passkeys; POST `action=remove&passkey=<id hash>` removes one."""
+
+    def __init__(self, account: AccountSession, factors: UserFactors, audit: AuditLog) -> None:
+        self._account = account
+        self._factors = factors
+        self._audit = audit
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """Show the user's passkeys and the form to add one."""
+        session = await self._account.signed_in(req)
+        if session is None:
+            self._account.send_to_login(req, resp)
+            return
+        passkeys = await self._factors.passkeys.list(session.user)
+        if wants_json(req):
+            listed = [
+                {
+                    "id": passkey.credential_hash,
+                    "name": passkey.name,
+                    "created": passkey.created,
+                    "last_used": passkey.last_used,
+                    "transports": list(passkey.transports),
+                }
+                for passkey in passkeys
+            ]
+            send_json(resp, falcon.HTTP_200, {"passkeys": listed})
+            return
+        notice = {"added": ADDED, "removed": REMOVED}.get(req.get_param("done") or "")
+        self._page(resp, falcon.HTTP_200, passkeys, notice=notice)
+
+    async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """Remove one passkey of the signed-in user."""
+        check_request_origin(req)
+        session = await self._account.signed_in(req)
+        if session is None:
+            self._account.send_to_login(req, resp)
+            return
+        user = session.user
+        fields = await read_fields(req)
+        if fields.get("action") != "remove":
+            await self._fail(req, resp, user, falcon.HTTP_400, UNKNOWN_ACTION)
+            return
+        digest = fields.get("passkey", "")
+        if not _DIGEST.fullmatch(digest) or not await self._factors.passkeys.remove(user, digest):
+            await self._fail(req, resp, user, falcon.HTTP_404, UNKNOWN_PASSKEY)
+            return
+        self._audit.record(
+            "passkey.removed", user=user, credential=digest[:12], address=client_address(req)
+        )
+        if wants_json(req):
+            send_json(resp, falcon.HTTP_200, {"removed": digest})
+            return
+        resp.cache_control = ["no-store"]
+        resp.status = falcon.HTTP_303
+        resp.location = PASSKEYS_PATH + "?done=removed"
+
+    async def _fail(
+        self,
+        req: falcon.asgi.Request,
+        resp: falcon.asgi.Response,
+        user: str,
+        status: str,
+        error: str,
+    ) -> None:
+        if wants_json(req):
+            send_json(resp, status, {"error": error})
+            return
+        self._page(resp, status, await self._factors.passkeys.list(user), error=error)
+
+    def _page(
+        self,
+        resp: falcon.asgi.Response,
+        status: str,
+        passkeys: Sequence[Passkey],
+        *,
+        error: str | None = None,
+        notice: str | None = None,
+    ) -> None:
+        page = passkeys_page(
+            PASSKEYS_PATH,
+            PASSKEY_OPTIONS_PATH,
+            PASSKEY_REGISTER_PATH,
+            passkeys,
+            error=error,
+            notice=notice,
+        )
+        send_page(resp, status, page, script=True)
+
+
+class AccountPasskeyOptions:
+    """POST `{"name": ...}`: options for navigator.credentials.create(), bound to the session."""
+
+    def __init__(
+        self,
+        account: AccountSession,
+        rp: RelyingParty,
+        factors: UserFactors,
+        challenges: ChallengeStore,
+    ) -> None:
+        self._account = account
+        self._rp = rp
+        self._factors = factors
+        self._challenges = challenges
+
+    async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """Start a registration: a challenge in Redis, the options in the answer."""
+        check_request_origin(req)
+        session = await self._account.signed_in(req)
+        if session is None:
+            self._account.send_to_login(req, resp)
+            return
+        document = await read_json_object(req)
+        name = passkey_name(document.get("name"))
+        if name is None:
+            send_json(resp, falcon.HTTP_400, {"error": NAME_NEEDED})
+            return
+        existing = await self._factors.passkeys.list(session.user)
+        if len(existing) >= MAX_PASSKEYS_PER_USER:
+            send_json(resp, falcon.HTTP_409, {"error": TOO_MANY})
+            return
+        options, challenge = registration_options(
+            self._rp, session.user, [passkey.credential_id for passkey in existing]
+        )
+        await self._challenges.put(
+            REGISTER, session.session_id, challenge, user=session.user, name=name
+        )
+        send_json(resp, falcon.HTTP_200, {"publicKey": json.loads(options)})
+
+
+class AccountPasskeyRegister:
+    """POST `{"credential": ...}`: the authenticator's answer; a right one adds the passkey."""
+
+    def __init__(
+        self,
+        account: AccountSession,
+        rp: RelyingParty,
+        factors: UserFactors,
+        challenges: ChallengeStore,
+        audit: AuditLog,
+        clock: Callable[[], float],
+    ) -> None:
+        self._account = account
+        self._rp = rp
+        self._factors = factors
+        self._challenges = challenges
+        self._audit = audit
+        self._clock = clock
+
+    async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """Verify the registration and store the passkey (recovery codes if it is the first)."""
+        check_request_origin(req)
+        session = await self._account.signed_in(req)
+        if session is None:
+            self._account.send_to_login(req, resp)
+            return
+        user = session.user
+        try:
+            credential = passkey_answer(await read_json_object(req))
+        except PasskeyRejected:
+            self._refused(req, user, "bad_json")
+            send_json(resp, falcon.HTTP_400, {"error": BAD_ANSWER})
+            return
+        taken = await self._challenges.take(REGISTER, session.session_id)
+        if taken is None or taken[1].get("user") != user:
+            self._refused(req, user, "no_challenge")
+            send_json(resp, falcon.HTTP_400, {"error": NO_CHALLENGE})
+            return
+        challenge, state = taken
+        try:
+            verified = verify_registration(self._rp, credential, challenge)
+        except PasskeyRejected as rejected:
+            self._refused(req, user, rejected.reason)
+            send_json(resp, falcon.HTTP_400, {"error": REFUSED})
+            return
+        had_factor = (await self._factors.status(user)).any
+        name = state.get("name") or "Passkey"
+        added = await self._factors.passkeys.add(user, verified, name, self._clock())
+        if added <= 0:
+            self._refused(req, user, "duplicate" if added == 0 else "limit")
+            send_json(resp, falcon.HTTP_409, {"error": ALREADY if added == 0 else TOO_MANY})
+            return
+        self._audit.record(
+            "passkey.registered",
+            user=user,
+            passkey_name=name,
+            credential=credential_hash(verified.credential_id)[:12],
+            address=client_address(req),
+        )
+        media: dict[str, object] = {"passkey": "added", "name": name}
+        if not had_factor:
+            # The first factor: recovery codes come with it, shown this once.
+            media["recovery_codes"] = await self._factors.new_recovery_codes(user)
+            media["redirect"] = PASSKEYS_PATH
+        else:
+            media["redirect"] = PASSKEYS_PATH + "?done=added"
+        send_json(resp, falcon.HTTP_200, media)
+
+    def _refused(self, req: falcon.asgi.Request, user: str, reason: str) -> None:
+        self._audit.record(
+            "passkey.register_failed", user=user, address=client_address(req), reason=reason
+        )
