@@ -497,6 +497,33 @@ def _stop_all(started: dict[str, ManagedProcess]) -> None:
         process.stop()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run `one_nginx` tests on the first nginx build only.
+
+    Both builds run every test of the /auth subrequest and of the headers and cookies nginx
+    hands on (where 1.22 and 1.23+ differ); a test marked `one_nginx` exercises only the
+    verifier's own pages, ceremonies or CLI behind a plain proxy_pass, which both builds
+    proxy alike, so a second run would prove nothing new and cost minutes.
+    """
+    first = NGINX_BINARIES[0] if NGINX_BINARIES else None
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        params = getattr(item, "callspec", None)
+        binaries = (
+            []
+            if params is None
+            else [value for value in params.params.values() if isinstance(value, NginxBinary)]
+        )
+        if item.get_closest_marker("one_nginx") and any(b != first for b in binaries):
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]

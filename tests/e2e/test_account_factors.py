@@ -25,6 +25,8 @@ from factor_helpers import (
 if TYPE_CHECKING:
     from conftest import Stack
 
+pytestmark = pytest.mark.one_nginx
+
 NEW_POSTS = [FACTOR_PATH, TOTP_PATH, RECOVERY_PATH]
 
 

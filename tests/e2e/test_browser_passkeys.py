@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from conftest import Stack
     from playwright.sync_api import Browser, BrowserContext, Page
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.one_nginx]
 
 PASSKEYS_PATH = "/auth/account/passkeys"
 FACTOR_PATH = "/auth/login/factor"

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from conftest import Stack
     from playwright.sync_api import Browser, Page
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.one_nginx]
 
 NARROW = {"width": 320, "height": 640}
 

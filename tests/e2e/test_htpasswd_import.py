@@ -30,6 +30,8 @@ from verifier.keys import KeySpace
 if TYPE_CHECKING:
     from conftest import RedisServer, Stack
 
+pytestmark = pytest.mark.one_nginx
+
 # scheme as `import-htpasswd` reports it, and how to make one line of it.
 SCHEMES: dict[str, tuple[str, Callable[[str, str], str]]] = {
     "bcrypt-2y-htpasswd": ("bcrypt", lambda n, p: htpasswd_line(f"-B -C {BCRYPT_COST}", n, p)),

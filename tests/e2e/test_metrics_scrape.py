@@ -16,6 +16,7 @@ import socket
 from collections.abc import Mapping
 from pathlib import Path
 
+import pytest
 import requests
 from conftest import Stack, StackFactory
 from e2e_helpers import (
@@ -33,6 +34,8 @@ from factor_helpers import enrolled_user, password_step, pending_cookie_name, po
 from prometheus_client.parser import text_string_to_metric_families
 
 from verifier.demo.processes import LOOPBACK, free_port
+
+pytestmark = pytest.mark.one_nginx
 
 Key = tuple[str, frozenset[tuple[str, str]]]
 Samples = dict[Key, float]

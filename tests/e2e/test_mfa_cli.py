@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pytest
 import requests
 from e2e_helpers import TIMEOUT, eventually, new_user
 from factor_helpers import enrolled_user, password_step, post_code
 
 if TYPE_CHECKING:
     from conftest import Stack
+
+pytestmark = pytest.mark.one_nginx
 
 
 def _whoami_status(stack: Stack, session: requests.Session) -> int:

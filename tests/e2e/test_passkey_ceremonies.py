@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from e2e_helpers import PAGE_HEADERS, TIMEOUT, new_user, set_cookies
 from factor_helpers import (
@@ -41,6 +42,8 @@ from verifier.keys import KeySpace
 if TYPE_CHECKING:
     import requests
     from conftest import Stack, StackFactory
+
+pytestmark = pytest.mark.one_nginx
 
 
 def _listed(stack: Stack, session: requests.Session) -> list[dict[str, object]]:

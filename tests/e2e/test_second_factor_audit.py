@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from e2e_helpers import new_user
 from factor_helpers import enrol, password_step, pending_value, post_code
 
 if TYPE_CHECKING:
     from conftest import Stack, StackFactory
+
+pytestmark = pytest.mark.one_nginx
 
 
 def _records(stack: Stack) -> list[dict[str, Any]]:

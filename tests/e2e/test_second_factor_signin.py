@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pytest
 import requests
 from e2e_helpers import (
     PAGE_HEADERS,
@@ -38,6 +39,8 @@ from verifier.pending_signin import MAX_ATTEMPTS
 
 if TYPE_CHECKING:
     from conftest import Stack
+
+pytestmark = pytest.mark.one_nginx
 
 # What is left of a pending sign-in once a test has moved its end near.
 PENDING_LEFT_MS = 300

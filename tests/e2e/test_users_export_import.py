@@ -12,6 +12,7 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from e2e_helpers import (
     SignedIn,
     burst_statuses,
@@ -28,6 +29,8 @@ from verifier.keys import KeySpace
 
 if TYPE_CHECKING:
     from conftest import RedisServer, Stack
+
+pytestmark = pytest.mark.one_nginx
 
 
 def _other_prefix(env: dict[str, str], label: str) -> dict[str, str]:
