@@ -96,6 +96,19 @@ def wait_for_counted_checks(
         time.sleep(0.2)
 
 
+def counted_checks(scrape_url: str, steady_seconds: float = 1.5) -> float:
+    """The allowed checks counted so far, once the count has stopped moving for
+    `steady_seconds` (longer than the workers' one-second flush), or at the deadline."""
+    give_up = time.monotonic() + SCRAPE_DEADLINE_SECONDS
+    last, since = _allowed_count(scrape_url), time.monotonic()
+    while time.monotonic() - since < steady_seconds and time.monotonic() < give_up:
+        time.sleep(0.3)
+        now = _allowed_count(scrape_url)
+        if now != last:
+            last, since = now, time.monotonic()
+    return last
+
+
 def _allowed_count(scrape_url: str) -> float:
     try:
         with _DIRECT.open(scrape_url, timeout=10) as response:
