@@ -35,7 +35,13 @@ from verifier.observe.audit import AuditLog, LoggingAuditLog, set_request_id
 from verifier.observe.logs import configure_logging
 from verifier.observe.metrics import NO_METRICS, Metrics, MetricsFlusher
 from verifier.observe.metrics.exposition import configured_directory
-from verifier.pages import PASSWORDLESS_OPTIONS_PATH, PASSWORDLESS_PATH
+from verifier.pages import (
+    PASSWORDLESS_OPTIONS_PATH,
+    PASSWORDLESS_PATH,
+    SCRIPT_PATH,
+    STYLESHEET_PATH,
+    set_app_name,
+)
 from verifier.passwords import PasswordHasher
 from verifier.pending_signin import PendingSignIns
 from verifier.readiness import ReadinessCheck
@@ -68,7 +74,7 @@ from verifier.resources.second_factor import (
     SecondFactor,
     SecondFactorStart,
 )
-from verifier.resources.static_script import SCRIPT_PATH, StaticScript
+from verifier.resources.static_assets import CSS, JAVASCRIPT, StaticAsset
 from verifier.sessions import Clock, SessionPolicy, SessionStore
 from verifier.settings import Settings, load_settings
 from verifier.store import RedisClient, client_for, subscriptions
@@ -147,7 +153,7 @@ def create_app(
     )
 
     app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response] = falcon.asgi.App(
-        middleware=[_Lifecycle(client, background), _RequestId()]
+        middleware=[_Lifecycle(client, background), _RequestId(), _AppName(settings.app_name)]
     )
     # Unknown query parameters are harmless; values like `next` are parsed by hand.
     app.req_options.auto_parse_form_urlencoded = False
@@ -160,7 +166,7 @@ def create_app(
             window_seconds=settings.login_throttle_window_seconds,
         ),
     )
-    factors = UserFactors(client, keys)
+    factors = UserFactors(client, keys, settings.app_name)
     pending = PendingSignIns(client, keys, settings.pending_signin_seconds)
     second_step = SecondFactorStart(
         gate, users, factors, pending, cookie_policy, settings.mfa_required_groups
@@ -236,7 +242,8 @@ def _add_second_factor_routes(
         return  # no relying party: no passkey routes, and the pages offer none
     rp = RelyingParty(settings.webauthn_rp_id, settings.webauthn_rp_name, settings.webauthn_origins)
     challenges = ChallengeStore(client, keys)
-    app.add_route(SCRIPT_PATH, StaticScript())
+    app.add_route(SCRIPT_PATH, StaticAsset("webauthn.js", JAVASCRIPT))
+    app.add_route(STYLESHEET_PATH, StaticAsset("verifier.css", CSS))
     app.add_route(PASSKEYS_PATH, AccountPasskeys(account, factors, gate.audit))
     app.add_route(PASSKEY_OPTIONS_PATH, AccountPasskeyOptions(account, rp, factors, challenges))
     app.add_route(
@@ -315,6 +322,17 @@ class _Lifecycle:
                 await task
         self._tasks = []
         await self._redis.aclose()
+
+
+class _AppName:
+    """Names the pages of this request after the app (VERIFIER_APP_NAME)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    async def process_request(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """Set the name the page skeleton shows."""
+        set_app_name(self._name)
 
 
 class _RequestId:

@@ -3,14 +3,16 @@ no JavaScript except the one static passkey script, on the pages that offer pass
 
 from __future__ import annotations
 
+import contextvars
 from html import escape
 from urllib.parse import quote
 
-# The login page runs no script and loads nothing: the policy says so to the browser, and
-# frame-ancestors stops click-jacking of the form.
+# The login page runs no script and loads only the verifier's own stylesheet (no inline
+# style either): the policy says so to the browser, and frame-ancestors stops click-jacking
+# of the form.
 PAGE_SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "default-src 'none'; style-src 'self'; form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Frame-Options": "DENY",
@@ -24,7 +26,7 @@ SCRIPT_PATH = "/auth/static/webauthn.js"
 SCRIPT_PAGE_SECURITY_HEADERS = {
     **PAGE_SECURITY_HEADERS,
     "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; "
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; "
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
 }
@@ -32,18 +34,19 @@ SCRIPT_PAGE_SECURITY_HEADERS = {
 PASSWORDLESS_OPTIONS_PATH = "/auth/login/passkey/options"
 PASSWORDLESS_PATH = "/auth/login/passkey"
 
-_STYLE = """
-body { font: 16px/1.5 system-ui, sans-serif; max-width: 24rem; margin: 4rem auto; padding: 0 1rem; }
-label { display: block; margin-top: 1rem; font-weight: 600; }
-input { width: 100%; box-sizing: border-box; padding: .5rem; font-size: 1rem; }
-button { margin-top: 1.5rem; padding: .6rem 1.2rem; font-size: 1rem; }
-.error { color: #a00; border: 1px solid #a00; padding: .5rem; }
-.notice { color: #064; border: 1px solid #064; padding: .5rem; }
-form.inline { display: inline-block; margin-right: 1rem; }
-code.secret, ol.codes { font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
-svg { max-width: 100%; height: auto; }
-.passkey { margin-top: 1.5rem; }
-"""
+# The one stylesheet of every page (verifier/static/verifier.css, served by the verifier).
+STYLESHEET_PATH = "/auth/static/verifier.css"
+DEFAULT_APP_NAME = "verifier"
+# The name the pages carry (VERIFIER_APP_NAME), set for each request by the app
+# (verifier.app): pages are rendered deep inside resources that need nothing else of it.
+_APP_NAME: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "verifier_app_name", default=DEFAULT_APP_NAME
+)
+
+
+def set_app_name(name: str) -> None:
+    """Name the pages rendered while handling this request."""
+    _APP_NAME.set(name)
 
 
 def login_page(
@@ -131,17 +134,20 @@ def document(title: str, body: str, *, script: bool = False) -> str:
 
 
 def _document(title: str, body: str, *, script: bool = False) -> str:
-    # Every page: the same head, the same stylesheet, the title as the one <h1>.
+    # Every page: the same head, the same stylesheet, the app's name above the card, and
+    # the title as the one <h1>.
     tag = f'\n<script src="{SCRIPT_PATH}" defer></script>' if script else ""
+    app_name = escape(_APP_NAME.get())
     return f"""<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)}</title>
-<style>{_STYLE}</style>{tag}
+<title>{escape(title)} · {app_name}</title>
+<link rel="stylesheet" href="{STYLESHEET_PATH}">{tag}
 </head>
 <body>
+<header class="brand">{app_name}</header>
 <main>
 <h1>{escape(title)}</h1>
 {body}

@@ -93,6 +93,9 @@ class Settings:
     webauthn_rp_id: str = ""
     webauthn_origins: tuple[str, ...] = ()
     webauthn_rp_name: str = "verifier"
+    # The name the pages show (header and title), authenticator apps list the TOTP entry
+    # under, and the default passkey relying-party name.
+    app_name: str = "verifier"
 
     def __post_init__(self) -> None:
         broken = _broken_rules(self)
@@ -248,6 +251,11 @@ def _broken_rules(s: Settings) -> list[_BrokenRule]:
             "or a subdomain of it (browsers refuse any other)",
         ),
         (s.webauthn_rp_name.strip() != "", ("WEBAUTHN_RP_NAME",), "must not be empty"),
+        (
+            0 < len(s.app_name) <= 64 and s.app_name.isprintable() and s.app_name.strip() != "",
+            ("APP_NAME",),
+            "must be 1 to 64 printable characters (it is shown on every page)",
+        ),
     ]
     return [_BrokenRule(variables, message) for ok, variables, message in rules if not ok]
 
@@ -443,7 +451,8 @@ def read_settings(environ: Mapping[str, str]) -> SettingsReading:
             redis_deployment=redis,
             webauthn_rp_id=read.parse("WEBAUTHN_RP_ID", lambda: _rp_id(read), ""),
             webauthn_origins=read.parse("WEBAUTHN_ORIGINS", lambda: _origins(read), ()),
-            webauthn_rp_name=read.text("WEBAUTHN_RP_NAME", "verifier"),
+            webauthn_rp_name=read.text("WEBAUTHN_RP_NAME", read.text("APP_NAME", "verifier")),
+            app_name=read.text("APP_NAME", "verifier"),
         )
         broken: tuple[_BrokenRule, ...] = ()
     except _RulesBroken as error:

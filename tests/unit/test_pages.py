@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from html.parser import HTMLParser
 
 import pytest
 
-from verifier.pages import PAGE_SECURITY_HEADERS, forbidden_page, login_page
+from verifier.pages import (
+    PAGE_SECURITY_HEADERS,
+    STYLESHEET_PATH,
+    forbidden_page,
+    login_page,
+    set_app_name,
+)
 
 XSS = "\"><script>alert(1)</script><img src=x onerror=alert(2) x='"
 
@@ -181,3 +188,17 @@ def test_forbidden_page_offers_switching_account_and_signing_out_as_posts() -> N
     ]
     assert page.one("p", role="alert") is not None
     assert page.all("a") == []  # no link signs anyone out
+
+
+def test_a_page_names_the_app_of_its_request_and_links_the_one_stylesheet() -> None:
+    async def render() -> str:
+        set_app_name("Ops & Co")
+        return login_page("/auth/login", "/")
+
+    # Each asyncio task has its own context: the name set for one request stays there.
+    page = asyncio.run(render())
+    assert "<title>Sign in · Ops &amp; Co</title>" in page
+    assert '<header class="brand">Ops &amp; Co</header>' in page
+    assert f'<link rel="stylesheet" href="{STYLESHEET_PATH}">' in page
+    assert "<style" not in page
+    assert "Ops &amp; Co" not in login_page("/auth/login", "/")  # outside it: the default

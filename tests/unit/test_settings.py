@@ -621,3 +621,20 @@ def test_a_bad_mfa_group_is_listed_with_every_other_problem() -> None:
     with pytest.raises(SettingsInvalid) as caught:
         load_settings(env(MFA_REQUIRED_GROUPS="{x}", ACCESS_TTL_SECONDS="soon"))
     assert len(caught.value.problems) == 2
+
+
+# --- the app's name -------------------------------------------------------------------------------
+
+
+def test_the_app_name_defaults_to_verifier_and_names_the_passkey_relying_party() -> None:
+    assert load_settings(env()).app_name == "verifier"
+    named = load_settings(env(APP_NAME="Acme Intranet"))
+    assert (named.app_name, named.webauthn_rp_name) == ("Acme Intranet", "Acme Intranet")
+    both = load_settings(env(APP_NAME="Acme Intranet", WEBAUTHN_RP_NAME="Acme"))
+    assert both.webauthn_rp_name == "Acme"
+
+
+@pytest.mark.parametrize("name", ["x" * 65, "tab\there", "bell\a"])
+def test_an_app_name_that_cannot_head_a_page_is_refused_by_name(name: str) -> None:
+    with pytest.raises(SettingsError, match=r"^VERIFIER_APP_NAME: must be 1 to 64 printable"):
+        load_settings(env(APP_NAME=name))

@@ -54,9 +54,11 @@ class FactorStatus:
 class UserFactors:
     """Reads, checks and changes one user's second factors."""
 
-    def __init__(self, client: RedisClient, keys: KeySpace) -> None:
+    def __init__(self, client: RedisClient, keys: KeySpace, totp_issuer: str = TOTP_ISSUER) -> None:
         self._redis = client
         self._keys = keys
+        # The name authenticator apps list the user's entry under (VERIFIER_APP_NAME).
+        self.totp_issuer = totp_issuer
         self._totp = TotpCodes(client, keys)
         self._recovery = RecoveryCodes(client, keys)
         self.passkeys = PasskeyStore(client, keys)

@@ -22,7 +22,7 @@ from verifier.factor_pages import (
     totp_status_page,
 )
 from verifier.factors.totp import provisioning_uri, qr_code_svg
-from verifier.factors.user_factors import TOTP_ISSUER, UserFactors
+from verifier.factors.user_factors import UserFactors
 from verifier.observe.audit import AuditLog
 from verifier.resources.account_proof import CurrentFactorCheck
 from verifier.resources.account_session import AccountSession
@@ -183,7 +183,7 @@ class AccountTotp:
         secret: str,
         error: str | None,
     ) -> None:
-        uri = provisioning_uri(secret, user, TOTP_ISSUER)
+        uri = provisioning_uri(secret, user, self._factors.totp_issuer)
         if wants_json(req):
             media: dict[str, object] = {
                 "totp": "enrolling",

@@ -25,7 +25,7 @@ from verifier.factor_pages import (
 )
 from verifier.factors.methods import PASSKEY, PASSWORD, RECOVERY_CODE, TOTP
 from verifier.factors.totp import new_secret, provisioning_uri, qr_code_svg
-from verifier.factors.user_factors import TOTP_ISSUER, UserFactors
+from verifier.factors.user_factors import UserFactors
 from verifier.gate import Gate
 from verifier.observe.audit import record_revocation
 from verifier.observe.causes import RevocationCause
@@ -316,7 +316,7 @@ class SecondFactor:
 
     def _form(self, pending: PendingSignIn, error: str | None) -> str:
         if pending.purpose == ENROLL:
-            uri = provisioning_uri(pending.totp_secret, pending.user, TOTP_ISSUER)
+            uri = provisioning_uri(pending.totp_secret, pending.user, self._factors.totp_issuer)
             return enrolment_page(
                 FACTOR_PATH,
                 pending.totp_secret,
@@ -368,7 +368,9 @@ class SecondFactor:
             return {
                 "second_factor": ENROLLMENT_REQUIRED,
                 "totp_secret": pending.totp_secret,
-                "otpauth_uri": provisioning_uri(pending.totp_secret, pending.user, TOTP_ISSUER),
+                "otpauth_uri": provisioning_uri(
+                    pending.totp_secret, pending.user, self._factors.totp_issuer
+                ),
             }
         factors = await self._factors.status(pending.user)
         methods = [TOTP] if factors.totp else []
