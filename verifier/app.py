@@ -38,6 +38,7 @@ from verifier.pending_signin import PendingSignIns
 from verifier.readiness import ReadinessCheck
 from verifier.redis_store import time_calls_into
 from verifier.resources import Forbidden, Health, Login, Logout, Readiness, Unauthorized
+from verifier.resources.account import ACCOUNT_PATH, Account, TotpSections
 from verifier.resources.account_proof import CurrentFactorCheck
 from verifier.resources.account_recovery import AccountRecoveryCodes
 from verifier.resources.account_session import AccountSession
@@ -148,6 +149,10 @@ def create_app(
     _add_second_factor_routes(
         app, settings, client, keys, gate, sessions, factors, pending, cookie_policy, clock
     )
+    account = AccountSession(gate, sessions, cookie_policy, settings.login_path)
+    # The sign-in methods the page lists, in order; passkeys add theirs to this list.
+    factor_sections = [TotpSections(factors)]
+    app.add_route(ACCOUNT_PATH, Account(gate, account, sessions, users, throttle, factor_sections))
     app.add_route("/auth/logout", Logout(gate, sessions, cookie_policy, settings.login_path))
     app.add_route("/auth/unauthorized", Unauthorized(settings.login_path))
     app.add_route("/auth/forbidden", Forbidden(settings.login_path, "/auth/logout"))
