@@ -89,7 +89,8 @@ def account_page(
 def _session_list(current_session_id: str, sessions: Sequence[SessionDetails], action: str) -> str:
     items = []
     others = 0
-    for session in sessions:
+    # This device first: it is the one the user knows, and the others read against it.
+    for session in sorted(sessions, key=lambda s: s.session_id != current_session_id):
         device = escape(session.device or "Unknown device")
         details = (
             f"<strong>{device}</strong>"
