@@ -18,6 +18,7 @@ from e2e_helpers import (
     set_cookie_headers,
     wait_until_every_worker_listens,
 )
+from factor_helpers import RECOVERY_PATH, TOTP_PATH, enrolled_user, password_step, post_code
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -135,6 +136,31 @@ def test_the_factors_section_links_to_the_authenticator_app_page(stack: Stack) -
     ]
     assert 'id="factor-totp"' in page.text
     assert 'href="/auth/account/totp"' in page.text
+
+
+def test_a_two_step_sign_in_records_its_device_and_the_factors_show_totp_on(
+    stack: Stack,
+) -> None:
+    user = enrolled_user(stack, "acct-totp")
+    session = password_step(stack, user.name, user.password)
+    session.headers["User-Agent"] = FIREFOX_WINDOWS
+    assert post_code(session, stack, code=user.app.code()).status_code == 303
+
+    media = _account(stack, session)
+    page = session.get(stack.url(ACCOUNT), headers=PAGE_HEADERS, timeout=TIMEOUT)
+
+    this = [s for s in media["sessions"] if s["current"]]
+    assert [s["device"] for s in this] == ["Firefox on Windows"]
+    assert media["factors"] == [
+        {"key": "totp", "title": "Authenticator app", "state": "On.", "url": TOTP_PATH},
+        {
+            "key": "recovery_codes",
+            "title": "Recovery codes",
+            "state": "10 left.",
+            "url": RECOVERY_PATH,
+        },
+    ]
+    assert f'href="{RECOVERY_PATH}">Make a new set</a>' in page.text
 
 
 def test_ending_the_other_session_denies_it_at_once_on_every_worker(stack: Stack) -> None:
