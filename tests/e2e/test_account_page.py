@@ -439,6 +439,15 @@ def test_without_a_session_the_page_sends_to_sign_in_and_the_api_answers_401(
     assert api.json()["login_url"] == "/auth/login?next=/auth/account"
     assert posted.status_code == 401
     assert set_cookie_headers(posted) == []
+    name, password = new_user(stack, "acct-next")
+    signed_in = anonymous.post(
+        stack.url(page.headers["Location"]),
+        data={"username": name, "password": password, "next": "/auth/account"},
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+    assert signed_in.status_code == 303
+    assert signed_in.headers["Location"] == "/auth/account"  # back where the visitor was going
 
 
 def test_the_demo_home_page_links_to_the_account_page(stack: Stack) -> None:
