@@ -47,6 +47,13 @@ from verifier.pending_signin import PendingSignIns
 from verifier.readiness import ReadinessCheck
 from verifier.redis_store import time_calls_into
 from verifier.resources import Forbidden, Health, Login, Logout, Readiness, Unauthorized
+from verifier.resources.account import (
+    ACCOUNT_PATH,
+    Account,
+    FactorSections,
+    PasskeySections,
+    TotpSections,
+)
 from verifier.resources.account_passkeys import (
     PASSKEY_OPTIONS_PATH,
     PASSKEY_REGISTER_PATH,
@@ -186,6 +193,12 @@ def create_app(
     _add_second_factor_routes(
         app, settings, client, keys, gate, users, sessions, factors, pending, cookie_policy, clock
     )
+    account = AccountSession(gate, sessions, cookie_policy, settings.login_path)
+    # The sign-in methods the page lists, in order.
+    factor_sections: list[FactorSections] = [TotpSections(factors)]
+    if settings.passkeys_enabled:
+        factor_sections.append(PasskeySections(factors, PASSKEYS_PATH))
+    app.add_route(ACCOUNT_PATH, Account(gate, account, sessions, users, throttle, factor_sections))
     app.add_route("/auth/logout", Logout(gate, sessions, cookie_policy, settings.login_path))
     app.add_route("/auth/unauthorized", Unauthorized(settings.login_path))
     app.add_route("/auth/forbidden", Forbidden(settings.login_path, "/auth/logout"))

@@ -46,6 +46,7 @@ def _is_own_page(path: str) -> bool:
     # Sending the user back to the login or logout page after login would loop.
     segments = path.split("?", 1)[0].split("/")
     # No dot segments: `/auth/account/../login` is the login page to a browser and nginx.
-    if path.startswith(_ACCOUNT_PREFIX) and not {".", ".."}.intersection(segments):
+    account = path.startswith(_ACCOUNT_PREFIX) or segments == ["", "auth", "account"]
+    if account and not {".", ".."}.intersection(segments):
         return False
     return path == _OWN_PREFIX.rstrip("/") or path.startswith(_OWN_PREFIX)

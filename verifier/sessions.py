@@ -25,6 +25,14 @@ SESSION_ID_BYTES = 16  # 128 bits: unguessable, and short enough for headers and
 REFRESH_SECRET_BYTES = 32  # 256 bits, as RFC 9700 and our brief ask.
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 _REFRESH_SECRET = re.compile(r"[A-Za-z0-9_-]{43}")
+# What a session records of where it signed in from: short, and only ever displayed.
+MAX_DEVICE_LENGTH = 64
+MAX_ADDRESS_LENGTH = 64
+
+
+def is_session_id(raw: str) -> bool:
+    """True if `raw` has the shape of a session id (says nothing about whether it is live)."""
+    return _SESSION_ID.fullmatch(raw) is not None
 
 
 def _load_script(name: str) -> str:
@@ -143,6 +151,17 @@ class NewSession:
     evicted: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class SessionDetails:
+    """What the account page shows of one live session; display only, never trusted."""
+
+    session_id: str
+    device: str
+    address: str
+    started: float
+    last_used: float
+
+
 @dataclass(frozen=True)
 class SessionPolicy:
     """Lifetimes the store enforces with Redis TTLs."""
@@ -174,14 +193,22 @@ class SessionStore:
         self._rotate = client.register_script(_load_script("rotate_refresh.lua"))
         self._revoke_one = client.register_script(_load_script("revoke_session.lua"))
         self._revoke_all = client.register_script(_load_script("revoke_all.lua"))
+        self._revoke_others = client.register_script(_load_script("revoke_others.lua"))
         self._step_up = client.register_script(_load_script("step_up_session.lua"))
 
     async def create(
-        self, user: str, amr: Iterable[str] = (PASSWORD,), auth_time: float | None = None
+        self,
+        user: str,
+        amr: Iterable[str] = (PASSWORD,),
+        auth_time: float | None = None,
+        *,
+        device: str = "",
+        address: str = "",
     ) -> NewSession:
         """Start a session for a user who just proved who they are.
 
-        `amr` says how (verifier.factors.methods values), `auth_time` when (default: now).
+        `amr` says how (verifier.factors.methods values), `auth_time` when (default: now);
+        `device` and `address` are kept (cut short) for the account page to show.
         """
         sign_in = SignIn(
             amr=checked_amr(amr),
@@ -205,6 +232,8 @@ class SessionStore:
                     user,
                     ",".join(sign_in.amr),
                     sign_in.auth_time,
+                    device[:MAX_DEVICE_LENGTH],
+                    address[:MAX_ADDRESS_LENGTH],
                 ],
             )
         )
@@ -356,6 +385,60 @@ class SessionStore:
         )
         self._forget_locally(f"{USER_SESSIONS_ENDED} {user}")
         return [as_text(session_id) for session_id in ended]
+
+    async def revoke_others(self, user: str, keep_session_id: str) -> list[str]:
+        """End every session of a user but `keep_session_id`; return the ids that were ended.
+
+        One script: a session created meanwhile is either ended or was not yet there.
+        """
+        ended = await guard(
+            self._revoke_others(
+                keys=[self._keys.session_index(user)],
+                args=[
+                    self._keys.session_prefix(user),
+                    self._keys.retired_prefix(user),
+                    self._channel,
+                    user,
+                    keep_session_id,
+                ],
+            )
+        )
+        ended_ids = [as_text(session_id) for session_id in ended]
+        for session_id in ended_ids:
+            self._forget_locally(f"{SESSION_ENDED} {user} {session_id}")
+        return ended_ids
+
+    async def session_details(self, user: str) -> list[SessionDetails]:
+        """The user's live sessions with what they recorded, oldest first; two round trips."""
+        members: list[bytes] = await guard(
+            self._redis.zrange(self._keys.session_index(user), 0, -1)  # type: ignore[arg-type]
+        )
+        session_ids = [as_text(member) for member in members]
+        if not session_ids:
+            return []
+        pipeline = self._redis.pipeline(transaction=False)
+        for session_id in session_ids:
+            pipeline.hmget(
+                self._keys.session(user, session_id),
+                ["created_ms", "used_ms", "device", "address"],
+            )
+        replies = await guard(pipeline.execute())
+        details: list[SessionDetails] = []
+        for session_id, (created, used, device, address) in zip(session_ids, replies, strict=True):
+            created_ms = _whole(created)
+            if created_ms is None:
+                continue  # ended (idle, revoked) but not yet pruned from the index
+            used_ms = _whole(used) or created_ms
+            details.append(
+                SessionDetails(
+                    session_id=session_id,
+                    device=as_text(device) if device else "",
+                    address=as_text(address) if address else "",
+                    started=created_ms / 1000,
+                    last_used=used_ms / 1000,
+                )
+            )
+        return details
 
     async def list_sessions(self, user: str) -> list[str]:
         """Ids of the user's sessions that are still live."""

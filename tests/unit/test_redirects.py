@@ -136,7 +136,15 @@ def test_verifier_own_pages_are_not_a_destination(loop: str) -> None:
     assert safe_next(loop) == "/"
 
 
-@pytest.mark.parametrize("page", ["/auth/account/totp", "/auth/account/recovery-codes"])
+@pytest.mark.parametrize(
+    "page",
+    [
+        "/auth/account",
+        "/auth/account?next=/x",
+        "/auth/account/totp",
+        "/auth/account/recovery-codes",
+    ],
+)
 def test_the_account_pages_are_a_destination(page: str) -> None:
     # They need a session, which the sign-in that sends the user there has just made.
     assert safe_next(page) == page

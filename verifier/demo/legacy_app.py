@@ -95,6 +95,7 @@ that nginx sets after asking the verifier.</p>
 <form method="post" action="/auth/logout?all=1">
 <button type="submit">Log out everywhere</button></form>
 <ul>
+<li><a href="/auth/account">Your account</a>: sessions, sign-in methods, password</li>
 <li><a href="/api/whoami">/api/whoami</a>: the same identity as JSON</li>
 <li><a href="/api/headers">/api/headers</a>: every request header the app received</li>
 <li><a href="/public/">/public/</a>: a page that needs no login</li>

@@ -5,12 +5,13 @@
 -- ARGV[7] session key prefix, ARGV[8] retired-set key prefix (same user, same hash tag),
 -- ARGV[9] revocation channel, ARGV[10] user,
 -- ARGV[11] how the user signed in (comma-joined amr values), ARGV[12] when (auth_time, s)
+-- ARGV[13] device summary, ARGV[14] client address (shown on the account page, never trusted)
 -- Keys built from ARGV[7]/ARGV[8] share KEYS[2]'s hash tag, so they are in the same slot.
 local now = tonumber(ARGV[3])
 local absolute_ms = now + tonumber(ARGV[5]) * 1000
 redis.call('HSET', KEYS[1], 'created_ms', now, 'absolute_ms', absolute_ms,
            'current', ARGV[2], 'previous', '', 'previous_until_ms', 0,
-           'amr', ARGV[11], 'auth_time', ARGV[12])
+           'amr', ARGV[11], 'auth_time', ARGV[12], 'device', ARGV[13], 'address', ARGV[14])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 
 -- Drop index entries whose session has ended (absolute expiry, idle TTL, or deleted).

@@ -37,8 +37,10 @@ if ARGV[1] == current then
   if previous ~= '' then
     redis.call('SADD', KEYS[2], previous)
   end
+  -- used_ms: the account page's "last used", written only here (a rotation), so that an
+  -- allowed /auth request never writes to Redis.
   redis.call('HSET', KEYS[1], 'current', ARGV[2], 'previous', current,
-             'previous_until_ms', now + tonumber(ARGV[4]))
+             'previous_until_ms', now + tonumber(ARGV[4]), 'used_ms', now)
   -- Rotation renews the idle timeout, never the absolute lifetime counted from login.
   local ttl_ms = math.min(tonumber(ARGV[5]) * 1000, absolute_ms - now)
   redis.call('PEXPIRE', KEYS[1], ttl_ms)

@@ -8,6 +8,7 @@ import falcon
 import falcon.asgi
 
 from verifier.csrf import check_request_origin
+from verifier.devices import device_summary
 from verifier.errors import InvalidCredentials, LoginThrottled, PasswordCheckBusy
 from verifier.gate import Gate
 from verifier.observe.audit import record_revocation, shown_name
@@ -125,7 +126,9 @@ class Login:
                 return
         # Always a brand-new session: cookies the request arrived with are never reused,
         # so a session planted before login (fixation) cannot become an authenticated one.
-        session = await self._sessions.create(user)
+        session = await self._sessions.create(
+            user, device=device_summary(req.get_header("User-Agent")), address=address
+        )
         self._gate.metrics.signin(SIGNIN_OK)
         self._gate.audit.record(
             "signin.succeeded", user=user, session=session.session_id, address=address

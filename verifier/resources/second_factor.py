@@ -16,6 +16,7 @@ import falcon.asgi
 
 from verifier.cookies import CookiePolicy, read_pending_cookie
 from verifier.csrf import check_request_origin
+from verifier.devices import device_summary
 from verifier.errors import LoginThrottled
 from verifier.factor_pages import (
     enrolment_page,
@@ -258,7 +259,12 @@ class SecondFactor:
         amr = (PASSWORD, method)
         # A brand-new session, as at a password-only login (no fixation), that records how
         # the user signed in: the access token carries it to `mfa` rules.
-        session = await self._sessions.create(user, amr=amr)
+        session = await self._sessions.create(
+            user,
+            amr=amr,
+            device=device_summary(req.get_header("User-Agent")),
+            address=client_address(req),
+        )
         self._gate.metrics.signin(SIGNIN_OK)
         self._gate.audit.record(
             "signin.succeeded",
