@@ -37,7 +37,7 @@ def chromium() -> Iterator[Browser]:
 def _sign_in(page: Page, name: str, password: str) -> None:
     page.get_by_label("User name").fill(name)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def _fits(page: Page) -> bool:
