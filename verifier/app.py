@@ -94,6 +94,7 @@ def create_app(
         ),
         clock,
         liveness,
+        settings.replica_ack,
     )
     hasher = hasher or PasswordHasher()
     users = UserStore(client, keys, hasher)

@@ -330,6 +330,7 @@ class _Stores:
                 max_sessions_per_user=settings.max_sessions_per_user,
             ),
             time.time,
+            replica_ack=settings.replica_ack,
         )
         self.revocations = command_revocations(settings)
 

@@ -11,6 +11,7 @@ from typing import TypeVar
 from verifier.access.rules import NO_RULES, RuleSet, load_rules
 from verifier.errors import RulesFileError, SettingsError, SettingsInvalid
 from verifier.keys import USER_NAME_RULE, normalize_user_name
+from verifier.store.replication import ReplicaAck
 from verifier.store.target import RedisMode, RedisNode, RedisTarget, RedisTls, parse_nodes
 
 ENV_PREFIX = "VERIFIER_"
@@ -86,6 +87,11 @@ class Settings:
     metrics_dir: Path | None = None
     # The deployment to connect to (verifier.store); None: the standalone `redis_url`.
     redis_deployment: RedisTarget | None = None
+    # Replicas that must confirm a rotation or revocation (WAIT) before it is answered; 0: off.
+    redis_min_replicas: int = 0
+    # How long such a write waits for them; below the command timeout (1 s), or WAIT's
+    # own socket read would time out and be retried.
+    redis_wait_ms: int = 100
 
     def __post_init__(self) -> None:
         broken = _broken_rules(self)
@@ -101,6 +107,11 @@ class Settings:
         if self.redis_deployment is not None:
             return self.redis_deployment
         return RedisTarget(url=self.redis_url)
+
+    @property
+    def replica_ack(self) -> ReplicaAck:
+        """How many replicas confirm rotations and revocations, and how long they may take."""
+        return ReplicaAck(min_replicas=self.redis_min_replicas, wait_ms=self.redis_wait_ms)
 
     @property
     def current_key(self) -> SigningKey:
@@ -217,6 +228,17 @@ def _broken_rules(s: Settings) -> list[_BrokenRule]:
             ("PENDING_SIGNIN_SECONDS",),
             "must be between 30 and 1800: long enough to open an authenticator app, short "
             "enough that a half-finished sign-in does not linger",
+        ),
+        (
+            0 <= s.redis_min_replicas <= 16,
+            ("REDIS_MIN_REPLICAS",),
+            "must be between 0 (off) and 16",
+        ),
+        (
+            1 <= s.redis_wait_ms <= 500,
+            ("REDIS_WAIT_MS",),
+            "must be between 1 and 500: the wait holds the request, and must end before "
+            "the 1 s command timeout",
         ),
         (
             s.metrics_dir is None or s.metrics_dir.is_absolute(),
@@ -403,6 +425,8 @@ def read_settings(environ: Mapping[str, str]) -> SettingsReading:
             ),
             metrics_dir=_optional_path(read.text("METRICS_DIR", "")),
             redis_deployment=redis,
+            redis_min_replicas=read.integer("REDIS_MIN_REPLICAS", 0),
+            redis_wait_ms=read.integer("REDIS_WAIT_MS", 100),
         )
         broken: tuple[_BrokenRule, ...] = ()
     except _RulesBroken as error:
