@@ -377,3 +377,31 @@ def test_a_confirmed_write_works_after_script_flush(redis_server: RedisServer) -
         assert not await plain.is_live("iris", session.session_id)
 
     _run(redis_server, scenario)
+
+
+# --- a master that refuses writes (min-replicas-to-write) -----------------------------------------
+
+
+def test_a_master_refusing_writes_for_want_of_replicas_is_an_outage(
+    redis_server: RedisServer,
+) -> None:
+    async def scenario(client: aioredis.Redis, keys: KeySpace) -> None:
+        store = SessionStore(client, keys, POLICY, time.time)
+        session = await store.create("jill")
+        # The standalone server has no replica: with this setting it refuses every write.
+        await client.config_set("min-replicas-to-write", 1)
+        try:
+            with pytest.raises(StoreUnavailable, match="NoReplicas"):
+                await store.refresh(str(session.refresh_token))
+            with pytest.raises(StoreUnavailable, match="NoReplicas"):
+                await store.create("jill")
+            with pytest.raises(StoreUnavailable, match="NoReplicas"):
+                await store.revoke("jill", session.session_id)
+            # Reads still answer, and nothing was written: the session is live, unrotated.
+            assert await store.is_live("jill", session.session_id)
+        finally:
+            await client.config_set("min-replicas-to-write", 0)
+        rotated = await store.refresh(str(session.refresh_token))
+        assert rotated.outcome is RotationOutcome.ROTATED
+
+    _run(redis_server, scenario)
