@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 import pytest
 import requests
 from e2e_helpers import TIMEOUT, cookie_header, get_page, new_user, set_cookies, sign_in
+from extra_verifier import extra_verifier
 
 from verifier.auth_check import SET_ACCESS_COOKIE_HEADER, SET_REFRESH_COOKIE_HEADER
-from verifier.demo import processes
 from verifier.keys import KeySpace
 
 if TYPE_CHECKING:
@@ -30,20 +30,8 @@ if TYPE_CHECKING:
 @pytest.fixture(scope="module")
 def second_verifier(stack: Stack) -> Iterator[str]:
     """Another verifier process with the stack's settings (same Redis, keys, prefix)."""
-    port = processes.free_port()
-    log_dir = stack.workdir / f"second-verifier-{port}"
-    log_dir.mkdir()
-    # Its own metrics port and directory, as a second instance on one host would have.
-    env = {
-        **stack.env,
-        "VERIFIER_METRICS_BIND": f"{processes.LOOPBACK}:{processes.free_port()}",
-        "VERIFIER_METRICS_DIR": str(log_dir / "metrics"),
-    }
-    process = processes.start_verifier(env, port, workers=1, log_dir=log_dir)
-    try:
-        yield f"http://{processes.LOOPBACK}:{port}"
-    finally:
-        process.stop()
+    with extra_verifier(stack) as url:
+        yield url
 
 
 def _check(verifier_url: str, stack: Stack, refresh: str) -> requests.Response:
