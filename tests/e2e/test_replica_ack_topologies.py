@@ -17,7 +17,12 @@ from typing import TypeVar
 
 import pytest
 import redis
-from redis_topologies import SENTINEL_MASTER, RedisClusterDeployment, SentinelDeployment
+from redis_topologies import (
+    SENTINEL_MASTER,
+    RedisClusterDeployment,
+    SentinelDeployment,
+    wait_for,
+)
 
 from verifier.demo.processes import LOOPBACK
 from verifier.errors import StoreUnavailable
@@ -53,11 +58,15 @@ def _node(port: int) -> redis.Redis:
 
 
 def _cluster_replica_port(cluster: RedisClusterDeployment, key: str) -> int:
-    with _node(cluster.port_serving(key)) as master:
-        master_id = master.execute_command("CLUSTER", "MYID")
-        lines = master.execute_command("CLUSTER", "REPLICAS", master_id)
-    # "<id> <host>:<port>@<bus> ..."; one replica per master here.
-    return int(lines[0].split()[1].split("@")[0].rsplit(":", 1)[1])
+    # The replica's own view (its INFO), which is current the moment it follows a master;
+    # the master's list of replicas comes later, over the cluster bus.
+    master = cluster.port_serving(key)
+    for port in cluster.running_ports():
+        with _node(port) as node:
+            replication = node.info("replication")
+        if replication["role"] == "slave" and int(replication["master_port"]) == master:
+            return port
+    raise AssertionError(f"no replica follows the master on {master}")
 
 
 @pytest.fixture(params=["sentinel", "cluster"])
@@ -186,3 +195,45 @@ def test_every_session_operation_works_after_script_flush_on_every_master(
             assert await store.revoke_all(user) == [warm.session_id]
 
     _run(deployment.target, scenario)
+
+
+def test_a_confirmed_rotation_follows_its_slot_to_the_promoted_replica(
+    redis_cluster: RedisClusterDeployment,
+) -> None:
+    def fail_over(key: str) -> None:
+        # CLUSTER FAILOVER on the replica: a manual failover, the old master demoted to its
+        # replica (it answers MOVED for the slot from then on).
+        promoted = _cluster_replica_port(redis_cluster, key)
+        with _node(promoted) as replica:
+            replica.execute_command("CLUSTER", "FAILOVER")
+        wait_for(lambda: redis_cluster.port_serving(key) == promoted, "the replica promoted")
+        redis_cluster.wait_until_whole()
+
+    target = RedisTarget(
+        mode=RedisMode.CLUSTER, nodes=parse_nodes(redis_cluster.seeds.split(",")[0])
+    )
+
+    async def scenario(client: RedisClient, keys: KeySpace) -> None:
+        store = SessionStore(client, keys, POLICY, time.time, replica_ack=ONE_REPLICA)
+        session = await store.create("kate")
+        key = keys.session("kate", session.session_id)
+        first = await store.refresh(str(session.refresh_token))  # the client knows the map
+        assert first.new_refresh_token is not None
+        fail_over(key)
+        try:
+            # The client's map still names the old master: MOVED, learn the map, write
+            # and wait on the new master.
+            rotated = await store.refresh(str(first.new_refresh_token))
+            assert rotated.outcome is RotationOutcome.ROTATED
+            assert rotated.new_refresh_token is not None
+            expected = rotated.new_refresh_token.secret_hash
+            demoted = Deployment(
+                target,
+                redis_cluster.master_ports,
+                lambda k: _cluster_replica_port(redis_cluster, k),
+            )
+            assert _on_replica(demoted, key, "current") == expected
+        finally:
+            fail_over(key)  # back as it was, for the tests that follow
+
+    _run(target, scenario)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -103,8 +104,10 @@ async def _on_cluster_node(
                 result, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
             ):
                 # The pipeline's connection may hold an unread reply: drop the node's
-                # connections (they redial when next used), as the cluster client does.
+                # connections (they redial when next used), as the cluster client does,
+                # and learn the map again, so that the next call finds a promoted replica.
                 await node.disconnect()
+                await _relearn(client)
                 raise result
         error = evalsha.result if isinstance(evalsha.result, Exception) else None
         if isinstance(error, redis.exceptions.NoScriptError) and not loaded:
@@ -115,7 +118,7 @@ async def _on_cluster_node(
         if isinstance(error, redis.exceptions.AskError):
             # MOVED or ASK: the script did not run. Learn the new map once, then give up.
             if not relearned:
-                await client.nodes_manager.initialize()
+                await _relearn(client)
                 relearned = True
                 continue
             raise ReplicaMoved("the slot moved during a confirmed write") from error
@@ -124,3 +127,10 @@ async def _on_cluster_node(
         if isinstance(wait.result, Exception):
             raise wait.result
         return evalsha.result, int(wait.result)
+
+
+async def _relearn(client: RedisCluster) -> None:
+    # Best effort: a cluster in the middle of a failover may not answer yet, and then the
+    # write's own error (an outage, 503) is what the caller must see, not this one.
+    with contextlib.suppress(redis.exceptions.RedisError, redis.exceptions.RedisClusterException):
+        await client.nodes_manager.initialize()
