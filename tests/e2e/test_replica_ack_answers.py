@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 import requests
-from e2e_helpers import TIMEOUT, cookie_header, get_page, new_user, set_cookies, sign_in
+from e2e_helpers import (
+    TIMEOUT,
+    cookie_header,
+    get_page,
+    new_user,
+    run_cli,
+    set_cookies,
+    sign_in,
+)
 from extra_verifier import extra_verifier
 
 from verifier.auth_check import SET_ACCESS_COOKIE_HEADER, SET_REFRESH_COOKIE_HEADER
@@ -78,3 +86,18 @@ def test_an_unconfirmed_logout_answers_503_and_clears_no_cookie(
     # The revocation stands on the master (only its replication is unconfirmed).
     ended = get_page(stack, cookie=cookie_header(stack, refresh=signed_in.refresh))
     assert ended.status_code == 401
+
+
+def test_an_unconfirmed_cli_revocation_fails_and_says_to_run_it_again(stack: Stack) -> None:
+    name, password = new_user(stack, "cli-withheld")
+    signed_in = sign_in(stack, name, password)
+    waiting = {**stack.env, "VERIFIER_REDIS_MIN_REPLICAS": "1", "VERIFIER_REDIS_WAIT_MS": "20"}
+    ended = run_cli(waiting, "sessions", "end-all", name)
+    assert ended.returncode == 1
+    assert "fewer replicas than VERIFIER_REDIS_MIN_REPLICAS confirmed" in ended.stderr
+    assert signed_in.refresh.rsplit(".", 1)[1] not in ended.stderr + ended.stdout
+    # Run again without the wait: nothing left to end, the first run's revocation stood.
+    again = run_cli(stack.env, "sessions", "end-all", name)
+    assert again.returncode == 0, again.stderr
+    page = get_page(stack, cookie=cookie_header(stack, refresh=signed_in.refresh))
+    assert page.status_code == 401
