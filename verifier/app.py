@@ -131,6 +131,7 @@ def create_app(
         ),
         clock,
         liveness,
+        settings.replica_ack,
     )
     hasher = hasher or PasswordHasher()
     users = UserStore(client, keys, hasher)

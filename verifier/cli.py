@@ -29,7 +29,7 @@ from verifier.observe.metrics.exposition import MULTIPROC_ENV, check_bind_free, 
 from verifier.passwords import PasswordHasher
 from verifier.preflight import check_configuration, redis_problem
 from verifier.redis_store import guard
-from verifier.sessions import SessionPolicy, SessionStore
+from verifier.sessions import REPLICAS_BEHIND, SessionPolicy, SessionStore
 from verifier.settings import ENV_PREFIX, Settings, load_settings
 from verifier.store import client_for
 from verifier.throttle import PASSWORD_SPACE, SECOND_FACTOR_SPACE, account_counter_key
@@ -60,7 +60,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"verifier: configuration error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except StoreUnavailable:
+    except StoreUnavailable as error:
+        if str(error) == REPLICAS_BEHIND:
+            # Written on the master; a failover could still undo it, so say so and fail.
+            print(
+                "verifier: Redis took the change, but fewer replicas than "
+                "VERIFIER_REDIS_MIN_REPLICAS confirmed it in time: run the command again",
+                file=sys.stderr,
+            )
+            return 1
         print("verifier: cannot reach Redis (check VERIFIER_REDIS_URL)", file=sys.stderr)
         return 1
     except VerifierError as error:
@@ -330,6 +338,7 @@ class _Stores:
                 max_sessions_per_user=settings.max_sessions_per_user,
             ),
             time.time,
+            replica_ack=settings.replica_ack,
         )
         self.revocations = command_revocations(settings)
 

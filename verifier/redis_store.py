@@ -20,6 +20,9 @@ T = TypeVar("T")
 # the user's cookies. ReadOnlyError comes from a replica during a failover. On a Cluster,
 # ClusterError (CLUSTERDOWN, MASTERDOWN, redirections without end) and SlotNotCoveredError
 # mean a slot has no master for now; Sentinel's MasterNotFoundError is a ConnectionError.
+# redis-py has no class of its own for this error code: it arrives as a ResponseError.
+_NO_REPLICAS = "NOREPLICAS"
+
 REDIS_OUTAGE_ERRORS: tuple[type[Exception], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
@@ -59,6 +62,13 @@ async def guard(call: Awaitable[T]) -> T:
     except REDIS_OUTAGE_ERRORS as error:
         _TIMING.metrics.redis_call(perf_counter() - started, failed=True)
         raise StoreUnavailable(type(error).__name__) from error
+    except redis.exceptions.ResponseError as error:
+        if not str(error).startswith(_NO_REPLICAS):
+            raise
+        _TIMING.metrics.redis_call(perf_counter() - started, failed=True)
+        # A master with `min-replicas-to-write` refuses writes while cut off from its
+        # replicas (a partition before a failover): cannot write now, nobody logged out.
+        raise StoreUnavailable("NoReplicas") from error
     _TIMING.metrics.redis_call(perf_counter() - started, failed=False)
     return result
 

@@ -11,12 +11,13 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from verifier.errors import RefreshRejected
+from verifier.errors import RefreshRejected, StoreUnavailable
 from verifier.factors.methods import KNOWN_METHODS, PASSWORD, SignIn, checked_amr
 from verifier.keys import KeySpace, normalize_user_name
 from verifier.liveness import SESSION_ENDED, USER_SESSIONS_ENDED, LivenessCache
 from verifier.redis_store import as_text, guard
 from verifier.store import RedisClient
+from verifier.store.replication import NO_REPLICA_ACK, ReplicaAck, run_confirmed
 from verifier.users import GROUPS_FIELD, parse_groups
 
 Clock = Callable[[], float]
@@ -33,6 +34,10 @@ MAX_ADDRESS_LENGTH = 64
 def is_session_id(raw: str) -> bool:
     """True if `raw` has the shape of a session id (says nothing about whether it is live)."""
     return _SESSION_ID.fullmatch(raw) is not None
+
+
+# What StoreUnavailable says when a write reached fewer replicas than required.
+REPLICAS_BEHIND = "ReplicasBehind"
 
 
 def _load_script(name: str) -> str:
@@ -182,8 +187,11 @@ class SessionStore:
         policy: SessionPolicy,
         clock: Clock,
         liveness: LivenessCache | None = None,
+        replica_ack: ReplicaAck = NO_REPLICA_ACK,
     ) -> None:
         self._redis = client
+        # Rotations and revocations wait for this many replicas (WAIT), or fail closed.
+        self._replica_ack = replica_ack
         self._keys = keys
         self._policy = policy
         self._clock = clock
@@ -195,6 +203,7 @@ class SessionStore:
         self._revoke_all = client.register_script(_load_script("revoke_all.lua"))
         self._revoke_others = client.register_script(_load_script("revoke_others.lua"))
         self._step_up = client.register_script(_load_script("step_up_session.lua"))
+        self._withhold = client.register_script(_load_script("withhold_rotation.lua"))
 
     async def create(
         self,
@@ -303,15 +312,17 @@ class SessionStore:
         presented = RefreshToken.parse(raw_token)
         replacement = RefreshToken.mint(presented.user, presented.session_id)
         user, session_id = presented.user, presented.session_id
-        result: list[Any] = await guard(
-            self._rotate(
-                keys=[
+        written = await guard(
+            run_confirmed(
+                self._redis,
+                self._rotate,
+                [
                     self._keys.session(user, session_id),
                     self._keys.retired(user, session_id),
                     self._keys.session_index(user),
                     self._keys.user(user),
                 ],
-                args=[
+                [
                     presented.secret_hash,
                     replacement.secret_hash,
                     self._now_ms(),
@@ -321,10 +332,14 @@ class SessionStore:
                     self._channel,
                     user,
                 ],
+                self._replica_ack,
             )
         )
+        result: list[Any] = written.reply
         outcome, absolute_ms, groups = as_text(result[0]), int(result[1]), parse_groups(result[2])
         if outcome == RotationOutcome.ROTATED.value:
+            if not written.confirmed:
+                await self._withhold_rotation(presented, replacement)
             new_token: RefreshToken | None = replacement
         elif outcome == RotationOutcome.GRACE.value:
             new_token = None
@@ -342,6 +357,18 @@ class SessionStore:
             sign_in=_stored_sign_in(result[3], result[4], result[5]),
         )
 
+    async def _withhold_rotation(self, presented: RefreshToken, replacement: RefreshToken) -> None:
+        # A failover now could bring back the session as it was before this rotation, so
+        # the new token is not handed out: the client keeps the one it presented, which
+        # the old state accepts as current and the new one (marked here) rotates again.
+        await guard(
+            self._withhold(
+                keys=[self._keys.session(presented.user, presented.session_id)],
+                args=[presented.secret_hash, replacement.secret_hash],
+            )
+        )
+        raise StoreUnavailable(REPLICAS_BEHIND)
+
     async def refresh_hashes(self, user: str, session_id: str) -> list[str]:
         """Hashes of the session's current and (still in grace or not) previous token."""
         values = await guard(
@@ -356,35 +383,43 @@ class SessionStore:
 
     async def revoke(self, user: str, session_id: str) -> bool:
         """End one session; True if it was live."""
-        existed = await guard(
-            self._revoke_one(
-                keys=[
+        written = await guard(
+            run_confirmed(
+                self._redis,
+                self._revoke_one,
+                [
                     self._keys.session(user, session_id),
                     self._keys.retired(user, session_id),
                     self._keys.session_index(user),
                 ],
-                args=[session_id, self._channel, user],
+                [session_id, self._channel, user],
+                self._replica_ack,
             )
         )
         # This worker forgets at once; the others hear the script's PUBLISH.
         self._forget_locally(f"{SESSION_ENDED} {user} {session_id}")
-        return bool(existed)
+        self._require_confirmed(written.confirmed)
+        return bool(written.reply)
 
     async def revoke_all(self, user: str) -> list[str]:
         """End every session of a user; return the ids that were ended."""
-        ended = await guard(
-            self._revoke_all(
-                keys=[self._keys.session_index(user)],
-                args=[
+        written = await guard(
+            run_confirmed(
+                self._redis,
+                self._revoke_all,
+                [self._keys.session_index(user)],
+                [
                     self._keys.session_prefix(user),
                     self._keys.retired_prefix(user),
                     self._channel,
                     user,
                 ],
+                self._replica_ack,
             )
         )
         self._forget_locally(f"{USER_SESSIONS_ENDED} {user}")
-        return [as_text(session_id) for session_id in ended]
+        self._require_confirmed(written.confirmed)
+        return [as_text(session_id) for session_id in written.reply]
 
     async def revoke_others(self, user: str, keep_session_id: str) -> list[str]:
         """End every session of a user but `keep_session_id`; return the ids that were ended.
@@ -451,6 +486,13 @@ class SessionStore:
             if await self.is_live(user, session_id):
                 live.append(session_id)
         return live
+
+    @staticmethod
+    def _require_confirmed(confirmed: bool) -> None:
+        # The revocation stands on the master, but a failover could undo it: the caller
+        # answers 503 (cookies kept) and the user's retry revokes, and waits, again.
+        if not confirmed:
+            raise StoreUnavailable(REPLICAS_BEHIND)
 
     def _forget_locally(self, revocation: str) -> None:
         if self._liveness is not None:

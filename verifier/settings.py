@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from verifier.access.rules import NO_RULES, RuleSet, load_rules
 from verifier.errors import RulesFileError, SettingsError, SettingsInvalid
 from verifier.keys import USER_NAME_RULE, normalize_user_name
+from verifier.store.replication import ReplicaAck
 from verifier.store.target import RedisMode, RedisNode, RedisTarget, RedisTls, parse_nodes
 
 ENV_PREFIX = "VERIFIER_"
@@ -96,6 +97,11 @@ class Settings:
     # The name the pages show (header and title), authenticator apps list the TOTP entry
     # under, and the default passkey relying-party name.
     app_name: str = "verifier"
+    # Replicas that must confirm a rotation or revocation (WAIT) before it is answered; 0: off.
+    redis_min_replicas: int = 0
+    # How long such a write waits for them; below the command timeout (1 s), or WAIT's
+    # own socket read would time out and be retried.
+    redis_wait_ms: int = 100
 
     def __post_init__(self) -> None:
         broken = _broken_rules(self)
@@ -116,6 +122,11 @@ class Settings:
     def passkeys_enabled(self) -> bool:
         """True when a relying party is configured: the pages then offer passkeys."""
         return bool(self.webauthn_rp_id)
+
+    @property
+    def replica_ack(self) -> ReplicaAck:
+        """How many replicas confirm rotations and revocations, and how long they may take."""
+        return ReplicaAck(min_replicas=self.redis_min_replicas, wait_ms=self.redis_wait_ms)
 
     @property
     def current_key(self) -> SigningKey:
@@ -232,6 +243,17 @@ def _broken_rules(s: Settings) -> list[_BrokenRule]:
             ("PENDING_SIGNIN_SECONDS",),
             "must be between 30 and 1800: long enough to open an authenticator app, short "
             "enough that a half-finished sign-in does not linger",
+        ),
+        (
+            0 <= s.redis_min_replicas <= 16,
+            ("REDIS_MIN_REPLICAS",),
+            "must be between 0 (off) and 16",
+        ),
+        (
+            1 <= s.redis_wait_ms <= 500,
+            ("REDIS_WAIT_MS",),
+            "must be between 1 and 500: the wait holds the request, and must end before "
+            "the 1 s command timeout",
         ),
         (
             s.metrics_dir is None or s.metrics_dir.is_absolute(),
@@ -453,6 +475,8 @@ def read_settings(environ: Mapping[str, str]) -> SettingsReading:
             webauthn_origins=read.parse("WEBAUTHN_ORIGINS", lambda: _origins(read), ()),
             webauthn_rp_name=read.text("WEBAUTHN_RP_NAME", read.text("APP_NAME", "verifier")),
             app_name=read.text("APP_NAME", "verifier"),
+            redis_min_replicas=read.integer("REDIS_MIN_REPLICAS", 0),
+            redis_wait_ms=read.integer("REDIS_WAIT_MS", 100),
         )
         broken: tuple[_BrokenRule, ...] = ()
     except _RulesBroken as error:

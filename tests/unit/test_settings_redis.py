@@ -12,6 +12,7 @@ from redis.asyncio.sentinel import SentinelConnectionPool
 from verifier.errors import SettingsInvalid
 from verifier.settings import load_settings, read_settings
 from verifier.store import RedisMode, RedisNode, RedisTarget, RedisTls, connect, parse_nodes
+from verifier.store.replication import ReplicaAck
 
 KEYS = "k1:" + "s" * 40
 PASSWORD = "redis-acl-password-123"
@@ -276,3 +277,43 @@ def test_each_mode_builds_its_own_kind_of_client() -> None:
             await client.aclose()
 
     asyncio.run(build())
+
+
+# --- replica confirmation (WAIT) ----------------------------------------------------------------
+
+
+def test_writes_do_not_wait_for_replicas_by_default() -> None:
+    ack = load_settings(env()).replica_ack
+    assert ack == ReplicaAck(min_replicas=0, wait_ms=100)
+    assert not ack.enabled
+
+
+def test_min_replicas_and_wait_make_the_replica_ack() -> None:
+    ack = load_settings(env(REDIS_MIN_REPLICAS="1", REDIS_WAIT_MS="250")).replica_ack
+    assert ack == ReplicaAck(min_replicas=1, wait_ms=250)
+    assert ack.enabled
+
+
+@pytest.mark.parametrize(
+    ("overrides", "name"),
+    [
+        ({"REDIS_MIN_REPLICAS": "-1"}, "VERIFIER_REDIS_MIN_REPLICAS"),
+        ({"REDIS_MIN_REPLICAS": "17"}, "VERIFIER_REDIS_MIN_REPLICAS"),
+        ({"REDIS_MIN_REPLICAS": "one"}, "VERIFIER_REDIS_MIN_REPLICAS"),
+        ({"REDIS_WAIT_MS": "0"}, "VERIFIER_REDIS_WAIT_MS"),
+        # Longer than half the command timeout: WAIT's own read could time out.
+        ({"REDIS_WAIT_MS": "501"}, "VERIFIER_REDIS_WAIT_MS"),
+    ],
+)
+def test_bad_replica_settings_are_refused_by_name(overrides: dict[str, str], name: str) -> None:
+    found = problems(**overrides)
+    assert len(found) == 1
+    assert found[0].startswith(name)
+
+
+def test_both_bad_replica_settings_are_reported_together() -> None:
+    found = problems(REDIS_MIN_REPLICAS="-3", REDIS_WAIT_MS="9999")
+    assert [problem.split(":")[0] for problem in found] == [
+        "VERIFIER_REDIS_MIN_REPLICAS",
+        "VERIFIER_REDIS_WAIT_MS",
+    ]
