@@ -45,6 +45,7 @@ from verifier.resources.account_totp import RECOVERY_PATH, TOTP_PATH, AccountTot
 from verifier.resources.body import wants_json
 from verifier.resources.jwks import JWKS_PATH, Jwks
 from verifier.resources.second_factor import FACTOR_PATH, SecondFactor, SecondFactorStart
+from verifier.resources.step_up import StepUp
 from verifier.sessions import Clock, SessionPolicy, SessionStore
 from verifier.settings import Settings, load_settings
 from verifier.store import RedisClient, client_for, subscriptions
@@ -141,9 +142,21 @@ def create_app(
     second_step = SecondFactorStart(
         gate, users, factors, pending, cookie_policy, settings.mfa_required_groups
     )
+    factor_throttle = _factor_throttle(settings, client, keys)
+    account = AccountSession(gate, sessions, cookie_policy, settings.login_path)
+    step_up = StepUp(
+        gate,
+        account,
+        users.authenticate,
+        factors,
+        throttle,
+        factor_throttle,
+        settings.login_path,
+        clock,
+    )
     app.add_route(
         settings.login_path,
-        Login(gate, users, sessions, throttle, settings.login_path, second_step),
+        Login(gate, users, sessions, throttle, settings.login_path, second_step, step_up),
     )
     _add_second_factor_routes(
         app, settings, client, keys, gate, sessions, factors, pending, cookie_policy, clock
@@ -159,6 +172,21 @@ def create_app(
     return AuthFastPath(AuthCheck(gate, cookie_policy), app)
 
 
+def _factor_throttle(settings: Settings, client: RedisClient, keys: KeySpace) -> LoginThrottle:
+    """The second-factor throttle: the sign-in's code step, the account pages and step-up."""
+    # Wrong codes count like wrong passwords, in a key space of their own.
+    return LoginThrottle(
+        client,
+        keys,
+        ThrottlePolicy(
+            max_failures_per_account=settings.login_max_failures_per_account,
+            max_failures_per_address=settings.login_max_failures_per_address,
+            window_seconds=settings.login_throttle_window_seconds,
+        ),
+        space=SECOND_FACTOR_SPACE,
+    )
+
+
 def _add_second_factor_routes(
     app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response],
     settings: Settings,
@@ -172,17 +200,7 @@ def _add_second_factor_routes(
     clock: Clock,
 ) -> None:
     """The code step of a sign-in, and the account pages that manage the factors."""
-    # Wrong codes count like wrong passwords, in a key space of their own.
-    factor_throttle = LoginThrottle(
-        client,
-        keys,
-        ThrottlePolicy(
-            max_failures_per_account=settings.login_max_failures_per_account,
-            max_failures_per_address=settings.login_max_failures_per_address,
-            window_seconds=settings.login_throttle_window_seconds,
-        ),
-        space=SECOND_FACTOR_SPACE,
-    )
+    factor_throttle = _factor_throttle(settings, client, keys)
     app.add_route(
         FACTOR_PATH,
         SecondFactor(
