@@ -8,31 +8,25 @@ holds when it signed in before enrolling TOTP on the account page.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import jwt
 import pytest
-import redis.asyncio as aioredis
 import requests
 from e2e_helpers import PAGE_HEADERS, TIMEOUT, new_user, set_cookie_headers, set_cookies
 from factor_helpers import Authenticator, enrol
+from session_helpers import store_session
 
 from verifier.factors.methods import PASSWORD, TOTP
-from verifier.keys import KeySpace
-from verifier.sessions import NewSession, SessionPolicy, SessionStore
+from verifier.sessions import NewSession
 
 if TYPE_CHECKING:
     from conftest import Stack
 
 MFA_PATH = "/step-up/mfa"
 RECENT_PATH = "/step-up/recent"
-STORE_POLICY = SessionPolicy(
-    idle_seconds=86_400, absolute_seconds=604_800, grace_seconds=60, max_sessions_per_user=50
-)
 # Bounds a redirect chain: the location, /auth/unauthorized's redirect, the step-up page.
 MAX_HOPS = 3
 
@@ -58,22 +52,6 @@ def _enrolled_password_session(stack: Stack) -> tuple[str, requests.Session, Aut
     name, browser = _password_session(stack)
     app, _codes = enrol(stack, browser)
     return name, browser, app
-
-
-def _store_session(
-    stack: Stack, user: str, amr: Iterable[str], auth_time: float | None = None
-) -> NewSession:
-    """A session as the sign-in flow would create it, with this amr and auth_time."""
-
-    async def create() -> NewSession:
-        client = aioredis.Redis.from_url(stack.redis_server.url)
-        try:
-            store = SessionStore(client, KeySpace(stack.key_prefix), STORE_POLICY, time.time)
-            return await store.create(user, amr=tuple(amr), auth_time=auth_time)
-        finally:
-            await client.aclose()
-
-    return asyncio.run(create())
 
 
 def _browser_with(stack: Stack, session: NewSession) -> requests.Session:
@@ -158,7 +136,7 @@ def test_a_wrong_code_is_401_sets_nothing_and_keeps_next(stack: Stack) -> None:
 
 def test_a_replayed_code_is_refused(stack: Stack) -> None:
     user, browser, app = _enrolled_password_session(stack)
-    other = _browser_with(stack, _store_session(stack, user, [PASSWORD]))
+    other = _browser_with(stack, store_session(stack, user, [PASSWORD]))
     code = app.code()
     step_up = _step_up_url("mfa", MFA_PATH)
 
@@ -255,7 +233,7 @@ def test_an_old_sign_in_steps_up_with_the_password_and_auth_time_moves_forward(
     stack: Stack,
 ) -> None:
     name, password = new_user(stack, "recent")
-    old = _store_session(stack, name, [PASSWORD], time.time() - 11 * 60)
+    old = store_session(stack, name, [PASSWORD], time.time() - 11 * 60)
     browser = _browser_with(stack, old)
     sent = _get(browser, stack, RECENT_PATH, **PAGE_HEADERS)
     assert sent.headers["Location"] == _step_up_url("max_age", RECENT_PATH)
@@ -283,7 +261,7 @@ def test_an_enrolled_user_steps_up_an_old_sign_in_with_password_and_code(stack: 
     name, password = new_user(stack, "recent2f")
     browser = stack.login(name, password)
     app, _codes = enrol(stack, browser)
-    old = _store_session(stack, name, [PASSWORD, TOTP], time.time() - 11 * 60)
+    old = store_session(stack, name, [PASSWORD, TOTP], time.time() - 11 * 60)
     browser = _browser_with(stack, old)
     step_up = _step_up_url("max_age", RECENT_PATH)
 
@@ -357,7 +335,7 @@ def test_a_password_sign_in_never_replaces_a_two_factor_session_by_a_weaker_one(
     name, password = new_user(stack, "noweaker")
     browser = stack.login(name, password)
     app, _codes = enrol(stack, browser)
-    strong = _store_session(stack, name, [PASSWORD, TOTP])
+    strong = store_session(stack, name, [PASSWORD, TOTP])
     browser = _browser_with(stack, strong)
 
     again = browser.post(
