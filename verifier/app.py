@@ -82,6 +82,7 @@ from verifier.resources.second_factor import (
     SecondFactorStart,
 )
 from verifier.resources.static_assets import CSS, JAVASCRIPT, StaticAsset
+from verifier.resources.step_up import StepUp
 from verifier.sessions import Clock, SessionPolicy, SessionStore
 from verifier.settings import Settings, load_settings
 from verifier.store import RedisClient, client_for, subscriptions
@@ -179,6 +180,18 @@ def create_app(
     second_step = SecondFactorStart(
         gate, users, factors, pending, cookie_policy, settings.mfa_required_groups
     )
+    factor_throttle = _factor_throttle(settings, client, keys)
+    account = AccountSession(gate, sessions, cookie_policy, settings.login_path)
+    step_up = StepUp(
+        gate,
+        account,
+        users.authenticate,
+        factors,
+        throttle,
+        factor_throttle,
+        settings.login_path,
+        clock,
+    )
     app.add_route(
         settings.login_path,
         Login(
@@ -188,6 +201,7 @@ def create_app(
             throttle,
             settings.login_path,
             second_step,
+            step_up,
             passkeys=settings.passkeys_enabled,
         ),
     )
@@ -195,13 +209,13 @@ def create_app(
         app, settings, client, keys, gate, users, sessions, factors, pending, cookie_policy, clock
     )
     account = AccountSession(gate, sessions, cookie_policy, settings.login_path)
-    # The sign-in methods the page lists, in order.
-    factor_sections: list[FactorSections] = [TotpSections(factors)]
-    if settings.passkeys_enabled:
-        factor_sections.append(PasskeySections(factors, PASSKEYS_PATH))
-    app.add_route(ACCOUNT_PATH, Account(gate, account, sessions, users, throttle, factor_sections))
+    app.add_route(
+        ACCOUNT_PATH,
+        Account(gate, account, sessions, users, throttle, _factor_sections(settings, factors)),
+    )
     app.add_route("/auth/logout", Logout(gate, sessions, cookie_policy, settings.login_path))
     app.add_route("/auth/unauthorized", Unauthorized(settings.login_path))
+    app.add_route(STYLESHEET_PATH, StaticAsset("verifier.css", CSS))
     app.add_route("/auth/forbidden", Forbidden(settings.login_path, "/auth/logout"))
     app.add_route("/healthz", Health())
     app.add_route("/readyz", Readiness(ReadinessCheck(client, keyring, clock, liveness)))
@@ -209,6 +223,29 @@ def create_app(
     app.add_error_handler(StoreUnavailable, _store_unavailable)
     app.add_error_handler(CrossSiteRequest, _cross_site)
     return AuthFastPath(AuthCheck(gate, cookie_policy), app)
+
+
+def _factor_sections(settings: Settings, factors: UserFactors) -> list[FactorSections]:
+    """The sign-in methods the account page lists, in order."""
+    sections: list[FactorSections] = [TotpSections(factors)]
+    if settings.passkeys_enabled:
+        sections.append(PasskeySections(factors, PASSKEYS_PATH))
+    return sections
+
+
+def _factor_throttle(settings: Settings, client: RedisClient, keys: KeySpace) -> LoginThrottle:
+    """The second-factor throttle: the sign-in's code step, the account pages and step-up."""
+    # Wrong codes count like wrong passwords, in a key space of their own.
+    return LoginThrottle(
+        client,
+        keys,
+        ThrottlePolicy(
+            max_failures_per_account=settings.login_max_failures_per_account,
+            max_failures_per_address=settings.login_max_failures_per_address,
+            window_seconds=settings.login_throttle_window_seconds,
+        ),
+        space=SECOND_FACTOR_SPACE,
+    )
 
 
 def _add_second_factor_routes(
@@ -225,17 +262,7 @@ def _add_second_factor_routes(
     clock: Clock,
 ) -> None:
     """The code step of a sign-in, and the account pages that manage the factors."""
-    # Wrong codes count like wrong passwords, in a key space of their own.
-    factor_throttle = LoginThrottle(
-        client,
-        keys,
-        ThrottlePolicy(
-            max_failures_per_account=settings.login_max_failures_per_account,
-            max_failures_per_address=settings.login_max_failures_per_address,
-            window_seconds=settings.login_throttle_window_seconds,
-        ),
-        space=SECOND_FACTOR_SPACE,
-    )
+    factor_throttle = _factor_throttle(settings, client, keys)
     second_factor = SecondFactor(
         gate,
         sessions,
@@ -257,7 +284,6 @@ def _add_second_factor_routes(
     rp = RelyingParty(settings.webauthn_rp_id, settings.webauthn_rp_name, settings.webauthn_origins)
     challenges = ChallengeStore(client, keys)
     app.add_route(SCRIPT_PATH, StaticAsset("webauthn.js", JAVASCRIPT))
-    app.add_route(STYLESHEET_PATH, StaticAsset("verifier.css", CSS))
     app.add_route(PASSKEYS_PATH, AccountPasskeys(account, factors, gate.audit))
     app.add_route(PASSKEY_OPTIONS_PATH, AccountPasskeyOptions(account, rp, factors, challenges))
     app.add_route(

@@ -91,6 +91,14 @@ class SessionRef:
     session_id: str
 
 
+@dataclass(frozen=True)
+class SteppedUpSession:
+    """A session just strengthened: the new access cookie, and how it now says it signed in."""
+
+    set_access_cookie: str
+    sign_in: SignIn
+
+
 class Gate:
     """Decides each request from its two cookies, rotating the refresh token when needed."""
 
@@ -252,6 +260,11 @@ class Gate:
         The session keeps every method it had (it is never replaced by a weaker one), and
         its refresh token is unchanged: only the access token must say the new strength.
         """
+        stepped = await self.strengthen(session, amr)
+        return None if stepped is None else stepped.set_access_cookie
+
+    async def strengthen(self, session: SessionRef, amr: Iterable[str]) -> SteppedUpSession | None:
+        """As step_up(), and also how the session now says it signed in (for the answer)."""
         now = self._clock()
         stepped = await self._sessions.step_up(session.user, session.session_id, amr, now)
         if stepped is None:
@@ -264,9 +277,10 @@ class Gate:
             amr=stepped.sign_in.amr,
             auth_time=stepped.sign_in.auth_time,
         )
-        return self._cookies.set_access(
+        cookie = self._cookies.set_access(
             access_token, min(self._codec.ttl_seconds, stepped.seconds_left(now))
         )
+        return SteppedUpSession(cookie, stepped.sign_in)
 
     def logout_cookies(self) -> tuple[str, str]:
         """Set-Cookie values that delete both cookies."""

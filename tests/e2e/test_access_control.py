@@ -1,7 +1,8 @@
 """Who may enter what, through nginx: a location's `$verifier_require`, groups, and 403.
 
 The demo nginx conf (nginx/demo.conf.template) protects `/admin/` with
-`set $verifier_require "group:admins";` and everything else with no declaration.
+`set $verifier_require "group:admins mfa";` and everything else with no declaration; the
+sessions here are two-factor ones, so only the group decides (test_step_up*.py do the rest).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from e2e_helpers import (
     sign_in,
     wait_until,
 )
+from session_helpers import two_factor_cookie
 
 from verifier.demo.processes import verifier_environment
 
@@ -57,9 +59,8 @@ def _statuses(stack: Stack, path: str, cookie: str) -> list[int]:
 
 
 def _signed_in_cookie(stack: Stack, *groups: str) -> tuple[str, str]:
-    name, password = _user(stack, *groups)
-    signed = sign_in(stack, name, password)
-    return name, cookie_header(stack, signed.access, signed.refresh)
+    name, _password = _user(stack, *groups)
+    return name, two_factor_cookie(stack, name)
 
 
 def test_a_member_of_the_required_group_enters_the_admin_area(stack: Stack) -> None:

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 import pytest
 import requests
 from conftest import E2E_RULES
-from e2e_helpers import TIMEOUT, cookie_header, get_page, sign_in, wait_until
+from e2e_helpers import TIMEOUT, cookie_header, get_page, new_user, sign_in, wait_until
+from session_helpers import two_factor_cookie
 
 if TYPE_CHECKING:
     from conftest import Stack
@@ -85,7 +86,10 @@ def test_first_match_wins_the_group_rule_before_the_deny_below_it(stack: Stack) 
 
 
 def test_a_central_deny_wins_over_a_location_that_would_admit(stack: Stack) -> None:
-    cookie = _cookie(stack, "admins")
+    # /admin/ asks admins for a second factor too (`group:admins mfa`).
+    name, _password = new_user(stack, "rules")
+    assert stack.cli("users", "groups", name, "--add", "admins").returncode == 0
+    cookie = two_factor_cookie(stack, name)
     assert get_page(stack, "/admin/", cookie=cookie).status_code == 200
     assert get_page(stack, "/admin/staff-only", cookie=cookie).status_code == 403
 

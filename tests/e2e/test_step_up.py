@@ -297,7 +297,8 @@ def test_the_step_up_page_itself_is_never_protected(stack: Stack) -> None:
     )
 
     assert response.status_code == 200
-    assert "<form" in response.text
+    # The step-up page (this user has no factor yet: it says so, and links to enrol).
+    assert "<h1>Confirm it" in response.text
 
 
 def test_a_client_cannot_ask_the_unauthorized_page_for_a_step_of_its_own(stack: Stack) -> None:

@@ -161,8 +161,10 @@ tools).
 Try:
   - {url} : you are sent to the sign-in page, and back here after signing in.
   - {url}public/ : the same app, outside the protected location: no sign-in.
-  - {url}admin/ : the admin area, for the group admins only: {DEMO_USER} enters,
-    {GUEST_USER} gets "No access" (403) with a way to sign in as someone else.
+  - {url}admin/ : the admin area, for the group admins only and with a second factor:
+    {DEMO_USER} is asked to confirm it's you (first to set up an authenticator app: any TOTP
+    app, then its code), and arrives there in the same session; {GUEST_USER} gets
+    "No access" (403) with a way to sign in as someone else.
   - {url}api/whoami : the identity the app received, as JSON: from the signed
     X-Auth-Assertion, which the app verifies with {url}.well-known/jwks.json.
   - curl -i {url}api/whoami -H 'Accept: application/json' : 401 JSON, no redirect.

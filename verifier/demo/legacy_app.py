@@ -99,7 +99,10 @@ that nginx sets after asking the verifier.</p>
 <li><a href="/api/whoami">/api/whoami</a>: the same identity as JSON</li>
 <li><a href="/api/headers">/api/headers</a>: every request header the app received</li>
 <li><a href="/public/">/public/</a>: a page that needs no login</li>
-<li><a href="/admin/">/admin/</a>: the admin area, for the group <code>admins</code> only</li>
+<li><a href="/admin/">/admin/</a>: the admin area, for the group <code>admins</code> only,
+with a second factor</li>
+<li><a href="/auth/account/totp">Set up an authenticator app</a>: two-step sign-in (also
+reachable from your account)</li>
 </ul>"""
         resp.content_type = falcon.MEDIA_HTML
         resp.cache_control = [_NO_STORE]

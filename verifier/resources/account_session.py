@@ -35,6 +35,10 @@ class AccountSession:
             return None
         return session
 
+    async def strengthen(self, session: SessionRef, amr: tuple[str, ...]) -> str | None:
+        """Add factors just proven on an account page to the session; the new access cookie."""
+        return await self._gate.step_up(session, amr)
+
     def send_to_login(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """No session: a browser goes to sign in (and back here), an API client gets 401."""
         login_url = self._login_path + "?next=" + quote(req.path, safe="/")

@@ -9,6 +9,7 @@ current code (or a recovery code) first; the old secret works until the new one 
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import quote
 
 import falcon
 import falcon.asgi
@@ -21,9 +22,12 @@ from verifier.factor_pages import (
     recovery_codes_page,
     totp_status_page,
 )
+from verifier.factors.methods import TOTP
 from verifier.factors.totp import provisioning_uri, qr_code_svg
 from verifier.factors.user_factors import UserFactors
+from verifier.gate import SessionRef
 from verifier.observe.audit import AuditLog
+from verifier.redirects import DEFAULT_NEXT, safe_next
 from verifier.resources.account_proof import CurrentFactorCheck
 from verifier.resources.account_session import AccountSession
 from verifier.resources.body import read_fields, wants_json
@@ -92,16 +96,16 @@ class AccountTotp:
         fields = await read_fields(req)
         action = fields.get("action", "confirm")
         if action == "confirm":
-            await self._confirm(req, resp, session.user, fields.get("code", ""))
+            await self._confirm(req, resp, session, fields.get("code", ""))
         elif action == "reset":
             await self._reset(req, resp, session.user, fields.get("current_code", ""))
         else:
             self._error(req, resp, falcon.HTTP_400, UNKNOWN_ACTION)
 
     async def _confirm(
-        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, user: str, code: str
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, session: SessionRef, code: str
     ) -> None:
-        address = client_address(req)
+        user, address = session.user, client_address(req)
         secret = await self._factors.enrolment_secret(user)
         if secret is None:
             self._proof.refused(user, address, "totp.confirm", "no_enrolment")
@@ -126,11 +130,42 @@ class AccountTotp:
             return
         codes = await self._factors.new_recovery_codes(user)
         self._audit.record("totp.enrolled", user=user, replaced=int(replaced))
+        continue_to = await self._after_step_up(req, resp, session)
         if wants_json(req):
-            send_json(resp, falcon.HTTP_200, {"totp": "enabled", "recovery_codes": codes})
+            media: dict[str, object] = {"totp": "enabled", "recovery_codes": codes}
+            if continue_to is not None:
+                media["next"] = continue_to
+            send_json(resp, falcon.HTTP_200, media)
             return
         intro = DONE_AFTER_RESET if replaced else DONE
-        send_page(resp, falcon.HTTP_200, recovery_codes_page(codes, TOTP_PATH, intro))
+        page = recovery_codes_page(codes, continue_to or TOTP_PATH, intro)
+        send_page(resp, falcon.HTTP_200, page)
+
+    async def _after_step_up(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, session: SessionRef
+    ) -> str | None:
+        """Where to go on after an enrolment a step-up asked for (`?next=`), else None.
+
+        The right code just shown is a second factor: the session is strengthened with it
+        in place (as the step-up page would), so `next` lets the user in at once.
+        """
+        next_path = _step_up_next(req)
+        if next_path is None:
+            return None
+        cookie = await self._account.strengthen(session, (TOTP,))
+        if cookie is None:
+            return None  # ended meanwhile: the next page sends the user to sign in
+        resp.append_header("Set-Cookie", cookie)
+        resp.cache_control = ["no-store"]
+        self._audit.record(
+            "signin.stepped_up",
+            user=session.user,
+            session=session.session_id,
+            address=client_address(req),
+            step="mfa",
+            methods=TOTP,
+        )
+        return next_path
 
     async def _reset(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, user: str, typed: str
@@ -194,7 +229,11 @@ class AccountTotp:
                 media["error"] = error
             send_json(resp, status, media)
             return
-        send_page(resp, status, enrolment_page(TOTP_PATH, secret, qr_code_svg(uri), error))
+        action = TOTP_PATH
+        next_path = _step_up_next(req)
+        if next_path is not None:
+            action += "?next=" + quote(next_path, safe="/")
+        send_page(resp, status, enrolment_page(action, secret, qr_code_svg(uri), error))
 
     def _status_error(
         self,
@@ -217,3 +256,9 @@ class AccountTotp:
             return
         # A plain page in the same skeleton, with the way back to this page.
         send_page(resp, status, message_page("Authenticator app", message, TOTP_PATH))
+
+
+def _step_up_next(req: falcon.asgi.Request) -> str | None:
+    """The safe `next` a step-up sent along to the enrolment, or None without one."""
+    next_path = safe_next(req.get_param("next"))
+    return None if next_path == DEFAULT_NEXT else next_path

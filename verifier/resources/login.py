@@ -10,7 +10,7 @@ import falcon.asgi
 from verifier.csrf import check_request_origin
 from verifier.devices import device_summary
 from verifier.errors import InvalidCredentials, LoginThrottled, PasswordCheckBusy
-from verifier.gate import Gate
+from verifier.gate import Gate, SessionRef
 from verifier.observe.audit import record_revocation, shown_name
 from verifier.observe.causes import RevocationCause
 from verifier.observe.metrics import SIGNIN_OK
@@ -53,6 +53,23 @@ class SecondStep(Protocol):
         """Answer with the second step instead of a session."""
 
 
+class StepUpFlow(Protocol):
+    """The step-up page for a live session (verifier.resources.step_up)."""
+
+    async def session_for(self, req: falcon.asgi.Request) -> tuple[str, SessionRef] | None:
+        """The step asked for and the caller's live session; None for a normal sign-in."""
+
+    async def show(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, step: str, session: SessionRef
+    ) -> None:
+        """Answer with the form for the missing step."""
+
+    async def submit(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, step: str, session: SessionRef
+    ) -> None:
+        """Check the step and strengthen the session in place."""
+
+
 class Login:
     """GET renders the form; POST checks the password and starts a session."""
 
@@ -64,6 +81,7 @@ class Login:
         throttle: LoginThrottle,
         path: str,
         second_step: SecondStep | None = None,
+        step_up: StepUpFlow | None = None,
         *,
         passkeys: bool = False,
     ) -> None:
@@ -75,16 +93,29 @@ class Login:
         self._throttle = throttle
         self._path = path
         self._second_step = second_step
+        self._step_up = step_up
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        """Show the sign-in form."""
+        """Show the sign-in form (or, with `step_up` and a live session, the step-up form)."""
+        if self._step_up is not None:
+            asked = await self._step_up.session_for(req)
+            if asked is not None:
+                await self._step_up.show(req, resp, *asked)
+                return
         notice = "You have been signed out." if req.get_param("signed_out") else None
         notice = _PENDING_NOTICES.get(req.get_param("pending") or "", notice)
         self._render(resp, falcon.HTTP_200, safe_next(req.get_param("next")), notice=notice)
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        """Sign in with `username` and `password` (form or JSON)."""
+        """Sign in with `username` and `password` (form or JSON), or complete a step-up."""
         check_request_origin(req)
+        asked = None if self._step_up is None else await self._step_up.session_for(req)
+        if asked is not None and self._step_up is not None:
+            await self._step_up.submit(req, resp, *asked)
+        else:
+            await self._sign_in(req, resp)
+
+    async def _sign_in(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         as_json = wants_json(req)
         fields = await read_fields(req)
         next_path = safe_next(fields.get("next") or req.get_param("next"))

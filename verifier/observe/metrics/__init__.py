@@ -63,6 +63,8 @@ SIGNIN_OTHER = "other"
 # A correct password for a user who has (or must enrol) a second factor: the sign-in waits
 # for it (a pending sign-in), and ends later as "ok" or one of the second-factor failures.
 SIGNIN_SECOND_FACTOR_REQUIRED = "second_factor_required"
+# A live session strengthened in place by the step-up page (its failures count as the sign-in's).
+SIGNIN_STEPPED_UP = "stepped_up"
 SECOND_FACTOR_FAILURES = ("bad_code", "throttled", "bad_input", "expired", "too_many_attempts")
 # A passkey answer refused, as a second step or a passwordless sign-in (the audit record
 # says why: its reasons come from the WebAuthn checks and are not a fixed set).
@@ -74,6 +76,7 @@ SIGNIN_OUTCOMES = (
     "busy",
     "bad_input",
     SIGNIN_SECOND_FACTOR_REQUIRED,
+    SIGNIN_STEPPED_UP,
     *(f"second_factor_{reason}" for reason in SECOND_FACTOR_FAILURES),
     SIGNIN_PASSKEY_REFUSED,
     SIGNIN_OTHER,
