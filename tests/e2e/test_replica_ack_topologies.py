@@ -57,6 +57,10 @@ def _node(port: int) -> redis.Redis:
     return redis.Redis(host=LOOPBACK, port=port, socket_timeout=2.0, decode_responses=True)
 
 
+# Longer than the 5 s a manual failover waits for votes before it is given up.
+MANUAL_FAILOVER_RETRY_SECONDS = 6.0
+
+
 def _cluster_replica_port(cluster: RedisClusterDeployment, key: str) -> int:
     # The replica's own view (its INFO), which is current the moment it follows a master;
     # the master's list of replicas comes later, over the cluster bus.
@@ -204,9 +208,22 @@ def test_a_confirmed_rotation_follows_its_slot_to_the_promoted_replica(
         # CLUSTER FAILOVER on the replica: a manual failover, the old master demoted to its
         # replica (it answers MOVED for the slot from then on).
         promoted = _cluster_replica_port(redis_cluster, key)
-        with _node(promoted) as replica:
-            replica.execute_command("CLUSTER", "FAILOVER")
-        wait_for(lambda: redis_cluster.port_serving(key) == promoted, "the replica promoted")
+        asked_at = -MANUAL_FAILOVER_RETRY_SECONDS
+
+        def promoted_now() -> bool:
+            nonlocal asked_at
+            if redis_cluster.port_serving(key) == promoted:
+                return True
+            # A manual failover is given up after 5 s without the masters' votes, and they
+            # refuse a second vote for the same slots within twice the node timeout (the
+            # fail-back right after the first failover): ask again until it takes.
+            if time.monotonic() - asked_at >= MANUAL_FAILOVER_RETRY_SECONDS:
+                with _node(promoted) as replica:
+                    replica.execute_command("CLUSTER", "FAILOVER")
+                asked_at = time.monotonic()
+            return False
+
+        wait_for(promoted_now, "the replica promoted")
         redis_cluster.wait_until_whole()
 
     target = RedisTarget(
