@@ -180,7 +180,8 @@ def _set_cookie_values(response: requests.Response) -> dict[str, str]:
     return found
 
 
-def _by_status(answers: Sequence[Answer]) -> dict[str, int]:
+def by_status(answers: Sequence[Answer]) -> dict[str, int]:
+    """How many answers had each status (-1: no answer), as JSON-ready keys."""
     return {
         str(status): count for status, count in sorted(Counter(a.status for a in answers).items())
     }
@@ -221,11 +222,11 @@ def figures(
         "requests_sent": len(answers),
         "refreshes_sent": sum(1 for a in answers if a.kind == "refresh"),
         "revoked_sent": sum(1 for a in answers if a.kind == "revoked"),
-        "before": _by_status(before),
-        "during": _by_status(during),
-        "after": _by_status(after),
+        "before": by_status(before),
+        "during": by_status(during),
+        "after": by_status(after),
         "during_by_kind": {
-            kind: _by_status([a for a in during if a.kind == kind])
+            kind: by_status([a for a in during if a.kind == kind])
             for kind in ("user", "refresh", "revoked")
         },
         "failed_after_fault": len(failed_after),
