@@ -51,19 +51,22 @@ def render(runs: Runs, found_targets: Sequence[Target], checks: Sequence[Check])
     """The comparison table, the Redis commands per request, the targets and the checks."""
     lines = [
         "| topology | scenario | req/s | p99 ms | vs standalone | others' CPU | "
-        "Redis commands per request |",
-        "|---|---|---:|---:|---:|---:|---|",
+        "verifier CPU µs/request | Redis commands per request |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for topology, measurements in runs.items():
         for scenario, measurement in measurements.items():
             value = ratio(runs, topology, scenario)
             commands = measurement.extra.get("redis_commands_per_request", {})
             others = measurement.others_cpu_percent
+            # Far less moved by other processes than requests/s (valid only).
+            cpu_us = measurement.extra.get("verifier_cpu_us_per_request")
             lines.append(
                 f"| {topology} | {scenario} | {measurement.result.requests_per_second:,.0f} | "
                 f"{measurement.result.p99_ms:.2f} | "
                 f"{'-' if value is None else f'{value:.2f}x'} | "
                 f"{'-' if others is None else f'{others:.0f}%'} | "
+                f"{'-' if cpu_us is None else f'{cpu_us:.1f}'} | "
                 f"{_commands(commands)} |"
             )
     lines.append("")

@@ -22,7 +22,8 @@ def _measured(name: str, requests: int) -> Measurement:
         wrk_errors={},
         counters={},
     )
-    return Measurement(name, name, result, 3.0, {"redis_commands_per_request": {"evalsha": 1.0}})
+    extra = {"redis_commands_per_request": {"evalsha": 1.0}, "verifier_cpu_us_per_request": 61.5}
+    return Measurement(name, name, result, 3.0, extra)
 
 
 def test_redis_option_defaults_to_standalone_and_all_runs_valid_and_refresh() -> None:
@@ -62,5 +63,5 @@ def test_each_topology_is_compared_with_standalone_against_the_085_target() -> N
         "evalsha": 1.0
     }
     table = compare.render(runs, found, [])
-    assert "| cluster | valid | 8,000 | 2.00 | 0.80x | 3% | evalsha 1 |" in table
+    assert "| cluster | valid | 8,000 | 2.00 | 0.80x | 3% | 61.5 | evalsha 1 |" in table
     assert "cluster requests/s >= 0.85x standalone's: 0.80x MISSED" in table
