@@ -38,7 +38,7 @@ RECOVERY_DEADLINE_SECONDS = 90.0
 # A request the client could not complete (connection refused, reset, timed out).
 NO_ANSWER = -1
 
-Kind = str  # "user", "refresh" or "revoked"
+Kind = str  # "user", "refresh", "revoked" or "revoked-later" (revoked during a fault)
 
 
 @dataclass
@@ -68,6 +68,8 @@ class FaultLoad:
     user_cookies: Sequence[str]
     refreshing: list[RefreshingUser]
     revoked_cookie: str
+    # Sessions revoked later (during a fault), whose cookies are sent from then on too.
+    revoked_later: list[str] = field(default_factory=list)
     answers: list[Answer] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -123,8 +125,15 @@ class FaultLoad:
 
     def _revoked(self) -> None:
         session = self._session()
-        while not self._stop.is_set():
-            self._record("revoked", self._get(session, self.revoked_cookie))
+        for index in itertools.count():
+            if self._stop.is_set():
+                return
+            later = self.revoked_later
+            turn = index % (len(later) + 1)
+            if turn == 0:
+                self._record("revoked", self._get(session, self.revoked_cookie))
+            else:
+                self._record("revoked-later", self._get(session, later[turn - 1]))
             # Often, but leaving the signed-in users most of the load.
             time.sleep(0.01)
 
@@ -155,6 +164,10 @@ class FaultLoad:
     def count_since(self, since: int, kind: Kind) -> int:
         """How many requests of this kind were answered from index `since` on."""
         return sum(1 for answer in self.snapshot()[since:] if answer.kind == kind)
+
+    def add_revoked(self, cookie: str) -> None:
+        """Send this revoked session's cookie too, from now on."""
+        self.revoked_later.append(cookie)
 
     def renew(self, index: int, user: RefreshingUser) -> None:
         """Refresh from now on with `user` (a new sign-in) in place of refreshing user `index`."""
@@ -187,9 +200,9 @@ def by_status(answers: Sequence[Answer]) -> dict[str, int]:
     }
 
 
-def false_accepts(answers: Sequence[Answer]) -> int:
-    """Answers that let the revoked session through."""
-    return sum(1 for a in answers if a.kind == "revoked" and 200 <= a.status < 300)
+def false_accepts(answers: Sequence[Answer], kind: Kind = "revoked") -> int:
+    """Answers that let a revoked session (revoked before the faults, by default) through."""
+    return sum(1 for a in answers if a.kind == kind and 200 <= a.status < 300)
 
 
 def figures(
@@ -227,12 +240,13 @@ def figures(
         "after": by_status(after),
         "during_by_kind": {
             kind: by_status([a for a in during if a.kind == kind])
-            for kind in ("user", "refresh", "revoked")
+            for kind in ("user", "refresh", "revoked", "revoked-later")
         },
         "failed_after_fault": len(failed_after),
         "seconds_to_first_2xx_again": round(first_ok - fault_at, 3),
         "seconds_to_all_2xx": round(last_failure - fault_at, 3),
         "false_accepts_of_revoked_session": false_accepts(answers),
+        "false_accepts_of_session_revoked_during_stop": false_accepts(answers, "revoked-later"),
     }
 
 
