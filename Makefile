@@ -38,8 +38,9 @@ e2e: venv
 demo: venv
 	$(PY) -m verifier demo --port $(PORT)
 
+# `make bench REDIS=sentinel` (or cluster, or all: each topology in turn, compared).
 bench: venv
-	$(PY) -m bench
+	$(PY) -m bench $(if $(REDIS),--redis $(REDIS))
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -13,13 +13,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bench import report
+from bench import compare, report
 from bench.client import LoginFailed
 from bench.machine import machine_info, worker_rss_kib
 from bench.options import Options, parse_options
 from bench.probes import BenchError
 from bench.scenarios import Measurement, ScenarioRunner
 from bench.stack import BenchStack
+from bench.topology import TOPOLOGIES
 from bench.wrk import WrkFailed, find_wrk
 from verifier.demo import processes
 from verifier.demo.processes import CommandFailed, ProcessStartError
@@ -71,7 +72,7 @@ def _run(options: Options, workdir: Path) -> int:
     busy = machine["cpu_busy_percent_before"]
     print(
         f"bench: {machine['nproc']} CPUs ({busy}% busy before start), "
-        f"nginx {machine['nginx']}, {options.workers} verifier workers, "
+        f"nginx {machine['nginx']}, Redis {options.redis}, {options.workers} verifier workers, "
         f"{options.connections} connections, {options.warmup_seconds} s warm-up + "
         f"{options.duration_seconds} s per scenario",
         flush=True,
@@ -82,18 +83,12 @@ def _run(options: Options, workdir: Path) -> int:
             "and noisier than on an idle machine",
             flush=True,
         )
+    if options.redis == "all":
+        return _compare(options, workdir, wrk, machine, started)
     measurements: dict[str, Measurement] = {}
-    with BenchStack(workdir, options.workers) as stack:
+    with BenchStack(workdir, options.workers, options.redis) as stack:
         runner = ScenarioRunner(options, stack, wrk, workdir)
-        for name in options.scenarios:
-            print(f"  {name} ...", end="", flush=True)
-            measurement = runner.run(name)
-            measurements[name] = measurement
-            result = measurement.result
-            print(
-                f" {result.requests_per_second:,.0f} req/s, p99 {result.p99_ms:.2f} ms",
-                flush=True,
-            )
+        _run_scenarios(options, runner, measurements)
         # While the workers still run: their memory after serving every scenario.
         rss_kib = worker_rss_kib(stack.verifier.pid)
     found_targets = report.targets(measurements)
@@ -112,6 +107,50 @@ def _run(options: Options, workdir: Path) -> int:
     print(f"\nresults: {options.output} (wall time {results['wall_time_s']:.0f} s)")
     failed = [check for check in runner.checks if check.required and not check.ok]
     return 1 if failed else 0
+
+
+def _run_scenarios(
+    options: Options, runner: ScenarioRunner, measurements: dict[str, Measurement]
+) -> None:
+    for name in options.scenarios:
+        print(f"  {name} ...", end="", flush=True)
+        measurement = runner.run(name)
+        measurements[name] = measurement
+        result = measurement.result
+        print(f" {result.requests_per_second:,.0f} req/s, p99 {result.p99_ms:.2f} ms", flush=True)
+
+
+def _compare(
+    options: Options, workdir: Path, wrk: Path, machine: dict[str, Any], started: float
+) -> int:
+    # One topology at a time, each on a stack of its own: the three never share the CPU.
+    runs: dict[str, dict[str, Measurement]] = {}
+    checks = []
+    # nginx's workers (user nobody) must pass through it to each topology's prefix.
+    workdir.chmod(0o755)
+    for topology in TOPOLOGIES:
+        print(f" Redis {topology}:", flush=True)
+        topology_dir = workdir / topology
+        topology_dir.mkdir()
+        with BenchStack(topology_dir, options.workers, topology) as stack:
+            runner = ScenarioRunner(options, stack, wrk, topology_dir)
+            runs[topology] = {}
+            _run_scenarios(options, runner, runs[topology])
+        checks += [dataclasses.replace(c, name=f"{topology}: {c.name}") for c in runner.checks]
+    found_targets = compare.targets(runs)
+    print()
+    print(compare.render(runs, found_targets, checks))
+    results = compare.results_json(
+        machine=machine,
+        options=_options_json(options),
+        runs=runs,
+        found_targets=found_targets,
+        checks=checks,
+        wall_time_seconds=time.monotonic() - started,
+    )
+    report.write_json(options.output, results)
+    print(f"\nresults: {options.output} (wall time {results['wall_time_s']:.0f} s)")
+    return 1 if any(check.required and not check.ok for check in checks) else 0
 
 
 def _options_json(options: Options) -> dict[str, Any]:

@@ -21,6 +21,11 @@ _NEEDS = {
     "flood": ("valid", "spin"),
 }
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
+# `--redis`: one topology, or "all": the same scenarios on each, in one run, compared.
+REDIS_CHOICES = ("standalone", "sentinel", "cluster", "all")
+# What `--redis all` runs unless --only says otherwise: the path every protected request
+# takes, and the one that writes (a rotation per request).
+COMPARED_SCENARIOS = ("valid", "refresh")
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,7 @@ class Options:
     flood_connections: int = 50
     scenarios: tuple[str, ...] = SCENARIOS
     output: Path = DEFAULT_OUTPUT
+    redis: str = "standalone"
 
 
 def parse_options(argv: Sequence[str] | None = None) -> Options:
@@ -58,6 +64,13 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         help=f"run only these (repeat or comma-separate): {', '.join(SCENARIOS)}",
     )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON results file")
+    parser.add_argument(
+        "--redis",
+        choices=REDIS_CHOICES,
+        default="standalone",
+        help="the Redis under the verifiers; all: the scenarios (by default "
+        f"{', '.join(COMPARED_SCENARIOS)}) on each topology, compared with standalone",
+    )
     args = parser.parse_args(argv)
     # wrk gives each thread connections / threads connections, rounded down, and refuses
     # fewer connections than threads: a remainder would silently run fewer connections.
@@ -74,14 +87,17 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         threads=args.threads,
         workers=args.workers,
         flood_connections=args.flood_connections,
-        scenarios=_selected(parser, args.only),
+        scenarios=_selected(parser, args.only, args.redis),
         output=args.output,
+        redis=args.redis,
     )
 
 
-def _selected(parser: argparse.ArgumentParser, only: list[str] | None) -> tuple[str, ...]:
+def _selected(
+    parser: argparse.ArgumentParser, only: list[str] | None, redis: str = "standalone"
+) -> tuple[str, ...]:
     if not only:
-        return SCENARIOS
+        return COMPARED_SCENARIOS if redis == "all" else SCENARIOS
     wanted = {name.strip() for item in only for name in item.split(",") if name.strip()}
     unknown = wanted - set(SCENARIOS)
     if unknown:

@@ -71,6 +71,9 @@ class _Window:
     # CPU time of the verifier under test (master and workers) per request of the window:
     # far less moved by other processes than requests/s is.
     verifier_cpu_us_per_request: float | None = None
+    # Commands Redis executed per request of the window, by command (Lua's inner calls
+    # included): what a scenario costs the Redis under it.
+    redis_commands_per_request: dict[str, float] = field(default_factory=dict)
 
 
 class ScenarioRunner:
@@ -83,6 +86,7 @@ class ScenarioRunner:
         self._metrics_verifier_pid = stack.metrics_verifier.pid
         self._valid_cpu_us: float | None = None
         self._codec = stack.token_codec
+        self._redis = stack.redis
         self._wrk = wrk_binary
         self._workdir = workdir
         self.checks: list[Check] = []
@@ -413,6 +417,7 @@ class ScenarioRunner:
     def _window(self, job: WrkJob, verifier_pid: int | None = None) -> _Window:
         """A measured run, with what other processes took of the CPU meanwhile (and the
         CPU the verifier `verifier_pid` took per request, when given)."""
+        commands_before = self._redis.commandstats()
         before = cpu.sample()
         verifier_before = cpu.process_tree_ticks(verifier_pid) if verifier_pid else 0
         result = self._run_job(job)
@@ -420,7 +425,9 @@ class ScenarioRunner:
         if verifier_pid and result.requests:
             ticks = cpu.process_tree_ticks(verifier_pid) - verifier_before
             per_request = round(cpu.ticks_to_microseconds(ticks) / result.requests, 1)
-        return _Window(result, cpu.others_percent(before, cpu.sample()), per_request)
+        others = cpu.others_percent(before, cpu.sample())
+        commands = _per_request(commands_before, self._redis.commandstats(), result.requests)
+        return _Window(result, others, per_request, commands)
 
     def _run_job(self, job: WrkJob) -> WrkResult:
         return wrk.run(self._wrk, job)
@@ -429,7 +436,8 @@ class ScenarioRunner:
     def _measurement(
         name: str, title: str, window: _Window, extra: dict[str, Any] | None = None
     ) -> Measurement:
-        return Measurement(name, title, window.result, window.others_cpu_percent, extra or {})
+        extra = {"redis_commands_per_request": window.redis_commands_per_request, **(extra or {})}
+        return Measurement(name, title, window.result, window.others_cpu_percent, extra)
 
     # -- cookies, checks, token files ------------------------------------------------------
 
@@ -473,6 +481,19 @@ class ScenarioRunner:
         ]
         path.write_text("".join(lines), encoding="utf-8")
         return path
+
+
+def _per_request(before: dict[str, int], after: dict[str, int], requests: int) -> dict[str, float]:
+    # The INFO commandstats the reads themselves add (one per master each) are left in:
+    # a few calls against tens of thousands of requests.
+    if not requests:
+        return {}
+    counted = {name: after[name] - before.get(name, 0) for name in after}
+    return {
+        name: round(calls / requests, 4)
+        for name, calls in sorted(counted.items())
+        if calls / requests >= 0.0001
+    }
 
 
 def _p99_ratio(result: WrkResult, quiet_p99_ms: float) -> float | None:

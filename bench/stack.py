@@ -1,4 +1,6 @@
-"""The processes under test: redis-server, the verifier, the naive baseline and one nginx.
+"""The processes under test: Redis, the verifier, the naive baseline and one nginx.
+
+Redis is one redis-server, or a Sentinel or Cluster deployment (`--redis`, bench/topology.py).
 
 Everything listens on 127.0.0.1 on free ports, lives in one temporary directory, and is
 stopped by PID (nginx first, so no request reaches a stopped upstream), also when start-up
@@ -14,9 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from bench.topology import BenchRedis
 from verifier.cookies import CookiePolicy
 from verifier.demo import processes
 from verifier.demo.processes import ManagedProcess
+from verifier.keys import KeySpace
 from verifier.settings import load_settings
 from verifier.tokens import AccessTokenCodec
 
@@ -80,14 +84,20 @@ class RunningStack:
     # The verifier's own codec with the run's key, to mint the expired access tokens a
     # browser sends when it comes back after the access lifetime.
     token_codec: AccessTokenCodec
+    # The Redis under the verifiers, to count the commands a scenario sends it.
+    redis: BenchRedis
 
 
 class BenchStack:
     """Starts the stack in `workdir`; use as a context manager so it is always stopped."""
 
-    def __init__(self, workdir: Path, verifier_workers: int) -> None:
+    def __init__(
+        self, workdir: Path, verifier_workers: int, redis_topology: str = "standalone"
+    ) -> None:
         self._workdir = workdir
         self._verifier_workers = verifier_workers
+        self._redis = BenchRedis(workdir, redis_topology)
+        self._redis_started = False
         self._started: list[ManagedProcess] = []
         self._jwt_secret = secrets.token_urlsafe(48)
         self._cookies = CookiePolicy(secure=True)
@@ -114,15 +124,20 @@ class BenchStack:
         try:
             while self._started:
                 self._started.pop().stop()
+            if self._redis_started:
+                self._redis.stop()
+                self._redis_started = False
         finally:
             signal.signal(signal.SIGINT, previous)
 
     def _start(self) -> RunningStack:
-        redis_port = processes.free_port()
-        redis_url = f"redis://{processes.LOOPBACK}:{redis_port}/0"
-        self._started.append(processes.start_redis(self._workdir, redis_port))
+        self._redis_started = True
+        self._redis.start()
+        redis_env = self._redis.verifier_env()
+        # The naive baseline asks one server: the master of the bench user's slot.
+        naive_redis_url = self._redis.url_serving(KeySpace(KEY_PREFIX).session_prefix(USER_NAME))
 
-        verifier_env = self._verifier_env(redis_url)
+        verifier_env = self._verifier_env(redis_env)
         verifier_port = processes.free_port()
         verifier = processes.start_verifier(
             verifier_env, verifier_port, self._verifier_workers, log_dir=self._workdir
@@ -132,7 +147,7 @@ class BenchStack:
         # The same service with a keys directory (the same access key, plus an assertion
         # key) for the access scenario: a location that requires a group and forwards a
         # signed assertion. Same Redis and key prefix, so the same session works on both.
-        access_env = self._access_verifier_env(redis_url)
+        access_env = self._access_verifier_env(redis_env)
         access_verifier_port = processes.free_port()
         self._started.append(
             processes.start_verifier(
@@ -158,7 +173,7 @@ class BenchStack:
         self._started.append(metrics_verifier)
 
         naive_port = processes.free_port()
-        self._started.append(self._start_naive(redis_url, naive_port))
+        self._started.append(self._start_naive(naive_redis_url, naive_port))
 
         listen_port = self._start_nginx(self._workdir, verifier_port, naive_port)
         access_listen_port = self._start_nginx(
@@ -185,6 +200,7 @@ class BenchStack:
             verifier=verifier,
             metrics_verifier=metrics_verifier,
             token_codec=AccessTokenCodec(load_settings(verifier_env)),
+            redis=self._redis,
         )
 
     def _start_nginx(self, prefix: Path, verifier_port: int, naive_port: int) -> int:
@@ -210,8 +226,8 @@ class BenchStack:
         )
         return listen_port
 
-    def _access_verifier_env(self, redis_url: str) -> dict[str, str]:
-        env = self._verifier_env(redis_url)
+    def _access_verifier_env(self, redis_env: dict[str, str]) -> dict[str, str]:
+        env = self._verifier_env(redis_env)
         del env["VERIFIER_JWT_KEYS"]
         keys_dir = self._workdir / "access" / "keys"
         keys_dir.parent.mkdir()
@@ -224,10 +240,10 @@ class BenchStack:
         processes.run_verifier_command(env, "keys", "generate", "--use", "assertion")
         return env
 
-    def _verifier_env(self, redis_url: str) -> dict[str, str]:
+    def _verifier_env(self, redis_env: dict[str, str]) -> dict[str, str]:
         # Everything else keeps the service's defaults: the point is to measure them.
         return {
-            "VERIFIER_REDIS_URL": redis_url,
+            **redis_env,
             "VERIFIER_JWT_KEYS": f"{JWT_KID}:{self._jwt_secret}",
             "VERIFIER_KEY_PREFIX": KEY_PREFIX,
             "VERIFIER_ISSUER": ISSUER,

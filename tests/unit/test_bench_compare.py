@@ -1,0 +1,67 @@
+"""bench --redis: the options, and the comparison of each topology with standalone."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import compare
+from bench.options import parse_options
+from bench.scenarios import Measurement
+from bench.wrk import WrkResult
+
+
+def _measured(name: str, requests: int) -> Measurement:
+    result = WrkResult(
+        requests=requests,
+        duration_seconds=10.0,
+        p50_ms=1.0,
+        p90_ms=1.5,
+        p99_ms=2.0,
+        mean_ms=1.0,
+        max_ms=4.0,
+        wrk_errors={},
+        counters={},
+    )
+    extra = {"redis_commands_per_request": {"evalsha": 1.0}, "verifier_cpu_us_per_request": 61.5}
+    return Measurement(name, name, result, 3.0, extra)
+
+
+def test_redis_option_defaults_to_standalone_and_all_runs_valid_and_refresh() -> None:
+    assert parse_options([]).redis == "standalone"
+    assert parse_options(["--redis", "cluster"]).redis == "cluster"
+    compared = parse_options(["--redis", "all"])
+    assert compared.scenarios == ("valid", "refresh")
+    assert parse_options(["--redis", "all", "--only", "login"]).scenarios == ("login",)
+
+
+def test_unknown_redis_topology_is_refused() -> None:
+    with pytest.raises(SystemExit) as refused:
+        parse_options(["--redis", "memcached"])
+    assert refused.value.code == 2
+
+
+def test_each_topology_is_compared_with_standalone_against_the_085_target() -> None:
+    runs = {
+        "standalone": {"valid": _measured("valid", 100_000)},
+        "sentinel": {"valid": _measured("valid", 90_000)},
+        "cluster": {"valid": _measured("valid", 80_000)},
+    }
+
+    found = compare.targets(runs)
+
+    assert [(target.met, target.measured) for target in found] == [
+        (True, "0.90x"),
+        (False, "0.80x"),
+    ]
+    assert compare.ratio(runs, "standalone", "valid") == 1.0
+    assert compare.ratio(runs, "cluster", "refresh") is None
+    results = compare.results_json(
+        machine={}, options={}, runs=runs, found_targets=found, checks=[], wall_time_seconds=1.0
+    )
+    assert results["topologies"]["sentinel"]["valid"]["ratio_vs_standalone"] == 0.9
+    assert results["topologies"]["cluster"]["valid"]["redis_commands_per_request"] == {
+        "evalsha": 1.0
+    }
+    table = compare.render(runs, found, [])
+    assert "| cluster | valid | 8,000 | 2.00 | 0.80x | 3% | 61.5 | evalsha 1 |" in table
+    assert "cluster requests/s >= 0.85x standalone's: 0.80x MISSED" in table
