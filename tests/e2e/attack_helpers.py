@@ -8,7 +8,6 @@ CLI costs a process start per user, and users are setup here, not the thing unde
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -23,11 +22,6 @@ import requests
 from e2e_helpers import access_claims, set_cookie_headers
 
 from verifier.demo.processes import verifier_environment
-from verifier.keys import KeySpace
-from verifier.passwords import PasswordHasher
-from verifier.settings import load_settings
-from verifier.store import client_for
-from verifier.users import UserStore
 
 if TYPE_CHECKING:
     from conftest import Stack
@@ -37,8 +31,6 @@ if TYPE_CHECKING:
 FORGED_LIFETIME_SECONDS = 300
 # A value meaning "leave this header field or claim out" in forge_header / forge_claims.
 OMIT: Any = object()
-
-_HASHER: PasswordHasher | None = None
 
 
 def b64url(data: bytes) -> str:
@@ -105,20 +97,7 @@ def assert_refused(response: requests.Response, status: int) -> None:
 
 def make_user(stack: Stack, name: str, password: str) -> None:
     """Create a user in the stack's Redis, as `verifier users add` would (minus a process)."""
-    global _HASHER  # noqa: PLW0603 (one argon2 thread pool for the whole run)
-    if _HASHER is None:
-        _HASHER = PasswordHasher()
-    hasher = _HASHER
-
-    async def add() -> None:
-        # The stack's own Redis, whichever kind (standalone, Sentinel, Cluster) it runs on.
-        client = client_for(load_settings(stack.env))
-        try:
-            await UserStore(client, KeySpace(stack.key_prefix), hasher).add(name, password)
-        finally:
-            await client.aclose()
-
-    asyncio.run(add())
+    stack.create_user(name, password)
 
 
 def run_cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:

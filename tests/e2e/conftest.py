@@ -19,6 +19,7 @@ at least that long.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import secrets
@@ -38,6 +39,11 @@ from redis_topologies import RedisClusterDeployment, SentinelDeployment
 
 from verifier.demo import processes
 from verifier.demo.processes import ManagedProcess, NginxBinary, ProcessStartError
+from verifier.keys import KeySpace
+from verifier.passwords import PasswordHasher
+from verifier.settings import load_settings
+from verifier.store import client_for
+from verifier.users import UserStore
 
 NGINX_BINARIES = processes.available_nginx_binaries()
 
@@ -168,6 +174,16 @@ class RedisServer:
         return redis.Redis.from_url(self.url, decode_responses=True)
 
 
+_HASHERS: list[PasswordHasher] = []
+
+
+def _hasher() -> PasswordHasher:
+    # One argon2 thread pool for the whole run, made on first use.
+    if not _HASHERS:
+        _HASHERS.append(PasswordHasher())
+    return _HASHERS[0]
+
+
 @dataclass
 class Stack:
     """A running verifier + legacy app + nginx, and the handles tests need.
@@ -220,8 +236,21 @@ class Stack:
         return f"http://localhost:{self.listen_port}{path}"
 
     def create_user(self, name: str, password: str) -> None:
-        """Create a user with `python -m verifier users add` (password on stdin)."""
-        processes.add_user(self.env, name, password)
+        """Create a user in the stack's Redis, as `verifier users add` does, in this process.
+
+        The same store and hashing as the command, without starting a Python process per
+        user (hundreds of tests make one); the command itself is tested in test_cli.py.
+        """
+
+        async def add() -> None:
+            # The stack's own Redis, whichever kind (standalone, Sentinel, Cluster) it runs on.
+            client = client_for(load_settings(self.env))
+            try:
+                await UserStore(client, KeySpace(self.key_prefix), _hasher()).add(name, password)
+            finally:
+                await client.aclose()
+
+        asyncio.run(add())
 
     def cli(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         """Run `python -m verifier ARGS...` with the stack's settings."""
