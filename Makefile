@@ -23,7 +23,7 @@ lint: venv
 	$(VENV)/bin/mypy
 
 test: lint
-	$(VENV)/bin/pytest -q -m "not ha"
+	$(VENV)/bin/pytest -q -m "not ha" -n 2
 
 # Separate: each topology starts a deployment of its own and runs the core flows again.
 test-ha: venv

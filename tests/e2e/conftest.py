@@ -20,6 +20,7 @@ at least that long.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import secrets
@@ -250,7 +251,10 @@ class Stack:
             finally:
                 await client.aclose()
 
-        asyncio.run(add())
+        # In a thread of its own: a browser test calls this with Playwright's event loop
+        # running in this one, where asyncio.run() is refused.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(asyncio.run, add()).result()
 
     def cli(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         """Run `python -m verifier ARGS...` with the stack's settings."""
