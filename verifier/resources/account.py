@@ -28,7 +28,12 @@ from verifier.redirects import safe_next
 from verifier.resources.account_session import AccountSession
 from verifier.resources.account_totp import RECOVERY_PATH, TOTP_PATH
 from verifier.resources.body import has_nul, read_fields, wants_json
-from verifier.resources.login import BUSY, BUSY_RETRY_AFTER_SECONDS, THROTTLED, client_address
+from verifier.resources.login import (
+    BUSY,
+    BUSY_RETRY_AFTER_SECONDS,
+    client_address,
+    throttled_answer,
+)
 from verifier.resources.page_answers import send_json, send_page
 from verifier.sessions import SessionDetails, SessionStore, is_session_id
 from verifier.throttle import LoginThrottle
@@ -195,8 +200,7 @@ class Account:
             await self._throttle.reserve(user, address)
         except LoginThrottled as throttled:
             self._password_refused(user, address, "throttled")
-            resp.retry_after = throttled.retry_after_seconds
-            message = THROTTLED.format(seconds=throttled.retry_after_seconds)
+            message = throttled_answer(resp, throttled)
             await self._fail(req, resp, session, falcon.HTTP_429, message)
             return
         try:

@@ -14,7 +14,7 @@ from verifier.resources.account_proof import CurrentFactorCheck
 from verifier.resources.account_session import AccountSession
 from verifier.resources.account_totp import RECOVERY_PATH, TOTP_PATH, WRONG_CURRENT_CODE
 from verifier.resources.body import read_fields, wants_json
-from verifier.resources.login import THROTTLED, client_address
+from verifier.resources.login import client_address, throttled_answer
 from verifier.resources.page_answers import code_problem, send_json, send_page
 
 NO_FACTOR = "Recovery codes come with an authenticator app: set one up first."
@@ -75,8 +75,7 @@ class AccountRecoveryCodes:
             await self._proof.reserve(user, address)
         except LoginThrottled as throttled:
             self._proof.refused(user, address, "recovery_codes.regenerate", "throttled")
-            resp.retry_after = throttled.retry_after_seconds
-            message = THROTTLED.format(seconds=throttled.retry_after_seconds)
+            message = throttled_answer(resp, throttled)
             self._fail(req, resp, falcon.HTTP_429, status.recovery_codes_left, message)
             return
         if await self._proof.prove(user, typed, address, "recovery_codes.regenerate") is None:

@@ -31,7 +31,7 @@ from verifier.redirects import DEFAULT_NEXT, safe_next
 from verifier.resources.account_proof import CurrentFactorCheck
 from verifier.resources.account_session import AccountSession
 from verifier.resources.body import read_fields, wants_json
-from verifier.resources.login import THROTTLED, client_address
+from verifier.resources.login import client_address, throttled_answer
 from verifier.resources.page_answers import code_problem, send_json, send_page
 
 TOTP_PATH = "/auth/account/totp"
@@ -203,8 +203,7 @@ class AccountTotp:
             await self._proof.reserve(user, address)
         except LoginThrottled as throttled:
             self._proof.refused(user, address, action, "throttled")
-            resp.retry_after = throttled.retry_after_seconds
-            message = THROTTLED.format(seconds=throttled.retry_after_seconds)
+            message = throttled_answer(resp, throttled)
             self._error(req, resp, falcon.HTTP_429, message)
             return False
         return True

@@ -131,8 +131,7 @@ class Login:
         except LoginThrottled as throttled:
             self._audit_throttle(user_name, address, throttled)
             self._audit_failure(user_name, address, "throttled")
-            resp.retry_after = throttled.retry_after_seconds
-            message = THROTTLED.format(seconds=throttled.retry_after_seconds)
+            message = throttled_answer(resp, throttled)
             self._fail(resp, falcon.HTTP_429, message, as_json, next_path, user_name)
             return
         try:
@@ -225,6 +224,12 @@ class Login:
         resp.text = login_page(
             self._path, next_path, user_name, error=error, notice=notice, passkey=self._passkeys
         )
+
+
+def throttled_answer(resp: falcon.asgi.Response, throttled: LoginThrottled) -> str:
+    """Set the answer's Retry-After; return the one message every throttled step shows."""
+    resp.retry_after = throttled.retry_after_seconds
+    return THROTTLED.format(seconds=throttled.retry_after_seconds)
 
 
 def client_address(req: falcon.asgi.Request) -> str:

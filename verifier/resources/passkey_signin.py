@@ -45,7 +45,12 @@ from verifier.observe.metrics import SIGNIN_OK, SIGNIN_PASSKEY_REFUSED
 from verifier.pending_signin import MAX_ATTEMPTS, VERIFY, PendingSignIn, PendingSignIns
 from verifier.redirects import safe_next
 from verifier.resources.body import read_json_object
-from verifier.resources.login import EXPIRED, THROTTLED, TOO_MANY_ATTEMPTS, client_address
+from verifier.resources.login import (
+    EXPIRED,
+    TOO_MANY_ATTEMPTS,
+    client_address,
+    throttled_answer,
+)
 from verifier.resources.page_answers import send_json
 from verifier.resources.second_factor import SecondFactor
 from verifier.sessions import SessionStore
@@ -159,8 +164,7 @@ class PasskeySecondFactor:
             await self._throttle.reserve(user, address)
         except LoginThrottled as throttled:
             self._audit_failure(user, req, "throttled")
-            resp.retry_after = throttled.retry_after_seconds
-            message = THROTTLED.format(seconds=throttled.retry_after_seconds)
+            message = throttled_answer(resp, throttled)
             send_json(resp, falcon.HTTP_429, {"error": message})
             return
         try:
@@ -311,8 +315,7 @@ class Passwordless:
             await self._throttle.reserve(user, address)
         except LoginThrottled as throttled:
             self._audit_failure(user, req, "throttled")
-            resp.retry_after = throttled.retry_after_seconds
-            message = THROTTLED.format(seconds=throttled.retry_after_seconds)
+            message = throttled_answer(resp, throttled)
             send_json(resp, falcon.HTTP_429, {"error": message})
             return
         try:

@@ -34,7 +34,12 @@ from verifier.observe.metrics import SIGNIN_OK, SIGNIN_SECOND_FACTOR_REQUIRED
 from verifier.pending_signin import ENROLL, MAX_ATTEMPTS, VERIFY, PendingSignIn, PendingSignIns
 from verifier.redirects import DEFAULT_NEXT, safe_next
 from verifier.resources.body import read_fields, wants_json
-from verifier.resources.login import EXPIRED, THROTTLED, TOO_MANY_ATTEMPTS, client_address
+from verifier.resources.login import (
+    EXPIRED,
+    TOO_MANY_ATTEMPTS,
+    client_address,
+    throttled_answer,
+)
 from verifier.resources.page_answers import code_problem, send_json, send_page
 from verifier.sessions import SessionStore
 from verifier.throttle import LoginThrottle
@@ -184,8 +189,7 @@ class SecondFactor:
             await self._throttle.reserve(pending.user, address)
         except LoginThrottled as throttled:
             self._audit_failure(pending.user, req, "throttled")
-            resp.retry_after = throttled.retry_after_seconds
-            message = THROTTLED.format(seconds=throttled.retry_after_seconds)
+            message = throttled_answer(resp, throttled)
             await self._fail(resp, falcon.HTTP_429, message, as_json, pending)
             return
         method = await self._check(pending, code, recovery)

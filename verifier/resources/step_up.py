@@ -33,7 +33,12 @@ from verifier.passwords import MAX_PASSWORD_LENGTH
 from verifier.redirects import DEFAULT_NEXT, safe_next
 from verifier.resources.account_session import AccountSession
 from verifier.resources.body import has_nul, read_fields, wants_json
-from verifier.resources.login import BUSY, BUSY_RETRY_AFTER_SECONDS, THROTTLED, client_address
+from verifier.resources.login import (
+    BUSY,
+    BUSY_RETRY_AFTER_SECONDS,
+    client_address,
+    throttled_answer,
+)
 from verifier.resources.page_answers import (
     code_problem,
     send_json,
@@ -281,8 +286,7 @@ class _Failure:
 
     def throttled(self, throttled: LoginThrottled) -> None:
         """429 with Retry-After."""
-        self.resp.retry_after = throttled.retry_after_seconds
-        message = THROTTLED.format(seconds=throttled.retry_after_seconds)
+        message = throttled_answer(self.resp, throttled)
         self.answer(falcon.HTTP_429, message, "throttled")
 
     def answer(self, status: str, message: str, reason: str) -> None:
