@@ -2,50 +2,25 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
+from browser_helpers import launch_chromium, sign_in_with_password
 from e2e_helpers import new_user
 
 if TYPE_CHECKING:
     from conftest import Stack
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-# Flags checked on these machines: no sandbox as root, and no background traffic to hosts
-# that the closed network refuses.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Debian's Chromium driven by Playwright (no browser download)."""
-    if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed; .ci/run should have installed it")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415 (only when Chromium exists)
-
-    # Playwright gives the browser a fresh, empty profile of its own.
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+    yield from launch_chromium()
 
 
 def test_browser_signs_in_keeps_browsing_past_expiry_and_signs_out(
@@ -106,23 +81,17 @@ def test_browser_refused_at_the_admin_area_signs_in_as_an_admin_and_is_asked_to_
     page = context.new_page()
 
     page.goto(stack.url("/admin/"))
-    _sign_in(page, guest, guest_password)
+    sign_in_with_password(page, guest, guest_password)
     page.wait_for_url(stack.url("/admin/"))
     assert page.get_by_role("heading", name="No access").is_visible()
     assert page.locator("strong").inner_text() == guest
 
     page.get_by_role("button", name="Sign in as someone else").click()
     page.wait_for_url("**/auth/login?signed_out=1&next=/admin/")
-    _sign_in(page, admin, admin_password)
+    sign_in_with_password(page, admin, admin_password)
 
     # /admin/ asks for a second factor too: the rest of the way is test_browser_step_up.py.
     page.wait_for_url(stack.url("/auth/login?step_up=mfa&next=/admin/"))
     assert page.get_by_role("heading", name="Confirm it's you").is_visible()
     assert page.locator("strong").inner_text() == admin
     context.close()
-
-
-def _sign_in(page: Page, name: str, password: str) -> None:
-    page.get_by_label("User name").fill(name)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in", exact=True).click()

@@ -9,40 +9,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from browser_helpers import NARROW, fits_narrow, launch_chromium, sign_in_with_password
 from e2e_helpers import new_user
-from test_browser import CHROMIUM, CHROMIUM_ARGS
 
 if TYPE_CHECKING:
     from conftest import Stack
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.one_nginx]
-
-NARROW = {"width": 320, "height": 640}
 
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
     """Debian's Chromium driven by Playwright, as in test_browser.py."""
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415 (only when Chromium exists)
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-def _sign_in(page: Page, name: str, password: str) -> None:
-    page.get_by_label("User name").fill(name)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in", exact=True).click()
-
-
-def _fits(page: Page) -> bool:
-    width: int = page.evaluate("document.documentElement.scrollWidth")
-    return width <= NARROW["width"]
+    yield from launch_chromium()
 
 
 def test_the_account_page_in_one_browser_ends_the_session_of_another(
@@ -54,18 +34,18 @@ def test_the_account_page_in_one_browser_ends_the_session_of_another(
     first, second = first_context.new_page(), second_context.new_page()
     try:
         second.goto(stack.url("/"))
-        _sign_in(second, name, password)
+        sign_in_with_password(second, name, password)
         second.wait_for_url(stack.url("/"))
         assert second.locator("#user").inner_text() == name
 
         # Sent to sign in, and back to the account page after.
         first.goto(stack.url("/auth/account"))
-        _sign_in(first, name, password)
+        sign_in_with_password(first, name, password)
         first.wait_for_url(stack.url("/auth/account"))
         assert first.get_by_role("heading", name="Your account").is_visible()
         assert first.locator("ul.sessions > li").count() == 2
         assert "This device" in first.locator("li.this-device").inner_text()
-        assert _fits(first)
+        assert fits_narrow(first)
 
         first.get_by_role("button", name="End the session on Chrome on Linux").click()
         first.get_by_role("status").wait_for()

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from browser_helpers import launch_chromium, sign_in_with_password
 from e2e_helpers import new_user
-from test_browser import CHROMIUM, CHROMIUM_ARGS
 
 if TYPE_CHECKING:
     from conftest import Stack
@@ -36,26 +36,13 @@ VIRTUAL_AUTHENTICATOR = {
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
     """Debian's Chromium driven by Playwright, as in test_browser.py."""
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415 (only when Chromium exists)
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+    yield from launch_chromium()
 
 
 def _with_authenticator(context: BrowserContext, page: Page) -> None:
     cdp = context.new_cdp_session(page)
     cdp.send("WebAuthn.enable")
     cdp.send("WebAuthn.addVirtualAuthenticator", {"options": VIRTUAL_AUTHENTICATOR})
-
-
-def _sign_in_with_password(page: Page, name: str, password: str) -> None:
-    page.get_by_label("User name").fill(name)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def _log_out(page: Page) -> None:
@@ -72,7 +59,7 @@ def test_browser_registers_a_passkey_and_signs_in_with_it_as_second_step_and_alo
     try:
         _with_authenticator(context, page)
         page.goto(stack.localhost_url(PASSKEYS_PATH))
-        _sign_in_with_password(page, name, password)
+        sign_in_with_password(page, name, password)
         page.wait_for_url(stack.localhost_url(PASSKEYS_PATH))
         assert page.locator("#passkeys").inner_text() == "You have no passkeys yet."
         # The script runs: the note for browsers without it is hidden.
@@ -89,7 +76,7 @@ def test_browser_registers_a_passkey_and_signs_in_with_it_as_second_step_and_alo
         page.goto(stack.localhost_url("/"))
         _log_out(page)
         page.goto(stack.localhost_url("/"))
-        _sign_in_with_password(page, name, password)
+        sign_in_with_password(page, name, password)
         page.wait_for_url(stack.localhost_url(FACTOR_PATH))
         # A user with passkeys only is not asked for an authenticator app's code.
         assert page.get_by_label("Code from your authenticator app").count() == 0

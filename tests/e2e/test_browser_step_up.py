@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from browser_helpers import NARROW, launch_chromium, sign_in_with_password
 from e2e_helpers import new_user
 from factor_helpers import Authenticator
-from test_browser import CHROMIUM, CHROMIUM_ARGS
 
 if TYPE_CHECKING:
     from conftest import Stack
@@ -20,33 +20,19 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.browser, pytest.mark.one_nginx]
 
-NARROW = {"width": 320, "height": 640}
 STEP_UP = "/auth/login?step_up=mfa&next=/admin/"
 
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
     """Debian's Chromium driven by Playwright, as in test_browser.py."""
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415 (only when Chromium exists)
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+    yield from launch_chromium()
 
 
 def _admin(stack: Stack) -> tuple[str, str]:
     name, password = new_user(stack, "browser-admin")
     assert stack.cli("users", "groups", name, "--add", "admins").returncode == 0
     return name, password
-
-
-def _sign_in_with_password(page: Page, name: str, password: str) -> None:
-    page.get_by_label("User name").fill(name)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def _enrol_here(page: Page) -> Authenticator:
@@ -71,7 +57,7 @@ def test_browser_enrols_on_the_account_page_then_steps_up_into_the_admin_area(
     page = context.new_page()
     try:
         page.goto(stack.url("/"))
-        _sign_in_with_password(page, name, password)
+        sign_in_with_password(page, name, password)
         page.wait_for_url(stack.url("/"))
         session = _session_shown(page)
         page.get_by_role("link", name="Set up an authenticator app").click()
@@ -110,7 +96,7 @@ def test_browser_without_a_factor_sets_one_up_from_the_step_up_and_arrives(
     page = context.new_page()
     try:
         page.goto(stack.url("/admin/"))
-        _sign_in_with_password(page, name, password)
+        sign_in_with_password(page, name, password)
         page.wait_for_url(stack.url(STEP_UP))
         page.get_by_role("link", name="Set up an authenticator app").click()
         _enrol_here(page)

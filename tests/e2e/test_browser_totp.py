@@ -9,41 +9,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from browser_helpers import NARROW, fits_narrow, launch_chromium, sign_in_with_password
 from e2e_helpers import new_user
 from factor_helpers import FACTOR_PATH, TOTP_PATH, Authenticator
-from test_browser import CHROMIUM, CHROMIUM_ARGS
 
 if TYPE_CHECKING:
     from conftest import Stack
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.one_nginx]
-
-NARROW = {"width": 320, "height": 640}
 
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
     """Debian's Chromium driven by Playwright, as in test_browser.py."""
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415 (only when Chromium exists)
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-def _sign_in_with_password(page: Page, name: str, password: str) -> None:
-    page.get_by_label("User name").fill(name)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in", exact=True).click()
-
-
-def _fits(page: Page) -> bool:
-    width: int = page.evaluate("document.documentElement.scrollWidth")
-    return width <= NARROW["width"]
+    yield from launch_chromium()
 
 
 def test_browser_enrols_totp_and_signs_in_with_a_code_and_a_recovery_code(
@@ -54,11 +34,11 @@ def test_browser_enrols_totp_and_signs_in_with_a_code_and_a_recovery_code(
     page = context.new_page()
     try:
         page.goto(stack.url(TOTP_PATH))
-        _sign_in_with_password(page, name, password)
+        sign_in_with_password(page, name, password)
         page.wait_for_url(stack.url(TOTP_PATH))
         assert page.get_by_role("heading", name="Set up your authenticator app").is_visible()
         assert page.locator("figure svg").is_visible()
-        assert _fits(page)
+        assert fits_narrow(page)
         app = Authenticator(page.locator("#totp-secret").inner_text().replace(" ", ""))
         page.get_by_label("Code from your authenticator app").fill(app.code())
         page.get_by_role("button", name="Activate").click()
@@ -70,9 +50,9 @@ def test_browser_enrols_totp_and_signs_in_with_a_code_and_a_recovery_code(
         page.get_by_role("button", name="Log out", exact=True).click()
         page.wait_for_url("**/auth/login?signed_out=1")
         page.goto(stack.url("/"))
-        _sign_in_with_password(page, name, password)
+        sign_in_with_password(page, name, password)
         page.wait_for_url(stack.url(FACTOR_PATH))
-        assert _fits(page)
+        assert fits_narrow(page)
         code = app.code()
         page.get_by_label("Code from your authenticator app").fill(code)
         page.get_by_role("button", name="Verify").click()
@@ -81,7 +61,7 @@ def test_browser_enrols_totp_and_signs_in_with_a_code_and_a_recovery_code(
 
         page.get_by_role("button", name="Log out", exact=True).click()
         page.wait_for_url("**/auth/login?signed_out=1")
-        _sign_in_with_password(page, name, password)
+        sign_in_with_password(page, name, password)
         page.wait_for_url(stack.url(FACTOR_PATH))
         page.get_by_label("Code from your authenticator app").fill(code)
         page.get_by_role("button", name="Verify").click()
