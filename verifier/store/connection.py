@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
@@ -9,8 +11,9 @@ import redis.exceptions
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
-from redis.backoff import ExponentialBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 
+from verifier.store.sentinel import FencedSentinelPool
 from verifier.store.target import RedisMode, RedisTarget, RedisTls
 
 if TYPE_CHECKING:
@@ -59,10 +62,13 @@ def client_for(settings: Settings) -> RedisClient:
     return connect(settings.redis)
 
 
-def connect(target: RedisTarget) -> RedisClient:
-    """A client for `target` with short timeouts; connects lazily (raises only ValueError)."""
+def connect(target: RedisTarget, clock: Callable[[], float] = time.monotonic) -> RedisClient:
+    """A client for `target` with short timeouts; connects lazily (raises only ValueError).
+
+    `clock` (monotonic seconds) paces how often a Sentinel client confirms its master.
+    """
     if target.mode is RedisMode.SENTINEL:
-        return _sentinel_master(target)
+        return _sentinel_master(target, clock)
     if target.mode is RedisMode.CLUSTER:
         return _cluster(target)
     return _standalone(target)
@@ -110,10 +116,13 @@ def _standalone(target: RedisTarget) -> aioredis.Redis:
     return aioredis.Redis.from_url(target.url, retry=_retry(), **options)
 
 
-def _sentinel_master(target: RedisTarget) -> aioredis.Redis:
+def _sentinel_master(target: RedisTarget, clock: Callable[[], float]) -> aioredis.Redis:
     sentinel_options: dict[str, Any] = {
         "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS,
         "socket_timeout": COMMAND_TIMEOUT_SECONDS,
+        # No retries (redis-py's default is 3, with backoff): the master is asked for
+        # again within a second anyway, and a hung sentinel must not hold that up for 4 s.
+        "retry": Retry(NoBackoff(), retries=0),
         **_tls_options(target.tls),
     }
     if target.sentinel_username is not None:
@@ -127,9 +136,12 @@ def _sentinel_master(target: RedisTarget) -> aioredis.Redis:
         **_tls_options(target.tls),
         retry=_retry(),
     )
-    # The pool asks the sentinels for the master on every new connection, and drops its
-    # connections when the master answers READONLY (it became a replica in a failover).
-    master: aioredis.Redis = sentinel.master_for(target.sentinel_master)
+    # Our pool, not redis-py's: it uses only the master a majority of the sentinels
+    # confirmed within the last second (verifier.store.sentinel says why). redis-py's own
+    # part stays: a master answering READONLY (demoted) drops the connection.
+    master: aioredis.Redis = sentinel.master_for(
+        target.sentinel_master, connection_pool_class=FencedSentinelPool, clock=clock
+    )
     return master
 
 
