@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shutil
 import signal
@@ -123,20 +124,34 @@ def _run_scenarios(
 def _compare(
     options: Options, workdir: Path, wrk: Path, machine: dict[str, Any], started: float
 ) -> int:
-    # One topology at a time, each on a stack of its own: the three never share the CPU.
-    runs: dict[str, dict[str, Measurement]] = {}
-    checks = []
+    # Every topology's stack runs for the whole comparison and they take turns, round after
+    # round, each round in a rotated order: the machine's drift over minutes falls on all
+    # three alike instead of on whichever ran last (bench/compare.py).
+    runs: dict[str, dict[str, list[Measurement]]] = {}
+    runners: dict[str, ScenarioRunner] = {}
     # nginx's workers (user nobody) must pass through it to each topology's prefix.
     workdir.chmod(0o755)
-    for topology in TOPOLOGIES:
-        print(f" Redis {topology}:", flush=True)
-        topology_dir = workdir / topology
-        topology_dir.mkdir()
-        with BenchStack(topology_dir, options.workers, topology) as stack:
-            runner = ScenarioRunner(options, stack, wrk, topology_dir)
-            runs[topology] = {}
-            _run_scenarios(options, runner, runs[topology])
-        checks += [dataclasses.replace(c, name=f"{topology}: {c.name}") for c in runner.checks]
+    with contextlib.ExitStack() as stacks:
+        for topology in TOPOLOGIES:
+            print(f" Redis {topology}: starting", flush=True)
+            topology_dir = workdir / topology
+            topology_dir.mkdir()
+            stack = stacks.enter_context(BenchStack(topology_dir, options.workers, topology))
+            runners[topology] = ScenarioRunner(options, stack, wrk, topology_dir)
+            runs[topology] = {name: [] for name in options.scenarios}
+        for round_index in range(compare.ROUNDS):
+            turn = TOPOLOGIES[round_index:] + TOPOLOGIES[:round_index]
+            for topology in turn:
+                print(f" round {round_index + 1}, Redis {topology}:", flush=True)
+                measured: dict[str, Measurement] = {}
+                _run_scenarios(options, runners[topology], measured)
+                for name, measurement in measured.items():
+                    runs[topology][name].append(measurement)
+    checks = [
+        dataclasses.replace(check, name=f"{topology}: {check.name}")
+        for topology, runner in runners.items()
+        for check in runner.checks
+    ]
     found_targets = compare.targets(runs)
     print()
     print(compare.render(runs, found_targets, checks))
