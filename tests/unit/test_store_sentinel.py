@@ -71,3 +71,9 @@ def _state(flags: str, epoch: int = 2) -> dict[str, object]:
 )
 def test_a_sentinel_reply_is_usable_only_for_a_master_it_sees_up(flags: str, usable: bool) -> None:
     assert view_of(_state(flags)) == MasterView(NEW, 2, usable)
+
+
+def test_a_sentinel_reply_without_an_epoch_is_read_as_epoch_zero() -> None:
+    state = _state("master")
+    del state["config-epoch"]
+    assert view_of(state) == MasterView(NEW, 0, True)

@@ -86,7 +86,9 @@ def choose_master(views: Iterable[MasterView | None], configured: int) -> Addres
 def view_of(state: dict[str, Any]) -> MasterView:
     """A sentinel's parsed `SENTINEL MASTER` reply as a MasterView."""
     usable = bool(state["is_master"]) and not state["is_sdown"] and not state["is_odown"]
-    return MasterView((str(state["ip"]), int(state["port"])), int(state["config-epoch"]), usable)
+    # A master that never failed over may be reported without an epoch: epoch 0.
+    epoch = int(state.get("config-epoch", 0))
+    return MasterView((str(state["ip"]), int(state["port"])), epoch, usable)
 
 
 class SentinelQuorum:
@@ -103,19 +105,23 @@ class SentinelQuorum:
         pending = {asyncio.ensure_future(self._ask(sentinel)) for sentinel in self._sentinels}
         needed = majority(len(self._sentinels))
         views: list[MasterView | None] = []
-        while pending:
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            views.extend(task.result() for task in done)
-            answered = sum(view is not None for view in views)
-            if answered >= needed or answered + len(pending) < needed:
-                break
-        if pending and sum(view is not None for view in views) >= needed:
-            # The sentinel that led a failover may be a moment behind the others.
-            done, pending = await asyncio.wait(pending, timeout=LATE_ANSWER_SECONDS)
-            views.extend(task.result() for task in done)
-        for task in pending:
-            self._late.add(task)
-            task.add_done_callback(self._late.discard)
+        try:
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                views.extend(task.result() for task in done)
+                answered = sum(view is not None for view in views)
+                if answered >= needed or answered + len(pending) < needed:
+                    break
+            if pending and sum(view is not None for view in views) >= needed:
+                # The sentinel that led a failover may be a moment behind the others.
+                done, pending = await asyncio.wait(pending, timeout=LATE_ANSWER_SECONDS)
+                views.extend(task.result() for task in done)
+        finally:
+            # Left to finish (each within the sentinel timeout), also when the caller was
+            # cancelled: cancelling a command midway would leave its connection unusable.
+            for task in pending:
+                self._late.add(task)
+                task.add_done_callback(self._late.discard)
         return choose_master(views, len(self._sentinels))
 
     async def _ask(self, sentinel: aioredis.Redis) -> MasterView | None:
@@ -123,7 +129,10 @@ class SentinelQuorum:
             state = await sentinel.sentinel_master(self._service_name)
         except (redis.exceptions.RedisError, OSError):
             return None  # down, slow, or does not monitor this master: no answer
-        return view_of(state) if isinstance(state, dict) else None
+        try:
+            return view_of(state) if isinstance(state, dict) else None
+        except (KeyError, TypeError, ValueError):
+            return None  # a reply we cannot read is no answer either
 
 
 class FencedSentinelPool(SentinelConnectionPool):
