@@ -28,7 +28,7 @@ from verifier.observe.metrics.commands import command_revocations
 from verifier.observe.metrics.exposition import MULTIPROC_ENV, check_bind_free, prepare_directory
 from verifier.passwords import PasswordHasher
 from verifier.preflight import check_configuration, redis_problem
-from verifier.redis_store import guard
+from verifier.redis_store import guard_for
 from verifier.sessions import REPLICAS_BEHIND, SessionPolicy, SessionStore
 from verifier.settings import ENV_PREFIX, Settings, load_settings
 from verifier.store import client_for
@@ -42,6 +42,9 @@ from verifier.users import (
     checked_groups,
     parse_groups,
 )
+
+# Every Redis call of this module, timed under its name (verifier_redis_call_*).
+_guard = guard_for("cli")
 
 EXIT_USAGE = 2
 
@@ -442,7 +445,7 @@ async def _users_unlock(name: str) -> int:
         # One key per call: the counters live in different Redis Cluster slots.
         for space in (PASSWORD_SPACE, SECOND_FACTOR_SPACE):
             key = account_counter_key(stores.keys, user, space)
-            cleared += int(await guard(stores.redis.delete(key)))
+            cleared += int(await _guard(stores.redis.delete(key)))
         stores.audit.record("user.unlocked", user=user, counters_cleared=cleared)
     finally:
         await stores.close()
@@ -640,9 +643,9 @@ async def _access_check(args: argparse.Namespace) -> int:
         client = client_for(settings)
         try:
             keys = KeySpace(settings.key_prefix)
-            if not await guard(client.exists(keys.user(user))):
+            if not await _guard(client.exists(keys.user(user))):
                 raise VerifierError(f"user {user} does not exist (use --groups to assume some)")
-            groups = parse_groups(await guard(client.hget(keys.user(user), GROUPS_FIELD)))
+            groups = parse_groups(await _guard(client.hget(keys.user(user), GROUPS_FIELD)))
         finally:
             await client.aclose()
     request = AccessRequest(

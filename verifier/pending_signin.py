@@ -14,8 +14,11 @@ import secrets
 from dataclasses import dataclass, field
 
 from verifier.keys import KeySpace, normalize_user_name
-from verifier.redis_store import as_text, guard
+from verifier.redis_store import as_text, guard_for
 from verifier.store import RedisClient
+
+# Every Redis call of this module, timed under its name (verifier_redis_call_*).
+_guard = guard_for("pending_signin")
 
 # Why the sign-in waits: a code of an enrolled factor, or the enrolment a group demands.
 VERIFY = "verify"
@@ -77,14 +80,14 @@ class PendingSignIns:
         pipe = self._redis.pipeline(transaction=True)
         pipe.hset(key, items=fields)
         pipe.expire(key, self.ttl_seconds)
-        await guard(pipe.execute())
+        await _guard(pipe.execute())
         return pending_id
 
     async def find(self, pending_id: str | None) -> PendingSignIn | None:
         """The pending sign-in of this id, or None (unknown, expired, malformed, finished)."""
         if pending_id is None or not _PENDING_ID.fullmatch(pending_id):
             return None
-        raw = await guard(self._redis.hgetall(self._key(pending_id)))
+        raw = await _guard(self._redis.hgetall(self._key(pending_id)))
         record = {as_text(name): as_text(value) for name, value in raw.items()}
         user = normalize_user_name(record.get("user", ""))
         purpose = record.get("purpose", "")
@@ -103,13 +106,13 @@ class PendingSignIns:
 
     async def count_failure(self, pending_id: str) -> int:
         """Count a wrong code; return the attempts so far (-1 if the record is gone)."""
-        return int(await guard(self._count_failure(keys=[self._key(pending_id)])))
+        return int(await _guard(self._count_failure(keys=[self._key(pending_id)])))
 
     async def finish(self, pending_id: str) -> bool:
         """End the pending sign-in; True for exactly one caller (the one who completes it)."""
         if not _PENDING_ID.fullmatch(pending_id):
             return False
-        return bool(await guard(self._redis.delete(self._key(pending_id))))
+        return bool(await _guard(self._redis.delete(self._key(pending_id))))
 
     def _key(self, pending_id: str) -> str:
         return self._keys.pending_signin(pending_id_hash(pending_id))

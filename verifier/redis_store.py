@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from time import perf_counter
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import redis.exceptions
 
 from verifier.errors import StoreUnavailable
-from verifier.observe.metrics import NO_METRICS, Metrics
+from verifier.observe.metrics import NO_METRICS, REDIS_STORES, Metrics
 from verifier.store import RedisClient, RedisTarget
 from verifier.store import connect as connect_target
 
@@ -54,23 +54,43 @@ def time_calls_into(metrics: Metrics) -> None:
     _TIMING.metrics = metrics
 
 
-async def guard(call: Awaitable[T]) -> T:
-    """Await a Redis call, turning connection trouble into StoreUnavailable."""
+async def guard(call: Awaitable[T], store: str) -> T:
+    """Await a Redis call of `store` (one of REDIS_STORES), turning connection trouble into
+    StoreUnavailable, and time it."""
     started = perf_counter()
     try:
         result = await call
     except REDIS_OUTAGE_ERRORS as error:
-        _TIMING.metrics.redis_call(perf_counter() - started, failed=True)
+        _TIMING.metrics.redis_call(store, perf_counter() - started, failed=True)
         raise StoreUnavailable(type(error).__name__) from error
     except redis.exceptions.ResponseError as error:
         if not str(error).startswith(_NO_REPLICAS):
             raise
-        _TIMING.metrics.redis_call(perf_counter() - started, failed=True)
+        _TIMING.metrics.redis_call(store, perf_counter() - started, failed=True)
         # A master with `min-replicas-to-write` refuses writes while cut off from its
         # replicas (a partition before a failover): cannot write now, nobody logged out.
         raise StoreUnavailable("NoReplicas") from error
-    _TIMING.metrics.redis_call(perf_counter() - started, failed=False)
+    _TIMING.metrics.redis_call(store, perf_counter() - started, failed=False)
     return result
+
+
+class Guard(Protocol):
+    """guard() for one store: `await guarded(call)`."""
+
+    def __call__(self, call: Awaitable[T]) -> Awaitable[T]:
+        """Await `call` as guard() does, timed under this store's name."""
+        ...
+
+
+def guard_for(store: str) -> Guard:
+    """guard() with `store` filled in, for a store module to call its Redis through."""
+    if store not in REDIS_STORES:
+        raise ValueError(f"{store!r} is not one of REDIS_STORES")
+
+    def guarded(call: Awaitable[T]) -> Awaitable[T]:
+        return guard(call, store)
+
+    return guarded
 
 
 async def ping_problem(client: RedisClient, timeout_seconds: float) -> str | None:

@@ -15,10 +15,13 @@ from verifier.errors import RefreshRejected, StoreUnavailable
 from verifier.factors.methods import KNOWN_METHODS, PASSWORD, SignIn, checked_amr
 from verifier.keys import KeySpace, normalize_user_name
 from verifier.liveness import SESSION_ENDED, USER_SESSIONS_ENDED, LivenessCache
-from verifier.redis_store import as_text, guard
+from verifier.redis_store import as_text, guard_for
 from verifier.store import RedisClient
 from verifier.store.replication import NO_REPLICA_ACK, ReplicaAck, run_confirmed
 from verifier.users import GROUPS_FIELD, parse_groups
+
+# Every Redis call of this module, timed under its name (verifier_redis_call_*).
+_guard = guard_for("sessions")
 
 Clock = Callable[[], float]
 
@@ -225,7 +228,7 @@ class SessionStore:
         )
         session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
         token = RefreshToken.mint(user, session_id)
-        evicted = await guard(
+        evicted = await _guard(
             self._create(
                 keys=[self._keys.session(user, session_id), self._keys.session_index(user)],
                 args=[
@@ -266,7 +269,7 @@ class SessionStore:
         methods = checked_amr(amr)
         now = self._clock()
         signed_in_at = int(now if auth_time is None else auth_time)
-        result: list[Any] | None = await guard(
+        result: list[Any] | None = await _guard(
             self._step_up(
                 keys=[self._keys.session(user, session_id)],
                 args=[",".join(methods), signed_in_at, self._now_ms()],
@@ -299,7 +302,7 @@ class SessionStore:
         pipeline = self._redis.pipeline(transaction=False)
         pipeline.exists(self._keys.session(user, session_id))
         pipeline.hget(self._keys.user(user), GROUPS_FIELD)
-        exists, raw_groups = await guard(pipeline.execute())
+        exists, raw_groups = await _guard(pipeline.execute())
         if not exists:
             return None
         groups = parse_groups(raw_groups)
@@ -312,7 +315,7 @@ class SessionStore:
         presented = RefreshToken.parse(raw_token)
         replacement = RefreshToken.mint(presented.user, presented.session_id)
         user, session_id = presented.user, presented.session_id
-        written = await guard(
+        written = await _guard(
             run_confirmed(
                 self._redis,
                 self._rotate,
@@ -361,7 +364,7 @@ class SessionStore:
         # A failover now could bring back the session as it was before this rotation, so
         # the new token is not handed out: the client keeps the one it presented, which
         # the old state accepts as current and the new one (marked here) rotates again.
-        await guard(
+        await _guard(
             self._withhold(
                 keys=[self._keys.session(presented.user, presented.session_id)],
                 args=[presented.secret_hash, replacement.secret_hash],
@@ -371,7 +374,7 @@ class SessionStore:
 
     async def refresh_hashes(self, user: str, session_id: str) -> list[str]:
         """Hashes of the session's current and (still in grace or not) previous token."""
-        values = await guard(
+        values = await _guard(
             self._redis.hmget(self._keys.session(user, session_id), ["current", "previous"])
         )
         return [as_text(value) for value in values if value]
@@ -383,7 +386,7 @@ class SessionStore:
 
     async def revoke(self, user: str, session_id: str) -> bool:
         """End one session; True if it was live."""
-        written = await guard(
+        written = await _guard(
             run_confirmed(
                 self._redis,
                 self._revoke_one,
@@ -403,7 +406,7 @@ class SessionStore:
 
     async def revoke_all(self, user: str) -> list[str]:
         """End every session of a user; return the ids that were ended."""
-        written = await guard(
+        written = await _guard(
             run_confirmed(
                 self._redis,
                 self._revoke_all,
@@ -426,7 +429,7 @@ class SessionStore:
 
         One script: a session created meanwhile is either ended or was not yet there.
         """
-        ended = await guard(
+        ended = await _guard(
             self._revoke_others(
                 keys=[self._keys.session_index(user)],
                 args=[
@@ -445,7 +448,7 @@ class SessionStore:
 
     async def session_details(self, user: str) -> list[SessionDetails]:
         """The user's live sessions with what they recorded, oldest first; two round trips."""
-        members: list[bytes] = await guard(
+        members: list[bytes] = await _guard(
             self._redis.zrange(self._keys.session_index(user), 0, -1)  # type: ignore[arg-type]
         )
         session_ids = [as_text(member) for member in members]
@@ -457,7 +460,7 @@ class SessionStore:
                 self._keys.session(user, session_id),
                 ["created_ms", "used_ms", "device", "address"],
             )
-        replies = await guard(pipeline.execute())
+        replies = await _guard(pipeline.execute())
         details: list[SessionDetails] = []
         for session_id, (created, used, device, address) in zip(session_ids, replies, strict=True):
             created_ms = _whole(created)
@@ -477,7 +480,7 @@ class SessionStore:
 
     async def list_sessions(self, user: str) -> list[str]:
         """Ids of the user's sessions that are still live."""
-        members: list[bytes] = await guard(
+        members: list[bytes] = await _guard(
             self._redis.zrange(self._keys.session_index(user), 0, -1)  # type: ignore[arg-type]
         )
         live: list[str] = []

@@ -7,8 +7,11 @@ from dataclasses import dataclass
 
 from verifier.errors import LoginThrottled
 from verifier.keys import KeySpace
-from verifier.redis_store import guard
+from verifier.redis_store import guard_for
 from verifier.store import RedisClient
+
+# Every Redis call of this module, timed under its name (verifier_redis_call_*).
+_guard = guard_for("throttle")
 
 # Take one attempt from a counter's allowance, or refuse. Counting *before* the password is
 # checked, in one atomic step, is what makes the limit hold against a burst of parallel
@@ -97,23 +100,23 @@ class LoginThrottle:
         taken: list[str] = []
         for counter, key, limit in self._counters(user_name, address):
             wait = int(
-                await guard(self._reserve(keys=[key], args=[limit, self._policy.window_seconds]))
+                await _guard(self._reserve(keys=[key], args=[limit, self._policy.window_seconds]))
             )
             if wait:
                 for reserved in taken:
-                    await guard(self._release(keys=[reserved]))
+                    await _guard(self._release(keys=[reserved]))
                 raise LoginThrottled(wait, counter)
             taken.append(key)
 
     async def record_success(self, user_name: str, address: str) -> None:
         """A correct password clears the account's counter and returns the address's unit."""
-        await guard(self._redis.delete(self._account_key(user_name)))
-        await guard(self._release(keys=[self._address_key(address)]))
+        await _guard(self._redis.delete(self._account_key(user_name)))
+        await _guard(self._release(keys=[self._address_key(address)]))
 
     async def release(self, user_name: str, address: str) -> None:
         """Give back a reserved attempt whose password was never checked."""
         for _, key, _ in self._counters(user_name, address):
-            await guard(self._release(keys=[key]))
+            await _guard(self._release(keys=[key]))
 
     def _counters(self, user_name: str, address: str) -> list[tuple[str, str, int]]:
         # (name for the audit record, Redis key, limit)

@@ -24,8 +24,11 @@ from verifier.legacy_hashes import (
 )
 from verifier.liveness import USER_CHANGED, LivenessCache
 from verifier.passwords import MAX_PASSWORD_LENGTH, PasswordHasher, is_native_hash
-from verifier.redis_store import as_text, guard
+from verifier.redis_store import as_text, guard_for
 from verifier.store import RedisClient
+
+# Every Redis call of this module, timed under its name (verifier_redis_call_*).
+_guard = guard_for("users")
 
 GROUPS_FIELD = "groups"
 CREATED_FIELD = "created"
@@ -164,7 +167,7 @@ class UserStore:
         listed = await self._list_bcrypt(name, password_hash, only_new=True)
         made = await self._create_record(name, password_hash, joined, created)
         if listed and not made:
-            await guard(self._redis.zrem(self._keys.imported_bcrypt(), name))
+            await _guard(self._redis.zrem(self._keys.imported_bcrypt(), name))
         return made
 
     async def replace_hash(self, raw_name: str, password_hash: str) -> bool:
@@ -175,7 +178,7 @@ class UserStore:
         name = _checked_name(raw_name)
         _check_importable(password_hash)
         key = self._keys.user(name)
-        current = await guard(self._redis.hget(key, PASSWORD_HASH_FIELD))
+        current = await _guard(self._redis.hget(key, PASSWORD_HASH_FIELD))
         if current is None:
             raise UnknownUser(name)
         if as_text(current) == password_hash:
@@ -183,10 +186,10 @@ class UserStore:
         await self._list_bcrypt(name, password_hash, only_new=False)
         # Compare-and-set against the hash just read: if a sign-in upgraded it meanwhile,
         # refuse rather than let one of the two writes silently win.
-        if not await guard(self._replace_hash(keys=[key], args=[current, password_hash])):
+        if not await _guard(self._replace_hash(keys=[key], args=[current, password_hash])):
             raise VerifierError(f"the password of {name} changed under this command; try again")
         if bcrypt_cost(password_hash) is None:
-            await guard(self._redis.zrem(self._keys.imported_bcrypt(), name))
+            await _guard(self._redis.zrem(self._keys.imported_bcrypt(), name))
         return True
 
     async def records(self) -> list[UserRecord]:
@@ -195,7 +198,7 @@ class UserStore:
         pipe = self._redis.pipeline(transaction=False)
         for name in names:
             pipe.hmget(self._keys.user(name), [PASSWORD_HASH_FIELD, GROUPS_FIELD, CREATED_FIELD])
-        replies = await guard(pipe.execute()) if names else []
+        replies = await _guard(pipe.execute()) if names else []
         records = []
         for name, (raw_hash, raw_groups, raw_created) in zip(names, replies, strict=True):
             if raw_hash is None:
@@ -215,26 +218,26 @@ class UserStore:
         """Replace a user's password; return the canonical name."""
         name = _checked_name(raw_name)
         _check_new_password(password)
-        if not await guard(self._redis.exists(self._keys.user(name))):
+        if not await _guard(self._redis.exists(self._keys.user(name))):
             raise UnknownUser(name)
         password_hash = await self._hasher.hash(password)
-        await guard(self._redis.hset(self._keys.user(name), PASSWORD_HASH_FIELD, password_hash))
-        await guard(self._redis.zrem(self._keys.imported_bcrypt(), name))
+        await _guard(self._redis.hset(self._keys.user(name), PASSWORD_HASH_FIELD, password_hash))
+        await _guard(self._redis.zrem(self._keys.imported_bcrypt(), name))
         return name
 
     async def remove(self, raw_name: str) -> str:
         """Delete a user record; the caller ends the user's sessions."""
         name = _checked_name(raw_name)
-        removed = await guard(self._redis.delete(self._keys.user(name)))
-        await guard(self._redis.srem(self._keys.all_users(), name))
-        await guard(self._redis.zrem(self._keys.imported_bcrypt(), name))
+        removed = await _guard(self._redis.delete(self._keys.user(name)))
+        await _guard(self._redis.srem(self._keys.all_users(), name))
+        await _guard(self._redis.zrem(self._keys.imported_bcrypt(), name))
         if not removed:
             raise UnknownUser(name)
         return name
 
     async def names(self) -> list[str]:
         """Every user name, sorted."""
-        members = await guard(self._redis.smembers(self._keys.all_users()))
+        members = await _guard(self._redis.smembers(self._keys.all_users()))
         return sorted(as_text(member) for member in members)
 
     async def summaries(self) -> list[UserSummary]:
@@ -243,7 +246,7 @@ class UserStore:
         pipe = self._redis.pipeline(transaction=False)
         for name in names:
             pipe.hmget(self._keys.user(name), [PASSWORD_HASH_FIELD, GROUPS_FIELD])
-        records = await guard(pipe.execute()) if names else []
+        records = await _guard(pipe.execute()) if names else []
         summaries = []
         for name, (raw_hash, raw_groups) in zip(names, records, strict=True):
             if raw_hash is None:
@@ -258,12 +261,12 @@ class UserStore:
 
     async def exists(self, name: str) -> bool:
         """True if the user (canonical name) exists."""
-        return bool(await guard(self._redis.exists(self._keys.user(name))))
+        return bool(await _guard(self._redis.exists(self._keys.user(name))))
 
     async def groups(self, raw_name: str) -> tuple[str, ...]:
         """A user's groups, sorted; raise UnknownUser if there is no such user."""
         name = _checked_name(raw_name)
-        raw_hash, raw_groups = await guard(
+        raw_hash, raw_groups = await _guard(
             self._redis.hmget(self._keys.user(name), [PASSWORD_HASH_FIELD, GROUPS_FIELD])
         )
         if raw_hash is None:
@@ -302,9 +305,9 @@ class UserStore:
             raise InvalidCredentials()
         if self._hasher.needs_rehash(stored):
             upgraded = await self._hasher.hash(password)
-            await guard(self._replace_hash(keys=[self._keys.user(name)], args=[stored, upgraded]))
+            await _guard(self._replace_hash(keys=[self._keys.user(name)], args=[stored, upgraded]))
             if legacy_scheme(stored) is LegacyScheme.BCRYPT:
-                await guard(self._redis.zrem(self._keys.imported_bcrypt(), name))
+                await _guard(self._redis.zrem(self._keys.imported_bcrypt(), name))
         return name
 
     async def _credentials(self, name: str | None) -> tuple[str | None, int | None]:
@@ -313,7 +316,7 @@ class UserStore:
         if name is not None:
             pipe.hget(self._keys.user(name), PASSWORD_HASH_FIELD)
         pipe.zrange(self._keys.imported_bcrypt(), 0, 0, desc=True, withscores=True)
-        replies = await guard(pipe.execute())
+        replies = await _guard(pipe.execute())
         raw_hash = replies[0] if name is not None else None
         costliest = replies[-1]
         stored = as_text(raw_hash) if raw_hash is not None else None
@@ -327,14 +330,14 @@ class UserStore:
         # Listed before the hash is in place: from its first possible sign-in on, every
         # check already pays this cost (PasswordHasher.plan), so none stands out.
         return bool(
-            await guard(self._redis.zadd(self._keys.imported_bcrypt(), {name: cost}, nx=only_new))
+            await _guard(self._redis.zadd(self._keys.imported_bcrypt(), {name: cost}, nx=only_new))
         )
 
     async def _create_record(
         self, name: str, password_hash: str, groups: str, created_at: int | None = None
     ) -> bool:
         when = int(time.time()) if created_at is None else created_at
-        created = await guard(
+        created = await _guard(
             self._create(
                 keys=[self._keys.user(name)],
                 args=[password_hash, when, groups, self._channel, name],
@@ -342,7 +345,7 @@ class UserStore:
         )
         if not created:
             return False
-        await guard(self._redis.sadd(self._keys.all_users(), name))
+        await _guard(self._redis.sadd(self._keys.all_users(), name))
         self._forget_locally(name)
         return True
 
@@ -353,10 +356,10 @@ class UserStore:
         key = self._keys.user(name)
         for _ in range(_GROUP_WRITE_ATTEMPTS):
             # Compared byte for byte by the script: whatever is stored, even malformed.
-            read: bytes | str | None = await guard(self._redis.hget(key, GROUPS_FIELD))
+            read: bytes | str | None = await _guard(self._redis.hget(key, GROUPS_FIELD))
             current = read or b""
             new_value = _format_groups(change(parse_groups(current)))
-            written = await guard(
+            written = await _guard(
                 self._write_groups(keys=[key], args=[current, new_value, self._channel, name])
             )
             if written == -1:

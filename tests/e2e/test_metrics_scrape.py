@@ -133,7 +133,8 @@ def test_every_flow_is_counted_once_summed_over_the_workers(fresh_stack: StackFa
         # Every /auth answer is timed: 5 allowed, 1 without a cookie, 1 forbidden, 4 refresh
         # attempts.
         _key("verifier_auth_duration_seconds_count"): ALLOWED_CHECKS + 1 + 1 + 4,
-        _key("verifier_redis_errors_total"): 0,
+        _key("verifier_redis_errors_total", store="sessions"): 0,
+        _key("verifier_redis_errors_total", store="users"): 0,
         # Both workers subscribed (livemin over the live workers).
         _key("verifier_revocation_channel_up"): 1,
     }
@@ -147,8 +148,11 @@ def test_every_flow_is_counted_once_summed_over_the_workers(fresh_stack: StackFa
     misses = _value(samples, "verifier_liveness_cache_lookups_total", result="miss")
     assert hits is not None and misses is not None
     assert (hits + misses, misses >= 1) == (ALLOWED_CHECKS + 1, True)
-    redis_calls = _value(samples, "verifier_redis_call_duration_seconds_count")
-    assert redis_calls is not None and redis_calls >= misses + 4 + 5  # + refreshes, sign-ins
+    # Each miss and refresh is a sessions call; each sign-in reads the user.
+    session_calls = _value(samples, "verifier_redis_call_duration_seconds_count", store="sessions")
+    user_calls = _value(samples, "verifier_redis_call_duration_seconds_count", store="users")
+    assert session_calls is not None and session_calls >= misses + 4
+    assert user_calls is not None and user_calls >= 5
     (build,) = [key for key in samples if key[0] == "verifier_build_info"]
     assert samples[build] == 1
     # No user name in any label, anywhere.
@@ -258,7 +262,7 @@ def test_a_redis_outage_counts_store_errors_and_the_channel_going_down(
         lambda found: found.get(store_error) == 1 and found.get(up) == 1,
     )
     assert (after.get(store_error), after.get(up)) == (1, 1)
-    errors = _value(after, "verifier_redis_errors_total")
+    errors = _value(after, "verifier_redis_errors_total", store="sessions")
     assert errors is not None and errors >= 1
 
 

@@ -5,12 +5,15 @@ process has no PROMETHEUS_MULTIPROC_DIR)."""
 from __future__ import annotations
 
 import asyncio
+import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Histogram
 
+import verifier
 from verifier.errors import AccessTokenExpired, RefreshRejected, TokenRejected
 from verifier.liveness import LivenessCache
 from verifier.observe.causes import RevocationCause
@@ -18,6 +21,7 @@ from verifier.observe.metrics import (
     AUTH_OUTCOMES,
     DENIAL_REASONS,
     LATENCY_BUCKETS_SECONDS,
+    REDIS_STORES,
     SIGNIN_OUTCOMES,
     MetricsFlusher,
     NoMetrics,
@@ -63,11 +67,11 @@ def test_nothing_reaches_the_registry_before_a_flush() -> None:
     metrics, registry = _metrics()
     metrics.auth_answered("allowed", 0.00004)
     metrics.signin("ok")
-    metrics.redis_call(0.0001, failed=True)
+    metrics.redis_call("sessions", 0.0001, failed=True)
 
     assert _value(registry, "verifier_auth_decisions_total", outcome="allowed", reason="") == 0
     assert _value(registry, "verifier_signins_total", outcome="ok") == 0
-    assert _value(registry, "verifier_redis_errors_total") == 0
+    assert _value(registry, "verifier_redis_errors_total", store="sessions") == 0
     assert _value(registry, "verifier_auth_duration_seconds_count") == 0
 
 
@@ -136,15 +140,30 @@ def test_refreshes_count_rotations_and_grace_apart() -> None:
     assert _value(registry, "verifier_refreshes_total", outcome="grace") == 1
 
 
-def test_redis_calls_count_their_time_and_failures() -> None:
+def test_redis_calls_count_their_time_and_failures_by_store() -> None:
     metrics, registry = _metrics()
-    metrics.redis_call(0.0001, failed=False)
-    metrics.redis_call(1.0, failed=True)
+    metrics.redis_call("sessions", 0.0001, failed=False)
+    metrics.redis_call("sessions", 1.0, failed=True)
+    metrics.redis_call("users", 0.002, failed=False)
     metrics.flush()
 
-    assert _value(registry, "verifier_redis_call_duration_seconds_count") == 2
-    assert _value(registry, "verifier_redis_call_duration_seconds_sum") == pytest.approx(1.0001)
-    assert _value(registry, "verifier_redis_errors_total") == 1
+    assert _value(registry, "verifier_redis_call_duration_seconds_count", store="sessions") == 2
+    assert _value(
+        registry, "verifier_redis_call_duration_seconds_sum", store="sessions"
+    ) == pytest.approx(1.0001)
+    assert _value(registry, "verifier_redis_call_duration_seconds_count", store="users") == 1
+    assert (
+        _value(registry, "verifier_redis_call_duration_seconds_bucket", store="users", le="0.001")
+        == 0
+    )
+    assert (
+        _value(registry, "verifier_redis_call_duration_seconds_bucket", store="users", le="0.0025")
+        == 1
+    )
+    assert _value(registry, "verifier_redis_errors_total", store="sessions") == 1
+    assert _value(registry, "verifier_redis_errors_total", store="users") == 0
+    # Every store's series exists from the start (0), so a rate() never starts from nothing.
+    assert _value(registry, "verifier_redis_call_duration_seconds_count", store="cli") == 0
 
 
 def test_flushed_histogram_matches_one_observe_per_value() -> None:
@@ -187,6 +206,7 @@ def test_every_label_value_comes_from_a_fixed_set() -> None:
         "reason": {"", *DENIAL_REASONS},
         "cause": {cause.value for cause in RevocationCause},
         "result": {"hit", "miss"},
+        "store": set(REDIS_STORES),
         "le": {str(bound) for bound in LATENCY_BUCKETS_SECONDS} | {"+Inf"},
         "version": None,
         "python": None,
@@ -307,7 +327,18 @@ def test_no_metrics_accepts_every_call() -> None:
     metrics.replay_detected()
     metrics.revoked(RevocationCause.ADMIN, 2)
     metrics.signin("ok")
-    metrics.redis_call(0.1, failed=False)
+    metrics.redis_call("users", 0.1, failed=False)
     metrics.liveness_lookup(hit=True)
     metrics.revocation_channel(up=True)
     metrics.flush()
+
+
+def test_every_store_label_names_one_module_and_every_module_has_its_own() -> None:
+    # Each store module times its calls under a name of its own (guard_for at import).
+    package = Path(verifier.__file__).parent
+    named = [
+        match.group(1)
+        for source in package.rglob("*.py")
+        for match in re.finditer(r'guard_for\("([a-z_]+)"\)', source.read_text("utf-8"))
+    ]
+    assert sorted(named) == sorted(REDIS_STORES)

@@ -18,8 +18,11 @@ from typing import Any
 
 from verifier.factors.passkeys import CEREMONY_SECONDS, NewCredential
 from verifier.keys import KeySpace
-from verifier.redis_store import as_text, guard
+from verifier.redis_store import as_text, guard_for
 from verifier.store import RedisClient
+
+# Every Redis call of this module, timed under its name (verifier_redis_call_*).
+_guard = guard_for("passkeys")
 
 # Passkeys one user may hold: enough for every device, few enough to list on one page.
 MAX_PASSKEYS_PER_USER = 20
@@ -132,41 +135,41 @@ class PasskeyStore:
             repr(now),
         ]
         keys = [self._keys.passkeys(user), self._keys.passkey(user, digest)]
-        result = await guard(self._add(keys=keys, args=[digest, MAX_PASSKEYS_PER_USER, *fields]))
+        result = await _guard(self._add(keys=keys, args=[digest, MAX_PASSKEYS_PER_USER, *fields]))
         return int(result)
 
     async def count(self, user: str) -> int:
         """How many passkeys the user has."""
-        return int(await guard(self._redis.scard(self._keys.passkeys(user))))
+        return int(await _guard(self._redis.scard(self._keys.passkeys(user))))
 
     async def list(self, user: str) -> list[Passkey]:
         """The user's passkeys, oldest first."""
         digests = sorted(
-            as_text(d) for d in await guard(self._redis.smembers(self._keys.passkeys(user)))
+            as_text(d) for d in await _guard(self._redis.smembers(self._keys.passkeys(user)))
         )
         if not digests:
             return []
         pipe = self._redis.pipeline(transaction=False)
         for digest in digests:
             pipe.hgetall(self._keys.passkey(user, digest))
-        records = await guard(pipe.execute())
+        records = await _guard(pipe.execute())
         found = [passkey for passkey in map(_passkey, records) if passkey is not None]
         return sorted(found, key=lambda passkey: passkey.created)
 
     async def find(self, user: str, credential_id: bytes) -> Passkey | None:
         """The user's passkey with this credential id, or None."""
         key = self._keys.passkey(user, credential_hash(credential_id))
-        return _passkey(await guard(self._redis.hgetall(key)))
+        return _passkey(await _guard(self._redis.hgetall(key)))
 
     async def record_use(self, user: str, passkey: Passkey, new_sign_count: int, now: float) -> int:
         """Record a sign-in: 1 recorded, 0 the sign count went back (refused), -1 gone."""
         key = self._keys.passkey(user, passkey.credential_hash)
-        return int(await guard(self._record_use(keys=[key], args=[new_sign_count, repr(now)])))
+        return int(await _guard(self._record_use(keys=[key], args=[new_sign_count, repr(now)])))
 
     async def remove(self, user: str, digest: str) -> bool:
         """Remove the passkey whose credential id hashes to `digest`; False if none."""
         keys = [self._keys.passkeys(user), self._keys.passkey(user, digest)]
-        return bool(await guard(self._remove(keys=keys, args=[digest])))
+        return bool(await _guard(self._remove(keys=keys, args=[digest])))
 
     async def remove_all(self, user: str) -> int:
         """Remove every passkey of the user (an admin's mfa-reset); how many there were."""
@@ -187,12 +190,12 @@ class ChallengeStore:
         """Remember `challenge` for the browser holding `binding` (the last one wins)."""
         record = json.dumps({"challenge": _b64(challenge), **state})
         key = self._keys.webauthn_challenge(purpose, binding_hash(binding))
-        await guard(self._redis.set(key, record, ex=CEREMONY_SECONDS))
+        await _guard(self._redis.set(key, record, ex=CEREMONY_SECONDS))
 
     async def take(self, purpose: str, binding: str) -> tuple[bytes, dict[str, str]] | None:
         """The challenge and state, removed as they are read; None if absent or expired."""
         key = self._keys.webauthn_challenge(purpose, binding_hash(binding))
-        raw = await guard(self._redis.getdel(key))
+        raw = await _guard(self._redis.getdel(key))
         if raw is None:
             return None
         try:

@@ -11,8 +11,11 @@ import hashlib
 import secrets
 
 from verifier.keys import KeySpace
-from verifier.redis_store import guard
+from verifier.redis_store import guard_for
 from verifier.store import RedisClient
+
+# Every Redis call of this module, timed under its name (verifier_redis_call_*).
+_guard = guard_for("recovery_codes")
 
 CODES_PER_SET = 10
 # 16 characters of base32 (80 bits), shown in four groups: xxxx-xxxx-xxxx-xxxx.
@@ -61,7 +64,7 @@ class RecoveryCodes:
     async def regenerate(self, user: str) -> list[str]:
         """A new set for the user (the old one stops working); the codes, to show once."""
         codes = new_codes()
-        await guard(
+        await _guard(
             self._replace(
                 keys=[self._keys.recovery_codes(user)], args=[_digest(code) for code in codes]
             )
@@ -73,9 +76,9 @@ class RecoveryCodes:
         code = normalized(typed)
         if code is None:
             return False
-        removed = await guard(self._redis.srem(self._keys.recovery_codes(user), _digest(code)))
+        removed = await _guard(self._redis.srem(self._keys.recovery_codes(user), _digest(code)))
         return bool(removed)
 
     async def remaining(self, user: str) -> int:
         """How many unused codes the user has left."""
-        return int(await guard(self._redis.scard(self._keys.recovery_codes(user))))
+        return int(await _guard(self._redis.scard(self._keys.recovery_codes(user))))

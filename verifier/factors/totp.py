@@ -13,8 +13,11 @@ import pyotp
 import segno
 
 from verifier.keys import KeySpace
-from verifier.redis_store import guard
+from verifier.redis_store import guard_for
 from verifier.store import RedisClient
+
+# Every Redis call of this module, timed under its name (verifier_redis_call_*).
+_guard = guard_for("totp")
 
 # RFC 6238's defaults, which every authenticator app expects.
 STEP_SECONDS = 30
@@ -73,7 +76,7 @@ class TotpCodes:
         step = matching_step(secret, code, now)
         if step is None:
             return False
-        claimed = await guard(
+        claimed = await _guard(
             self._redis.set(self._keys.totp_step(user, step), "1", nx=True, ex=_CLAIM_SECONDS)
         )
         return bool(claimed)

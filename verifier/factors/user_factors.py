@@ -16,8 +16,11 @@ from verifier.factors.passkey_store import PasskeyStore
 from verifier.factors.recovery import RecoveryCodes
 from verifier.factors.totp import TotpCodes, new_secret
 from verifier.keys import KeySpace
-from verifier.redis_store import as_text, guard
+from verifier.redis_store import as_text, guard_for
 from verifier.store import RedisClient
+
+# Every Redis call of this module, timed under its name (verifier_redis_call_*).
+_guard = guard_for("user_factors")
 
 # The name authenticator apps list the account under (a setting once the app's name is one).
 TOTP_ISSUER = "verifier"
@@ -70,7 +73,7 @@ class UserFactors:
         pipe.exists(self._keys.totp_secret(user))
         pipe.scard(self._keys.recovery_codes(user))
         pipe.scard(self._keys.passkeys(user))
-        has_totp, left, passkeys = await guard(pipe.execute())
+        has_totp, left, passkeys = await _guard(pipe.execute())
         return FactorStatus(
             totp=bool(has_totp), recovery_codes_left=int(left), passkeys=int(passkeys)
         )
@@ -109,25 +112,25 @@ class UserFactors:
         key = self._keys.totp_enrolment(user)
         candidate = new_secret()
         if restart:
-            await guard(self._redis.set(key, candidate, ex=ENROLMENT_SECONDS))
+            await _guard(self._redis.set(key, candidate, ex=ENROLMENT_SECONDS))
             return candidate
-        if await guard(self._redis.set(key, candidate, ex=ENROLMENT_SECONDS, nx=True)):
+        if await _guard(self._redis.set(key, candidate, ex=ENROLMENT_SECONDS, nx=True)):
             return candidate
         current = await self._secret(key)
         # Expired between the two calls: start over with the fresh one.
         if current is None:
-            await guard(self._redis.set(key, candidate, ex=ENROLMENT_SECONDS))
+            await _guard(self._redis.set(key, candidate, ex=ENROLMENT_SECONDS))
             return candidate
         return current
 
     async def activate_totp(self, user: str, secret: str) -> bool:
         """Make the confirmed enrolment secret the user's; False if it is no longer current."""
         keys = [self._keys.totp_secret(user), self._keys.totp_enrolment(user)]
-        return bool(await guard(self._activate(keys=keys, args=[secret])))
+        return bool(await _guard(self._activate(keys=keys, args=[secret])))
 
     async def set_totp(self, user: str, secret: str) -> None:
         """Make `secret` the user's TOTP secret (a sign-in that enrolled with it)."""
-        await guard(self._redis.set(self._keys.totp_secret(user), secret))
+        await _guard(self._redis.set(self._keys.totp_secret(user), secret))
 
     async def new_recovery_codes(self, user: str) -> list[str]:
         """A new set of recovery codes (the old set stops working); show them once."""
@@ -136,7 +139,7 @@ class UserFactors:
     async def remove_all(self, user: str) -> bool:
         """Remove TOTP (active and in enrolment), recovery codes, passkeys; True if any existed."""
         passkeys = await self.passkeys.remove_all(user)
-        removed = await guard(
+        removed = await _guard(
             self._redis.delete(
                 self._keys.totp_secret(user),
                 self._keys.totp_enrolment(user),
@@ -146,5 +149,5 @@ class UserFactors:
         return bool(removed) or passkeys > 0
 
     async def _secret(self, key: str) -> str | None:
-        raw = await guard(self._redis.get(key))
+        raw = await _guard(self._redis.get(key))
         return as_text(raw) if raw is not None else None

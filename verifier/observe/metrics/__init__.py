@@ -82,6 +82,20 @@ SIGNIN_OUTCOMES = (
     SIGNIN_OTHER,
 )
 
+# Which store made a Redis call (the `store` label of the Redis timings and errors): each
+# store module passes its own name to guard_for (verifier.redis_store).
+REDIS_STORES = (
+    "sessions",
+    "users",
+    "throttle",
+    "pending_signin",
+    "totp",
+    "recovery_codes",
+    "passkeys",
+    "user_factors",
+    "cli",
+)
+
 # Buckets for sub-millisecond work: the allowed /auth path takes ~40 µs, a Redis round trip
 # ~100 µs; the top buckets catch a stalled Redis (its socket timeout is 1 s).
 LATENCY_BUCKETS_SECONDS = (
@@ -117,8 +131,9 @@ class Metrics(Protocol):
     def signin(self, outcome: str) -> None:
         """A sign-in ended with `outcome` (one of SIGNIN_OUTCOMES, else counted as other)."""
 
-    def redis_call(self, seconds: float, failed: bool) -> None:
-        """One call to Redis took `seconds`; `failed`: it raised a connection error."""
+    def redis_call(self, store: str, seconds: float, failed: bool) -> None:
+        """One call by `store` (one of REDIS_STORES) took `seconds`; `failed`: it raised a
+        connection error."""
 
     def liveness_lookup(self, hit: bool) -> None:
         """The liveness cache knew the session (hit) or Redis had to be asked (miss)."""
@@ -151,7 +166,7 @@ class NoMetrics:
     def signin(self, outcome: str) -> None:
         """Do nothing."""
 
-    def redis_call(self, seconds: float, failed: bool) -> None:
+    def redis_call(self, store: str, seconds: float, failed: bool) -> None:
         """Do nothing."""
 
     def liveness_lookup(self, hit: bool) -> None:

@@ -27,6 +27,7 @@ from verifier.observe.metrics import (
     AUTH_OUTCOMES,
     DENIAL_REASONS,
     LATENCY_BUCKETS_SECONDS,
+    REDIS_STORES,
     SIGNIN_OTHER,
     SIGNIN_OUTCOMES,
     denial_reason,
@@ -68,7 +69,8 @@ class _Tally:
 
 
 class _Timings:
-    """One unlabelled histogram: pending bucket counts and sum, added to it on flush."""
+    """One histogram (or one label value's child): pending bucket counts and sum, added to
+    it on flush."""
 
     def __init__(self, histogram: Histogram) -> None:
         self._histogram = histogram
@@ -153,20 +155,27 @@ class PrometheusMetrics:
             ),
             SIGNIN_OUTCOMES,
         )
-        self._redis_latency = _Timings(
-            Histogram(
-                "verifier_redis_call_duration_seconds",
-                "Time each Redis call (command, pipeline or script) took, failed ones included.",
-                buckets=LATENCY_BUCKETS_SECONDS,
-                registry=registry,
-            )
-        )
-        self._redis_errors = Counter(
-            "verifier_redis_errors",
-            "Redis calls that failed with a connection error (the request failed closed).",
+        redis_latency = Histogram(
+            "verifier_redis_call_duration_seconds",
+            "Time each Redis call (command, pipeline or script) took, failed ones included, "
+            "by the store that made it.",
+            ["store"],
+            buckets=LATENCY_BUCKETS_SECONDS,
             registry=registry,
         )
-        self._redis_errors_pending = 0
+        self._redis_latency = {
+            store: _Timings(redis_latency.labels(store)) for store in REDIS_STORES
+        }
+        self._redis_errors = _Tally(
+            Counter(
+                "verifier_redis_errors",
+                "Redis calls that failed with a connection error (the request failed closed), "
+                "by the store that made it.",
+                ["store"],
+                registry=registry,
+            ),
+            REDIS_STORES,
+        )
         self._liveness = _Tally(
             Counter(
                 "verifier_liveness_cache_lookups",
@@ -218,11 +227,11 @@ class PrometheusMetrics:
         """Count one sign-in outcome (an unlisted one as other)."""
         self._signins.add(outcome if outcome in self._signins.index else SIGNIN_OTHER)
 
-    def redis_call(self, seconds: float, failed: bool) -> None:
-        """Count one Redis call's time, and its failure."""
-        self._redis_latency.observe(seconds)
+    def redis_call(self, store: str, seconds: float, failed: bool) -> None:
+        """Count one Redis call's time, and its failure, under its store."""
+        self._redis_latency[store].observe(seconds)
         if failed:
-            self._redis_errors_pending += 1
+            self._redis_errors.add(store)
 
     def liveness_lookup(self, hit: bool) -> None:
         """Count one liveness cache lookup."""
@@ -243,10 +252,9 @@ class PrometheusMetrics:
             self._replays_pending = 0
         self._revocations.flush()
         self._signins.flush()
-        self._redis_latency.flush()
-        if self._redis_errors_pending:
-            self._redis_errors.inc(self._redis_errors_pending)
-            self._redis_errors_pending = 0
+        for timings in self._redis_latency.values():
+            timings.flush()
+        self._redis_errors.flush()
         self._liveness.flush()
 
 
