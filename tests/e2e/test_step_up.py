@@ -11,17 +11,14 @@ verifier itself issues the access token from the session.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import secrets
 import time
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import jwt
 import pytest
-import redis.asyncio as aioredis
 import requests
 from attack_helpers import forge_claims, forge_header, hmac_token
 from e2e_helpers import (
@@ -34,10 +31,10 @@ from e2e_helpers import (
     set_cookies,
     sign_in,
 )
+from session_helpers import store_session
 
 from verifier.factors.methods import PASSWORD, TOTP
-from verifier.keys import KeySpace
-from verifier.sessions import NewSession, SessionPolicy, SessionStore
+from verifier.sessions import NewSession
 
 if TYPE_CHECKING:
     from conftest import Stack, StackFactory
@@ -47,10 +44,6 @@ RECENT_PATH = "/step-up/recent"
 RULED_PATH = "/ruled/mfa-staff"
 # What the app answers for a path it has no page for: the request got through nginx.
 REACHED_THE_APP = 404
-# The stack's own lifetimes (verifier defaults but for the grace, conftest's 60 s).
-STORE_POLICY = SessionPolicy(
-    idle_seconds=86_400, absolute_seconds=604_800, grace_seconds=60, max_sessions_per_user=50
-)
 
 
 def _user(stack: Stack, *groups: str) -> str:
@@ -59,22 +52,6 @@ def _user(stack: Stack, *groups: str) -> str:
     result = stack.cli("users", "add", name, *options, stdin=password + "\n")
     assert result.returncode == 0, result.stderr
     return name
-
-
-def _session(
-    stack: Stack, user: str, amr: Iterable[str], auth_time: float | None = None
-) -> NewSession:
-    """A session created as the sign-in flow would, with this amr and auth_time."""
-
-    async def create() -> NewSession:
-        client = aioredis.Redis.from_url(stack.redis_server.url)
-        try:
-            store = SessionStore(client, KeySpace(stack.key_prefix), STORE_POLICY, time.time)
-            return await store.create(user, amr=tuple(amr), auth_time=auth_time)
-        finally:
-            await client.aclose()
-
-    return asyncio.run(create())
 
 
 def _refresh_only(stack: Stack, session: NewSession) -> str:
@@ -97,7 +74,7 @@ def _step_up_url(step: str, next_path: str) -> str:
 def test_a_password_session_browsing_to_an_mfa_location_is_sent_to_the_step_and_back(
     stack: Stack,
 ) -> None:
-    session = _session(stack, _user(stack), [PASSWORD])
+    session = store_session(stack, _user(stack), [PASSWORD])
 
     response = get_page(
         stack, MFA_PATH + "?report=q3", cookie=_refresh_only(stack, session), **PAGE_HEADERS
@@ -111,7 +88,7 @@ def test_a_password_session_browsing_to_an_mfa_location_is_sent_to_the_step_and_
 def test_an_api_call_from_a_password_session_gets_401_json_naming_the_step_up_url(
     stack: Stack,
 ) -> None:
-    session = _session(stack, _user(stack), [PASSWORD])
+    session = store_session(stack, _user(stack), [PASSWORD])
 
     response = get_page(stack, MFA_PATH, cookie=_refresh_only(stack, session))
 
@@ -123,7 +100,7 @@ def test_an_api_call_from_a_password_session_gets_401_json_naming_the_step_up_ur
 def test_a_two_factor_session_enters_and_the_app_learns_how_it_signed_in(stack: Stack) -> None:
     user = _user(stack)
     signed_in_at = int(time.time()) - 30
-    session = _session(stack, user, [PASSWORD, TOTP], signed_in_at)
+    session = store_session(stack, user, [PASSWORD, TOTP], signed_in_at)
 
     first = get_page(stack, MFA_PATH, cookie=_refresh_only(stack, session), **PAGE_HEADERS)
 
@@ -164,8 +141,8 @@ def test_a_password_sign_in_through_the_login_form_needs_the_step_up(stack: Stac
 def test_a_sign_in_older_than_max_age_needs_a_fresh_one(stack: Stack) -> None:
     user = _user(stack)
     # Two factors do not make an old sign-in recent.
-    old = _session(stack, user, [PASSWORD, TOTP], time.time() - 11 * 60)
-    fresh = _session(stack, user, [PASSWORD], time.time() - 60)
+    old = store_session(stack, user, [PASSWORD, TOTP], time.time() - 11 * 60)
+    fresh = store_session(stack, user, [PASSWORD], time.time() - 60)
 
     refused = get_page(stack, RECENT_PATH, cookie=_refresh_only(stack, old), **PAGE_HEADERS)
     api = get_page(stack, RECENT_PATH, cookie=_refresh_only(stack, old))
@@ -185,7 +162,7 @@ def test_a_step_up_answer_after_a_silent_refresh_hands_back_the_rotated_cookies(
     stack: Stack,
 ) -> None:
     user = _user(stack)
-    session = _session(stack, user, [PASSWORD])
+    session = store_session(stack, user, [PASSWORD])
     stale = expired_access_token(stack, user, session.session_id)
     cookie = cookie_header(stack, stale, str(session.refresh_token))
 
@@ -234,7 +211,7 @@ def _as_a_stranger(stack: Stack, response: requests.Response) -> None:
 
 def test_a_forged_or_tampered_amr_is_refused_like_any_forged_token(stack: Stack) -> None:
     user = _user(stack)
-    session = _session(stack, user, [PASSWORD], time.time() - 3600)
+    session = store_session(stack, user, [PASSWORD], time.time() - 3600)
     # A genuine password-only access token, as the verifier issued it.
     genuine = set_cookies(get_page(stack, "/api/whoami", cookie=_refresh_only(stack, session)))[
         stack.access_cookie
@@ -257,8 +234,8 @@ def test_a_forged_or_tampered_amr_is_refused_like_any_forged_token(stack: Stack)
 
 def test_a_central_rule_asks_its_subjects_for_a_second_factor(stack: Stack) -> None:
     staff = _user(stack, "staff")
-    password = _session(stack, staff, [PASSWORD])
-    totp = _session(stack, staff, [PASSWORD, TOTP])
+    password = store_session(stack, staff, [PASSWORD])
+    totp = store_session(stack, staff, [PASSWORD, TOTP])
 
     needs = get_page(stack, RULED_PATH, cookie=_refresh_only(stack, password), **PAGE_HEADERS)
     enters = get_page(stack, RULED_PATH, cookie=_refresh_only(stack, totp))
@@ -272,7 +249,7 @@ def test_a_central_rule_asks_its_subjects_for_a_second_factor(stack: Stack) -> N
 def test_who_is_not_a_subject_is_forbidden_as_before_whatever_the_session(
     stack: Stack, amr: list[str]
 ) -> None:
-    outsider = _session(stack, _user(stack, "ops"), amr)
+    outsider = store_session(stack, _user(stack, "ops"), amr)
 
     page = get_page(stack, RULED_PATH, cookie=_refresh_only(stack, outsider), **PAGE_HEADERS)
     api = get_page(stack, RULED_PATH, cookie=_refresh_only(stack, outsider))
@@ -287,7 +264,7 @@ def test_who_is_not_a_subject_is_forbidden_as_before_whatever_the_session(
 
 
 def test_the_step_up_page_itself_is_never_protected(stack: Stack) -> None:
-    session = _session(stack, _user(stack), [PASSWORD])
+    session = store_session(stack, _user(stack), [PASSWORD])
 
     response = requests.get(
         stack.url(_step_up_url("mfa", "/step-up/mfa")),
@@ -323,9 +300,9 @@ def test_members_of_an_mfa_group_need_a_second_factor_at_every_location(
     admin = _user(stack, "admins")
     guest = _user(stack)
 
-    admin_password = _session(stack, admin, [PASSWORD])
-    admin_totp = _session(stack, admin, [PASSWORD, TOTP])
-    guest_password = _session(stack, guest, [PASSWORD])
+    admin_password = store_session(stack, admin, [PASSWORD])
+    admin_totp = store_session(stack, admin, [PASSWORD, TOTP])
+    guest_password = store_session(stack, guest, [PASSWORD])
 
     needs = get_page(stack, "/api/whoami", cookie=_refresh_only(stack, admin_password))
     assert needs.status_code == 401

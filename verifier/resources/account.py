@@ -127,9 +127,8 @@ class Account:
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Show the caller's sessions, sign-in methods and the password form."""
-        session = await self._account.signed_in(req)
+        session = await self._account.signed_in_or_login(req, resp)
         if session is None:
-            self._account.send_to_login(req, resp)
             return
         notice = NOTICES.get(req.get_param("done") or "")
         await self._show(req, resp, session, falcon.HTTP_200, notice=notice)
@@ -137,9 +136,8 @@ class Account:
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """End a session, end every other one, or change the password."""
         check_request_origin(req)
-        session = await self._account.signed_in(req)
+        session = await self._account.signed_in_or_login(req, resp)
         if session is None:
-            self._account.send_to_login(req, resp)
             return
         fields = await read_fields(req)
         action = fields.get("action", "")

@@ -69,9 +69,8 @@ class AccountPasskeys:
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Show the user's passkeys and the form to add one."""
-        session = await self._account.signed_in(req)
+        session = await self._account.signed_in_or_login(req, resp)
         if session is None:
-            self._account.send_to_login(req, resp)
             return
         passkeys = await self._factors.passkeys.list(session.user)
         if wants_json(req):
@@ -93,9 +92,8 @@ class AccountPasskeys:
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Remove one passkey of the signed-in user."""
         check_request_origin(req)
-        session = await self._account.signed_in(req)
+        session = await self._account.signed_in_or_login(req, resp)
         if session is None:
-            self._account.send_to_login(req, resp)
             return
         user = session.user
         fields = await read_fields(req)
@@ -167,9 +165,8 @@ class AccountPasskeyOptions:
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Start a registration: a challenge in Redis, the options in the answer."""
         check_request_origin(req)
-        session = await self._account.signed_in(req)
+        session = await self._account.signed_in_or_login(req, resp)
         if session is None:
-            self._account.send_to_login(req, resp)
             return
         document = await read_json_object(req)
         name = passkey_name(document.get("name"))
@@ -211,9 +208,8 @@ class AccountPasskeyRegister:
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Verify the registration and store the passkey (recovery codes if it is the first)."""
         check_request_origin(req)
-        session = await self._account.signed_in(req)
+        session = await self._account.signed_in_or_login(req, resp)
         if session is None:
-            self._account.send_to_login(req, resp)
             return
         user = session.user
         try:

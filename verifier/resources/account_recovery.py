@@ -38,9 +38,8 @@ class AccountRecoveryCodes:
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Show how many codes are left and the form for a new set."""
-        session = await self._account.signed_in(req)
+        session = await self._account.signed_in_or_login(req, resp)
         if session is None:
-            self._account.send_to_login(req, resp)
             return
         status = await self._factors.status(session.user)
         if not status.any:
@@ -54,9 +53,8 @@ class AccountRecoveryCodes:
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Check the current code, then replace every recovery code with a new set."""
         check_request_origin(req)
-        session = await self._account.signed_in(req)
+        session = await self._account.signed_in_or_login(req, resp)
         if session is None:
-            self._account.send_to_login(req, resp)
             return
         user, address = session.user, client_address(req)
         fields = await read_fields(req)

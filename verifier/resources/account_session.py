@@ -35,6 +35,15 @@ class AccountSession:
             return None
         return session
 
+    async def signed_in_or_login(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response
+    ) -> SessionRef | None:
+        """The caller's live session; or None, with `resp` sending them to sign in."""
+        session = await self.signed_in(req)
+        if session is None:
+            self.send_to_login(req, resp)
+        return session
+
     async def strengthen(self, session: SessionRef, amr: tuple[str, ...]) -> str | None:
         """Add factors just proven on an account page to the session; the new access cookie."""
         return await self._gate.step_up(session, amr)

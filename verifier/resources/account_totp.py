@@ -64,9 +64,8 @@ class AccountTotp:
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Show the enrolment in progress, the reset form, or a new enrolment."""
-        session = await self._account.signed_in(req)
+        session = await self._account.signed_in_or_login(req, resp)
         if session is None:
-            self._account.send_to_login(req, resp)
             return
         user = session.user
         status = await self._factors.status(user)
@@ -89,9 +88,8 @@ class AccountTotp:
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Activate the enrolment with a code, or start a reset with a current code."""
         check_request_origin(req)
-        session = await self._account.signed_in(req)
+        session = await self._account.signed_in_or_login(req, resp)
         if session is None:
-            self._account.send_to_login(req, resp)
             return
         fields = await read_fields(req)
         action = fields.get("action", "confirm")
