@@ -35,7 +35,6 @@ from verifier.store import client_for
 from verifier.throttle import PASSWORD_SPACE, SECOND_FACTOR_SPACE, account_counter_key
 from verifier.user_export import ExportRefused, parse_document, render_document, write_export_file
 from verifier.users import (
-    GROUPS_FIELD,
     UnknownUser,
     UserRecord,
     UserStore,
@@ -322,8 +321,8 @@ async def _with_timeout(action: Awaitable[int]) -> int:
 class _Stores:
     """The stores an admin command needs, built from the same environment as the service."""
 
-    def __init__(self) -> None:
-        settings = load_settings(os.environ)
+    def __init__(self, settings: Settings | None = None) -> None:
+        settings = load_settings(os.environ) if settings is None else settings
         self.audit = command_audit_log(settings.log_level, settings.log_format)
         self.redis = client_for(settings)
         keys = KeySpace(settings.key_prefix)
@@ -640,14 +639,15 @@ async def _access_check(args: argparse.Namespace) -> int:
     if args.groups is not None:
         groups = parse_groups(args.groups)
     else:
-        client = client_for(settings)
+        stores = _Stores(settings)
         try:
-            keys = KeySpace(settings.key_prefix)
-            if not await _guard(client.exists(keys.user(user))):
-                raise VerifierError(f"user {user} does not exist (use --groups to assume some)")
-            groups = parse_groups(await _guard(client.hget(keys.user(user), GROUPS_FIELD)))
+            groups = await stores.users.groups(user)
+        except UnknownUser:
+            raise VerifierError(
+                f"user {user} does not exist (use --groups to assume some)"
+            ) from None
         finally:
-            await client.aclose()
+            await stores.close()
     request = AccessRequest(
         host=args.host.lower(),
         path=normalized_path(args.uri),
