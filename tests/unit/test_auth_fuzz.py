@@ -15,10 +15,8 @@ import hmac
 import json
 import secrets
 import string
-from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import falcon.testing
@@ -30,7 +28,6 @@ from hypothesis import strategies as st
 
 from verifier.app import create_app
 from verifier.cookies import CookiePolicy
-from verifier.demo.processes import ManagedProcess, free_port, start_redis
 from verifier.keys import USER_NAME_PATTERN, KeySpace
 from verifier.passwords import PasswordHasher
 from verifier.settings import Settings, SigningKey
@@ -70,17 +67,6 @@ class Harness:
     def session_is_live(self) -> bool:
         cookie = f"{POLICY.access_name}={self.access}"
         return self.client.simulate_get("/auth", headers={"Cookie": cookie}).status_code == 204
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    workdir: Path = tmp_path_factory.mktemp("auth-fuzz-redis")
-    port = free_port()
-    server: ManagedProcess = start_redis(workdir, port)
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

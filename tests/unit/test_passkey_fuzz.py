@@ -11,9 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import falcon.testing
@@ -26,7 +24,6 @@ from hypothesis import strategies as st
 from tests.soft_authenticator import SoftAuthenticator
 from verifier.app import create_app
 from verifier.cookies import CookiePolicy
-from verifier.demo.processes import ManagedProcess, free_port, start_redis
 from verifier.keys import KeySpace
 from verifier.passwords import PasswordHasher
 from verifier.settings import Settings, SigningKey
@@ -57,17 +54,6 @@ class Harness:
     pending_cookie: str
     session_cookie: str
     soft: SoftAuthenticator
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    workdir: Path = tmp_path_factory.mktemp("passkey-fuzz-redis")
-    port = free_port()
-    server: ManagedProcess = start_redis(workdir, port)
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        server.stop()
 
 
 def _token_cookies(result: falcon.testing.Result) -> str:

@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import falcon.testing
 import pyotp
@@ -24,7 +22,6 @@ from hypothesis import strategies as st
 
 from verifier.app import create_app
 from verifier.cookies import CookiePolicy
-from verifier.demo.processes import ManagedProcess, free_port, start_redis
 from verifier.factors.user_factors import UserFactors
 from verifier.keys import KeySpace
 from verifier.passwords import PasswordHasher
@@ -51,17 +48,6 @@ class Harness:
     client: falcon.testing.TestClient
     enrolled_cookie: str
     plain_cookie: str
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    workdir: Path = tmp_path_factory.mktemp("step-up-fuzz-redis")
-    port = free_port()
-    server: ManagedProcess = start_redis(workdir, port)
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
