@@ -95,11 +95,11 @@ class PasskeySecondFactorOptions:
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Answer with navigator.credentials.get() options (the user's passkeys allowed)."""
         check_request_origin(req)
-        pending_id = read_pending_cookie(req.get_header("Cookie"), self._cookies)
-        pending = await self._pending.find(pending_id)
-        if pending is None or pending_id is None or pending.purpose != VERIFY:
+        found = await _pending_verification(req, self._cookies, self._pending)
+        if found is None:
             _expired(resp, self._cookies, self._login_path)
             return
+        pending_id, pending = found
         passkeys = await self._passkeys.list(pending.user)
         if not passkeys:
             send_json(resp, falcon.HTTP_409, {"error": NO_PASSKEY})
@@ -140,12 +140,12 @@ class PasskeySecondFactor:
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Check the answer against the challenge and the stored key; sign in on success."""
         check_request_origin(req)
-        pending_id = read_pending_cookie(req.get_header("Cookie"), self._cookies)
-        pending = await self._pending.find(pending_id)
-        if pending is None or pending_id is None or pending.purpose != VERIFY:
+        found = await _pending_verification(req, self._cookies, self._pending)
+        if found is None:
             self._audit_failure(None, req, "expired")
             _expired(resp, self._cookies, self._login_path)
             return
+        pending_id, pending = found
         user = pending.user
         try:
             credential = passkey_answer(await read_json_object(req))
@@ -389,6 +389,17 @@ async def _record_use(
         raise PasskeyRejected("sign_count")  # a count that did not go up: a cloned key?
     if recorded < 0:
         raise PasskeyRejected("unknown_credential")  # removed while it was checked
+
+
+async def _pending_verification(
+    req: falcon.asgi.Request, cookies: CookiePolicy, store: PendingSignIns
+) -> tuple[str, PendingSignIn] | None:
+    """This browser's pending sign-in and its id, if it waits for a second factor."""
+    pending_id = read_pending_cookie(req.get_header("Cookie"), cookies)
+    pending = await store.find(pending_id)
+    if pending is None or pending_id is None or pending.purpose != VERIFY:
+        return None
+    return pending_id, pending
 
 
 def _expired(resp: falcon.asgi.Response, cookies: CookiePolicy, login_path: str) -> None:
