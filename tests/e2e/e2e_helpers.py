@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 import subprocess
 import sys
@@ -264,3 +265,18 @@ def wait_until_every_worker_listens(stack: Stack) -> None:
     """Wait until every worker has (re)subscribed to revocations, as after a Redis restart."""
     listening = eventually(lambda: revocation_listeners(stack), lambda n: n == stack.workers)
     assert listening == stack.workers, f"{listening} of {stack.workers} workers subscribed"
+
+
+def log_records(stack: Stack) -> list[dict[str, Any]]:
+    """Every JSON record the stack's verifier has logged so far (audit records among them)."""
+    lines = stack.processes["verifier"].log_path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+def all_log_lines(stack: Stack) -> list[str]:
+    """Every line the verifier and nginx's error log have written so far."""
+    lines = stack.processes["verifier"].log_path.read_text(encoding="utf-8").splitlines()
+    error_log = stack.workdir / "error.log"
+    if error_log.exists():
+        lines += error_log.read_text(errors="replace").splitlines()
+    return lines

@@ -4,7 +4,6 @@ cookie value in any line. And with Redis down the page fails closed, touching no
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -14,6 +13,7 @@ from e2e_helpers import (
     PAGE_HEADERS,
     TIMEOUT,
     eventually,
+    log_records,
     new_user,
     set_cookie_headers,
     wait_until_every_worker_listens,
@@ -51,13 +51,8 @@ def _post(stack: Stack, browser: requests.Session, **fields: str) -> requests.Re
     )
 
 
-def _records(stack: Stack) -> list[dict[str, Any]]:
-    lines = stack.processes["verifier"].log_path.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.startswith("{")]
-
-
 def _events(stack: Stack, user: str) -> list[dict[str, Any]]:
-    return [r for r in _records(stack) if r.get("user") == user and "event" in r]
+    return [r for r in log_records(stack) if r.get("user") == user and "event" in r]
 
 
 def _revoked(stack: Stack, cause: str) -> float | None:

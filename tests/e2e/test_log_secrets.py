@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from conftest import StackFactory, access_key_file
 from e2e_helpers import (
+    all_log_lines,
     cookie_header,
     eventually,
     get_page,
+    log_records,
     new_user,
     post_logout,
     set_cookies,
@@ -34,21 +36,8 @@ if TYPE_CHECKING:
     from conftest import Stack
 
 
-def _records(stack: Stack) -> list[dict[str, Any]]:
-    lines = stack.processes["verifier"].log_path.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.startswith("{")]
-
-
-def _all_log_lines(stack: Stack) -> list[str]:
-    lines = stack.processes["verifier"].log_path.read_text(encoding="utf-8").splitlines()
-    error_log = stack.workdir / "error.log"
-    if error_log.exists():
-        lines += error_log.read_text(errors="replace").splitlines()
-    return lines
-
-
 def _audit(stack: Stack, event: str, user: str) -> list[dict[str, Any]]:
-    return [r for r in _records(stack) if r.get("event") == event and r.get("user") == user]
+    return [r for r in log_records(stack) if r.get("event") == event and r.get("user") == user]
 
 
 def _key_material(stack: Stack) -> list[str]:
@@ -100,7 +89,7 @@ def test_flows_are_audited_and_no_secret_reaches_a_log(fresh_stack: StackFactory
     secrets_used += _key_material(stack)
 
     assert eventually(lambda: _audit(stack, "refresh.replayed", name), bool)
-    for line in _all_log_lines(stack):
+    for line in all_log_lines(stack):
         for secret in secrets_used:
             assert secret not in line, f"a secret is in this log line: {line}"
 
@@ -122,7 +111,7 @@ def test_flows_are_audited_and_no_secret_reaches_a_log(fresh_stack: StackFactory
         assert re.fullmatch(r"[0-9a-f]{32}", record["request_id"]), record
     assert len({record["request_id"] for record in succeeded}) == len(succeeded)
     # gunicorn's own lines are JSON objects too.
-    assert any(r["logger"].startswith("gunicorn") for r in _records(stack))
+    assert any(r["logger"].startswith("gunicorn") for r in log_records(stack))
 
 
 def test_cli_commands_are_audited_and_print_no_secret(
@@ -155,7 +144,7 @@ def test_cli_commands_are_audited_and_print_no_secret(
     for user in json.loads(export_file.read_text())["users"]:
         secrets_used.append(user["password_hash"])
     secrets_used += _key_material(stack)
-    lines = _all_log_lines(stack)
+    lines = all_log_lines(stack)
     for result in outputs:
         lines += result.stdout.splitlines() + result.stderr.splitlines()
     for line in lines:

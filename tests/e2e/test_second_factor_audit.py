@@ -3,30 +3,16 @@ secret, recovery code or pending id reaches any log line (as test_log_secrets.py
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
-from e2e_helpers import new_user
+from e2e_helpers import all_log_lines, log_records, new_user
 from factor_helpers import enrol, password_step, pending_value, post_code
 
 if TYPE_CHECKING:
-    from conftest import Stack, StackFactory
+    from conftest import StackFactory
 
 pytestmark = pytest.mark.one_nginx
-
-
-def _records(stack: Stack) -> list[dict[str, Any]]:
-    lines = stack.processes["verifier"].log_path.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.startswith("{")]
-
-
-def _all_log_lines(stack: Stack) -> list[str]:
-    lines = stack.processes["verifier"].log_path.read_text(encoding="utf-8").splitlines()
-    error_log = stack.workdir / "error.log"
-    if error_log.exists():
-        lines += error_log.read_text(errors="replace").splitlines()
-    return lines
 
 
 def test_second_factor_flows_are_audited_and_no_secret_reaches_a_log(
@@ -43,7 +29,7 @@ def test_second_factor_flows_are_audited_and_no_secret_reaches_a_log(
     pending_ids.append(pending_value(with_recovery))
     assert post_code(with_recovery, stack, recovery_code=recovery_codes[0]).status_code == 200
 
-    mine = [record for record in _records(stack) if record.get("user") == name]
+    mine = [record for record in log_records(stack) if record.get("user") == name]
     events = [(r["event"], r.get("methods"), r.get("reason"), r.get("remaining")) for r in mine]
     assert ("totp.enrolled", None, None, None) in events
     assert ("signin.second_factor_failed", None, "bad_code", None) in events
@@ -55,6 +41,6 @@ def test_second_factor_flows_are_audited_and_no_secret_reaches_a_log(
         "verify",
     ]
     secrets_used = [password, app.secret, *recovery_codes, *pending_ids]
-    for line in _all_log_lines(stack):
+    for line in all_log_lines(stack):
         for secret in secrets_used:
             assert secret not in line, f"a secret in a log line: {line[:200]}"

@@ -4,22 +4,24 @@ step-up fails closed (503) and touches no cookie, and works with the same cookie
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import requests
-from e2e_helpers import PAGE_HEADERS, TIMEOUT, eventually, new_user, set_cookie_headers
+from e2e_helpers import (
+    PAGE_HEADERS,
+    TIMEOUT,
+    all_log_lines,
+    eventually,
+    log_records,
+    new_user,
+    set_cookie_headers,
+)
 from factor_helpers import enrol
 
 if TYPE_CHECKING:
     from conftest import Stack, StackFactory
 
 STEP_UP = "/auth/login?step_up=mfa&next=/step-up/mfa"
-
-
-def _records(stack: Stack) -> list[dict[str, Any]]:
-    lines = stack.processes["verifier"].log_path.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.startswith("{")]
 
 
 def _post(browser: requests.Session, stack: Stack, fields: dict[str, str]) -> requests.Response:
@@ -45,7 +47,7 @@ def test_step_ups_are_audited_with_reasons_and_no_secret_reaches_a_log(
     assert _post(browser, stack, {"code": ""}).status_code == 400
     assert _post(browser, stack, {"code": right}).status_code == 303
 
-    mine = [record for record in _records(stack) if record.get("user") == name]
+    mine = [record for record in log_records(stack) if record.get("user") == name]
     failed = [r for r in mine if r["event"] == "signin.step_up_failed"]
     stepped = [r for r in mine if r["event"] == "signin.stepped_up"]
     assert [(r["step"], r["reason"]) for r in failed] == [("mfa", "bad_code"), ("mfa", "bad_input")]
@@ -56,8 +58,7 @@ def test_step_ups_are_audited_with_reasons_and_no_secret_reaches_a_log(
         "pwd,otp",
     )
     assert stepped[0]["session"] == failed[0]["session"]
-    lines = stack.processes["verifier"].log_path.read_text(encoding="utf-8").splitlines()
-    for line in lines:
+    for line in all_log_lines(stack):
         for secret in (password, app.secret, wrong, right, *recovery_codes):
             assert secret not in line, f"a secret in a log line: {line[:200]}"
 
