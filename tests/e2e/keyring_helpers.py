@@ -143,14 +143,47 @@ def verifier_pids(stack: Stack) -> set[int]:
     return pids
 
 
-def reloads_naming(stack: Stack, kid: str) -> int:
-    """How many times a verifier worker logged a reloaded ring that lists `kid`."""
+_RELOADED = re.compile(r"key ring reloaded in worker (\d+) from .*: (\S.*)$")
+
+
+def worker_reloads(stack: Stack) -> dict[int, list[tuple[str, ...]]]:
+    """Each worker's reloaded rings, oldest first, as the kids each one listed, by PID.
+
+    A worker that has not reloaded since it started is absent.
+    """
     log = stack.processes["verifier"].log_path.read_text(encoding="utf-8", errors="replace")
-    return sum(
-        1
-        for line in log.splitlines()
-        if "key ring reloaded" in line and kid in line.split(": ")[-1]
-    )
+    reloads: dict[int, list[tuple[str, ...]]] = {}
+    for line in log.splitlines():
+        found = _RELOADED.search(line)
+        if found:
+            reloads.setdefault(int(found.group(1)), []).append(tuple(found.group(2).split(", ")))
+    return reloads
+
+
+def worker_pids(stack: Stack) -> set[int]:
+    """The PIDs of the verifier's workers (its gunicorn master left out)."""
+    return verifier_pids(stack) - {stack.processes["verifier"].pid}
+
+
+def every_worker_holds(stack: Stack, *kids: str) -> bool:
+    """Whether every worker's latest reloaded ring lists all of `kids`.
+
+    Per worker, because one that read a rotation of two files half-written holds only the
+    first key until its next check, while the other worker may already hold both.
+    """
+    reloads = worker_reloads(stack)
+    return all(pid in reloads and set(kids) <= set(reloads[pid][-1]) for pid in worker_pids(stack))
+
+
+def reload_counts(stack: Stack) -> dict[int, int]:
+    """How many rings each worker has reloaded so far, by PID."""
+    return {pid: len(rings) for pid, rings in worker_reloads(stack).items()}
+
+
+def every_worker_reloaded_since(stack: Stack, counts: dict[int, int]) -> bool:
+    """Whether every worker has reloaded at least once more than in `counts`."""
+    now = reload_counts(stack)
+    return all(now.get(pid, 0) > counts.get(pid, 0) for pid in worker_pids(stack))
 
 
 def token_kid(token: str) -> str:

@@ -115,7 +115,7 @@ def test_a_rule_can_deny_one_method_only(stack: Stack) -> None:
 def test_an_edited_rules_file_is_in_force_without_a_restart(stack: Stack) -> None:
     cookie = _cookie(stack)
     pid = stack.processes["verifier"].pid
-    reloads_before = _log_count(stack, f"reloaded: {ADDED_RULE} rule(s)")
+    reloads_before = _log_count(stack, f": {ADDED_RULE} rule(s)")
     assert get_page(stack, "/ruled/open", cookie=cookie).status_code == REACHED_THE_APP
     during: list[int] = []
     stop = threading.Event()
@@ -131,7 +131,7 @@ def test_an_edited_rules_file_is_in_force_without_a_restart(stack: Stack) -> Non
         _write_rules(stack, E2E_RULES + '\n[[rules]]\npaths = ["/ruled/open"]\npolicy = "deny"\n')
         # Each of the two workers reloads on its own, within a second, and says so.
         reloaded = wait_until(
-            lambda: _log_count(stack, f"reloaded: {ADDED_RULE} rule(s)") >= reloads_before + 2
+            lambda: _log_count(stack, f": {ADDED_RULE} rule(s)") >= reloads_before + 2
         )
     finally:
         stop.set()

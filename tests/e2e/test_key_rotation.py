@@ -15,8 +15,10 @@ from e2e_helpers import cookie_header, get_page, new_user, set_cookies, sign_in
 from keyring_helpers import (
     CachingJwksApp,
     DirectorySigner,
+    every_worker_holds,
+    every_worker_reloaded_since,
     jwks_kids,
-    reloads_naming,
+    reload_counts,
     token_expiry,
     token_kid,
     verifier_pids,
@@ -83,7 +85,7 @@ def test_rotation_mid_session_logs_nobody_out_and_no_app_fails(
     # happens before it signs is what the app below proves: it never refetches early, and
     # fails on any kid its cached copy does not know.
     wait_until(
-        lambda: reloads_naming(stack, new_access_kid) >= 2,
+        lambda: every_worker_holds(stack, new_access_kid, new_assertion_kid),
         "both workers reloaded the keys directory",
     )
     assert new_assertion_kid in jwks_kids(stack)
@@ -177,9 +179,12 @@ def test_a_withdrawn_access_key_refreshes_its_users_silently(fresh_stack: StackF
 
     # The emergency procedure: a new key that signs at once, then the old one withdrawn.
     new_kid, _ = rotate(stack, "--use", "access", "--publish-seconds", "0")["access"]
-    wait_until(lambda: reloads_naming(stack, new_kid) >= 2, "both workers read the new key")
+    wait_until(lambda: every_worker_holds(stack, new_kid), "both workers read the new key")
+    counts = reload_counts(stack)
     stack.verifier_command("keys", "retire", compromised, "--force")
-    wait_until(lambda: reloads_naming(stack, new_kid) >= 4, "both workers read the tombstone")
+    wait_until(
+        lambda: every_worker_reloaded_since(stack, counts), "both workers read the tombstone"
+    )
 
     # Its token, still well inside its own lifetime, no longer verifies anything...
     alone = get_page(stack, cookie=cookie_header(stack, access=signed.access))

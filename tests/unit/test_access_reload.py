@@ -84,4 +84,4 @@ def test_a_reload_is_an_audit_record(tmp_path: Path) -> None:
     assert reloader.check_now()
     (record,) = audit.records
     assert record.event == "config.reloaded"
-    assert record.fields == {"what": "rules", "file": str(path), "rules": 1}
+    assert record.fields == {"what": "rules", "worker": os.getpid(), "file": str(path), "rules": 1}

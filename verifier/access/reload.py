@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from pathlib import Path
 
 from verifier.access.decision import AccessPolicy
@@ -66,9 +67,16 @@ class RulesReloader:
             log.error("rules file not reloaded, keeping the rules in force: %s", error)
             return False
         self._policy.replace_rules(rules)
-        log.info("rules file %s reloaded: %d rule(s)", self._path, len(rules.rules))
+        worker = os.getpid()  # each worker reloads on its own
+        log.info(
+            "rules file %s reloaded in worker %d: %d rule(s)", self._path, worker, len(rules.rules)
+        )
         self._audit.record(
-            "config.reloaded", what="rules", file=str(self._path), rules=len(rules.rules)
+            "config.reloaded",
+            what="rules",
+            worker=worker,
+            file=str(self._path),
+            rules=len(rules.rules),
         )
         return True
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -80,9 +81,16 @@ class KeyRingReloader:
         self._current.swap(ring)
         self._signature = signature
         self._last_error = None
-        log.info("key ring reloaded from %s: %s", self._directory, _describe(ring))
+        # Each worker reloads on its own: the PID tells an operator (and a test) which ones
+        # hold the new ring, since a change of several files can be seen half-done once.
+        worker = os.getpid()
+        log.info(
+            "key ring reloaded in worker %d from %s: %s", worker, self._directory, _describe(ring)
+        )
         # Key ids only: never key material.
-        self._audit.record("keys.reloaded", directory=str(self._directory), kids=_describe(ring))
+        self._audit.record(
+            "keys.reloaded", worker=worker, directory=str(self._directory), kids=_describe(ring)
+        )
         return True
 
     def _failed(self, signature: DirectorySignature | None, error: KeyFileError) -> None:
