@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from verifier.keyring.loader import directory_ring, ring_policy
 from verifier.keyring.material import generate_key
 from verifier.keyring.reloader import KeyRingReloader, watched_ring
 from verifier.keyring.ring import CurrentRing, KeyRing
+from verifier.observe import RecordingAuditLog
 from verifier.settings import Settings, SigningKey
 
 NOW = 1_700_000_000
@@ -151,3 +153,25 @@ def test_run_picks_up_a_change_on_its_own_and_stops_when_asked(tmp_path: Path) -
         await asyncio.wait_for(task, DEADLINE_SECONDS)
 
     asyncio.run(scenario())
+
+
+def test_a_reload_names_its_worker_in_the_log_and_the_audit_record(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    directory = tmp_path / "keys"
+    write_key_file(directory, generate_key("access", "HS256", NOW, NOW))
+    audit = RecordingAuditLog()
+    current, reloader = watched_ring(settings_for(directory), clock, audit)
+    assert reloader is not None
+    added = generate_key("access", "HS256", NOW, NOW + 60)
+    write_key_file(directory, added)
+
+    with caplog.at_level(logging.INFO):
+        assert asyncio.run(reloader.check()) is True
+
+    listed = ", ".join(sorted(kids(current.ring)))
+    assert f"key ring reloaded in worker {os.getpid()} from {directory}: {listed}" in caplog.text
+    (record,) = audit.records
+    assert record.event == "keys.reloaded"
+    assert record.fields == {"worker": os.getpid(), "directory": str(directory), "kids": listed}
+    assert added.kid in listed
