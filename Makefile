@@ -1,26 +1,74 @@
 # verifier: `make demo` runs the local stack, `make test` runs every check, `make bench` measures.
 # `make test-ha` runs the tests on real Redis Cluster and Sentinel deployments.
+#
+# Every install comes from uv.lock (versions and hashes), through uv, itself installed from
+# tools/uv.txt with hashes: the venv on this machine is the one CI tested. See README "Installs".
+SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
 PORT ?= 8080
 
-.PHONY: venv lint test test-ha unit e2e demo bench clean
+# uv uses this machine's interpreter (it never downloads one) and installs into $(VENV).
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-# The venv is rebuilt whenever the dependency list changes.
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+LOCK_MISMATCH := uv.lock does not match pyproject.toml: run 'make lock' and commit uv.lock
+
+.PHONY: venv lock-check lock upgrade test-latest test-oldest lint lint-with test test-ha unit e2e \
+	demo bench clean
+
+$(UV): tools/uv.txt
+	rm -rf $(TOOLS)
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --require-hashes --no-deps -r tools/uv.txt
+	touch $(UV)
+
+# Offline: an up-to-date lock is checked without the network, so a mismatch is the only failure.
+lock-check: $(UV)
+	@$(UV) lock --check --offline --quiet 2>/dev/null || { echo "$(LOCK_MISMATCH)" >&2; exit 1; }
+
+# The venv is synced to the lock whenever the lock, the ranges or uv change: exactly the
+# locked set (anything else is removed), the project itself editable.
+$(STAMP): pyproject.toml uv.lock $(UV)
+	@$(MAKE) --no-print-directory lock-check
+	$(UV) sync --locked --quiet --extra dev --python $(PYTHON)
 	touch $(STAMP)
 
 venv: $(STAMP)
 
+# After editing pyproject.toml: resolve what the edit needs, keep every other version.
+lock: $(UV)
+	$(UV) lock
+
+# Newest versions within the ranges, then the whole suite: one command, one reviewed commit.
+upgrade: $(UV)
+	$(UV) lock --upgrade
+	$(MAKE) test test-ha
+
+# Drift seen before it bites: a throwaway venv with the newest (test-latest) or the lowest
+# (test-oldest) versions the ranges admit, not the lock, through lint and the unit tests.
+test-latest: RESOLUTION := highest
+test-oldest: RESOLUTION := lowest-direct
+test-latest test-oldest: $(UV)
+	rm -rf .venv-$(RESOLUTION)
+	$(UV) venv --quiet --python $(PYTHON) .venv-$(RESOLUTION)
+	$(UV) pip install --quiet --python .venv-$(RESOLUTION)/bin/python \
+		--resolution $(RESOLUTION) -e '.[dev]'
+	.venv-$(RESOLUTION)/bin/python tools/lock_drift.py uv.lock
+	$(MAKE) --no-print-directory lint-with VENV_BIN=.venv-$(RESOLUTION)/bin
+	.venv-$(RESOLUTION)/bin/pytest -q -n 2 tests/unit
+
 lint: venv
-	$(VENV)/bin/ruff check verifier tests bench
-	$(VENV)/bin/ruff format --check verifier tests bench
-	$(VENV)/bin/mypy
+	$(MAKE) --no-print-directory lint-with VENV_BIN=$(VENV)/bin
+
+lint-with:
+	$(VENV_BIN)/ruff check verifier tests bench tools
+	$(VENV_BIN)/ruff format --check verifier tests bench tools
+	$(VENV_BIN)/mypy
 
 test: lint
 	$(VENV)/bin/pytest -q -m "not ha" -n 2
@@ -43,4 +91,5 @@ bench: venv
 	$(PY) -m bench $(if $(REDIS),--redis $(REDIS))
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(TOOLS) .venv-highest .venv-lowest-direct .mypy_cache .ruff_cache \
+		.pytest_cache .hypothesis

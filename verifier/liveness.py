@@ -208,7 +208,7 @@ class RevocationListener:
         finally:
             self._was_trusted = self._cache.trusted
             self._cache.distrust()
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
 
     async def _beat(self, heartbeat: Heartbeat) -> None:
         if heartbeat.overdue():

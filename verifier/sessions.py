@@ -449,7 +449,7 @@ class SessionStore:
     async def session_details(self, user: str) -> list[SessionDetails]:
         """The user's live sessions with what they recorded, oldest first; two round trips."""
         members: list[bytes] = await _guard(
-            self._redis.zrange(self._keys.session_index(user), 0, -1)  # type: ignore[arg-type]
+            self._redis.zrange(self._keys.session_index(user), 0, -1)  # type: ignore[arg-type, unused-ignore]
         )
         session_ids = [as_text(member) for member in members]
         if not session_ids:
@@ -481,7 +481,7 @@ class SessionStore:
     async def list_sessions(self, user: str) -> list[str]:
         """Ids of the user's sessions that are still live."""
         members: list[bytes] = await _guard(
-            self._redis.zrange(self._keys.session_index(user), 0, -1)  # type: ignore[arg-type]
+            self._redis.zrange(self._keys.session_index(user), 0, -1)  # type: ignore[arg-type, unused-ignore]
         )
         live: list[str] = []
         for member in members:

@@ -129,7 +129,7 @@ def _sentinel_master(target: RedisTarget, clock: Callable[[], float]) -> aioredi
         sentinel_options["username"] = target.sentinel_username
     if target.sentinel_password is not None:
         sentinel_options["password"] = target.sentinel_password
-    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+    sentinel = Sentinel(  # type: ignore[no-untyped-call, unused-ignore]
         [(node.host, node.port) for node in target.nodes],
         sentinel_kwargs=sentinel_options,
         **_common_options(target),

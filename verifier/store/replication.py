@@ -95,7 +95,7 @@ async def _on_cluster_node(
     while True:
         node = client.get_node_from_key(keys[0])
         if node is None:
-            raise redis.exceptions.SlotNotCoveredError("no master serves the slot")
+            raise redis.exceptions.SlotNotCoveredError("no master serves the slot")  # type: ignore[no-untyped-call, unused-ignore]
         evalsha = PipelineCommand(0, "EVALSHA", script.sha, len(keys), *keys, *args)
         wait = PipelineCommand(1, "WAIT", ack.min_replicas, ack.wait_ms)
         await node.execute_pipeline([evalsha, wait])

@@ -144,13 +144,13 @@ class FencedSentinelPool(SentinelConnectionPool):
         self._confirmed_at: float | None = None
         self._asked_at: float | None = None
         self._warned_unconfirmed = False
-        super().__init__(service_name, sentinel_manager, **kwargs)  # type: ignore[no-untyped-call]
+        super().__init__(service_name, sentinel_manager, **kwargs)  # type: ignore[no-untyped-call, unused-ignore]
         self._quorum = SentinelQuorum(sentinel_manager.sentinels, service_name)
         self._confirming = asyncio.Lock()
 
     def reset(self) -> None:
         """Forget the confirmed master along with the connections."""
-        super().reset()  # type: ignore[no-untyped-call]
+        super().reset()  # type: ignore[no-untyped-call, unused-ignore]
         self._confirmed_at = None
         self._asked_at = None
         self._warned_unconfirmed = False
@@ -163,7 +163,7 @@ class FencedSentinelPool(SentinelConnectionPool):
         """A connection to the confirmed master, confirming it first when it is due."""
         await self._confirm(max_age=CONFIRM_SECONDS)
         acquire = super().get_connection
-        connection: AbstractConnection = await acquire(*args, **options)  # type: ignore[no-untyped-call]
+        connection: AbstractConnection = await acquire(*args, **options)  # type: ignore[no-untyped-call, unused-ignore]
         if _address_of(connection) != self.master_address:
             # Opened to a master the sentinels no longer name: open it again.
             try:

@@ -67,7 +67,7 @@ def serve_exposition(host: str, port: int, directory: Path) -> None:
     from prometheus_client.multiprocess import MultiProcessCollector  # noqa: PLC0415
 
     registry = CollectorRegistry()
-    MultiProcessCollector(registry, path=str(directory))  # type: ignore[no-untyped-call]
+    MultiProcessCollector(registry, path=str(directory))  # type: ignore[no-untyped-call, unused-ignore]
     start_http_server(port, addr=host, registry=registry)
 
 
@@ -76,7 +76,7 @@ def mark_worker_dead(pid: int, directory: Path) -> None:
     from prometheus_client import multiprocess  # noqa: PLC0415
 
     with contextlib.suppress(FileNotFoundError):
-        multiprocess.mark_process_dead(pid, str(directory))  # type: ignore[no-untyped-call]
+        multiprocess.mark_process_dead(pid, str(directory))  # type: ignore[no-untyped-call, unused-ignore]
 
 
 def configured_directory() -> Path | None:
