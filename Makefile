@@ -86,9 +86,10 @@ e2e: venv
 demo: venv
 	$(PY) -m verifier demo --port $(PORT)
 
-# `make bench REDIS=sentinel` (or cluster, or all: each topology in turn, compared).
+# `make bench REDIS=sentinel` (or cluster, or all: each topology in turn, compared);
+# `make bench REDIS=sentinel ACK=1`: that topology with VERIFIER_REDIS_MIN_REPLICAS 0 and 1.
 bench: venv
-	$(PY) -m bench $(if $(REDIS),--redis $(REDIS))
+	$(PY) -m bench $(if $(REDIS),--redis $(REDIS)) $(if $(ACK),--compare-replica-ack)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .venv-highest .venv-lowest-direct .mypy_cache .ruff_cache \

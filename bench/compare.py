@@ -1,8 +1,11 @@
-"""`--redis all`: the same scenarios on standalone, Sentinel and Cluster, compared.
+"""Variants of the stack measured in turn and compared with a baseline among them.
 
-Each topology gets a stack of its own, all three started together and measured in turn,
-round after round (ROUNDS, each in a rotated order): a scenario's ratio on Sentinel or
-Cluster is the median over the rounds of its requests/s divided by standalone's of the same
+`--redis all`: the same scenarios on standalone, Sentinel and Cluster (baseline:
+standalone). `--compare-replica-ack`: one HA topology twice, rotations and revocations
+answered at once (`VERIFIER_REDIS_MIN_REPLICAS=0`, the baseline) and after a replica
+confirmed them (`=1`). Each variant gets a stack of its own, all started together and
+measured in turn, round after round (ROUNDS, each in a rotated order): a scenario's ratio
+is the median over the rounds of its requests/s divided by the baseline's of the same
 round. Windows minutes apart measure the shared machine's drift as much as the topology
 (standalone alone moved 11,800-15,400 requests/s between runs here), and interleaved
 rounds cancel most of it. The target (issue 13): the valid path keeps >= 0.85x.
@@ -25,9 +28,9 @@ ROUNDS = 3
 Runs = Mapping[str, Mapping[str, Sequence[Measurement]]]
 
 
-def round_ratios(runs: Runs, topology: str, scenario: str) -> list[float]:
-    """Each round's requests/s of `scenario` on `topology` divided by standalone's."""
-    bases = runs.get(BASELINE, {}).get(scenario, ())
+def round_ratios(runs: Runs, topology: str, scenario: str, baseline: str = BASELINE) -> list[float]:
+    """Each round's requests/s of `scenario` on `topology` divided by the baseline's."""
+    bases = runs.get(baseline, {}).get(scenario, ())
     found = runs.get(topology, {}).get(scenario, ())
     return [
         measured.result.requests_per_second / base.result.requests_per_second
@@ -36,9 +39,9 @@ def round_ratios(runs: Runs, topology: str, scenario: str) -> list[float]:
     ]
 
 
-def ratio(runs: Runs, topology: str, scenario: str) -> float | None:
-    """The median of the rounds' ratios of `scenario` on `topology` to standalone."""
-    ratios = round_ratios(runs, topology, scenario)
+def ratio(runs: Runs, topology: str, scenario: str, baseline: str = BASELINE) -> float | None:
+    """The median of the rounds' ratios of `scenario` on `topology` to the baseline's."""
+    ratios = round_ratios(runs, topology, scenario, baseline)
     return statistics.median(ratios) if ratios else None
 
 
@@ -65,18 +68,23 @@ def targets(runs: Runs) -> list[Target]:
     return found
 
 
-def render(runs: Runs, found_targets: Sequence[Target], checks: Sequence[Check]) -> str:
+def render(
+    runs: Runs,
+    found_targets: Sequence[Target],
+    checks: Sequence[Check],
+    baseline: str = BASELINE,
+) -> str:
     """The comparison table, the Redis commands per request, the targets and the checks."""
     lines = [
-        "| topology | scenario | req/s (median) | p99 ms (median) | vs standalone (median) | "
+        f"| variant | scenario | req/s (median) | p99 ms (median) | vs {baseline} (median) | "
         "rounds | others' CPU (max) | verifier CPU µs/request (median) | "
         "Redis commands per request |",
         "|---|---|---:|---:|---:|---|---:|---:|---|",
     ]
     for topology, scenarios in runs.items():
         for scenario, rounds in scenarios.items():
-            value = ratio(runs, topology, scenario)
-            ratios = round_ratios(runs, topology, scenario)
+            value = ratio(runs, topology, scenario, baseline)
+            ratios = round_ratios(runs, topology, scenario, baseline)
             rps = statistics.median(m.result.requests_per_second for m in rounds)
             p99 = statistics.median(m.result.p99_ms for m in rounds)
             others = [m.others_cpu_percent for m in rounds if m.others_cpu_percent is not None]
@@ -113,6 +121,7 @@ def results_json(
     found_targets: Sequence[Target],
     checks: Sequence[Check],
     wall_time_seconds: float,
+    baseline: str = BASELINE,
 ) -> dict[str, Any]:
     """Everything of the comparison run, JSON-ready."""
     topologies: dict[str, Any] = {}
@@ -120,9 +129,9 @@ def results_json(
         topologies[topology] = {
             scenario: {
                 "title": rounds[0].title,
-                "ratio_vs_standalone": _rounded(ratio(runs, topology, scenario)),
-                "round_ratios_vs_standalone": [
-                    round(value, 3) for value in round_ratios(runs, topology, scenario)
+                "ratio_vs_baseline": _rounded(ratio(runs, topology, scenario, baseline)),
+                "round_ratios_vs_baseline": [
+                    round(value, 3) for value in round_ratios(runs, topology, scenario, baseline)
                 ],
                 "rounds": [
                     {
@@ -138,6 +147,7 @@ def results_json(
     return {
         "machine": dict(machine),
         "options": dict(options),
+        "baseline": baseline,
         "topologies": topologies,
         "targets": [asdict(target) for target in found_targets],
         "checks": [asdict(check) for check in checks],

@@ -23,6 +23,7 @@ _NEEDS = {
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
 # `--redis`: one topology, or "all": the same scenarios on each, in one run, compared.
 REDIS_CHOICES = ("standalone", "sentinel", "cluster", "all")
+HA_TOPOLOGIES = ("sentinel", "cluster")
 # What `--redis all` runs unless --only says otherwise: the path every protected request
 # takes, and the one that writes (a rotation per request).
 COMPARED_SCENARIOS = ("valid", "refresh")
@@ -41,6 +42,8 @@ class Options:
     scenarios: tuple[str, ...] = SCENARIOS
     output: Path = DEFAULT_OUTPUT
     redis: str = "standalone"
+    # The topology twice, VERIFIER_REDIS_MIN_REPLICAS 0 and 1, compared (Sentinel, Cluster).
+    compare_replica_ack: bool = False
 
 
 def parse_options(argv: Sequence[str] | None = None) -> Options:
@@ -71,7 +74,16 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         help="the Redis under the verifiers; all: the scenarios (by default "
         f"{', '.join(COMPARED_SCENARIOS)}) on each topology, compared with standalone",
     )
+    parser.add_argument(
+        "--compare-replica-ack",
+        action="store_true",
+        help="with --redis sentinel or cluster: that topology twice, rotations and "
+        "revocations answered at once (VERIFIER_REDIS_MIN_REPLICAS=0) and after a replica "
+        "confirmed them (=1), compared",
+    )
     args = parser.parse_args(argv)
+    if args.compare_replica_ack and args.redis not in HA_TOPOLOGIES:
+        parser.error("--compare-replica-ack needs --redis sentinel or --redis cluster")
     # wrk gives each thread connections / threads connections, rounded down, and refuses
     # fewer connections than threads: a remainder would silently run fewer connections.
     for flag, connections in (
@@ -87,17 +99,20 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         threads=args.threads,
         workers=args.workers,
         flood_connections=args.flood_connections,
-        scenarios=_selected(parser, args.only, args.redis),
+        scenarios=_selected(
+            parser, args.only, compared=args.redis == "all" or args.compare_replica_ack
+        ),
         output=args.output,
         redis=args.redis,
+        compare_replica_ack=args.compare_replica_ack,
     )
 
 
 def _selected(
-    parser: argparse.ArgumentParser, only: list[str] | None, redis: str = "standalone"
+    parser: argparse.ArgumentParser, only: list[str] | None, compared: bool = False
 ) -> tuple[str, ...]:
     if not only:
-        return COMPARED_SCENARIOS if redis == "all" else SCENARIOS
+        return COMPARED_SCENARIOS if compared else SCENARIOS
     wanted = {name.strip() for item in only for name in item.split(",") if name.strip()}
     unknown = wanted - set(SCENARIOS)
     if unknown:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -92,9 +93,15 @@ class BenchStack:
     """Starts the stack in `workdir`; use as a context manager so it is always stopped."""
 
     def __init__(
-        self, workdir: Path, verifier_workers: int, redis_topology: str = "standalone"
+        self,
+        workdir: Path,
+        verifier_workers: int,
+        redis_topology: str = "standalone",
+        settings: Mapping[str, str] | None = None,
     ) -> None:
         self._workdir = workdir
+        # VERIFIER_* settings of a compared variant, on top of the bench's own.
+        self._settings = dict(settings or {})
         self._verifier_workers = verifier_workers
         self._redis = BenchRedis(workdir, redis_topology)
         self._redis_started = False
@@ -255,6 +262,7 @@ class BenchStack:
             # Off but where a scenario measures them (the metrics verifier): the other
             # figures stay comparable with earlier runs, and no two verifiers share a port.
             "VERIFIER_METRICS_BIND": "off",
+            **self._settings,
         }
 
     def _start_naive(self, redis_url: str, port: int) -> ManagedProcess:

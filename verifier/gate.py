@@ -188,6 +188,11 @@ class Gate:
                 log.warning("refresh token replayed: session revoked")
                 self._audit_replay(raw_refresh)
                 self._metrics.replay_detected()
+            elif rejection.reason == "lost":
+                # Not a theft signal: the master took over without the rotation that made
+                # this token (a failover lost it). The user signs in again; nothing ends.
+                log.warning("refresh token from a rotation Redis lost: sign-in needed")
+                self._audit_refresh(raw_refresh, "refresh.lost", cause="lost")
             raise
         self._metrics.refreshed(rotated=refreshed.new_refresh_token is not None)
         seconds_left = refreshed.seconds_left(now)
@@ -218,15 +223,18 @@ class Gate:
         )
 
     def _audit_replay(self, raw_refresh: str) -> None:
+        token = self._audit_refresh(raw_refresh, "refresh.replayed", cause="replayed")
+        if token is not None:
+            record_revocation(self._audit, RevocationCause.REPLAY, token.user, [token.session_id])
+
+    def _audit_refresh(self, raw_refresh: str, event: str, cause: str) -> RefreshToken | None:
         # Only who and which session: the token's secret part never reaches a record.
         try:
             token = RefreshToken.parse(raw_refresh)
         except RefreshRejected:
-            return
-        self._audit.record(
-            "refresh.replayed", user=token.user, session=token.session_id, cause="replayed"
-        )
-        record_revocation(self._audit, RevocationCause.REPLAY, token.user, [token.session_id])
+            return None
+        self._audit.record(event, user=token.user, session=token.session_id, cause=cause)
+        return token
 
     @property
     def audit(self) -> AuditLog:

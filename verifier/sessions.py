@@ -29,6 +29,10 @@ SESSION_ID_BYTES = 16  # 128 bits: unguessable, and short enough for headers and
 REFRESH_SECRET_BYTES = 32  # 256 bits, as RFC 9700 and our brief ask.
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 _REFRESH_SECRET = re.compile(r"[A-Za-z0-9_-]{43}")
+# A refresh token's generation follows its secret after this separator (a cookie-safe
+# character outside the secret's alphabet); a chain longer than 9 digits cannot happen.
+GENERATION_SEPARATOR = "@"
+_GENERATION = re.compile(r"0|[1-9][0-9]{0,8}")
 # What a session records of where it signed in from: short, and only ever displayed.
 MAX_DEVICE_LENGTH = 64
 MAX_ADDRESS_LENGTH = 64
@@ -49,14 +53,23 @@ def _load_script(name: str) -> str:
 
 @dataclass(frozen=True)
 class RefreshToken:
-    """An opaque refresh token: `user.session_id.secret`; only the secret's hash is stored."""
+    """An opaque refresh token: `user.session_id.secret@generation`; only the secret's hash
+    is stored.
+
+    The generation is the token's place in its session's chain (the login's token is 0, each
+    rotation adds one). It is not secret and proves nothing: a server that does not know a
+    presented hash reads it only to tell a token from a history it lost (a later
+    generation) from one it never issued. Tokens minted before generations have none.
+    """
 
     user: str
     session_id: str
     secret: str = ""
+    generation: int | None = None
 
     def __str__(self) -> str:
-        return f"{self.user}.{self.session_id}.{self.secret}"
+        chain = "" if self.generation is None else f"{GENERATION_SEPARATOR}{self.generation}"
+        return f"{self.user}.{self.session_id}.{self.secret}{chain}"
 
     @property
     def secret_hash(self) -> str:
@@ -70,22 +83,29 @@ class RefreshToken:
         parts = raw.rsplit(".", 2)
         if len(parts) != 3:
             raise RefreshRejected("malformed")
-        user_part, session_id, secret = parts
+        user_part, session_id, secret_part = parts
+        secret, separator, raw_generation = secret_part.partition(GENERATION_SEPARATOR)
         user = normalize_user_name(user_part)
         if (
             user is None
             or user != user_part
             or not _SESSION_ID.fullmatch(session_id)
             or not _REFRESH_SECRET.fullmatch(secret)
+            or (separator and not _GENERATION.fullmatch(raw_generation))
         ):
             raise RefreshRejected("malformed")
-        return cls(user=user, session_id=session_id, secret=secret)
+        generation = int(raw_generation) if separator else None
+        return cls(user=user, session_id=session_id, secret=secret, generation=generation)
 
     @classmethod
-    def mint(cls, user: str, session_id: str) -> RefreshToken:
+    def mint(cls, user: str, session_id: str, generation: int | None = None) -> RefreshToken:
         """A new token for a session, from the operating system's CSPRNG."""
         secret = secrets.token_urlsafe(REFRESH_SECRET_BYTES)
-        return cls(user=user, session_id=session_id, secret=secret)
+        return cls(user=user, session_id=session_id, secret=secret, generation=generation)
+
+    def at_generation(self, generation: int) -> RefreshToken:
+        """The same secret, placed at `generation` of its session's chain."""
+        return RefreshToken(self.user, self.session_id, self.secret, generation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +227,7 @@ class SessionStore:
         self._revoke_others = client.register_script(_load_script("revoke_others.lua"))
         self._step_up = client.register_script(_load_script("step_up_session.lua"))
         self._withhold = client.register_script(_load_script("withhold_rotation.lua"))
+        self._confirm = client.register_script(_load_script("confirm_rotation.lua"))
 
     async def create(
         self,
@@ -227,11 +248,13 @@ class SessionStore:
             auth_time=int(self._clock() if auth_time is None else auth_time),
         )
         session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
-        token = RefreshToken.mint(user, session_id)
-        evicted = await _guard(
-            self._create(
-                keys=[self._keys.session(user, session_id), self._keys.session_index(user)],
-                args=[
+        token = RefreshToken.mint(user, session_id, generation=0)
+        written = await _guard(
+            run_confirmed(
+                self._redis,
+                self._create,
+                [self._keys.session(user, session_id), self._keys.session_index(user)],
+                [
                     session_id,
                     token.secret_hash,
                     self._now_ms(),
@@ -247,8 +270,13 @@ class SessionStore:
                     device[:MAX_DEVICE_LENGTH],
                     address[:MAX_ADDRESS_LENGTH],
                 ],
+                self._replica_ack,
             )
         )
+        # A session a failover could lose is not handed out: the sign-in answers 503 and
+        # the user signs in again (the unused session ends at its idle timeout).
+        self._require_confirmed(written.confirmed)
+        evicted = written.reply
         return NewSession(
             user=user,
             session_id=session_id,
@@ -334,6 +362,8 @@ class SessionStore:
                     session_id,
                     self._channel,
                     user,
+                    -1 if presented.generation is None else presented.generation,
+                    "1" if self._replica_ack.enabled else "0",
                 ],
                 self._replica_ack,
             )
@@ -343,7 +373,9 @@ class SessionStore:
         if outcome == RotationOutcome.ROTATED.value:
             if not written.confirmed:
                 await self._withhold_rotation(presented, replacement)
-            new_token: RefreshToken | None = replacement
+            if self._replica_ack.enabled:
+                await self._confirm_rotation(replacement)
+            new_token: RefreshToken | None = replacement.at_generation(int(result[6]))
         elif outcome == RotationOutcome.GRACE.value:
             new_token = None
         else:
@@ -360,10 +392,25 @@ class SessionStore:
             sign_in=_stored_sign_in(result[3], result[4], result[5]),
         )
 
+    async def _confirm_rotation(self, replacement: RefreshToken) -> None:
+        # A replica has the rotation (and its `unconfirmed` mark, written by the same script):
+        # clear the mark before the new token leaves, so that the token it replaced is a
+        # replay again once its grace is over. Not waited for: if a failover loses this
+        # write, the session only keeps the mark (the replaced token may rotate once more
+        # past its grace instead of revoking the session); nobody is signed out.
+        await _guard(
+            self._confirm(
+                keys=[self._keys.session(replacement.user, replacement.session_id)],
+                args=[replacement.secret_hash],
+            )
+        )
+
     async def _withhold_rotation(self, presented: RefreshToken, replacement: RefreshToken) -> None:
-        # A failover now could bring back the session as it was before this rotation, so
-        # the new token is not handed out: the client keeps the one it presented, which
-        # the old state accepts as current and the new one (marked here) rotates again.
+        # A failover now could bring back the session as it was before this rotation, or with
+        # it: the new token is not handed out, and the client keeps the one it presented.
+        # The state before the rotation takes it as current; the state with it has its
+        # `unconfirmed` mark (same script), which lets the kept token rotate again past the
+        # grace window; the `undelivered` mark written here lets it rotate again at once.
         await _guard(
             self._withhold(
                 keys=[self._keys.session(presented.user, presented.session_id)],
@@ -492,8 +539,8 @@ class SessionStore:
 
     @staticmethod
     def _require_confirmed(confirmed: bool) -> None:
-        # The revocation stands on the master, but a failover could undo it: the caller
-        # answers 503 (cookies kept) and the user's retry revokes, and waits, again.
+        # The write stands on the master, but a failover could undo it: the caller answers
+        # 503 (cookies kept, none set) and the user's retry writes, and waits, again.
         if not confirmed:
             raise StoreUnavailable(REPLICAS_BEHIND)
 

@@ -43,7 +43,9 @@ HTTP_LOGINS = 40
 
 
 def _secret_bytes(token: str) -> bytes:
-    secret = token.rsplit(".", 2)[2]
+    # user.session.secret@generation: the generation is a public counter, not the secret.
+    secret, _at, generation = token.rsplit(".", 2)[2].partition("@")
+    assert generation == "0", token  # a login's token starts its session's chain
     raw = base64.urlsafe_b64decode(secret + "=" * (-len(secret) % 4))
     # Canonical base64url: no spare bits that would let two spellings mean one secret.
     assert base64.urlsafe_b64encode(raw).rstrip(b"=").decode() == secret

@@ -21,6 +21,7 @@ from verifier.cookies import CookiePolicy
 from verifier.keys import KeySpace
 from verifier.observe.audit import AuditRecord, RecordingAuditLog
 from verifier.passwords import PasswordHasher
+from verifier.sessions import RefreshToken
 from verifier.settings import Settings, SigningKey
 from verifier.users import UserStore
 
@@ -183,6 +184,28 @@ def test_a_replayed_refresh_token_records_the_replay_and_the_revocation(
     for record in service.audit.records:
         for value in record.fields.values():
             assert refresh.rsplit(".", 1)[-1] not in str(value)
+
+
+def test_a_token_of_a_generation_the_store_never_reached_is_recorded_as_lost_not_replayed(
+    service: Service,
+) -> None:
+    refresh = service.sign_in()[POLICY.refresh_name]
+    session_id = service.recorded("signin.succeeded")[0].fields["session"]
+    user_and_session, _ = refresh.rsplit(".", 1)
+    # What a client holds after rotations a failover lost: generation 5 of this session,
+    # with a secret this store never saw.
+    from_a_lost_history = f"{user_and_session}.{RefreshToken.mint('erin', session_id).secret}@5"
+
+    refused = service.check(from_a_lost_history)
+
+    assert refused.status_code == 401
+    assert "set-cookie" not in refused.headers
+    (lost,) = service.recorded("refresh.lost")
+    assert lost.fields == {"user": "erin", "session": session_id, "cause": "lost"}
+    # Not the theft signal, and nothing ends: anyone can write a large generation.
+    assert service.recorded("refresh.replayed") == []
+    assert service.recorded("session.revoked") == []
+    assert service.check(refresh).status_code == 204
 
 
 def test_an_account_throttle_refusal_records_which_limit_and_the_wait(

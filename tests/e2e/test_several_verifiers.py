@@ -9,7 +9,6 @@ is left with work through nginx.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +21,7 @@ from extra_verifier import extra_verifier
 
 from verifier.auth_check import SET_ACCESS_COOKIE_HEADER, SET_REFRESH_COOKIE_HEADER
 from verifier.keys import KeySpace
+from verifier.sessions import RefreshToken
 
 if TYPE_CHECKING:
     from conftest import Stack
@@ -60,7 +60,7 @@ def _stored_hashes(stack: Stack, user: str, session_id: str) -> tuple[str, str]:
 
 
 def _secret_hash(refresh: str) -> str:
-    return hashlib.sha256(refresh.rsplit(".", 1)[1].encode()).hexdigest()
+    return RefreshToken.parse(refresh).secret_hash
 
 
 def _assert_one_rotation_and_working_cookies(

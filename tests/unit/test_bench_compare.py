@@ -61,8 +61,9 @@ def test_each_topology_is_compared_with_standalone_round_by_round_against_the_08
         machine={}, options={}, runs=runs, found_targets=found, checks=[], wall_time_seconds=1.0
     )
     sentinel = results["topologies"]["sentinel"]["valid"]
-    assert sentinel["ratio_vs_standalone"] == 0.9
-    assert sentinel["round_ratios_vs_standalone"] == [0.9, 0.92, 0.75]
+    assert results["baseline"] == "standalone"
+    assert sentinel["ratio_vs_baseline"] == 0.9
+    assert sentinel["round_ratios_vs_baseline"] == [0.9, 0.92, 0.75]
     assert [r["requests"] for r in sentinel["rounds"]] == [90_000, 46_000, 60_000]
     assert results["topologies"]["cluster"]["valid"]["rounds"][0]["redis_commands_per_request"] == {
         "evalsha": 1.0
@@ -78,3 +79,27 @@ def test_a_round_missing_for_standalone_is_left_out_of_the_ratio() -> None:
         "sentinel": {"valid": [_measured("valid", 95_000), _measured("valid", 10_000)]},
     }
     assert compare.round_ratios(runs, "sentinel", "valid") == [0.95]
+
+
+def test_replica_ack_comparison_needs_an_ha_topology_and_runs_valid_and_refresh() -> None:
+    compared = parse_options(["--redis", "sentinel", "--compare-replica-ack"])
+    assert compared.compare_replica_ack
+    assert compared.scenarios == ("valid", "refresh")
+    with pytest.raises(SystemExit) as refused:
+        parse_options(["--compare-replica-ack"])
+    assert refused.value.code == 2
+
+
+def test_variants_are_compared_with_the_baseline_named() -> None:
+    runs = {
+        "sentinel, min replicas 0": {"refresh": [_measured("refresh", n) for n in (100, 80)]},
+        "sentinel, min replicas 1": {"refresh": [_measured("refresh", n) for n in (90, 60)]},
+    }
+    baseline = "sentinel, min replicas 0"
+    assert compare.round_ratios(runs, "sentinel, min replicas 1", "refresh", baseline) == [
+        0.9,
+        0.75,
+    ]
+    table = compare.render(runs, [], [], baseline)
+    assert "vs sentinel, min replicas 0 (median)" in table
+    assert "| sentinel, min replicas 1 | refresh | 8 | 2.00 | 0.82x | 0.90 / 0.75 |" in table

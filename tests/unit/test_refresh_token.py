@@ -1,4 +1,4 @@
-"""verifier.sessions.RefreshToken: the opaque `user.session_id.secret` cookie value."""
+"""verifier.sessions.RefreshToken: the opaque `user.session_id.secret@generation` cookie value."""
 
 from __future__ import annotations
 
@@ -41,6 +41,31 @@ def test_parse_splits_user_session_and_secret() -> None:
 def test_user_names_with_dots_parse_from_the_right(user: str) -> None:
     token = RefreshToken.parse(f"{user}.{SESSION_ID}.{SECRET}")
     assert (token.user, token.session_id, token.secret) == (user, SESSION_ID, SECRET)
+
+
+@pytest.mark.parametrize("generation", [0, 1, 7, 123456789])
+def test_the_generation_follows_the_secret_and_round_trips(generation: int) -> None:
+    raw = f"alice.{SESSION_ID}.{SECRET}@{generation}"
+    token = RefreshToken.parse(raw)
+    assert (token.secret, token.generation) == (SECRET, generation)
+    assert str(token) == raw
+
+
+def test_a_token_minted_before_generations_has_none_and_keeps_its_form() -> None:
+    token = RefreshToken.parse(f"alice.{SESSION_ID}.{SECRET}")
+    assert token.generation is None
+    assert "@" not in str(token)
+
+
+def test_the_generation_is_not_part_of_what_the_hash_covers() -> None:
+    # A public counter: the stored hash is the secret's alone, whatever the generation says.
+    at_one = RefreshToken("alice", SESSION_ID, SECRET, generation=1)
+    assert at_one.secret_hash == at_one.at_generation(9).secret_hash
+
+
+def test_minted_token_at_a_generation_round_trips() -> None:
+    token = RefreshToken.mint("alice", SESSION_ID, generation=3)
+    assert RefreshToken.parse(str(token)) == token
 
 
 def test_secret_hash_is_the_sha256_of_the_secret() -> None:
@@ -121,6 +146,13 @@ def test_user_part_that_is_not_already_canonical_is_rejected(user: str) -> None:
 @pytest.mark.parametrize("user", ["{alice}", "ali ce", "ali/ce", "x" * 65, "ålice", "ali:ce"])
 def test_user_part_that_is_not_a_valid_name_is_rejected(user: str) -> None:
     assert parse_reason(f"{user}.{SESSION_ID}.{SECRET}") == "malformed"
+
+
+@pytest.mark.parametrize(
+    "generation", ["", "-1", "01", "1234567890", "1a", " 1", "1 ", "+1", "1@2", "\u0661"]
+)
+def test_a_generation_that_is_not_a_plain_count_is_rejected(generation: str) -> None:
+    assert parse_reason(f"alice.{SESSION_ID}.{SECRET}@{generation}") == "malformed"
 
 
 def test_trailing_newline_is_not_ignored() -> None:

@@ -10,7 +10,7 @@
 local now = tonumber(ARGV[3])
 local absolute_ms = now + tonumber(ARGV[5]) * 1000
 redis.call('HSET', KEYS[1], 'created_ms', now, 'absolute_ms', absolute_ms,
-           'current', ARGV[2], 'previous', '', 'previous_until_ms', 0,
+           'current', ARGV[2], 'previous', '', 'previous_until_ms', 0, 'generation', 0,
            'amr', ARGV[11], 'auth_time', ARGV[12], 'device', ARGV[13], 'address', ARGV[14])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 

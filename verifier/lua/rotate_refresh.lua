@@ -3,20 +3,34 @@
 -- KEYS[4] the user's record (read only: its groups travel back with the answer, so a refresh
 -- needs no second round trip to learn them)
 -- ARGV[1] presented hash, ARGV[2] new hash, ARGV[3] now (ms), ARGV[4] grace window (ms),
--- ARGV[5] idle timeout (s), ARGV[6] session id, ARGV[7] revocation channel, ARGV[8] user
--- Returns {outcome, absolute_ms, groups, amr, auth_time, created_ms}; groups is the record's
--- comma-joined `groups` field ('' for none, and on a denial); amr and auth_time are how and
--- when the user signed in (false for a session from before they were recorded: the caller
--- reads that as a password at created_ms), so that the new access token carries them
--- unchanged (a refresh is not a sign-in); outcome is one of:
+-- ARGV[5] idle timeout (s), ARGV[6] session id, ARGV[7] revocation channel, ARGV[8] user,
+-- ARGV[9] the presented token's generation (-1 for a token minted before generations),
+-- ARGV[10] '1' when the verifier waits for replicas before answering (see `unconfirmed`)
+-- Returns {outcome, absolute_ms, groups, amr, auth_time, created_ms, generation}; groups is
+-- the record's comma-joined `groups` field ('' for none, and on a denial); amr and auth_time
+-- are how and when the user signed in (false for a session from before they were recorded:
+-- the caller reads that as a password at created_ms), so that the new access token carries
+-- them unchanged (a refresh is not a sign-in); generation is the new token's place in the
+-- session's chain of tokens (the login's token is 0); outcome is one of:
 --   rotated   presented was current: new hash stored, presented kept as "previous" for grace;
 --             also the same call again (presented is previous and the new hash is already
 --             current: a client retry after a lost reply), and presented previous while
---             current is marked `undelivered` (see withhold_rotation.lua: the answer that
---             carried current never left the verifier, so presented is still the holder's)
+--             nobody is known to hold current (`undelivered`, or `unconfirmed` past the grace)
 --   grace     presented was the previous token, inside the grace window: accept, no rotation
---   replayed  a rotated-out token after its grace (or older): the whole session is revoked
+--   replayed  a rotated-out token after its grace (or older), whose successor was handed
+--             out: the whole session is revoked
+--   lost      a token of a later generation than this server's current one: this server
+--             never saw the rotation that made it (a failover lost it); deny, change nothing
 --   unknown   no such session, or a hash this session never issued: deny, change nothing
+--
+-- Two marks say that the holder of `current` may not have it, so that the token it kept is
+-- not taken for a replay:
+--   unconfirmed  written by the rotation itself, in the same script, when the verifier waits
+--                for replicas: whichever server has the rotation (the master, a replica
+--                promoted after it) has the mark with it. The verifier clears it once a
+--                replica has confirmed the rotation, just before it hands out the new token.
+--   undelivered  written after a rotation whose replicas did not confirm (withhold_rotation
+--                .lua): the new token was never handed out.
 local function revoke()
   redis.call('DEL', KEYS[1], KEYS[2])
   redis.call('ZREM', KEYS[3], ARGV[6])
@@ -25,7 +39,8 @@ end
 
 local now = tonumber(ARGV[3])
 local session = redis.call('HMGET', KEYS[1], 'current', 'previous', 'previous_until_ms',
-                          'absolute_ms', 'amr', 'auth_time', 'created_ms', 'undelivered')
+                          'absolute_ms', 'amr', 'auth_time', 'created_ms', 'undelivered',
+                          'unconfirmed', 'generation')
 local current, previous = session[1], session[2]
 if not current then
   return {'unknown', '0', ''}
@@ -36,14 +51,28 @@ if now >= absolute_ms then
   revoke()
   return {'unknown', '0', ''}
 end
+local generation = tonumber(session[10]) or 0
 
-local function rotated()
+local function answer(outcome, new_generation)
+  return {outcome, tostring(absolute_ms), redis.call('HGET', KEYS[4], 'groups') or '',
+          session[5], session[6], session[7], tostring(new_generation)}
+end
+
+local function rotated(new_generation)
   -- Rotation renews the idle timeout, never the absolute lifetime counted from login.
   local ttl_ms = math.min(tonumber(ARGV[5]) * 1000, absolute_ms - now)
   redis.call('PEXPIRE', KEYS[1], ttl_ms)
   redis.call('PEXPIRE', KEYS[2], absolute_ms - now)
-  return {'rotated', tostring(absolute_ms), redis.call('HGET', KEYS[4], 'groups') or '',
-          session[5], session[6], session[7]}
+  return answer('rotated', new_generation)
+end
+
+local function mark_unconfirmed()
+  if ARGV[10] == '1' then
+    redis.call('HSET', KEYS[1], 'unconfirmed', ARGV[2])
+  else
+    redis.call('HDEL', KEYS[1], 'unconfirmed')
+  end
+  redis.call('HDEL', KEYS[1], 'undelivered')
 end
 
 if ARGV[1] == current then
@@ -53,9 +82,10 @@ if ARGV[1] == current then
   -- used_ms: the account page's "last used", written only by a rotation, so that an
   -- allowed /auth request never writes to Redis.
   redis.call('HSET', KEYS[1], 'current', ARGV[2], 'previous', current,
-             'previous_until_ms', now + tonumber(ARGV[4]), 'used_ms', now)
-  redis.call('HDEL', KEYS[1], 'undelivered')
-  return rotated()
+             'previous_until_ms', now + tonumber(ARGV[4]), 'used_ms', now,
+             'generation', generation + 1)
+  mark_unconfirmed()
+  return rotated(generation + 1)
 end
 
 if ARGV[1] == previous and ARGV[2] == current then
@@ -63,21 +93,22 @@ if ARGV[1] == previous and ARGV[2] == current then
   -- nobody else can present this pair. Written again (same value) so that a WAIT on the
   -- retry's connection waits for the replication of the first run too.
   redis.call('HSET', KEYS[1], 'current', ARGV[2])
-  return rotated()
+  return rotated(generation)
 end
 
-if ARGV[1] == previous and session[8] == current then
-  -- Nobody holds current: rotate from presented again, which stays the previous token.
+local past_grace = previous ~= '' and now > tonumber(session[3])
+if ARGV[1] == previous and (session[8] == current or (session[9] == current and past_grace)) then
+  -- Nobody is known to hold current: rotate from presented again, which stays the previous
+  -- token, and the new token takes current's place in the chain.
   redis.call('HSET', KEYS[1], 'current', ARGV[2], 'previous_until_ms', now + tonumber(ARGV[4]),
              'used_ms', now)
-  redis.call('HDEL', KEYS[1], 'undelivered')
-  return rotated()
+  mark_unconfirmed()
+  return rotated(generation)
 end
 
 if ARGV[1] == previous then
-  if now <= tonumber(session[3]) then
-    return {'grace', tostring(absolute_ms), redis.call('HGET', KEYS[4], 'groups') or '',
-            session[5], session[6], session[7]}
+  if not past_grace then
+    return answer('grace', generation)
   end
   revoke()
   return {'replayed', '0', ''}
@@ -86,5 +117,8 @@ end
 if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then
   revoke()
   return {'replayed', '0', ''}
+end
+if tonumber(ARGV[9]) > generation then
+  return {'lost', '0', ''}
 end
 return {'unknown', '0', ''}

@@ -45,6 +45,7 @@ _REFRESH_DENIALS = {
     "malformed": "refresh_malformed",
     "unknown": "refresh_unknown",
     "replayed": "refresh_replayed",
+    "lost": "refresh_lost",
 }
 # Every other access-token reason is a claim PyJWT or verifier.tokens refused.
 _ACCESS_OTHER = "access_bad_claims"
