@@ -69,6 +69,7 @@ lint-with:
 	$(VENV_BIN)/ruff check verifier tests bench tools
 	$(VENV_BIN)/ruff format --check verifier tests bench tools
 	$(VENV_BIN)/mypy
+	$(VENV_BIN)/lint-imports --no-cache
 
 test: lint
 	$(VENV)/bin/pytest -q -m "not ha" -n 2

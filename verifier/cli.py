@@ -18,29 +18,29 @@ from verifier.access.paths import normalized_path
 from verifier.errors import SettingsError, SettingsInvalid, StoreUnavailable, VerifierError
 from verifier.factors.methods import PASSWORD, SignIn, checked_amr
 from verifier.factors.user_factors import UserFactors
-from verifier.htpasswd import HtpasswdRefused, parse_htpasswd
 from verifier.keyring.commands import add_keys_commands
-from verifier.keys import KeySpace, normalize_user_name
 from verifier.observe.audit import record_revocation
 from verifier.observe.causes import RevocationCause
 from verifier.observe.command_audit import command_audit_log
 from verifier.observe.metrics.commands import command_revocations
 from verifier.observe.metrics.exposition import MULTIPROC_ENV, check_bind_free, prepare_directory
-from verifier.passwords import PasswordHasher
-from verifier.preflight import check_configuration, redis_problem
-from verifier.redis_store import guard_for
-from verifier.sessions import REPLICAS_BEHIND, SessionPolicy, SessionStore
+from verifier.service.preflight import check_configuration, redis_problem
+from verifier.sessions.store import REPLICAS_BEHIND, SessionPolicy, SessionStore
 from verifier.settings import ENV_PREFIX, Settings, load_settings
 from verifier.store import client_for
-from verifier.throttle import PASSWORD_SPACE, SECOND_FACTOR_SPACE, account_counter_key
-from verifier.user_export import ExportRefused, parse_document, render_document, write_export_file
-from verifier.users import (
+from verifier.store.keyspace import KeySpace, normalize_user_name
+from verifier.store.outages import guard_for
+from verifier.users.export import ExportRefused, parse_document, render_document, write_export_file
+from verifier.users.htpasswd import HtpasswdRefused, parse_htpasswd
+from verifier.users.passwords import PasswordHasher
+from verifier.users.store import (
     UnknownUser,
     UserRecord,
     UserStore,
     checked_groups,
     parse_groups,
 )
+from verifier.users.throttle import PASSWORD_SPACE, SECOND_FACTOR_SPACE, account_counter_key
 
 # Every Redis call of this module, timed under its name (verifier_redis_call_*).
 _guard = guard_for("cli")
@@ -268,7 +268,7 @@ def _serve(args: argparse.Namespace) -> int:
     command = [
         gunicorn,
         "--worker-class",
-        "verifier.worker.VerifierWorker",
+        "verifier.service.worker.VerifierWorker",
         "--bind",
         args.bind,
         "--workers",
@@ -299,7 +299,7 @@ def _metrics_options(settings: Settings) -> list[str]:
     # Taken now rather than found taken by the master after the workers started.
     check_bind_free(*settings.metrics_bind)
     os.environ[MULTIPROC_ENV] = str(prepare_directory(settings.metrics_dir))
-    return ["--config", "python:verifier.observe.metrics.gunicorn_hooks"]
+    return ["--config", "python:verifier.service.gunicorn_hooks"]
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from verifier.access import AccessPolicy, AccessRequest, Identity
-from verifier.cookies import CookiePolicy, TokenCookies
 from verifier.errors import AccessTokenExpired, RefreshRejected, TokenRejected, VerifierError
 from verifier.factors.methods import SignIn
 from verifier.observe.audit import AuditLog, LoggingAuditLog, record_revocation
 from verifier.observe.causes import RevocationCause
 from verifier.observe.metrics import NO_METRICS, Metrics
-from verifier.sessions import Clock, NewSession, RefreshToken, SessionStore
-from verifier.tokens import AccessTokenCodec
+from verifier.sessions.store import Clock, NewSession, RefreshToken, SessionStore
+from verifier.sessions.tokens import AccessTokenCodec
+from verifier.web.cookies import CookiePolicy, TokenCookies
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from e2e_helpers import (
 from htpasswd_helpers import bcrypt_line, run_verifier, write_file
 
 from verifier.demo.processes import add_user
-from verifier.keys import KeySpace
+from verifier.store.keyspace import KeySpace
 
 if TYPE_CHECKING:
     from conftest import RedisServer, Stack

@@ -8,7 +8,7 @@ from verifier.factors.methods import RECOVERY_CODE
 from verifier.factors.user_factors import UserFactors
 from verifier.observe.audit import AuditLog
 from verifier.resources.page_answers import split_current_code
-from verifier.throttle import LoginThrottle
+from verifier.users.throttle import LoginThrottle
 
 
 class CurrentFactorCheck:

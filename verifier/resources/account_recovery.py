@@ -5,17 +5,17 @@ from __future__ import annotations
 import falcon
 import falcon.asgi
 
-from verifier.csrf import check_request_origin
 from verifier.errors import LoginThrottled
-from verifier.factor_pages import no_factor_page, recovery_codes_page, regenerate_page
 from verifier.factors.user_factors import UserFactors
 from verifier.observe.audit import AuditLog
+from verifier.pages.factors import no_factor_page, recovery_codes_page, regenerate_page
 from verifier.resources.account_proof import CurrentFactorCheck
 from verifier.resources.account_session import AccountSession
 from verifier.resources.account_totp import RECOVERY_PATH, TOTP_PATH, WRONG_CURRENT_CODE
 from verifier.resources.body import read_fields, wants_json
 from verifier.resources.login import client_address, throttled_answer
 from verifier.resources.page_answers import code_problem, send_json, send_page
+from verifier.web.csrf import check_request_origin
 
 NO_FACTOR = "Recovery codes come with an authenticator app: set one up first."
 RENEWED = "Your new recovery codes: the old ones no longer work."

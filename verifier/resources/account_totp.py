@@ -14,25 +14,25 @@ from urllib.parse import quote
 import falcon
 import falcon.asgi
 
-from verifier.csrf import check_request_origin
 from verifier.errors import LoginThrottled
-from verifier.factor_pages import (
-    enrolment_page,
-    message_page,
-    recovery_codes_page,
-    totp_status_page,
-)
 from verifier.factors.methods import TOTP
 from verifier.factors.totp import provisioning_uri, qr_code_svg
 from verifier.factors.user_factors import UserFactors
 from verifier.gate import SessionRef
 from verifier.observe.audit import AuditLog
-from verifier.redirects import DEFAULT_NEXT, safe_next
+from verifier.pages.factors import (
+    enrolment_page,
+    message_page,
+    recovery_codes_page,
+    totp_status_page,
+)
 from verifier.resources.account_proof import CurrentFactorCheck
 from verifier.resources.account_session import AccountSession
 from verifier.resources.body import read_fields, wants_json
 from verifier.resources.login import client_address, throttled_answer
 from verifier.resources.page_answers import code_problem, send_json, send_page
+from verifier.web.csrf import check_request_origin
+from verifier.web.redirects import DEFAULT_NEXT, safe_next
 
 TOTP_PATH = "/auth/account/totp"
 RECOVERY_PATH = "/auth/account/recovery-codes"

@@ -7,20 +7,20 @@ from typing import Protocol
 import falcon
 import falcon.asgi
 
-from verifier.csrf import check_request_origin
-from verifier.devices import device_summary
 from verifier.errors import InvalidCredentials, LoginThrottled, PasswordCheckBusy
 from verifier.gate import Gate, SessionRef
 from verifier.observe.audit import record_revocation, shown_name
 from verifier.observe.causes import RevocationCause
 from verifier.observe.metrics import SIGNIN_OK
-from verifier.pages import PAGE_SECURITY_HEADERS, SCRIPT_PAGE_SECURITY_HEADERS, login_page
-from verifier.passwords import MAX_PASSWORD_LENGTH
-from verifier.redirects import safe_next
+from verifier.pages.common import PAGE_SECURITY_HEADERS, SCRIPT_PAGE_SECURITY_HEADERS, login_page
 from verifier.resources.body import has_nul, read_fields, wants_json
-from verifier.sessions import SessionStore
-from verifier.throttle import LoginThrottle
-from verifier.users import UserStore
+from verifier.sessions.devices import device_summary
+from verifier.sessions.store import SessionStore
+from verifier.users.passwords import MAX_PASSWORD_LENGTH
+from verifier.users.store import UserStore
+from verifier.users.throttle import LoginThrottle
+from verifier.web.csrf import check_request_origin
+from verifier.web.redirects import safe_next
 
 # One message for every failed sign-in: it must not tell which of the two was wrong.
 BAD_CREDENTIALS = "Invalid user name or password."
@@ -40,7 +40,7 @@ class SecondStep(Protocol):
     """Decides whether a correct password needs a second factor, and starts that step."""
 
     async def needed(self, user: str) -> str | None:
-        """The step the user must take (see verifier.pending_signin), or None."""
+        """The step the user must take (see verifier.sessions.pending_signin), or None."""
 
     async def begin(
         self,

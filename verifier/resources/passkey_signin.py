@@ -18,8 +18,6 @@ from typing import Any
 import falcon
 import falcon.asgi
 
-from verifier.cookies import CookiePolicy, read_passkey_cookie, read_pending_cookie
-from verifier.csrf import check_request_origin
 from verifier.errors import LoginThrottled, PasskeyRejected
 from verifier.factors.methods import PASSKEY, USER_VERIFIED
 from verifier.factors.passkey_store import (
@@ -38,12 +36,9 @@ from verifier.factors.passkeys import (
     verify_assertion,
 )
 from verifier.gate import Gate
-from verifier.keys import normalize_user_name
 from verifier.observe.audit import record_revocation
 from verifier.observe.causes import RevocationCause
 from verifier.observe.metrics import SIGNIN_OK, SIGNIN_PASSKEY_REFUSED
-from verifier.pending_signin import MAX_ATTEMPTS, VERIFY, PendingSignIn, PendingSignIns
-from verifier.redirects import safe_next
 from verifier.resources.body import read_json_object
 from verifier.resources.login import (
     EXPIRED,
@@ -53,9 +48,14 @@ from verifier.resources.login import (
 )
 from verifier.resources.page_answers import send_json
 from verifier.resources.second_factor import SecondFactor
-from verifier.sessions import SessionStore
-from verifier.throttle import LoginThrottle
-from verifier.users import UserStore
+from verifier.sessions.pending_signin import MAX_ATTEMPTS, VERIFY, PendingSignIn, PendingSignIns
+from verifier.sessions.store import SessionStore
+from verifier.store.keyspace import normalize_user_name
+from verifier.users.store import UserStore
+from verifier.users.throttle import LoginThrottle
+from verifier.web.cookies import CookiePolicy, read_passkey_cookie, read_pending_cookie
+from verifier.web.csrf import check_request_origin
+from verifier.web.redirects import safe_next
 
 NO_PASSKEY = "No passkey is registered for this account."
 NO_CHALLENGE = "This passkey request expired or was already answered. Try again."
