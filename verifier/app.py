@@ -89,6 +89,7 @@ from verifier.users.passwords import PasswordHasher
 from verifier.users.store import UserStore
 from verifier.users.throttle import SECOND_FACTOR_SPACE, LoginThrottle, ThrottlePolicy
 from verifier.web.cookies import CookiePolicy
+from verifier.web.empty_redirects import UntypedEmptyRedirects
 
 log = logging.getLogger("verifier")
 
@@ -222,7 +223,8 @@ def create_app(
     app.add_route(JWKS_PATH, Jwks(JwkSet(keyring), clock, settings.jwks_max_age_seconds))
     app.add_error_handler(StoreUnavailable, _store_unavailable)
     app.add_error_handler(CrossSiteRequest, _cross_site)
-    return AuthFastPath(AuthCheck(gate, cookie_policy), app)
+    # Falcon labels every answer JSON; a redirect with no body says no type at all.
+    return AuthFastPath(AuthCheck(gate, cookie_policy), UntypedEmptyRedirects(app))
 
 
 def _factor_sections(settings: Settings, factors: UserFactors) -> list[FactorSections]:
