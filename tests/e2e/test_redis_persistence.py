@@ -1,7 +1,7 @@
 """Redis restarts under a running verifier: what survives with an append-only file, and without.
 
-The README's "Persistence and backups" documents the settings. `persistent_stack` runs on a
-redis-server of its own with `--appendonly yes --appendfsync always`: every write Redis has
+"Persistence and backups" (docs/operations.md) documents the settings. `persistent_stack` runs
+on a redis-server of its own with `--appendonly yes --appendfsync always`: every write Redis has
 acknowledged is on disk, so killing the server by its PID (no shutdown, as in a crash) loses
 nothing the test did. The shared `redis_server` persists nothing, as before.
 """
