@@ -9,9 +9,7 @@ import falcon.asgi
 
 from verifier.errors import InvalidCredentials, LoginThrottled, PasswordCheckBusy
 from verifier.gate import Gate, SessionRef
-from verifier.observe.audit import record_revocation, shown_name
-from verifier.observe.causes import RevocationCause
-from verifier.observe.metrics import SIGNIN_OK
+from verifier.observe.audit import shown_name
 from verifier.pages.common import PAGE_SECURITY_HEADERS, SCRIPT_PAGE_SECURITY_HEADERS, login_page
 from verifier.resources.body import has_nul, read_fields, wants_json
 from verifier.sessions.devices import device_summary
@@ -159,13 +157,7 @@ class Login:
         session = await self._sessions.create(
             user, device=device_summary(req.get_header("User-Agent")), address=address
         )
-        self._gate.metrics.signin(SIGNIN_OK)
-        self._gate.audit.record(
-            "signin.succeeded", user=user, session=session.session_id, address=address
-        )
-        record_revocation(self._gate.audit, RevocationCause.SESSION_LIMIT, user, session.evicted)
-        self._gate.metrics.revoked(RevocationCause.SESSION_LIMIT, len(session.evicted))
-        for cookie in self._gate.login_cookies(session):
+        for cookie in self._gate.signed_in(session, address):
             resp.append_header("Set-Cookie", cookie)
         resp.cache_control = ["no-store"]
         if as_json:

@@ -19,9 +19,7 @@ from verifier.factors.methods import PASSKEY, PASSWORD, RECOVERY_CODE, TOTP
 from verifier.factors.totp import new_secret, provisioning_uri, qr_code_svg
 from verifier.factors.user_factors import UserFactors
 from verifier.gate import Gate
-from verifier.observe.audit import record_revocation
-from verifier.observe.causes import RevocationCause
-from verifier.observe.metrics import SIGNIN_OK, SIGNIN_SECOND_FACTOR_REQUIRED
+from verifier.observe.metrics import SIGNIN_SECOND_FACTOR_REQUIRED
 from verifier.pages.factors import (
     enrolment_page,
     recovery_code_used_page,
@@ -275,17 +273,8 @@ class SecondFactor:
             device=device_summary(req.get_header("User-Agent")),
             address=client_address(req),
         )
-        self._gate.metrics.signin(SIGNIN_OK)
-        self._gate.audit.record(
-            "signin.succeeded",
-            user=user,
-            session=session.session_id,
-            address=client_address(req),
-            methods=",".join(amr),
-        )
-        record_revocation(self._gate.audit, RevocationCause.SESSION_LIMIT, user, session.evicted)
-        self._gate.metrics.revoked(RevocationCause.SESSION_LIMIT, len(session.evicted))
-        for cookie in (*self._gate.login_cookies(session), self._cookies.clear_pending()):
+        started = self._gate.signed_in(session, client_address(req), amr)
+        for cookie in (*started, self._cookies.clear_pending()):
             resp.append_header("Set-Cookie", cookie)
         next_path = safe_next(pending.next_path)
         if as_json:
