@@ -1,8 +1,9 @@
-# verifier: `make demo` runs the local stack, `make test` runs every check, `make bench` measures.
+# verifier: `make demo` runs the local stack, `make test` runs every check, `make bench` measures,
+# `make docs` builds the documentation site into docs/_build/html.
 # `make test-ha` runs the tests on real Redis Cluster and Sentinel deployments.
 #
 # Every install comes from uv.lock (versions and hashes), through uv, itself installed from
-# tools/uv.txt with hashes: the venv on this machine is the one CI tested. See README "Installs".
+# tools/uv.txt with hashes: the venv on this machine is the one CI tested. See docs/getting-started.md, "Installs".
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -19,7 +20,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 LOCK_MISMATCH := uv.lock does not match pyproject.toml: run 'make lock' and commit uv.lock
 
 .PHONY: venv lock-check lock upgrade test-latest test-oldest lint lint-with test test-ha unit e2e \
-	demo bench clean
+	demo bench clean docs
 
 $(UV): tools/uv.txt
 	rm -rf $(TOOLS)
@@ -69,8 +70,14 @@ lint-with:
 	$(VENV_BIN)/ruff check verifier tests bench tools
 	$(VENV_BIN)/ruff format --check verifier tests bench tools
 	$(VENV_BIN)/mypy
+	$(VENV_BIN)/lint-imports --no-cache
 
-test: lint
+# The documentation site (docs/), built strictly: any warning (a link to a page or heading
+# that does not exist, a page outside the contents) fails it, and so `make test`.
+docs: venv
+	$(VENV)/bin/sphinx-build -E -a -W --keep-going -n -q -b html docs docs/_build/html
+
+test: lint docs
 	$(VENV)/bin/pytest -q -m "not ha" -n 2
 
 # Separate: each topology starts a deployment of its own and runs the core flows again.
@@ -93,4 +100,4 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .venv-highest .venv-lowest-direct .mypy_cache .ruff_cache \
-		.pytest_cache .hypothesis
+		.pytest_cache .hypothesis docs/_build

@@ -14,7 +14,7 @@ import falcon
 import jwt
 import redis
 
-from verifier.keys import KeySpace
+from verifier.store.keyspace import KeySpace
 
 CHECK_PATH = "/_bench/naive-check"
 

@@ -16,8 +16,8 @@ from bench import client
 from bench.client import Session
 from bench.stack import STATIC_BODY, Endpoints
 from verifier.errors import AccessTokenExpired, TokenRejected
-from verifier.sessions import RefreshToken
-from verifier.tokens import AccessTokenCodec
+from verifier.sessions.store import RefreshToken
+from verifier.sessions.tokens import AccessTokenCodec
 
 # A denial must show up as a 4xx: with this header the verifier's unauthorized handler
 # answers 401 JSON instead of a 302 to the login page. Every scenario sends it.

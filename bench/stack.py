@@ -18,12 +18,12 @@ from pathlib import Path
 from types import TracebackType
 
 from bench.topology import BenchRedis
-from verifier.cookies import CookiePolicy
 from verifier.demo import processes
 from verifier.demo.processes import ManagedProcess
-from verifier.keys import KeySpace
+from verifier.sessions.tokens import AccessTokenCodec
 from verifier.settings import load_settings
-from verifier.tokens import AccessTokenCodec
+from verifier.store.keyspace import KeySpace
+from verifier.web.cookies import CookiePolicy
 
 BENCH_DIR = Path(__file__).resolve().parent
 SOURCE_ROOT = BENCH_DIR.parent

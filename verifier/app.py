@@ -19,7 +19,6 @@ import falcon.asgi
 from verifier.access import AccessPolicy
 from verifier.access.reload import RulesReloader
 from verifier.auth_check import RETRY_AFTER_SECONDS, ASGIApp, AuthCheck, AuthFastPath
-from verifier.cookies import CookiePolicy
 from verifier.errors import CrossSiteRequest, StoreUnavailable
 from verifier.factors.passkey_store import ChallengeStore
 from verifier.factors.passkeys import RelyingParty
@@ -29,23 +28,17 @@ from verifier.keyring import AssertionSigner
 from verifier.keyring.jwks import JwkSet
 from verifier.keyring.reloader import KeyRingReloader, watched_ring
 from verifier.keyring.ring import CurrentRing
-from verifier.keys import KeySpace
-from verifier.liveness import LivenessCache, RevocationListener
 from verifier.observe.audit import AuditLog, LoggingAuditLog, set_request_id
 from verifier.observe.logs import configure_logging
 from verifier.observe.metrics import NO_METRICS, Metrics, MetricsFlusher
 from verifier.observe.metrics.exposition import configured_directory
-from verifier.pages import (
+from verifier.pages.common import (
     PASSWORDLESS_OPTIONS_PATH,
     PASSWORDLESS_PATH,
     SCRIPT_PATH,
     STYLESHEET_PATH,
     set_app_name,
 )
-from verifier.passwords import PasswordHasher
-from verifier.pending_signin import PendingSignIns
-from verifier.readiness import ReadinessCheck
-from verifier.redis_store import time_calls_into
 from verifier.resources import Forbidden, Health, Login, Logout, Readiness, Unauthorized
 from verifier.resources.account import (
     ACCOUNT_PATH,
@@ -83,12 +76,20 @@ from verifier.resources.second_factor import (
 )
 from verifier.resources.static_assets import CSS, JAVASCRIPT, StaticAsset
 from verifier.resources.step_up import StepUp
-from verifier.sessions import Clock, SessionPolicy, SessionStore
+from verifier.service.readiness import ReadinessCheck
+from verifier.sessions.liveness import LivenessCache, RevocationListener
+from verifier.sessions.pending_signin import PendingSignIns
+from verifier.sessions.store import Clock, SessionPolicy, SessionStore
+from verifier.sessions.tokens import AccessTokenCodec
 from verifier.settings import Settings, load_settings
 from verifier.store import RedisClient, client_for, subscriptions
-from verifier.throttle import SECOND_FACTOR_SPACE, LoginThrottle, ThrottlePolicy
-from verifier.tokens import AccessTokenCodec
-from verifier.users import UserStore
+from verifier.store.keyspace import KeySpace
+from verifier.store.outages import time_calls_into
+from verifier.users.passwords import PasswordHasher
+from verifier.users.store import UserStore
+from verifier.users.throttle import SECOND_FACTOR_SPACE, LoginThrottle, ThrottlePolicy
+from verifier.web.cookies import CookiePolicy
+from verifier.web.empty_redirects import UntypedEmptyRedirects
 
 log = logging.getLogger("verifier")
 
@@ -222,7 +223,8 @@ def create_app(
     app.add_route(JWKS_PATH, Jwks(JwkSet(keyring), clock, settings.jwks_max_age_seconds))
     app.add_error_handler(StoreUnavailable, _store_unavailable)
     app.add_error_handler(CrossSiteRequest, _cross_site)
-    return AuthFastPath(AuthCheck(gate, cookie_policy), app)
+    # Falcon labels every answer JSON; a redirect with no body says no type at all.
+    return AuthFastPath(AuthCheck(gate, cookie_policy), UntypedEmptyRedirects(app))
 
 
 def _factor_sections(settings: Settings, factors: UserFactors) -> list[FactorSections]:

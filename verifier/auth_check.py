@@ -16,7 +16,6 @@ from typing import Any
 
 from verifier.access import AccessRequest
 from verifier.access.paths import normalized_path
-from verifier.cookies import CookiePolicy, read_token_cookies, without_token_cookies
 from verifier.errors import RefreshRejected, StoreUnavailable, TokenRejected
 from verifier.gate import Admitted, Forbidden, Gate, StepUpRequired
 from verifier.observe.audit import set_request_id
@@ -27,6 +26,7 @@ from verifier.observe.metrics import (
     AUTH_REFRESHED,
     AUTH_STORE_ERROR,
 )
+from verifier.web.cookies import CookiePolicy, read_token_cookies, without_token_cookies
 
 log = logging.getLogger(__name__)
 

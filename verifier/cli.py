@@ -18,29 +18,29 @@ from verifier.access.paths import normalized_path
 from verifier.errors import SettingsError, SettingsInvalid, StoreUnavailable, VerifierError
 from verifier.factors.methods import PASSWORD, SignIn, checked_amr
 from verifier.factors.user_factors import UserFactors
-from verifier.htpasswd import HtpasswdRefused, parse_htpasswd
 from verifier.keyring.commands import add_keys_commands
-from verifier.keys import KeySpace, normalize_user_name
 from verifier.observe.audit import record_revocation
 from verifier.observe.causes import RevocationCause
 from verifier.observe.command_audit import command_audit_log
 from verifier.observe.metrics.commands import command_revocations
 from verifier.observe.metrics.exposition import MULTIPROC_ENV, check_bind_free, prepare_directory
-from verifier.passwords import PasswordHasher
-from verifier.preflight import check_configuration, redis_problem
-from verifier.redis_store import guard_for
-from verifier.sessions import REPLICAS_BEHIND, SessionPolicy, SessionStore
+from verifier.service.preflight import check_configuration, redis_problem
+from verifier.sessions.store import REPLICAS_BEHIND, SessionPolicy, SessionStore
 from verifier.settings import ENV_PREFIX, Settings, load_settings
 from verifier.store import client_for
-from verifier.throttle import PASSWORD_SPACE, SECOND_FACTOR_SPACE, account_counter_key
-from verifier.user_export import ExportRefused, parse_document, render_document, write_export_file
-from verifier.users import (
+from verifier.store.keyspace import KeySpace, normalize_user_name
+from verifier.store.outages import guard_for
+from verifier.users.export import ExportRefused, parse_document, render_document, write_export_file
+from verifier.users.htpasswd import HtpasswdRefused, parse_htpasswd
+from verifier.users.passwords import PasswordHasher
+from verifier.users.store import (
     UnknownUser,
     UserRecord,
     UserStore,
     checked_groups,
     parse_groups,
 )
+from verifier.users.throttle import PASSWORD_SPACE, SECOND_FACTOR_SPACE, account_counter_key
 
 # Every Redis call of this module, timed under its name (verifier_redis_call_*).
 _guard = guard_for("cli")
@@ -268,7 +268,7 @@ def _serve(args: argparse.Namespace) -> int:
     command = [
         gunicorn,
         "--worker-class",
-        "verifier.worker.VerifierWorker",
+        "verifier.service.worker.VerifierWorker",
         "--bind",
         args.bind,
         "--workers",
@@ -299,7 +299,7 @@ def _metrics_options(settings: Settings) -> list[str]:
     # Taken now rather than found taken by the master after the workers started.
     check_bind_free(*settings.metrics_bind)
     os.environ[MULTIPROC_ENV] = str(prepare_directory(settings.metrics_dir))
-    return ["--config", "python:verifier.observe.metrics.gunicorn_hooks"]
+    return ["--config", "python:verifier.service.gunicorn_hooks"]
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -344,9 +344,28 @@ class _Stores:
         )
         self.revocations = command_revocations(settings)
 
+    async def __aenter__(self) -> _Stores:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
     async def close(self) -> None:
         await self.redis.aclose()
         self.hasher.close()
+
+    async def existing(self, name: str) -> str:
+        """`name` if such a user exists; UnknownUser otherwise."""
+        if not await self.users.exists(name):
+            raise UnknownUser(name)
+        return name
+
+    async def end_sessions(self, user: str, cause: RevocationCause) -> list[str]:
+        """End every session of `user`: recorded (session.revoked) and counted under `cause`."""
+        ended = await self.sessions.revoke_all(user)
+        record_revocation(self.audit, cause, user, ended)
+        self.revocations.revoked(cause, len(ended))
+        return ended
 
 
 def _read_new_password() -> str:
@@ -361,55 +380,38 @@ def _read_new_password() -> str:
 
 async def _users_add(name: str, groups: Sequence[str]) -> int:
     wanted = checked_groups(groups)  # before the password prompt, not after it
-    stores = _Stores()
-    try:
+    async with _Stores() as stores:
         created = await stores.users.add(name, _read_new_password(), wanted)
         stores.audit.record("user.created", user=created, groups=",".join(wanted))
-    finally:
-        await stores.close()
     print(f"user {created} added" + (f" to groups {','.join(wanted)}" if wanted else ""))
     return 0
 
 
 async def _users_passwd(name: str) -> int:
-    stores = _Stores()
-    try:
+    async with _Stores() as stores:
         changed = await stores.users.set_password(name, _read_new_password())
         stores.audit.record("user.password_changed", user=changed)
-        ended = await stores.sessions.revoke_all(changed)
-        record_revocation(stores.audit, RevocationCause.PASSWORD_CHANGE, changed, ended)
-        stores.revocations.revoked(RevocationCause.PASSWORD_CHANGE, len(ended))
-    finally:
-        await stores.close()
+        ended = await stores.end_sessions(changed, RevocationCause.PASSWORD_CHANGE)
     print(f"password of {changed} changed; {len(ended)} session(s) ended")
     return 0
 
 
 async def _users_remove(name: str) -> int:
-    stores = _Stores()
-    try:
+    async with _Stores() as stores:
         removed = await stores.users.remove(name)
         stores.audit.record("user.removed", user=removed)
         # A new user of the same name must not inherit this one's second factors.
         await stores.factors.remove_all(removed)
-        ended = await stores.sessions.revoke_all(removed)
-        record_revocation(stores.audit, RevocationCause.REMOVAL, removed, ended)
-        stores.revocations.revoked(RevocationCause.REMOVAL, len(ended))
-    finally:
-        await stores.close()
+        ended = await stores.end_sessions(removed, RevocationCause.REMOVAL)
     print(f"user {removed} removed; {len(ended)} session(s) ended")
     return 0
 
 
 async def _users_mfa(name: str) -> int:
     user = _user_argument(name)
-    stores = _Stores()
-    try:
-        if not await stores.users.exists(user):
-            raise UnknownUser(user)
+    async with _Stores() as stores:
+        await stores.existing(user)
         status = await stores.factors.status(user)
-    finally:
-        await stores.close()
     totp = "enrolled" if status.totp else "not enrolled"
     # Passkeys only when there are some: the line stays as it was for everyone else.
     passkeys = f"; passkeys: {status.passkeys}" if status.passkeys else ""
@@ -419,18 +421,12 @@ async def _users_mfa(name: str) -> int:
 
 async def _users_mfa_reset(name: str) -> int:
     user = _user_argument(name)
-    stores = _Stores()
-    try:
-        if not await stores.users.exists(user):
-            raise UnknownUser(user)
+    async with _Stores() as stores:
+        await stores.existing(user)
         removed = await stores.factors.remove_all(user)
         stores.audit.record("user.mfa_reset", user=user, removed=int(removed))
         # The factor may be on a lost or stolen device: no session it helped open lives on.
-        ended = await stores.sessions.revoke_all(user)
-        record_revocation(stores.audit, RevocationCause.ADMIN, user, ended)
-        stores.revocations.revoked(RevocationCause.ADMIN, len(ended))
-    finally:
-        await stores.close()
+        ended = await stores.end_sessions(user, RevocationCause.ADMIN)
     what = "TOTP and recovery codes removed" if removed else "no second factor to remove"
     print(f"{user}: {what}; {len(ended)} session(s) ended")
     return 0
@@ -438,26 +434,20 @@ async def _users_mfa_reset(name: str) -> int:
 
 async def _users_unlock(name: str) -> int:
     user = _user_argument(name)
-    stores = _Stores()
-    try:
+    async with _Stores() as stores:
         cleared = 0
         # One key per call: the counters live in different Redis Cluster slots.
         for space in (PASSWORD_SPACE, SECOND_FACTOR_SPACE):
             key = account_counter_key(stores.keys, user, space)
             cleared += int(await _guard(stores.redis.delete(key)))
         stores.audit.record("user.unlocked", user=user, counters_cleared=cleared)
-    finally:
-        await stores.close()
     print(f"{user}: {cleared} throttle counter(s) cleared")
     return 0
 
 
 async def _users_list() -> int:
-    stores = _Stores()
-    try:
+    async with _Stores() as stores:
         summaries = await stores.users.summaries()
-    finally:
-        await stores.close()
     # Tab-separated for scripts: name, groups ("-" for none), password scheme.
     for user in summaries:
         print(f"{user.name}\t{','.join(user.groups) or '-'}\t{user.password_scheme}")
@@ -465,16 +455,13 @@ async def _users_list() -> int:
 
 
 async def _users_groups(name: str, add: Sequence[str], remove: Sequence[str]) -> int:
-    stores = _Stores()
-    try:
+    async with _Stores() as stores:
         if add or remove:
             before = await stores.users.groups(name)
             groups = await stores.users.change_groups(name, add=add, remove=remove)
             _audit_groups(stores, _user_argument(name), before, groups)
         else:
             groups = await stores.users.groups(name)
-    finally:
-        await stores.close()
     print(f"{_user_argument(name)}: {','.join(groups) or '(no groups)'}")
     return 0
 
@@ -523,11 +510,8 @@ async def _users_import(path: str, groups: Sequence[str]) -> int:
 
 
 async def _users_export(path: str) -> int:
-    stores = _Stores()
-    try:
+    async with _Stores() as stores:
         records = await stores.users.records()
-    finally:
-        await stores.close()
     # Recorded before the write: an attempt to take the password hashes out is the event.
     stores.audit.record("users.exported", count=len(records), to="stdout" if path == "-" else path)
     text = render_document(records, int(time.time()))
@@ -588,9 +572,7 @@ async def _restore_one(stores: _Stores, record: UserRecord, replace: bool) -> tu
         # A different password, as after `users passwd`: no session opened with the old one
         # lives on.
         stores.audit.record("user.password_changed", user=name, source="import")
-        ended = await stores.sessions.revoke_all(name)
-        record_revocation(stores.audit, RevocationCause.PASSWORD_CHANGE, name, ended)
-        stores.revocations.revoked(RevocationCause.PASSWORD_CHANGE, len(ended))
+        ended = await stores.end_sessions(name, RevocationCause.PASSWORD_CHANGE)
         changes.append(f"password hash replaced, {len(ended)} session(s) ended")
     if groups != groups_before:
         _audit_groups(stores, name, groups_before, groups)
@@ -609,11 +591,8 @@ def _read_input(path: str) -> bytes:
 
 async def _sessions_list(name: str) -> int:
     user = _user_argument(name)
-    stores = _Stores()
-    try:
+    async with _Stores() as stores:
         live = await stores.sessions.list_sessions(user)
-    finally:
-        await stores.close()
     for session_id in live:
         print(session_id)
     return 0
@@ -621,14 +600,12 @@ async def _sessions_list(name: str) -> int:
 
 async def _sessions_end_all(name: str) -> int:
     user = _user_argument(name)
-    stores = _Stores()
-    try:
+    async with _Stores() as stores:
+        # The action's own record first, then session.revoked (as every other action).
         ended = await stores.sessions.revoke_all(user)
         stores.audit.record("sessions.ended", user=user, count=len(ended))
         record_revocation(stores.audit, RevocationCause.ADMIN, user, ended)
         stores.revocations.revoked(RevocationCause.ADMIN, len(ended))
-    finally:
-        await stores.close()
     print(f"{len(ended)} session(s) of {user} ended")
     return 0
 

@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from verifier.access import AccessPolicy, AccessRequest, Identity
-from verifier.cookies import CookiePolicy, TokenCookies
 from verifier.errors import AccessTokenExpired, RefreshRejected, TokenRejected, VerifierError
 from verifier.factors.methods import SignIn
 from verifier.observe.audit import AuditLog, LoggingAuditLog, record_revocation
 from verifier.observe.causes import RevocationCause
-from verifier.observe.metrics import NO_METRICS, Metrics
-from verifier.sessions import Clock, NewSession, RefreshToken, SessionStore
-from verifier.tokens import AccessTokenCodec
+from verifier.observe.metrics import NO_METRICS, SIGNIN_OK, Metrics
+from verifier.sessions.store import Clock, NewSession, RefreshToken, SessionStore
+from verifier.sessions.tokens import AccessTokenCodec
+from verifier.web.cookies import CookiePolicy, TokenCookies
 
 log = logging.getLogger(__name__)
 
@@ -245,6 +245,28 @@ class Gate:
     def metrics(self) -> Metrics:
         """What this gate counts into (the resources count theirs there too)."""
         return self._metrics
+
+    def signed_in(
+        self, session: NewSession, address: str, methods: Iterable[str] = ()
+    ) -> tuple[str, str]:
+        """Count and record a session just started, and the oldest ones it ended past the
+        per-user limit; return the Set-Cookie values that hand it to the browser.
+
+        `methods` are named in the record after a second step or a passkey; a password-only
+        sign-in's record names none.
+        """
+        self._metrics.signin(SIGNIN_OK)
+        named = ",".join(methods)
+        self._audit.record(
+            "signin.succeeded",
+            user=session.user,
+            session=session.session_id,
+            address=address,
+            **({"methods": named} if named else {}),
+        )
+        record_revocation(self._audit, RevocationCause.SESSION_LIMIT, session.user, session.evicted)
+        self._metrics.revoked(RevocationCause.SESSION_LIMIT, len(session.evicted))
+        return self.login_cookies(session)
 
     def login_cookies(self, session: NewSession) -> tuple[str, str]:
         """Set-Cookie values for a session just created at login."""

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from verifier.access.rules import NO_RULES, RuleSet, load_rules
 from verifier.errors import RulesFileError, SettingsError, SettingsInvalid
-from verifier.keys import USER_NAME_RULE, normalize_user_name
+from verifier.store.keyspace import USER_NAME_RULE, normalize_user_name
 from verifier.store.replication import ReplicaAck
 from verifier.store.target import RedisMode, RedisNode, RedisTarget, RedisTls, parse_nodes
 
@@ -711,7 +711,7 @@ def _mfa_required_groups(read: _Reader) -> frozenset[str]:
     for part in re.split(r"[,\s]+", raw.strip()):
         if not part:
             continue
-        # Folded as group names are when stored (verifier.users), so "Admins" means admins.
+        # Folded as group names are when stored (verifier.users.store), so "Admins" means admins.
         name = normalize_user_name(part)
         if name is None:
             raise SettingsError(

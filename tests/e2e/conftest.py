@@ -40,11 +40,11 @@ from redis_topologies import RedisClusterDeployment, SentinelDeployment
 
 from verifier.demo import processes
 from verifier.demo.processes import ManagedProcess, NginxBinary, ProcessStartError
-from verifier.keys import KeySpace
-from verifier.passwords import PasswordHasher
 from verifier.settings import load_settings
 from verifier.store import client_for
-from verifier.users import UserStore
+from verifier.store.keyspace import KeySpace
+from verifier.users.passwords import PasswordHasher
+from verifier.users.store import UserStore
 
 NGINX_BINARIES = processes.available_nginx_binaries()
 

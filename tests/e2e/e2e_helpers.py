@@ -18,7 +18,7 @@ import redis
 import requests
 
 from verifier.demo.processes import verifier_environment
-from verifier.keys import KeySpace
+from verifier.store.keyspace import KeySpace
 
 if TYPE_CHECKING:
     from conftest import Stack

@@ -14,8 +14,8 @@ import requests
 from e2e_helpers import PAGE_HEADERS, TIMEOUT, new_user, set_cookies
 
 from verifier.factors import STEP_SECONDS
-from verifier.keys import KeySpace
-from verifier.pending_signin import pending_id_hash
+from verifier.sessions.pending_signin import pending_id_hash
+from verifier.store.keyspace import KeySpace
 
 if TYPE_CHECKING:
     from conftest import Stack

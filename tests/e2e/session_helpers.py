@@ -12,8 +12,8 @@ import redis.asyncio as aioredis
 from e2e_helpers import cookie_header, get_page, set_cookies
 
 from verifier.factors.methods import PASSWORD, TOTP
-from verifier.keys import KeySpace
-from verifier.sessions import NewSession, SessionPolicy, SessionStore
+from verifier.sessions.store import NewSession, SessionPolicy, SessionStore
+from verifier.store.keyspace import KeySpace
 
 if TYPE_CHECKING:
     from conftest import Stack

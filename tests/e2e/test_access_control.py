@@ -124,7 +124,7 @@ def test_a_location_without_a_declaration_admits_every_signed_in_user(stack: Sta
 
     assert response.status_code == 200
     assert response.json()["user"] == name
-    assert response.json()["groups"] is None
+    assert response.json()["groups"] == []
 
 
 def test_a_refused_request_that_silently_refreshed_still_hands_back_the_new_cookies(

@@ -1,6 +1,6 @@
 """Timing of failed sign-ins must not tell an imported account from a native one or a ghost.
 
-The design (verifier/passwords.py, PasswordHasher.plan): every check is one argon2id, one
+The design (verifier/users/passwords.py, PasswordHasher.plan): every check is one argon2id, one
 apr1 and one SHA-1 verification, each against the stored hash when it is of that scheme and
 against a dummy otherwise, plus bcrypt work worth one check at the highest cost among
 imported bcrypt hashes not yet replaced (a cheaper bcrypt account is topped up by dummies of
@@ -34,9 +34,9 @@ from e2e_helpers import TIMEOUT
 from htpasswd_helpers import htpasswd_line, run_verifier, write_file
 
 from verifier.demo.processes import available_nginx_binaries
-from verifier.keys import KeySpace
-from verifier.passwords import PasswordHasher
-from verifier.users import UserStore
+from verifier.store.keyspace import KeySpace
+from verifier.users.passwords import PasswordHasher
+from verifier.users.store import UserStore
 
 if TYPE_CHECKING:
     from conftest import Stack

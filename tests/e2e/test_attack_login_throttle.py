@@ -1,6 +1,6 @@
 """Brute force, enumeration and timing against the login, through nginx.
 
-The contract (verifier/throttle.py, settings VERIFIER_LOGIN_MAX_FAILURES_PER_ACCOUNT,
+The contract (verifier/users/throttle.py, settings VERIFIER_LOGIN_MAX_FAILURES_PER_ACCOUNT,
 VERIFIER_LOGIN_MAX_FAILURES_PER_ADDRESS, VERIFIER_LOGIN_THROTTLE_WINDOW_SECONDS):
 - after N failed logins for one account within the window (N = 5 by default), every further
   attempt for that account, from any address and even with the right password, gets a 429
@@ -32,9 +32,9 @@ import requests
 from attack_helpers import assert_refused, fresh_user
 from e2e_helpers import TIMEOUT, set_cookie_headers
 
-from verifier.keys import KeySpace
 from verifier.resources.login import THROTTLED
-from verifier.throttle import account_counter_key
+from verifier.store.keyspace import KeySpace
+from verifier.users.throttle import account_counter_key
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

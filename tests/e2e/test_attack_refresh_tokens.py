@@ -32,8 +32,8 @@ from e2e_helpers import (
     sign_in,
 )
 
-from verifier.keys import KeySpace
-from verifier.sessions import RefreshToken, SessionPolicy, SessionStore
+from verifier.sessions.store import RefreshToken, SessionPolicy, SessionStore
+from verifier.store.keyspace import KeySpace
 
 if TYPE_CHECKING:
     from conftest import Stack

@@ -17,13 +17,13 @@ from conftest import RedisServer
 from falcon.util import async_to_sync
 
 from verifier.app import create_app
-from verifier.cookies import CookiePolicy
-from verifier.keys import KeySpace
 from verifier.observe.audit import AuditRecord, RecordingAuditLog
-from verifier.passwords import PasswordHasher
-from verifier.sessions import RefreshToken
+from verifier.sessions.store import RefreshToken
 from verifier.settings import Settings, SigningKey
-from verifier.users import UserStore
+from verifier.store.keyspace import KeySpace
+from verifier.users.passwords import PasswordHasher
+from verifier.users.store import UserStore
+from verifier.web.cookies import CookiePolicy
 
 POLICY = CookiePolicy(secure=False)
 GRACE_SECONDS = 10

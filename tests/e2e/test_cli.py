@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from e2e_helpers import run_cli, watching_revocations
 
-from verifier.keys import KeySpace
+from verifier.store.keyspace import KeySpace
 
 if TYPE_CHECKING:
     from conftest import RedisServer

@@ -18,8 +18,8 @@ from e2e_helpers import run_cli
 from falcon.util import async_to_sync
 from htpasswd_helpers import bcrypt_line, write_file
 
-from verifier.keys import KeySpace
-from verifier.sessions import SessionPolicy, SessionStore
+from verifier.sessions.store import SessionPolicy, SessionStore
+from verifier.store.keyspace import KeySpace
 
 if TYPE_CHECKING:
     from conftest import RedisServer

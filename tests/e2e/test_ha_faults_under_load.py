@@ -59,7 +59,7 @@ from redis_topologies import (
 
 from verifier.demo import processes
 from verifier.demo.processes import ManagedProcess, ProcessStartError
-from verifier.keys import KeySpace
+from verifier.store.keyspace import KeySpace
 
 if TYPE_CHECKING:
     from conftest import RedisServer, Stack

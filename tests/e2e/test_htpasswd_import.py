@@ -25,7 +25,7 @@ from htpasswd_helpers import (
     write_file,
 )
 
-from verifier.keys import KeySpace
+from verifier.store.keyspace import KeySpace
 
 if TYPE_CHECKING:
     from conftest import RedisServer, Stack

@@ -68,8 +68,19 @@ def test_the_demo_app_trusts_the_verified_assertion_not_the_headers(stack: Stack
 
     assert whoami.status_code == 200
     body = whoami.json()
-    assert (body["user"], body["groups"], body["verified"]) == (name, "ops", True)
+    assert (body["user"], body["groups"], body["verified"]) == (name, ["ops"], True)
     assert body["claims"]["aud"] == "app"
+
+
+def test_the_demo_app_shows_a_user_without_groups_with_an_empty_list(stack: Stack) -> None:
+    # As the assertion says: `"groups": []`, never null.
+    name, cookie = _signed_in(stack)
+
+    whoami = get_page(stack, "/api/whoami", cookie=cookie)
+
+    assert whoami.status_code == 200
+    body = whoami.json()
+    assert (body["user"], body["groups"], body["claims"]["groups"]) == (name, [], [])
 
 
 def test_a_location_can_ask_for_its_own_audience(stack: Stack) -> None:

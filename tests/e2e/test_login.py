@@ -52,6 +52,9 @@ def test_form_login_redirects_to_next_with_both_cookies(stack: Stack) -> None:
     assert response.headers["Location"] == "/a?b=1&c=2"
     assert set(set_cookies(response)) == {stack.access_cookie, stack.refresh_cookie}
     assert response.headers["Cache-Control"] == "no-store"
+    # An empty redirect: no body, so no Content-Type (Falcon's default said JSON).
+    assert response.content == b""
+    assert "Content-Type" not in response.headers
 
 
 def test_json_login_answers_json_with_both_cookies(stack: Stack) -> None:

@@ -19,11 +19,11 @@ import redis.asyncio as aioredis
 from falcon.util import async_to_sync
 
 from verifier.app import create_app
-from verifier.keys import KeySpace
-from verifier.passwords import PasswordHasher
 from verifier.resources.login import BUSY, BUSY_RETRY_AFTER_SECONDS
 from verifier.settings import Settings, SigningKey
-from verifier.users import UserStore
+from verifier.store.keyspace import KeySpace
+from verifier.users.passwords import PasswordHasher
+from verifier.users.store import UserStore
 
 if TYPE_CHECKING:
     from conftest import RedisServer

@@ -37,7 +37,7 @@ from passkey_helpers import (
 )
 
 from tests.soft_authenticator import SoftAuthenticator
-from verifier.keys import KeySpace
+from verifier.store.keyspace import KeySpace
 
 if TYPE_CHECKING:
     import requests

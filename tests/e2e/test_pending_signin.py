@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 
-from verifier.keys import KeySpace
-from verifier.pending_signin import ENROLL, VERIFY, PendingSignIns, pending_id_hash
+from verifier.sessions.pending_signin import ENROLL, VERIFY, PendingSignIns, pending_id_hash
+from verifier.store.keyspace import KeySpace
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import redis.asyncio as aioredis
 
 from verifier.factors import CODES_PER_SET, RecoveryCodes
-from verifier.keys import KeySpace
+from verifier.store.keyspace import KeySpace
 
 if TYPE_CHECKING:
     from conftest import RedisServer

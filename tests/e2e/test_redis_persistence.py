@@ -1,7 +1,7 @@
 """Redis restarts under a running verifier: what survives with an append-only file, and without.
 
-The README's "Persistence and backups" documents the settings. `persistent_stack` runs on a
-redis-server of its own with `--appendonly yes --appendfsync always`: every write Redis has
+"Persistence and backups" (docs/operations.md) documents the settings. `persistent_stack` runs
+on a redis-server of its own with `--appendonly yes --appendfsync always`: every write Redis has
 acknowledged is on disk, so killing the server by its PID (no shutdown, as in a crash) loses
 nothing the test did. The shared `redis_server` persists nothing, as before.
 """
@@ -75,7 +75,7 @@ def test_with_appendonly_a_redis_crash_keeps_users_groups_and_sessions(
     # cache when its revocation channel dropped.
     assert set(burst_statuses(stack, valid)) == {200}
     whoami = get_page(stack, cookie=valid).json()
-    assert (whoami["user"], whoami["groups"]) == (kept_name, ",".join(kept_groups))
+    assert (whoami["user"], whoami["groups"]) == (kept_name, list(kept_groups))
     # A silent refresh after the restart, and the cookies it hands out.
     refreshed = get_page(
         stack,

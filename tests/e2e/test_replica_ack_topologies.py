@@ -26,9 +26,9 @@ from redis_topologies import (
 
 from verifier.demo.processes import LOOPBACK
 from verifier.errors import StoreUnavailable
-from verifier.keys import KeySpace
-from verifier.sessions import REPLICAS_BEHIND, RotationOutcome, SessionPolicy, SessionStore
+from verifier.sessions.store import REPLICAS_BEHIND, RotationOutcome, SessionPolicy, SessionStore
 from verifier.store import RedisClient, RedisMode, RedisTarget, connect, parse_nodes
+from verifier.store.keyspace import KeySpace
 from verifier.store.replication import ReplicaAck
 
 pytestmark = pytest.mark.ha

@@ -22,7 +22,7 @@ from e2e_helpers import SETTLE_SECONDS
 from redis.asyncio.client import PubSub
 
 from verifier.demo import processes
-from verifier.liveness import LivenessCache, RevocationListener
+from verifier.sessions.liveness import LivenessCache, RevocationListener
 from verifier.store import RedisTarget, connect, subscriptions
 from verifier.store.heartbeat import HEARTBEAT_DEADLINE_SECONDS
 

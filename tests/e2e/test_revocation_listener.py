@@ -13,7 +13,7 @@ import pytest
 import redis.asyncio as aioredis
 from e2e_helpers import SETTLE_SECONDS
 
-from verifier.liveness import LivenessCache, RevocationListener
+from verifier.sessions.liveness import LivenessCache, RevocationListener
 
 if TYPE_CHECKING:
     from conftest import RedisServer
@@ -84,7 +84,7 @@ def test_a_lost_channel_is_logged_and_the_cache_distrusted_until_resubscribed(
 ) -> None:
     async def scenario() -> None:
         async with _listening(redis_server) as (client, cache, _, _):
-            with caplog.at_level(logging.WARNING, logger="verifier.liveness"):
+            with caplog.at_level(logging.WARNING, logger="verifier.sessions.liveness"):
                 # Redis drops the subscriber's connection, as on a restart or failover.
                 assert await client.client_kill_filter(_type="pubsub") >= 1
                 assert await _wait_until(lambda: not cache.trusted, SETTLE_SECONDS)

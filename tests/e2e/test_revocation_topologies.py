@@ -21,10 +21,10 @@ from redis_topologies import SENTINEL_MASTER, RedisClusterDeployment, SentinelDe
 
 from verifier.demo.processes import LOOPBACK
 from verifier.errors import StoreUnavailable
-from verifier.keys import KeySpace
-from verifier.liveness import LivenessCache, RevocationListener
-from verifier.sessions import SessionPolicy, SessionStore
+from verifier.sessions.liveness import LivenessCache, RevocationListener
+from verifier.sessions.store import SessionPolicy, SessionStore
 from verifier.store import RedisClient, RedisMode, RedisTarget, connect, parse_nodes, subscriptions
+from verifier.store.keyspace import KeySpace
 
 pytestmark = pytest.mark.ha
 

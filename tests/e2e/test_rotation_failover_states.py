@@ -34,14 +34,14 @@ from redis_topologies import start_server, wait_for
 from verifier.demo import processes
 from verifier.demo.processes import ManagedProcess
 from verifier.errors import RefreshRejected, StoreUnavailable
-from verifier.keys import KeySpace
-from verifier.sessions import (
+from verifier.sessions.store import (
     REPLICAS_BEHIND,
     RefreshToken,
     RotationOutcome,
     SessionPolicy,
     SessionStore,
 )
+from verifier.store.keyspace import KeySpace
 from verifier.store.replication import ReplicaAck
 
 POLICY = SessionPolicy(

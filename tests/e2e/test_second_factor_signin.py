@@ -35,7 +35,7 @@ from factor_helpers import (
     session_cookie_names,
 )
 
-from verifier.pending_signin import MAX_ATTEMPTS
+from verifier.sessions.pending_signin import MAX_ATTEMPTS
 
 if TYPE_CHECKING:
     from conftest import Stack

@@ -10,8 +10,13 @@ from typing import TYPE_CHECKING
 import redis.asyncio as aioredis
 from e2e_helpers import watching_revocations
 
-from verifier.keys import KeySpace
-from verifier.sessions import MAX_ADDRESS_LENGTH, MAX_DEVICE_LENGTH, SessionPolicy, SessionStore
+from verifier.sessions.store import (
+    MAX_ADDRESS_LENGTH,
+    MAX_DEVICE_LENGTH,
+    SessionPolicy,
+    SessionStore,
+)
+from verifier.store.keyspace import KeySpace
 
 if TYPE_CHECKING:
     from conftest import RedisServer

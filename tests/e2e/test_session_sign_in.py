@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, TypeVar
 import pytest
 import redis.asyncio as aioredis
 
-from verifier.cookies import CookiePolicy
 from verifier.factors.methods import SignIn
 from verifier.gate import Gate, SessionRef
-from verifier.keys import KeySpace
-from verifier.sessions import RotationOutcome, SessionPolicy, SessionStore
+from verifier.sessions.store import RotationOutcome, SessionPolicy, SessionStore
+from verifier.sessions.tokens import AccessTokenCodec
 from verifier.settings import Settings, SigningKey
-from verifier.tokens import AccessTokenCodec
+from verifier.store.keyspace import KeySpace
+from verifier.web.cookies import CookiePolicy
 
 if TYPE_CHECKING:
     from conftest import RedisServer

@@ -13,8 +13,8 @@ import redis.asyncio as aioredis
 from e2e_helpers import SETTLE_SECONDS
 
 from verifier.errors import RefreshRejected, StoreUnavailable
-from verifier.keys import KeySpace
-from verifier.sessions import RefreshToken, RotationOutcome, SessionPolicy, SessionStore
+from verifier.sessions.store import RefreshToken, RotationOutcome, SessionPolicy, SessionStore
+from verifier.store.keyspace import KeySpace
 
 if TYPE_CHECKING:
     from conftest import RedisServer

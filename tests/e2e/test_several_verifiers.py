@@ -20,8 +20,8 @@ from e2e_helpers import TIMEOUT, cookie_header, get_page, new_user, set_cookies,
 from extra_verifier import extra_verifier
 
 from verifier.auth_check import SET_ACCESS_COOKIE_HEADER, SET_REFRESH_COOKIE_HEADER
-from verifier.keys import KeySpace
-from verifier.sessions import RefreshToken
+from verifier.sessions.store import RefreshToken
+from verifier.store.keyspace import KeySpace
 
 if TYPE_CHECKING:
     from conftest import Stack

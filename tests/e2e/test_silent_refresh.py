@@ -20,7 +20,7 @@ from e2e_helpers import (
     sign_in,
 )
 
-from verifier.keys import KeySpace
+from verifier.store.keyspace import KeySpace
 
 if TYPE_CHECKING:
     from conftest import Stack

@@ -33,6 +33,9 @@ def test_unauthenticated_page_navigation_redirects_to_login(stack: Stack) -> Non
     location = urlsplit(response.headers["Location"])
     assert location.path == "/auth/login"
     assert parse_qs(location.query)["next"] == ["/reports/2024?sort=desc"]
+    # nginx hands on the verifier's empty redirect: no body, and no JSON Content-Type.
+    assert response.content == b""
+    assert "json" not in response.headers.get("Content-Type", "")
 
 
 def test_public_path_needs_no_login(stack: Stack) -> None:

@@ -34,7 +34,7 @@ from e2e_helpers import (
 from session_helpers import store_session
 
 from verifier.factors.methods import PASSWORD, TOTP
-from verifier.sessions import NewSession
+from verifier.sessions.store import NewSession
 
 if TYPE_CHECKING:
     from conftest import Stack, StackFactory

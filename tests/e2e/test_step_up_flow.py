@@ -20,7 +20,7 @@ from factor_helpers import Authenticator, enrol
 from session_helpers import store_session
 
 from verifier.factors.methods import PASSWORD, TOTP
-from verifier.sessions import NewSession
+from verifier.sessions.store import NewSession
 
 if TYPE_CHECKING:
     from conftest import Stack

@@ -23,8 +23,7 @@ from redis.backoff import NoBackoff
 
 import verifier
 from verifier.errors import RefreshRejected, StoreUnavailable
-from verifier.keys import KeySpace
-from verifier.sessions import (
+from verifier.sessions.store import (
     REPLICAS_BEHIND,
     RefreshToken,
     RotationOutcome,
@@ -32,6 +31,7 @@ from verifier.sessions import (
     SessionStore,
 )
 from verifier.store import RedisTarget, connect
+from verifier.store.keyspace import KeySpace
 from verifier.store.replication import ReplicaAck
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ POLICY = SessionPolicy(
 )
 # The standalone server has no replica: a store asking for one sees every write unconfirmed.
 ONE_REPLICA = ReplicaAck(min_replicas=1, wait_ms=20)
-ROTATE_SCRIPT = Path(verifier.__file__).parent / "lua" / "rotate_refresh.lua"
+ROTATE_SCRIPT = Path(verifier.__file__).parent / "sessions" / "lua" / "rotate_refresh.lua"
 
 
 class Clock:

@@ -24,13 +24,13 @@ from verifier.errors import RefreshRejected
 from verifier.factors.methods import PASSWORD, RECOVERY_CODE, TOTP
 from verifier.factors.recovery import RecoveryCodes
 from verifier.factors.user_factors import UserFactors
-from verifier.keys import KeySpace
-from verifier.passwords import PasswordHasher
-from verifier.pending_signin import VERIFY, PendingSignIns
-from verifier.sessions import RotationOutcome, SessionPolicy, SessionStore
+from verifier.sessions.pending_signin import VERIFY, PendingSignIns
+from verifier.sessions.store import RotationOutcome, SessionPolicy, SessionStore
 from verifier.store import RedisClient, RedisMode, RedisTarget, connect, parse_nodes
-from verifier.throttle import LoginThrottle, LoginThrottled, ThrottlePolicy
-from verifier.users import UserStore
+from verifier.store.keyspace import KeySpace
+from verifier.users.passwords import PasswordHasher
+from verifier.users.store import UserStore
+from verifier.users.throttle import LoginThrottle, LoginThrottled, ThrottlePolicy
 
 pytestmark = pytest.mark.ha
 

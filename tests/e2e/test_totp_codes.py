@@ -11,7 +11,7 @@ import pyotp
 import redis.asyncio as aioredis
 
 from verifier.factors import STEP_SECONDS, TotpCodes
-from verifier.keys import KeySpace
+from verifier.store.keyspace import KeySpace
 
 if TYPE_CHECKING:
     from conftest import RedisServer

@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from verifier.factors import STEP_SECONDS
 from verifier.factors.methods import RECOVERY_CODE, TOTP
 from verifier.factors.user_factors import ENROLMENT_SECONDS, FactorStatus, UserFactors
-from verifier.keys import KeySpace
+from verifier.store.keyspace import KeySpace
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

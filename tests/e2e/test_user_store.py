@@ -13,10 +13,10 @@ import redis.asyncio as aioredis
 from e2e_helpers import watching_revocations
 
 from verifier.errors import InvalidCredentials
-from verifier.keys import KeySpace
-from verifier.liveness import LivenessCache
-from verifier.passwords import PasswordHasher
-from verifier.users import GROUPS_FIELD, BadUserInput, UnknownUser, UserExists, UserStore
+from verifier.sessions.liveness import LivenessCache
+from verifier.store.keyspace import KeySpace
+from verifier.users.passwords import PasswordHasher
+from verifier.users.store import GROUPS_FIELD, BadUserInput, UnknownUser, UserExists, UserStore
 
 if TYPE_CHECKING:
     from conftest import RedisServer

@@ -25,7 +25,7 @@ from e2e_helpers import (
 from htpasswd_helpers import bcrypt_line, run_verifier, write_file
 
 from verifier.demo.processes import add_user
-from verifier.keys import KeySpace
+from verifier.store.keyspace import KeySpace
 
 if TYPE_CHECKING:
     from conftest import RedisServer, Stack
@@ -61,7 +61,7 @@ def test_exported_users_sign_in_with_the_same_password_after_an_import(
     tag = secrets.token_hex(4)
     admin, plain, legacy = (f"{label}-{tag}" for label in ("admin", "plain", "legacy"))
     passwords = {name: secrets.token_urlsafe(12) for name in (admin, plain, legacy)}
-    groups = {admin: "admins,staff", plain: None, legacy: "legacy"}  # as /api/whoami says
+    groups = {admin: ["admins", "staff"], plain: [], legacy: ["legacy"]}  # as /api/whoami says
     add_user(old, admin, passwords[admin], groups=["admins", "staff"])
     add_user(old, plain, passwords[plain])
     # An htpasswd user who has not signed in yet: exported with the bcrypt hash they have.
@@ -139,7 +139,7 @@ def test_import_replace_takes_the_documents_hash_and_groups_and_ends_old_session
     assert statuses == {401}
     assert set(burst_statuses(stack, same_cookie)) == {200}
     signed = sign_in(stack, moved, new_password)
-    assert get_page(stack, cookie=cookie_header(stack, signed.access)).json()["groups"] == "after"
+    assert get_page(stack, cookie=cookie_header(stack, signed.access)).json()["groups"] == ["after"]
 
 
 def test_a_document_with_any_bad_entry_is_refused_whole(redis_server: RedisServer) -> None:

@@ -27,11 +27,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from verifier.app import create_app
-from verifier.cookies import CookiePolicy
-from verifier.keys import USER_NAME_PATTERN, KeySpace
-from verifier.passwords import PasswordHasher
 from verifier.settings import Settings, SigningKey
-from verifier.users import UserStore
+from verifier.store.keyspace import USER_NAME_PATTERN, KeySpace
+from verifier.users.passwords import PasswordHasher
+from verifier.users.store import UserStore
+from verifier.web.cookies import CookiePolicy
 
 FUZZ = settings(
     max_examples=300,

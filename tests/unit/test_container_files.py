@@ -162,7 +162,7 @@ def test_redis_persists_to_an_append_only_file_on_a_named_volume(
     redis = _services(compose)["redis"]
     command = redis["command"]
     words = command.split() if isinstance(command, str) else command
-    # README "Persistence and backups": these two settings, stated rather than defaulted.
+    # "Persistence and backups" (docs/operations.md): these two, stated rather than defaulted.
     assert "--appendonly" in words
     assert words[words.index("--appendonly") + 1] == "yes"
     assert "--appendfsync" in words

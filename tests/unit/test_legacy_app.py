@@ -38,3 +38,23 @@ def test_a_wrong_method_is_a_page_too_and_never_xml() -> None:
     assert result.status_code == 405
     assert result.headers["content-type"].startswith("text/html")
     assert "<h1>405 Method Not Allowed</h1>" in result.text
+
+
+def test_whoami_without_assertions_lists_no_groups_as_an_empty_list() -> None:
+    client = falcon.testing.TestClient(create_app())
+
+    result = client.simulate_get("/api/whoami", headers={"X-Auth-User": "guest"})
+
+    assert result.status_code == 200
+    assert result.json["user"] == "guest"
+    assert result.json["groups"] == []
+
+
+def test_whoami_without_assertions_lists_the_header_groups() -> None:
+    client = falcon.testing.TestClient(create_app())
+
+    result = client.simulate_get(
+        "/api/whoami", headers={"X-Auth-User": "demo", "X-Auth-Groups": "admins,ops"}
+    )
+
+    assert result.json["groups"] == ["admins", "ops"]

@@ -15,7 +15,6 @@ from prometheus_client import CollectorRegistry, Histogram
 
 import verifier
 from verifier.errors import AccessTokenExpired, RefreshRejected, TokenRejected
-from verifier.liveness import LivenessCache
 from verifier.observe.causes import RevocationCause
 from verifier.observe.metrics import (
     AUTH_OUTCOMES,
@@ -28,6 +27,7 @@ from verifier.observe.metrics import (
     denial_reason,
 )
 from verifier.observe.metrics.prometheus import PrometheusMetrics
+from verifier.sessions.liveness import LivenessCache
 
 
 def _metrics() -> tuple[PrometheusMetrics, CollectorRegistry]:

@@ -17,14 +17,14 @@ from urllib.parse import unquote
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from verifier.cookies import MAX_COOKIE_HEADER_LENGTH, CookiePolicy, read_token_cookies
 from verifier.errors import RefreshRejected, TokenRejected
 from verifier.factors.methods import SignIn
-from verifier.keys import normalize_user_name
-from verifier.redirects import safe_next
-from verifier.sessions import RefreshToken
+from verifier.sessions.store import RefreshToken
+from verifier.sessions.tokens import AccessClaims, AccessTokenCodec
 from verifier.settings import Settings, SigningKey
-from verifier.tokens import AccessClaims, AccessTokenCodec
+from verifier.store.keyspace import normalize_user_name
+from verifier.web.cookies import MAX_COOKIE_HEADER_LENGTH, CookiePolicy, read_token_cookies
+from verifier.web.redirects import safe_next
 
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

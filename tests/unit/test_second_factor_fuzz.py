@@ -20,12 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from verifier.app import create_app
-from verifier.cookies import CookiePolicy
 from verifier.factors.user_factors import UserFactors
-from verifier.keys import KeySpace
-from verifier.passwords import PasswordHasher
 from verifier.settings import Settings, SigningKey
-from verifier.users import UserStore
+from verifier.store.keyspace import KeySpace
+from verifier.users.passwords import PasswordHasher
+from verifier.users.store import UserStore
+from verifier.web.cookies import CookiePolicy
 
 FUZZ = settings(
     max_examples=120,

@@ -9,8 +9,8 @@ import redis.exceptions
 from redis.asyncio.sentinel import MasterNotFoundError
 
 from verifier.errors import StoreUnavailable
-from verifier.redis_store import guard, guard_for
 from verifier.store import ClusterUnreachable
+from verifier.store.outages import guard, guard_for
 
 
 async def _raise(error: Exception) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from verifier.errors import AccessConfigError
 
-# The same characters as user and group names (verifier.keys): they travel in headers.
+# The same characters as user and group names (verifier.store.keyspace): they travel in headers.
 _NAME = re.compile(r"[a-z0-9._@+-]{1,64}")
 _KINDS = ("user", "group")
 

@@ -157,18 +157,23 @@ class WhoAmI:
         """Return who is asking; with assertions on, refuse a request without a valid one."""
         resp.cache_control = [_NO_STORE]
         if self._verifier is None:
-            resp.media = _identity(req)
+            # The header's groups as a list, as the assertion has them: [] for none.
+            header_groups = req.get_header(GROUPS_HEADER) or ""
+            resp.media = {
+                **_identity(req),
+                "groups": [group for group in header_groups.split(",") if group],
+            }
             return
         try:
             claims = self._verifier.verify(req, DEFAULT_AUDIENCE)
         except AssertionRefused as refusal:
             _refuse(resp, refusal)
             return
-        groups = claims.get("groups") or []
         resp.media = {
             "user": claims["sub"],
             "session": claims["sid"],
-            "groups": ",".join(groups) or None,
+            # The assertion's own list: [] for a user without groups, never null.
+            "groups": list(claims.get("groups") or []),
             "verified": True,
             "claims": claims,
         }

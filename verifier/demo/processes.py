@@ -318,8 +318,8 @@ class ManagedProcess:
 
 # redis-server options for a throw-away server: no RDB snapshots, no append-only file.
 NO_PERSISTENCE = ("--save", "", "--appendonly", "no")
-# An append-only file fsynced before each write is acknowledged (README "Persistence and
-# backups" recommends everysec for production): what the persistence tests use, so that
+# An append-only file fsynced before each write is acknowledged ("Persistence and backups" in
+# docs/operations.md recommends everysec for production): what the persistence tests use, so that
 # "Redis answered" means "on disk" whenever the server is killed.
 AOF_ALWAYS = ("--save", "", "--appendonly", "yes", "--appendfsync", "always")
 

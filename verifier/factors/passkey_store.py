@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verifier.factors.passkeys import CEREMONY_SECONDS, NewCredential
-from verifier.keys import KeySpace
-from verifier.redis_store import as_text, guard_for
 from verifier.store import RedisClient
+from verifier.store.keyspace import KeySpace
+from verifier.store.outages import as_text, guard_for
 
 # Every Redis call of this module, timed under its name (verifier_redis_call_*).
 _guard = guard_for("passkeys")

@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from verifier.keys import KeySpace
-from verifier.redis_store import guard_for
 from verifier.store import RedisClient
+from verifier.store.keyspace import KeySpace
+from verifier.store.outages import guard_for
 
 # Every Redis call of this module, timed under its name (verifier_redis_call_*).
 _guard = guard_for("recovery_codes")

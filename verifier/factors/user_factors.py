@@ -15,9 +15,9 @@ from verifier.factors.methods import RECOVERY_CODE, TOTP
 from verifier.factors.passkey_store import PasskeyStore
 from verifier.factors.recovery import RecoveryCodes
 from verifier.factors.totp import TotpCodes, new_secret
-from verifier.keys import KeySpace
-from verifier.redis_store import as_text, guard_for
 from verifier.store import RedisClient
+from verifier.store.keyspace import KeySpace
+from verifier.store.outages import as_text, guard_for
 
 # Every Redis call of this module, timed under its name (verifier_redis_call_*).
 _guard = guard_for("user_factors")

@@ -65,7 +65,7 @@ def add_keys_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "--publish-seconds",
         type=int,
         default=None,
-        help="seconds before the new key signs (default: the publish delay, see README)",
+        help="seconds before the new key signs (default: the publish delay, see docs/keys.md)",
     )
     rotate.add_argument(
         "--alg",

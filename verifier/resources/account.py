@@ -14,17 +14,14 @@ from typing import Any, Protocol
 import falcon
 import falcon.asgi
 
-from verifier.account_pages import ACCOUNT_PATH, FactorSection, account_page, account_url
+from verifier.pages.account import ACCOUNT_PATH, FactorSection, account_page, account_url
 
 __all__ = ["ACCOUNT_PATH", "Account", "FactorSections", "TotpSections"]
-from verifier.csrf import check_request_origin
 from verifier.errors import InvalidCredentials, LoginThrottled, PasswordCheckBusy
 from verifier.factors.user_factors import UserFactors
 from verifier.gate import Gate, SessionRef
 from verifier.observe.audit import record_revocation
 from verifier.observe.causes import RevocationCause
-from verifier.passwords import MAX_PASSWORD_LENGTH
-from verifier.redirects import safe_next
 from verifier.resources.account_session import AccountSession
 from verifier.resources.account_totp import RECOVERY_PATH, TOTP_PATH
 from verifier.resources.body import has_nul, read_fields, wants_json
@@ -35,9 +32,12 @@ from verifier.resources.login import (
     throttled_answer,
 )
 from verifier.resources.page_answers import send_json, send_page
-from verifier.sessions import SessionDetails, SessionStore, is_session_id
-from verifier.throttle import LoginThrottle
-from verifier.users import BadUserInput, UserStore
+from verifier.sessions.store import SessionDetails, SessionStore, is_session_id
+from verifier.users.passwords import MAX_PASSWORD_LENGTH
+from verifier.users.store import BadUserInput, UserStore
+from verifier.users.throttle import LoginThrottle
+from verifier.web.csrf import check_request_origin
+from verifier.web.redirects import safe_next
 
 NOT_A_SESSION = "That is not a session."
 NO_SUCH_SESSION = "No such session: it may have ended already."

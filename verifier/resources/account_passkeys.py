@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 import falcon
 import falcon.asgi
 
-from verifier.csrf import check_request_origin
 from verifier.errors import PasskeyRejected
 from verifier.factors.passkey_store import (
     MAX_NAME_LENGTH,
@@ -28,12 +27,13 @@ from verifier.factors.passkey_store import (
 from verifier.factors.passkeys import RelyingParty, registration_options, verify_registration
 from verifier.factors.user_factors import UserFactors
 from verifier.observe.audit import AuditLog
-from verifier.passkey_pages import passkeys_page
+from verifier.pages.passkeys import passkeys_page
 from verifier.resources.account_session import AccountSession
 from verifier.resources.body import read_fields, read_json_object, wants_json
 from verifier.resources.login import client_address
 from verifier.resources.page_answers import send_json, send_page
 from verifier.resources.passkey_signin import BAD_ANSWER, NO_CHALLENGE, passkey_answer
+from verifier.web.csrf import check_request_origin
 
 PASSKEYS_PATH = "/auth/account/passkeys"
 PASSKEY_OPTIONS_PATH = "/auth/account/passkeys/options"

@@ -5,17 +5,16 @@ from __future__ import annotations
 import falcon
 import falcon.asgi
 
-from verifier.csrf import check_request_origin
-from verifier.errors import LoginThrottled
-from verifier.factor_pages import no_factor_page, recovery_codes_page, regenerate_page
 from verifier.factors.user_factors import UserFactors
 from verifier.observe.audit import AuditLog
-from verifier.resources.account_proof import CurrentFactorCheck
+from verifier.pages.factors import no_factor_page, recovery_codes_page, regenerate_page
+from verifier.resources.account_proof import CurrentFactorCheck, ProofRefused
 from verifier.resources.account_session import AccountSession
-from verifier.resources.account_totp import RECOVERY_PATH, TOTP_PATH, WRONG_CURRENT_CODE
+from verifier.resources.account_totp import RECOVERY_PATH, TOTP_PATH
 from verifier.resources.body import read_fields, wants_json
-from verifier.resources.login import client_address, throttled_answer
-from verifier.resources.page_answers import code_problem, send_json, send_page
+from verifier.resources.login import client_address
+from verifier.resources.page_answers import send_json, send_page
+from verifier.web.csrf import check_request_origin
 
 NO_FACTOR = "Recovery codes come with an authenticator app: set one up first."
 RENEWED = "Your new recovery codes: the old ones no longer work."
@@ -64,21 +63,14 @@ class AccountRecoveryCodes:
             self._proof.refused(user, address, "recovery_codes.regenerate", "not_enrolled")
             self._no_factor(req, resp)
             return
-        problem = code_problem(typed)
-        if problem is not None:
-            self._proof.refused(user, address, "recovery_codes.regenerate", "bad_input")
-            self._fail(req, resp, falcon.HTTP_400, status.recovery_codes_left, problem)
-            return
-        try:
-            await self._proof.reserve(user, address)
-        except LoginThrottled as throttled:
-            self._proof.refused(user, address, "recovery_codes.regenerate", "throttled")
-            message = throttled_answer(resp, throttled)
-            self._fail(req, resp, falcon.HTTP_429, status.recovery_codes_left, message)
-            return
-        if await self._proof.prove(user, typed, address, "recovery_codes.regenerate") is None:
-            left = await self._factors.recovery_codes_left(user)
-            self._fail(req, resp, falcon.HTTP_403, left, WRONG_CURRENT_CODE)
+        proof = await self._proof.prove_current(
+            resp, user, typed, address, "recovery_codes.regenerate"
+        )
+        if isinstance(proof, ProofRefused):
+            left = status.recovery_codes_left
+            if proof.checked:
+                left = await self._factors.recovery_codes_left(user)
+            self._fail(req, resp, proof.status, left, proof.message)
             return
         codes = await self._factors.new_recovery_codes(user)
         self._audit.record("recovery_codes.regenerated", user=user, count=len(codes))

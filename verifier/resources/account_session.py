@@ -7,11 +7,11 @@ from urllib.parse import quote
 import falcon
 import falcon.asgi
 
-from verifier.cookies import CookiePolicy, read_token_cookies
 from verifier.gate import Gate, SessionRef
 from verifier.resources.body import wants_json
 from verifier.resources.page_answers import send_json
-from verifier.sessions import SessionStore
+from verifier.sessions.store import SessionStore
+from verifier.web.cookies import CookiePolicy, read_token_cookies
 
 NOT_SIGNED_IN = "Sign in to manage your account."
 

@@ -14,30 +14,29 @@ from urllib.parse import quote
 import falcon
 import falcon.asgi
 
-from verifier.csrf import check_request_origin
 from verifier.errors import LoginThrottled
-from verifier.factor_pages import (
-    enrolment_page,
-    message_page,
-    recovery_codes_page,
-    totp_status_page,
-)
 from verifier.factors.methods import TOTP
 from verifier.factors.totp import provisioning_uri, qr_code_svg
 from verifier.factors.user_factors import UserFactors
 from verifier.gate import SessionRef
 from verifier.observe.audit import AuditLog
-from verifier.redirects import DEFAULT_NEXT, safe_next
-from verifier.resources.account_proof import CurrentFactorCheck
+from verifier.pages.factors import (
+    enrolment_page,
+    message_page,
+    recovery_codes_page,
+    totp_status_page,
+)
+from verifier.resources.account_proof import CurrentFactorCheck, ProofRefused
 from verifier.resources.account_session import AccountSession
 from verifier.resources.body import read_fields, wants_json
 from verifier.resources.login import client_address, throttled_answer
 from verifier.resources.page_answers import code_problem, send_json, send_page
+from verifier.web.csrf import check_request_origin
+from verifier.web.redirects import DEFAULT_NEXT, safe_next
 
 TOTP_PATH = "/auth/account/totp"
 RECOVERY_PATH = "/auth/account/recovery-codes"
 WRONG_NEW_CODE = "That code is not right. Check the app shows the account just added."
-WRONG_CURRENT_CODE = "That code is not right, or was already used."
 NO_ENROLMENT = "Nothing to activate: the set-up expired. Start again."
 NOT_ENROLLED = "The authenticator app is not set up yet."
 UNKNOWN_ACTION = "Unknown action."
@@ -174,16 +173,15 @@ class AccountTotp:
             self._proof.refused(user, address, "totp.reset", "not_enrolled")
             self._error(req, resp, falcon.HTTP_409, NOT_ENROLLED)
             return
-        problem = code_problem(typed)
-        if problem is not None:
-            self._proof.refused(user, address, "totp.reset", "bad_input")
-            self._status_error(req, resp, falcon.HTTP_400, status.recovery_codes_left, problem)
-            return
-        if not await self._reserved(req, resp, user, address, "totp.reset"):
-            return
-        if await self._proof.prove(user, typed, address, "totp.reset") is None:
-            left = await self._factors.recovery_codes_left(user)
-            self._status_error(req, resp, falcon.HTTP_403, left, WRONG_CURRENT_CODE)
+        proof = await self._proof.prove_current(resp, user, typed, address, "totp.reset")
+        if isinstance(proof, ProofRefused):
+            if proof.status == falcon.HTTP_429:
+                self._error(req, resp, proof.status, proof.message)
+                return
+            left = status.recovery_codes_left
+            if proof.checked:
+                left = await self._factors.recovery_codes_left(user)
+            self._status_error(req, resp, proof.status, left, proof.message)
             return
         secret = await self._factors.begin_enrolment(user, restart=True)
         self._audit.record("totp.reset_started", user=user)

@@ -7,10 +7,10 @@ from urllib.parse import quote
 import falcon
 import falcon.asgi
 
-from verifier.keys import normalize_user_name
-from verifier.pages import PAGE_SECURITY_HEADERS, forbidden_page
-from verifier.redirects import safe_next
+from verifier.pages.common import PAGE_SECURITY_HEADERS, forbidden_page
 from verifier.resources.unauthorized import is_page_navigation
+from verifier.store.keyspace import normalize_user_name
+from verifier.web.redirects import safe_next
 
 # Set by nginx's @verifier_forbidden from the check's own answer; `location /auth/` clears
 # any copy a client sends, and the value is only ever displayed, never trusted for a decision.

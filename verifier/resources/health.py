@@ -6,10 +6,17 @@ own port. Each gunicorn worker answers for itself.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import falcon
 import falcon.asgi
 
-from verifier.readiness import ReadinessCheck
+
+class ReadinessProblems(Protocol):
+    """What keeps this worker from serving (verifier.service.readiness.ReadinessCheck)."""
+
+    async def problems(self) -> list[str]:
+        """Every reason this worker cannot serve now; empty when ready."""
 
 
 class Health:
@@ -27,7 +34,7 @@ class Health:
 class Readiness:
     """200 when this worker can serve, else 503 naming every reason (a readiness probe)."""
 
-    def __init__(self, check: ReadinessCheck) -> None:
+    def __init__(self, check: ReadinessProblems) -> None:
         self._check = check
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:

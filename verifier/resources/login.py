@@ -7,20 +7,18 @@ from typing import Protocol
 import falcon
 import falcon.asgi
 
-from verifier.csrf import check_request_origin
-from verifier.devices import device_summary
 from verifier.errors import InvalidCredentials, LoginThrottled, PasswordCheckBusy
 from verifier.gate import Gate, SessionRef
-from verifier.observe.audit import record_revocation, shown_name
-from verifier.observe.causes import RevocationCause
-from verifier.observe.metrics import SIGNIN_OK
-from verifier.pages import PAGE_SECURITY_HEADERS, SCRIPT_PAGE_SECURITY_HEADERS, login_page
-from verifier.passwords import MAX_PASSWORD_LENGTH
-from verifier.redirects import safe_next
+from verifier.observe.audit import shown_name
+from verifier.pages.common import PAGE_SECURITY_HEADERS, SCRIPT_PAGE_SECURITY_HEADERS, login_page
 from verifier.resources.body import has_nul, read_fields, wants_json
-from verifier.sessions import SessionStore
-from verifier.throttle import LoginThrottle
-from verifier.users import UserStore
+from verifier.sessions.devices import device_summary
+from verifier.sessions.store import SessionStore
+from verifier.users.passwords import MAX_PASSWORD_LENGTH
+from verifier.users.store import UserStore
+from verifier.users.throttle import LoginThrottle
+from verifier.web.csrf import check_request_origin
+from verifier.web.redirects import safe_next
 
 # One message for every failed sign-in: it must not tell which of the two was wrong.
 BAD_CREDENTIALS = "Invalid user name or password."
@@ -40,7 +38,7 @@ class SecondStep(Protocol):
     """Decides whether a correct password needs a second factor, and starts that step."""
 
     async def needed(self, user: str) -> str | None:
-        """The step the user must take (see verifier.pending_signin), or None."""
+        """The step the user must take (see verifier.sessions.pending_signin), or None."""
 
     async def begin(
         self,
@@ -159,13 +157,7 @@ class Login:
         session = await self._sessions.create(
             user, device=device_summary(req.get_header("User-Agent")), address=address
         )
-        self._gate.metrics.signin(SIGNIN_OK)
-        self._gate.audit.record(
-            "signin.succeeded", user=user, session=session.session_id, address=address
-        )
-        record_revocation(self._gate.audit, RevocationCause.SESSION_LIMIT, user, session.evicted)
-        self._gate.metrics.revoked(RevocationCause.SESSION_LIMIT, len(session.evicted))
-        for cookie in self._gate.login_cookies(session):
+        for cookie in self._gate.signed_in(session, address):
             resp.append_header("Set-Cookie", cookie)
         resp.cache_control = ["no-store"]
         if as_json:

@@ -7,14 +7,14 @@ from urllib.parse import quote
 import falcon
 import falcon.asgi
 
-from verifier.cookies import CookiePolicy, read_token_cookies
-from verifier.csrf import check_request_origin
 from verifier.gate import Gate
 from verifier.observe.audit import record_revocation
 from verifier.observe.causes import RevocationCause
-from verifier.redirects import DEFAULT_NEXT, safe_next
 from verifier.resources.body import wants_json
-from verifier.sessions import SessionStore
+from verifier.sessions.store import SessionStore
+from verifier.web.cookies import CookiePolicy, read_token_cookies
+from verifier.web.csrf import check_request_origin
+from verifier.web.redirects import DEFAULT_NEXT, safe_next
 
 
 class Logout:

@@ -7,7 +7,7 @@ from typing import Any
 import falcon
 import falcon.asgi
 
-from verifier.pages import PAGE_SECURITY_HEADERS, SCRIPT_PAGE_SECURITY_HEADERS
+from verifier.pages.common import PAGE_SECURITY_HEADERS, SCRIPT_PAGE_SECURITY_HEADERS
 from verifier.resources.body import has_nul
 
 # Longer than any code (a recovery code with dashes and spaces is about 20 characters).

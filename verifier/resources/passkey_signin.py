@@ -18,8 +18,6 @@ from typing import Any
 import falcon
 import falcon.asgi
 
-from verifier.cookies import CookiePolicy, read_passkey_cookie, read_pending_cookie
-from verifier.csrf import check_request_origin
 from verifier.errors import LoginThrottled, PasskeyRejected
 from verifier.factors.methods import PASSKEY, USER_VERIFIED
 from verifier.factors.passkey_store import (
@@ -38,12 +36,7 @@ from verifier.factors.passkeys import (
     verify_assertion,
 )
 from verifier.gate import Gate
-from verifier.keys import normalize_user_name
-from verifier.observe.audit import record_revocation
-from verifier.observe.causes import RevocationCause
-from verifier.observe.metrics import SIGNIN_OK, SIGNIN_PASSKEY_REFUSED
-from verifier.pending_signin import MAX_ATTEMPTS, VERIFY, PendingSignIn, PendingSignIns
-from verifier.redirects import safe_next
+from verifier.observe.metrics import SIGNIN_PASSKEY_REFUSED
 from verifier.resources.body import read_json_object
 from verifier.resources.login import (
     EXPIRED,
@@ -53,9 +46,14 @@ from verifier.resources.login import (
 )
 from verifier.resources.page_answers import send_json
 from verifier.resources.second_factor import SecondFactor
-from verifier.sessions import SessionStore
-from verifier.throttle import LoginThrottle
-from verifier.users import UserStore
+from verifier.sessions.pending_signin import MAX_ATTEMPTS, VERIFY, PendingSignIn, PendingSignIns
+from verifier.sessions.store import SessionStore
+from verifier.store.keyspace import normalize_user_name
+from verifier.users.store import UserStore
+from verifier.users.throttle import LoginThrottle
+from verifier.web.cookies import CookiePolicy, read_passkey_cookie, read_pending_cookie
+from verifier.web.csrf import check_request_origin
+from verifier.web.redirects import safe_next
 
 NO_PASSKEY = "No passkey is registered for this account."
 NO_CHALLENGE = "This passkey request expired or was already answered. Try again."
@@ -71,6 +69,94 @@ def passkey_answer(document: dict[str, object]) -> dict[str, Any]:
     if not isinstance(credential, dict):
         raise PasskeyRejected("bad_json")
     return credential
+
+
+class PasskeyAnswers:
+    """What both passkey sign-ins do with an authenticator's answer: read it, count it in
+    the second-factor throttle, and check it against the user's stored key.
+
+    Each sign-in keeps its own audit record for a refusal (`audit_event`) and its own rule on
+    user verification; the passwordless one also asks `users` that the account still exists.
+    """
+
+    def __init__(
+        self,
+        gate: Gate,
+        rp: RelyingParty,
+        passkeys: PasskeyStore,
+        throttle: LoginThrottle,
+        clock: Callable[[], float],
+        *,
+        audit_event: str,
+        require_uv: bool,
+        users: UserStore | None = None,
+    ) -> None:
+        self._gate = gate
+        self._rp = rp
+        self._passkeys = passkeys
+        self._throttle = throttle
+        self._clock = clock
+        self._audit_event = audit_event
+        self._require_uv = require_uv
+        self._users = users
+
+    async def read(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, user: str | None
+    ) -> tuple[dict[str, Any], bytes] | None:
+        """The posted credential and its id; None once a 400 is written."""
+        try:
+            credential = passkey_answer(await read_json_object(req))
+            return credential, credential_id_of(credential)
+        except PasskeyRejected:
+            self.refused(user, req, "bad_json")
+            send_json(resp, falcon.HTTP_400, {"error": BAD_ANSWER})
+            return None
+
+    async def reserve(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, user: str
+    ) -> bool:
+        """Count the attempt; False once a 429 (with Retry-After) is written."""
+        try:
+            await self._throttle.reserve(user, client_address(req))
+        except LoginThrottled as throttled:
+            self.refused(user, req, "throttled")
+            message = throttled_answer(resp, throttled)
+            send_json(resp, falcon.HTTP_429, {"error": message})
+            return False
+        return True
+
+    async def verify(
+        self, user: str, credential: dict[str, Any], credential_id: bytes, challenge: bytes
+    ) -> None:
+        """Check the answer against the stored key and record its use; PasskeyRejected if not."""
+        passkey = await self._passkeys.find(user, credential_id)
+        # A removed user's passkeys may outlive the record: no session for them.
+        if passkey is None or (self._users is not None and not await self._users.exists(user)):
+            raise PasskeyRejected("unknown_credential")
+        assertion = verify_assertion(
+            self._rp,
+            credential,
+            challenge,
+            passkey.public_key,
+            passkey.sign_count,
+            require_uv=self._require_uv,
+        )
+        await _record_use(self._passkeys, user, passkey, assertion.new_sign_count, self._clock())
+
+    async def succeeded(self, req: falcon.asgi.Request, user: str) -> None:
+        """A right answer gives its attempt back and clears the count."""
+        await self._throttle.record_success(user, client_address(req))
+
+    def refused(self, user: str | None, req: falcon.asgi.Request, reason: str) -> None:
+        """Count and record a refused answer (never the answer itself)."""
+        self._gate.metrics.signin(SIGNIN_PASSKEY_REFUSED)
+        self._gate.audit.record(
+            self._audit_event,
+            user=user,
+            address=client_address(req),
+            method=PASSKEY,
+            reason=reason,
+        )
 
 
 class PasskeySecondFactorOptions:
@@ -126,74 +212,52 @@ class PasskeySecondFactor:
         login_path: str,
         clock: Callable[[], float],
     ) -> None:
-        self._gate = gate
-        self._rp = rp
         self._pending = pending
-        self._passkeys = passkeys
         self._challenges = challenges
-        self._throttle = throttle
         self._cookies = cookie_policy
         self._completion = completion
         self._login_path = login_path
-        self._clock = clock
+        self._answers = PasskeyAnswers(
+            gate,
+            rp,
+            passkeys,
+            throttle,
+            clock,
+            audit_event="signin.second_factor_failed",
+            require_uv=False,
+        )
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Check the answer against the challenge and the stored key; sign in on success."""
         check_request_origin(req)
         found = await _pending_verification(req, self._cookies, self._pending)
         if found is None:
-            self._audit_failure(None, req, "expired")
+            self._answers.refused(None, req, "expired")
             _expired(resp, self._cookies, self._login_path)
             return
         pending_id, pending = found
         user = pending.user
-        try:
-            credential = passkey_answer(await read_json_object(req))
-            credential_id = credential_id_of(credential)
-        except PasskeyRejected:
-            self._audit_failure(user, req, "bad_json")
-            send_json(resp, falcon.HTTP_400, {"error": BAD_ANSWER})
+        answer = await self._answers.read(req, resp, user)
+        if answer is None:
             return
         taken = await self._challenges.take(SECOND_FACTOR, pending_id)
         if taken is None or taken[1].get("user") != user:
-            self._audit_failure(user, req, "no_challenge")
+            self._answers.refused(user, req, "no_challenge")
             send_json(resp, falcon.HTTP_400, {"error": NO_CHALLENGE})
             return
-        address = client_address(req)
-        try:
-            await self._throttle.reserve(user, address)
-        except LoginThrottled as throttled:
-            self._audit_failure(user, req, "throttled")
-            message = throttled_answer(resp, throttled)
-            send_json(resp, falcon.HTTP_429, {"error": message})
+        if not await self._answers.reserve(req, resp, user):
             return
         try:
-            await self._verify(user, credential, credential_id, taken[0])
+            await self._answers.verify(user, answer[0], answer[1], taken[0])
         except PasskeyRejected as rejected:
             await self._refused(req, resp, pending_id, pending, rejected.reason)
             return
         if not await self._pending.finish(pending_id):
-            self._audit_failure(user, req, "expired")
+            self._answers.refused(user, req, "expired")
             _expired(resp, self._cookies, self._login_path)
             return
-        await self._throttle.record_success(user, address)
+        await self._answers.succeeded(req, user)
         await self._completion.complete(req, resp, pending, PASSKEY, as_json=True)
-
-    async def _verify(
-        self, user: str, credential: dict[str, Any], credential_id: bytes, challenge: bytes
-    ) -> None:
-        passkey = await self._passkeys.find(user, credential_id)
-        if passkey is None:
-            raise PasskeyRejected("unknown_credential")
-        assertion = verify_assertion(
-            self._rp,
-            credential,
-            challenge,
-            passkey.public_key,
-            passkey.sign_count,
-            require_uv=False,
-        )
-        await _record_use(self._passkeys, user, passkey, assertion.new_sign_count, self._clock())
 
     async def _refused(
         self,
@@ -206,12 +270,12 @@ class PasskeySecondFactor:
         # Counted like a wrong code: the pending sign-in ends after MAX_ATTEMPTS.
         attempts = await self._pending.count_failure(pending_id)
         if attempts < 0:
-            self._audit_failure(pending.user, req, "expired")
+            self._answers.refused(pending.user, req, "expired")
             _expired(resp, self._cookies, self._login_path)
             return
         if attempts >= MAX_ATTEMPTS:
             await self._pending.finish(pending_id)
-            self._audit_failure(pending.user, req, "too_many_attempts")
+            self._answers.refused(pending.user, req, "too_many_attempts")
             resp.append_header("Set-Cookie", self._cookies.clear_pending())
             send_json(
                 resp,
@@ -219,18 +283,8 @@ class PasskeySecondFactor:
                 {"error": TOO_MANY_ATTEMPTS, "login_url": self._login_path},
             )
             return
-        self._audit_failure(pending.user, req, reason)
+        self._answers.refused(pending.user, req, reason)
         send_json(resp, falcon.HTTP_401, {"error": REFUSED})
-
-    def _audit_failure(self, user: str | None, req: falcon.asgi.Request, reason: str) -> None:
-        self._gate.metrics.signin(SIGNIN_PASSKEY_REFUSED)
-        self._gate.audit.record(
-            "signin.second_factor_failed",
-            user=user,
-            address=client_address(req),
-            method=PASSKEY,
-            reason=reason,
-        )
 
 
 class PasswordlessOptions:
@@ -272,73 +326,59 @@ class Passwordless:
         clock: Callable[[], float],
     ) -> None:
         self._gate = gate
-        self._rp = rp
-        self._users = users
         self._sessions = sessions
-        self._passkeys = passkeys
         self._challenges = challenges
-        self._throttle = throttle
         self._cookies = cookie_policy
-        self._clock = clock
+        self._answers = PasskeyAnswers(
+            gate,
+            rp,
+            passkeys,
+            throttle,
+            clock,
+            audit_event="signin.failed",
+            require_uv=True,
+            users=users,
+        )
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Check the answer; sign in as the passkey's user with amr (hwk, pin)."""
         check_request_origin(req)
         binding = read_passkey_cookie(req.get_header("Cookie"), self._cookies)
         if binding is None:
-            self._audit_failure(None, req, "no_challenge")
+            self._answers.refused(None, req, "no_challenge")
             send_json(resp, falcon.HTTP_400, {"error": NO_CHALLENGE})
             return
-        try:
-            credential = passkey_answer(await read_json_object(req))
-            credential_id = credential_id_of(credential)
-        except PasskeyRejected:
-            self._audit_failure(None, req, "bad_json")
-            send_json(resp, falcon.HTTP_400, {"error": BAD_ANSWER})
+        answer = await self._answers.read(req, resp, None)
+        if answer is None:
             return
         taken = await self._challenges.take(PASSWORDLESS, binding)
         # The cookie is spent with this answer, whatever it is (not before: a Redis outage
         # answers 503 with no Set-Cookie at all).
         resp.append_header("Set-Cookie", self._cookies.clear_passkey())
         if taken is None:
-            self._audit_failure(None, req, "no_challenge")
+            self._answers.refused(None, req, "no_challenge")
             send_json(resp, falcon.HTTP_400, {"error": NO_CHALLENGE})
             return
         challenge, state = taken
+        credential, credential_id = answer
         user = normalize_user_name(user_handle_of(credential) or "")
         if user is None:
-            self._audit_failure(None, req, "unknown_credential")
+            self._answers.refused(None, req, "unknown_credential")
             send_json(resp, falcon.HTTP_401, {"error": REFUSED})
             return
-        address = client_address(req)
-        try:
-            await self._throttle.reserve(user, address)
-        except LoginThrottled as throttled:
-            self._audit_failure(user, req, "throttled")
-            message = throttled_answer(resp, throttled)
-            send_json(resp, falcon.HTTP_429, {"error": message})
+        if not await self._answers.reserve(req, resp, user):
             return
         try:
-            await self._verify(user, credential, credential_id, challenge)
+            await self._answers.verify(user, credential, credential_id, challenge)
         except PasskeyRejected as rejected:
-            self._audit_failure(user, req, rejected.reason)
+            self._answers.refused(user, req, rejected.reason)
             send_json(resp, falcon.HTTP_401, {"error": REFUSED})
             return
-        await self._throttle.record_success(user, address)
+        await self._answers.succeeded(req, user)
         # A passkey with user verification: possession and PIN or biometric, two factors.
         amr = (PASSKEY, USER_VERIFIED)
         session = await self._sessions.create(user, amr=amr)
-        self._gate.metrics.signin(SIGNIN_OK)
-        self._gate.audit.record(
-            "signin.succeeded",
-            user=user,
-            session=session.session_id,
-            address=address,
-            methods=",".join(amr),
-        )
-        record_revocation(self._gate.audit, RevocationCause.SESSION_LIMIT, user, session.evicted)
-        self._gate.metrics.revoked(RevocationCause.SESSION_LIMIT, len(session.evicted))
-        for cookie in self._gate.login_cookies(session):
+        for cookie in self._gate.signed_in(session, client_address(req), amr):
             resp.append_header("Set-Cookie", cookie)
         next_path = safe_next(state.get("next"))
         send_json(
@@ -351,33 +391,6 @@ class Passwordless:
                 "redirect": next_path,
                 "methods": list(amr),
             },
-        )
-
-    async def _verify(
-        self, user: str, credential: dict[str, Any], credential_id: bytes, challenge: bytes
-    ) -> None:
-        # A removed user's passkeys may outlive the record: no session for them.
-        passkey = await self._passkeys.find(user, credential_id)
-        if passkey is None or not await self._users.exists(user):
-            raise PasskeyRejected("unknown_credential")
-        assertion = verify_assertion(
-            self._rp,
-            credential,
-            challenge,
-            passkey.public_key,
-            passkey.sign_count,
-            require_uv=True,
-        )
-        await _record_use(self._passkeys, user, passkey, assertion.new_sign_count, self._clock())
-
-    def _audit_failure(self, user: str | None, req: falcon.asgi.Request, reason: str) -> None:
-        self._gate.metrics.signin(SIGNIN_PASSKEY_REFUSED)
-        self._gate.audit.record(
-            "signin.failed",
-            user=user,
-            address=client_address(req),
-            method=PASSKEY,
-            reason=reason,
         )
 
 

@@ -1,7 +1,7 @@
 """`/auth/login/factor`: the second step of a sign-in (a code, or the enrolment a group needs).
 
 After a correct password, a user with a second factor (or in a group that demands one) gets
-no session: a pending sign-in (verifier.pending_signin) and its cookie instead, then this
+no session: a pending sign-in (verifier.sessions.pending_signin) and its cookie instead, then this
 page. A right code ends the pending sign-in and starts the session, a brand-new one as a
 password-only login does; `/auth` never accepts the pending cookie.
 """
@@ -14,25 +14,18 @@ from urllib.parse import quote
 import falcon
 import falcon.asgi
 
-from verifier.cookies import CookiePolicy, read_pending_cookie
-from verifier.csrf import check_request_origin
-from verifier.devices import device_summary
 from verifier.errors import LoginThrottled
-from verifier.factor_pages import (
+from verifier.factors.methods import PASSKEY, PASSWORD, RECOVERY_CODE, TOTP
+from verifier.factors.totp import new_secret, provisioning_uri, qr_code_svg
+from verifier.factors.user_factors import UserFactors
+from verifier.gate import Gate
+from verifier.observe.metrics import SIGNIN_SECOND_FACTOR_REQUIRED
+from verifier.pages.factors import (
     enrolment_page,
     recovery_code_used_page,
     recovery_codes_page,
     second_factor_page,
 )
-from verifier.factors.methods import PASSKEY, PASSWORD, RECOVERY_CODE, TOTP
-from verifier.factors.totp import new_secret, provisioning_uri, qr_code_svg
-from verifier.factors.user_factors import UserFactors
-from verifier.gate import Gate
-from verifier.observe.audit import record_revocation
-from verifier.observe.causes import RevocationCause
-from verifier.observe.metrics import SIGNIN_OK, SIGNIN_SECOND_FACTOR_REQUIRED
-from verifier.pending_signin import ENROLL, MAX_ATTEMPTS, VERIFY, PendingSignIn, PendingSignIns
-from verifier.redirects import DEFAULT_NEXT, safe_next
 from verifier.resources.body import read_fields, wants_json
 from verifier.resources.login import (
     EXPIRED,
@@ -41,9 +34,20 @@ from verifier.resources.login import (
     throttled_answer,
 )
 from verifier.resources.page_answers import code_problem, send_json, send_page
-from verifier.sessions import SessionStore
-from verifier.throttle import LoginThrottle
-from verifier.users import UnknownUser, UserStore
+from verifier.sessions.devices import device_summary
+from verifier.sessions.pending_signin import (
+    ENROLL,
+    MAX_ATTEMPTS,
+    VERIFY,
+    PendingSignIn,
+    PendingSignIns,
+)
+from verifier.sessions.store import SessionStore
+from verifier.users.store import UnknownUser, UserStore
+from verifier.users.throttle import LoginThrottle
+from verifier.web.cookies import CookiePolicy, read_pending_cookie
+from verifier.web.csrf import check_request_origin
+from verifier.web.redirects import DEFAULT_NEXT, safe_next
 
 FACTOR_PATH = "/auth/login/factor"
 # A passkey as the second step (verifier.resources.passkey_signin): options, then the answer.
@@ -269,17 +273,8 @@ class SecondFactor:
             device=device_summary(req.get_header("User-Agent")),
             address=client_address(req),
         )
-        self._gate.metrics.signin(SIGNIN_OK)
-        self._gate.audit.record(
-            "signin.succeeded",
-            user=user,
-            session=session.session_id,
-            address=client_address(req),
-            methods=",".join(amr),
-        )
-        record_revocation(self._gate.audit, RevocationCause.SESSION_LIMIT, user, session.evicted)
-        self._gate.metrics.revoked(RevocationCause.SESSION_LIMIT, len(session.evicted))
-        for cookie in (*self._gate.login_cookies(session), self._cookies.clear_pending()):
+        started = self._gate.signed_in(session, client_address(req), amr)
+        for cookie in (*started, self._cookies.clear_pending()):
             resp.append_header("Set-Cookie", cookie)
         next_path = safe_next(pending.next_path)
         if as_json:

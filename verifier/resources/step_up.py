@@ -29,8 +29,7 @@ from verifier.factors.methods import PASSWORD, RECOVERY_CODE
 from verifier.factors.user_factors import UserFactors
 from verifier.gate import Gate, SessionRef
 from verifier.observe.metrics import SIGNIN_STEPPED_UP
-from verifier.passwords import MAX_PASSWORD_LENGTH
-from verifier.redirects import DEFAULT_NEXT, safe_next
+from verifier.pages.step_up import no_second_factor_page, step_up_page
 from verifier.resources.account_session import AccountSession
 from verifier.resources.body import has_nul, read_fields, wants_json
 from verifier.resources.login import (
@@ -45,8 +44,9 @@ from verifier.resources.page_answers import (
     send_page,
     split_current_code,
 )
-from verifier.step_up_pages import no_second_factor_page, step_up_page
-from verifier.throttle import LoginThrottle
+from verifier.users.passwords import MAX_PASSWORD_LENGTH
+from verifier.users.throttle import LoginThrottle
+from verifier.web.redirects import DEFAULT_NEXT, safe_next
 
 ENROL_PATH = "/auth/account/totp"
 WRONG_CODE = "That code is not right, or was already used."

@@ -9,7 +9,7 @@ import falcon
 import falcon.asgi
 
 from verifier.access.conditions import STEPS
-from verifier.redirects import safe_next
+from verifier.web.redirects import safe_next
 
 # Set by nginx's @verifier_unauthorized from the check's own answer (`location /auth/`
 # clears any copy a client sends). Only a known step counts: anything else is a plain 401.

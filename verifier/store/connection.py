@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 import redis.exceptions
@@ -15,9 +15,6 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 
 from verifier.store.sentinel import FencedSentinelPool
 from verifier.store.target import RedisMode, RedisTarget, RedisTls
-
-if TYPE_CHECKING:
-    from verifier.settings import Settings
 
 # What the stores talk to. Both kinds speak the same commands; only this subpackage builds
 # one or knows which it has.
@@ -57,7 +54,15 @@ def _retry() -> Retry:
     return Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=1)
 
 
-def client_for(settings: Settings) -> RedisClient:
+class NamesRedis(Protocol):
+    """What `client_for` reads of the settings: the store never needs their whole type."""
+
+    @property
+    def redis(self) -> RedisTarget:
+        """The Redis deployment to connect to."""
+
+
+def client_for(settings: NamesRedis) -> RedisClient:
     """The Redis client of the service and the CLI, for the deployment the settings name."""
     return connect(settings.redis)
 

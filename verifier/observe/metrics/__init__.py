@@ -28,7 +28,7 @@ AUTH_FORBIDDEN = "forbidden"  # 403: signed in, but the rules say no
 AUTH_STORE_ERROR = "store_error"  # 503: Redis could not be asked
 AUTH_OUTCOMES = (AUTH_ALLOWED, AUTH_REFRESHED, AUTH_GRACE, AUTH_FORBIDDEN, AUTH_STORE_ERROR)
 
-# Why a token was refused, from the rejection's reason (verifier.tokens, the rotation
+# Why a token was refused, from the rejection's reason (verifier.sessions.tokens, the rotation
 # script); several reasons share a label, and anything unforeseen is "other".
 _ACCESS_DENIALS = {
     "oversized": "access_malformed",
@@ -47,7 +47,7 @@ _REFRESH_DENIALS = {
     "replayed": "refresh_replayed",
     "lost": "refresh_lost",
 }
-# Every other access-token reason is a claim PyJWT or verifier.tokens refused.
+# Every other access-token reason is a claim PyJWT or verifier.sessions.tokens refused.
 _ACCESS_OTHER = "access_bad_claims"
 DENIAL_OTHER = "other"
 DENIAL_REASONS = (
@@ -84,7 +84,7 @@ SIGNIN_OUTCOMES = (
 )
 
 # Which store made a Redis call (the `store` label of the Redis timings and errors): each
-# store module passes its own name to guard_for (verifier.redis_store).
+# store module passes its own name to guard_for (verifier.store.outages).
 REDIS_STORES = (
     "sessions",
     "users",

@@ -15,11 +15,23 @@ mark_process_dead nobody calls for it.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Protocol
 
 from verifier.observe.causes import RevocationCause
 from verifier.observe.metrics.exposition import MULTIPROC_ENV
-from verifier.settings import Settings
+
+
+class MetricsSettings(Protocol):
+    """What the count reads of the settings (verifier.settings.Settings has both)."""
+
+    @property
+    def metrics_bind(self) -> tuple[str, int] | None:
+        """Where the service serves /metrics; None when metrics are off."""
+
+    @property
+    def metrics_dir(self) -> Path | None:
+        """VERIFIER_METRICS_DIR, the service's multiprocess directory, when set."""
 
 
 class RevocationCount(Protocol):
@@ -53,7 +65,7 @@ class _Counted:
             self._counter.labels(cause.value).inc(sessions)
 
 
-def command_revocations(settings: Settings) -> RevocationCount:
+def command_revocations(settings: MetricsSettings) -> RevocationCount:
     """The CLI's revocation count: into VERIFIER_METRICS_DIR when metrics are on and it is set."""
     if settings.metrics_bind is None or settings.metrics_dir is None:
         return _NotCounted()

@@ -1,0 +1,1 @@
+"""Running the service: preflight checks, readiness, the gunicorn worker class and hooks."""

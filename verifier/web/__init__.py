@@ -1,0 +1,1 @@
+"""HTTP rules shared by the resources and the /auth path: cookies, CSRF, safe redirects."""
