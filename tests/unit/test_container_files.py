@@ -414,3 +414,37 @@ def test_nginx_docker_conf_has_no_gixy_findings(nginx_dir: Path) -> None:
     findings = json.loads(result.stdout)
     assert findings == [], json.dumps(findings, indent=2)
     assert result.returncode == 0, _output(result)
+
+
+def test_build_arguments_are_read_in_the_builder_stage_only() -> None:
+    instructions = _instructions(DOCKERFILE)
+    froms = [i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM"]
+    builder, runtime = instructions[froms[0] : froms[-1]], instructions[froms[-1] :]
+    declared = {arguments.split("=")[0] for keyword, arguments in builder if keyword == "ARG"}
+    assert {"CA_CERTIFICATES", "PIP_INDEX_URL"} <= declared
+    builder_text = " ".join(arguments for _, arguments in builder)
+    # pip and uv check servers against a bundle made of the base image's CAs and the given.
+    assert "PIP_CERT=/tmp/build-ca.pem" in builder_text
+    assert "SSL_CERT_FILE=/tmp/build-ca.pem" in builder_text
+    assert '"$CA_CERTIFICATES"' in builder_text and "> /tmp/build-ca.pem" in builder_text
+    # The shipped stage never names them: nothing of them reaches its layers or history.
+    runtime_text = " ".join(f"{keyword} {arguments}" for keyword, arguments in runtime)
+    for name in ("CA_CERTIFICATES", "PIP_INDEX_URL", "build-ca.pem", "PIP_CERT", "SSL_CERT"):
+        assert name not in runtime_text, name
+
+
+def test_the_runtime_stage_removes_the_base_images_pip_setuptools_and_wheel() -> None:
+    final = _final_stage(DOCKERFILE)
+    uninstalls = [
+        (index, arguments)
+        for index, (keyword, arguments) in enumerate(final)
+        if keyword == "RUN" and re.search(r"\bpip uninstall\b", arguments)
+    ]
+    assert len(uninstalls) == 1, "the base image's pip stays in the runtime image"
+    index, arguments = uninstalls[0]
+    assert re.search(r"--yes\b.*\bpip setuptools wheel\b", arguments), arguments
+    # Before the venv arrives: `python` must still be the base image's, which has pip.
+    venv_copy = next(
+        i for i, (keyword, args) in enumerate(final) if keyword == "COPY" and "/opt/venv" in args
+    )
+    assert index < venv_copy
