@@ -1,5 +1,6 @@
 # verifier: `make demo` runs the local stack, `make test` runs every check, `make bench` measures.
 # `make test-ha` runs the tests on real Redis Cluster and Sentinel deployments.
+# `make test-containers` builds and runs docker-compose.yml for real (root, Debian 12).
 #
 # Every install comes from uv.lock (versions and hashes), through uv, itself installed from
 # tools/uv.txt with hashes: the venv on this machine is the one CI tested. See README "Installs".
@@ -18,8 +19,8 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 LOCK_MISMATCH := uv.lock does not match pyproject.toml: run 'make lock' and commit uv.lock
 
-.PHONY: venv lock-check lock upgrade test-latest test-oldest lint lint-with test test-ha unit e2e \
-	demo bench clean
+.PHONY: venv lock-check lock upgrade test-latest test-oldest lint lint-with test test-ha \
+	test-containers unit e2e demo bench clean
 
 $(UV): tools/uv.txt
 	rm -rf $(TOOLS)
@@ -71,11 +72,18 @@ lint-with:
 	$(VENV_BIN)/mypy
 
 test: lint
-	$(VENV)/bin/pytest -q -m "not ha" -n 2
+	$(VENV)/bin/pytest -q -m "not ha and not containers" -n 2
 
 # Separate: each topology starts a deployment of its own and runs the core flows again.
 test-ha: venv
 	$(VENV)/bin/pytest -q -m ha
+
+# The compose stack as a user runs it: .ci/containers/prepare installs podman and
+# docker-compose and builds stand-ins for the base images (root; cached after the first run),
+# then tests/containers/ builds the image, runs docker-compose.yml unchanged and drives it.
+test-containers: venv
+	bash .ci/containers/prepare
+	$(VENV)/bin/pytest -q -m containers tests/containers
 
 unit: venv
 	$(VENV)/bin/pytest -q tests/unit

@@ -32,6 +32,7 @@ DOCKERFILE = ROOT / "Dockerfile"
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKER_CONF = ROOT / "nginx" / "docker.conf.template"
 INIT_SCRIPT = ROOT / "docker" / "demo-init.sh"
+STAND_INS = ROOT / ".ci" / "containers"
 SNIPPETS = ("verifier-http.conf", "verifier-locations.conf", "verifier-protect.conf")
 # Where the official nginx image reads its configuration, and where compose mounts ours.
 IMAGE_NGINX_DIR = "/etc/nginx"
@@ -639,3 +640,25 @@ def test_the_runtime_stage_removes_the_base_images_pip_setuptools_and_wheel() ->
         i for i, (keyword, args) in enumerate(final) if keyword == "COPY" and "/opt/venv" in args
     )
     assert index < venv_copy
+
+
+def _normal_image_name(name: str) -> str:
+    """An image reference as podman stores it (docker.io/library/ for official images)."""
+    if "/" not in name:
+        return f"docker.io/library/{name}"
+    return name
+
+
+def test_ci_stand_ins_carry_the_exact_names_the_files_use(compose: dict[str, Any]) -> None:
+    stand_ins = {
+        (STAND_INS / name / "image").read_text().strip() for name in ("python", "nginx", "redis")
+    }
+    used = {
+        _normal_image_name(service["image"])
+        for service in _services(compose).values()
+        if "image" in service and "build" not in service
+    }
+    python_image = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", DOCKERFILE.read_text(), re.MULTILINE)
+    assert python_image is not None
+    used.add(_normal_image_name(python_image.group(1)))
+    assert stand_ins == used
