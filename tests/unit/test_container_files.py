@@ -32,6 +32,7 @@ DOCKERFILE = ROOT / "Dockerfile"
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKER_CONF = ROOT / "nginx" / "docker.conf.template"
 INIT_SCRIPT = ROOT / "docker" / "demo-init.sh"
+README = ROOT / "README.md"
 STAND_INS = ROOT / ".ci" / "containers"
 SNIPPETS = ("verifier-http.conf", "verifier-locations.conf", "verifier-protect.conf")
 # Where the official nginx image reads its configuration, and where compose mounts ours.
@@ -640,6 +641,42 @@ def test_the_runtime_stage_removes_the_base_images_pip_setuptools_and_wheel() ->
         i for i, (keyword, args) in enumerate(final) if keyword == "COPY" and "/opt/venv" in args
     )
     assert index < venv_copy
+
+
+def _docker_section() -> str:
+    text = README.read_text()
+    start = text.index("\n## Docker\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else len(text)]
+
+
+def test_readme_docker_section_starts_with_the_command_and_what_it_needs() -> None:
+    section = _docker_section()
+    first_block = re.search(r"```(?:sh)?\n(.*?)```", section, re.DOTALL)
+    assert first_block is not None and first_block.group(1).strip() == "docker compose up"
+    # The prerequisites: an engine, the compose versions, PyPI at build time, the port; the
+    # image's size; what the CI run checks.
+    for needed in (
+        "Docker Engine",
+        "Podman",
+        "1.29",
+        "v2",
+        "PyPI",
+        "8080",
+        "MB",
+        "make test-containers",
+    ):
+        assert needed in section, needed
+
+
+def test_readme_docker_section_and_compose_header_spell_compose_commands_one_way() -> None:
+    # `docker compose ...` throughout; docker-compose (v1) only named as the alternative
+    # that runs the same one command.
+    header = COMPOSE_FILE.read_text().split("\nservices:", 1)[0]
+    for text in (_docker_section(), header):
+        v1_commands = re.findall(r"docker-compose ([a-z][\w-]*)", text)
+        assert set(v1_commands) <= {"up"}, v1_commands
+        assert len(v1_commands) <= 1, v1_commands
 
 
 def _normal_image_name(name: str) -> str:
