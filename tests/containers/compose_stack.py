@@ -44,6 +44,7 @@ COMMAND_TIMEOUT_SECONDS = 600
 # Long enough for a slow machine to get there, never needed otherwise: the waits return as
 # soon as the condition holds.
 SETTLE_SECONDS = 120.0
+LOG_TAIL_LINES = 30
 _POLL_SECONDS = 0.5
 
 T = TypeVar("T")
@@ -254,12 +255,18 @@ class ComposeStack:
         return self.inspect(service, "{{.State.Health.Status}}")
 
     def wait_healthy(self, *services: str) -> None:
-        """Wait until every one of the services reports healthy."""
+        """Wait until every one of the services reports healthy; fail with its last logs."""
         for service in services:
-            wait_for(
-                f"{service} to be healthy",
-                lambda service=service: True if self.health(service) == "healthy" else None,
-            )
+            try:
+                wait_for(
+                    f"{service} to be healthy",
+                    lambda service=service: True if self.health(service) == "healthy" else None,
+                )
+            except StackError as error:
+                tail = "\n".join(self.logs(service).splitlines()[-LOG_TAIL_LINES:])
+                raise StackError(
+                    f"{error}\n--- last lines of {service}'s logs ---\n{tail}"
+                ) from None
 
     def wait_unhealthy(self, service: str) -> None:
         """Wait until the service reports unhealthy."""
