@@ -2,7 +2,10 @@
 
 No Docker Engine runs in CI, so the engine is rootful Podman, driven by Debian's
 docker-compose 1.29 through the Docker API that `podman system service` serves on a unix
-socket of our own. `.ci/containers/prepare` (run by `make test-containers` first) installs
+socket of our own. docker-compose rather than podman-compose: it is one of the two commands
+the README tells users to run, it speaks to Podman through the same API it uses with Docker
+Engine (podman-compose re-implements compose on podman's command line), and Debian ships it
+(no new dependency). `.ci/containers/prepare` (run by `make test-containers` first) installs
 them and builds stand-ins for the base images; this module starts the API service and a
 health-check ticker, and runs compose commands against the project's files, unchanged.
 
