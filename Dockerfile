@@ -4,7 +4,18 @@
 #   gunicorn --bind 0.0.0.0:8001 'verifier.demo.legacy_app:create_app()'
 #   verifier users add NAME
 #   verifier check-config       (every configuration problem, one line each; exit 1 if any)
-# Builds with the classic builder too (docker-compose 1.29's default): no BuildKit-only syntax.
+# Builds with the classic builder too (docker-compose 1.29's default), with BuildKit and with
+# podman/buildah: no BuildKit-only syntax.
+#
+# Build arguments (all optional; docs/docker.md), for a build behind a TLS-intercepting proxy
+# or from a mirror of PyPI. They are read in the builder stage only, which the image does not
+# ship: nothing of them reaches the runtime stage's files, environment or history.
+#   CA_CERTIFICATES  PEM certificates to trust besides the base image's CAs, e.g.
+#                    --build-arg CA_CERTIFICATES="$(cat proxy-ca.pem)"
+#   PIP_INDEX_URL    a simple index to fetch from instead of pypi.org (pip and uv alike);
+#                    every file is still checked against the hashes of uv.lock
+# A proxy itself: Docker's predefined HTTP_PROXY / HTTPS_PROXY / NO_PROXY build arguments,
+# which pip and uv read and Docker keeps out of the image history.
 
 # Builder and runtime must share the interpreter: the venv copied below points at
 # /usr/local/bin/python3.11 of this image.
@@ -14,10 +25,19 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 # wheel into a venv
 FROM ${PYTHON_IMAGE} AS builder
 
+ARG CA_CERTIFICATES=""
+ARG PIP_INDEX_URL=""
+
 # uv, the installer of uv.lock, goes into a venv of its own that the runtime stage never sees.
 # UV_PYTHON_DOWNLOADS: the image's interpreter, never a downloaded one (the venv below must
 # point at it). UV_COMPILE_BYTECODE: byte-compile everything here, once.
+# PIP_CERT and SSL_CERT_FILE: the CA bundle pip and uv check every server against (uv would
+# otherwise use the CAs compiled into it, and ignore an added one); written below.
+# UV_DEFAULT_INDEX: uv's name for PIP_INDEX_URL (both read empty as "pypi.org").
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_CERT=/tmp/build-ca.pem \
+    SSL_CERT_FILE=/tmp/build-ca.pem \
+    UV_DEFAULT_INDEX=${PIP_INDEX_URL} \
     UV_PYTHON_DOWNLOADS=never \
     UV_COMPILE_BYTECODE=1 \
     UV_NO_CACHE=1 \
@@ -25,6 +45,9 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 
 WORKDIR /src
 COPY tools/uv.txt tools/build.txt tools/
+# The base image's CAs, then any given: one bundle for every download of this stage.
+RUN { cat /etc/ssl/certs/ca-certificates.crt; printf '%s\n' "$CA_CERTIFICATES"; } \
+        > /tmp/build-ca.pem
 # pip refuses any file whose hash tools/uv.txt does not list.
 RUN python -m venv /opt/uv \
     && /opt/uv/bin/pip install --no-cache-dir --require-hashes --no-deps -r tools/uv.txt
@@ -46,7 +69,8 @@ RUN /opt/uv/bin/uv build --wheel --out-dir /tmp/dist \
         --build-constraints tools/build.txt --require-hashes \
     && /opt/uv/bin/uv pip install --python /opt/venv/bin/python --no-deps /tmp/dist/*.whl
 
-# ---- runtime: the interpreter, the venv and an unprivileged user; no pip cache, no sources
+# ---- runtime: the interpreter, the venv and an unprivileged user; no pip cache, no sources,
+# no installer
 FROM ${PYTHON_IMAGE} AS runtime
 
 # PATH: `verifier`, `gunicorn` and `python` resolve to the venv.
@@ -64,7 +88,13 @@ ENV PATH=/opt/venv/bin:$PATH \
 # creates its control socket under ~/.gunicorn.
 # /keys is where a keys volume goes (VERIFIER_KEYS_DIR): owned by the service user, 0700 as
 # the verifier requires, so a new named volume mounted there starts with both.
-RUN groupadd --system --gid 10001 verifier \
+# The base image's own pip, setuptools and wheel go (about 25 MB on disk in the base layer,
+# which still holds their bytes): the service never installs anything, so they would only be
+# code to patch and to flag in scans, and a way to install more. The venv (made by uv) never
+# had them. `python` is still the base image's here: the venv is not copied in yet.
+RUN python -m pip uninstall --yes --quiet --disable-pip-version-check \
+        --root-user-action=ignore pip setuptools wheel \
+    && groupadd --system --gid 10001 verifier \
     && useradd --system --uid 10001 --gid verifier --no-log-init \
         --create-home --home-dir /home/verifier --shell /usr/sbin/nologin verifier \
     && install -d -m 0700 -o 10001 -g 10001 /keys

@@ -1,6 +1,7 @@
 # verifier: `make demo` runs the local stack, `make test` runs every check, `make bench` measures,
 # `make docs` builds the documentation site into docs/_build/html.
 # `make test-ha` runs the tests on real Redis Cluster and Sentinel deployments.
+# `make test-containers` builds and runs docker-compose.yml for real (root, Debian 12).
 #
 # Every install comes from uv.lock (versions and hashes), through uv, itself installed from
 # tools/uv.txt with hashes: the venv on this machine is the one CI tested. See docs/getting-started.md, "Installs".
@@ -19,8 +20,8 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 LOCK_MISMATCH := uv.lock does not match pyproject.toml: run 'make lock' and commit uv.lock
 
-.PHONY: venv lock-check lock upgrade test-latest test-oldest lint lint-with test test-ha unit e2e \
-	demo bench clean docs
+.PHONY: venv lock-check lock upgrade test-latest test-oldest lint lint-with test test-ha \
+	test-containers unit e2e demo bench clean docs
 
 $(UV): tools/uv.txt
 	rm -rf $(TOOLS)
@@ -78,11 +79,18 @@ docs: venv
 	$(VENV)/bin/sphinx-build -E -a -W --keep-going -n -q -b html docs docs/_build/html
 
 test: lint docs
-	$(VENV)/bin/pytest -q -m "not ha" -n 2
+	$(VENV)/bin/pytest -q -m "not ha and not containers" -n 2
 
 # Separate: each topology starts a deployment of its own and runs the core flows again.
 test-ha: venv
 	$(VENV)/bin/pytest -q -m ha
+
+# The compose stack as a user runs it: .ci/containers/prepare installs podman and
+# docker-compose and builds stand-ins for the base images (root; cached after the first run),
+# then tests/containers/ builds the image, runs docker-compose.yml unchanged and drives it.
+test-containers: venv
+	bash .ci/containers/prepare
+	$(VENV)/bin/pytest -q -m containers tests/containers
 
 unit: venv
 	$(VENV)/bin/pytest -q tests/unit

