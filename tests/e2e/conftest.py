@@ -40,11 +40,12 @@ from redis_topologies import RedisClusterDeployment, SentinelDeployment
 
 from verifier.demo import processes
 from verifier.demo.processes import ManagedProcess, NginxBinary, ProcessStartError
+from verifier.errors import StoreUnavailable
 from verifier.settings import load_settings
 from verifier.store import client_for
 from verifier.store.keyspace import KeySpace
 from verifier.users.passwords import PasswordHasher
-from verifier.users.store import UserStore
+from verifier.users.store import UserExists, UserStore
 
 NGINX_BINARIES = processes.available_nginx_binaries()
 
@@ -92,6 +93,8 @@ paths = ["/ruled/mfa-staff"]
 policy = "deny"
 """
 VERIFIER_WORKERS = 2
+# In-process user creation tries this often when Redis does not answer in time.
+CREATE_USER_ATTEMPTS = 3
 
 # The session's redis-server while it is in use, for the fixture that restarts it.
 _RUNNING_SERVERS: list[RedisServer] = []
@@ -245,11 +248,24 @@ class Stack:
 
         async def add() -> None:
             # The stack's own Redis, whichever kind (standalone, Sentinel, Cluster) it runs on.
-            client = client_for(load_settings(self.env))
-            try:
-                await UserStore(client, KeySpace(self.key_prefix), _hasher()).add(name, password)
-            finally:
-                await client.aclose()
+            # Its timeouts are the service's (a 0.5 s connect), which a machine starved of CPU
+            # can miss: try again, as an operator would. The name is new, so "exists" after a
+            # failed try means that try's write did land.
+            for attempt in range(CREATE_USER_ATTEMPTS):
+                client = client_for(load_settings(self.env))
+                try:
+                    store = UserStore(client, KeySpace(self.key_prefix), _hasher())
+                    await store.add(name, password)
+                    return
+                except StoreUnavailable:
+                    if attempt == CREATE_USER_ATTEMPTS - 1:
+                        raise
+                except UserExists:
+                    if attempt == 0:
+                        raise
+                    return
+                finally:
+                    await client.aclose()
 
         # In a thread of its own: a browser test calls this with Playwright's event loop
         # running in this one, where asyncio.run() is refused.
