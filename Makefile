@@ -20,7 +20,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 LOCK_MISMATCH := uv.lock does not match pyproject.toml: run 'make lock' and commit uv.lock
 
-.PHONY: venv lock-check lock upgrade test-latest test-oldest lint lint-with test test-ha \
+.PHONY: venv lock-check lock upgrade test-latest test-oldest lint lint-with test test-ha test-parts \
 	test-containers unit e2e demo bench clean docs
 
 $(UV): tools/uv.txt
@@ -78,11 +78,18 @@ lint-with:
 docs: venv
 	$(VENV)/bin/sphinx-build -E -a -W --keep-going -n -q -b html docs docs/_build/html
 
-test: lint docs
+# Every real part the suite runs against (nginx, redis-server, Chromium...) must be there:
+# one line names each one missing, and nothing runs. A partial run is asked for by name:
+# `VERIFIER_TESTS_WITHOUT=chromium make test` (docs/testing.md).
+test-parts: venv
+	@$(PY) -m tests.parts
+
+test: lint docs test-parts
 	$(VENV)/bin/pytest -q -m "not ha and not containers" -n 2
 
 # Separate: each topology starts a deployment of its own and runs the core flows again.
 test-ha: venv
+	@$(PY) -m tests.parts nginx redis-server redis-sentinel redis-cli
 	$(VENV)/bin/pytest -q -m ha
 
 # The compose stack as a user runs it: .ci/containers/prepare installs podman and
