@@ -10,12 +10,10 @@ status and for setting no cookie at all.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
 import requests
-from conftest import NGINX_BINARIES, RedisServer
 from sso_helpers import (
     EVIL,
     GRAFANA,
@@ -26,25 +24,14 @@ from sso_helpers import (
     HostBrowser,
     SsoStack,
     query_param,
-    running_sso_stack,
 )
 
-from verifier.demo import processes
 from verifier.sso.handoff import challenge_of
 
 STATE = "__Host-verifier-sso-state"
 ACCESS = "__Host-verifier-access"
 REFRESH = "__Host-verifier-refresh"
 _NAVIGATE = {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Site": "none"}
-
-
-@pytest.fixture(scope="session", params=NGINX_BINARIES, ids=[b.label for b in NGINX_BINARIES])
-def sso_stack(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator[SsoStack]:
-    """The portal and its hosts, with users alice and mallory."""
-    with running_sso_stack(request.param, redis_server.url) as stack:
-        for user in ("alice", "mallory", "bob"):
-            processes.add_user(stack.env, user, PASSWORD)
-        yield stack
 
 
 def signed_in(stack: SsoStack, user: str = "alice", host: str = WIKI) -> HostBrowser:

@@ -34,12 +34,24 @@ _APP_HOST_PATHS = frozenset(
 )
 
 
+_FORM_ACTION = "form-action 'self'"
+
+
 class SsoHostRoles:
     """Routes each request by the role of its host (see the module's docstring)."""
 
     def __init__(self, handoff: HandoffStart, login_path: str, host_free: frozenset[str]) -> None:
         self._handoff = handoff
         self._sso = handoff.sso
+        # A form posted on the portal (sign-in, second factor, step-up) ends in a redirect
+        # through the authorize endpoint to an app host's callback, and browsers hold every
+        # redirect after a form submission to the page's CSP `form-action`: the app hosts'
+        # origins are added to the portal pages' policy.
+        sources = [self._sso.portal.origin_of(name) for name in sorted(self._sso.hosts.names)]
+        sources += [
+            self._sso.portal.origin_of("*." + parent) for parent in self._sso.hosts.wildcard_parents
+        ]
+        self._portal_form_action = " ".join([_FORM_ACTION, *sources])
         self._login_path = login_path
         # Paths that say nothing of a host (health, readiness, public keys, static files).
         self._host_free = host_free
@@ -81,6 +93,20 @@ class SsoHostRoles:
             resp.complete = True
             return
         self._not_here(req, resp)
+
+    async def process_response(
+        self,
+        req: falcon.asgi.Request,
+        resp: falcon.asgi.Response,
+        resource: object,
+        req_succeeded: bool,
+    ) -> None:
+        """On the portal, let the pages' forms end on the app hosts (see __init__)."""
+        policy = resp.get_header("Content-Security-Policy")
+        if policy and _FORM_ACTION in policy and request_host(req) == self._sso.portal_host:
+            resp.set_header(
+                "Content-Security-Policy", policy.replace(_FORM_ACTION, self._portal_form_action)
+            )
 
     def _not_here(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         message = NOT_HERE.format(portal=self._sso.portal.origin)
