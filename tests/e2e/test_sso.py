@@ -403,3 +403,37 @@ def test_codes_never_reach_a_log_line(sso_stack: SsoStack) -> None:
     logs = sso_stack.logs()
     assert "/auth/sso/callback" in logs
     assert code not in logs
+
+
+def test_a_step_up_happens_on_the_portal_and_reaches_the_host_at_its_next_hand_off(
+    sso_stack: SsoStack,
+) -> None:
+    browser = signed_in(sso_stack)
+    portal_id = browser.cookie(PORTAL, REFRESH).split(".")[1]
+    wiki_id = browser.cookie(WIKI, REFRESH).split(".")[1]
+    # As if both had signed in an hour ago; wiki's next refresh carries that into its token.
+    an_hour_ago = int(time.time()) - 3600
+    for session_id in (portal_id, wiki_id):
+        key = f"{sso_stack.key_prefix}:{{alice}}:session:{session_id}"
+        sso_stack.redis.hset(key, "auth_time", an_hour_ago)
+    browser.drop(WIKI, ACCESS)
+    asked = browser.navigate(browser.url(WIKI, "/recent"))
+    # wiki's 401 names the step; the hand-off carries it; the portal asks for the password.
+    assert "step_up=max_age" in asked[0].headers["Location"]
+    page, login_path = asked[-1], asked[-2].headers["Location"]
+    assert page.status_code == 200 and 'name="password"' in page.text
+    assert login_path.startswith("/auth/login?step_up=max_age&next=/auth/sso/authorize")
+    form = {"password": PASSWORD, "next": query_param(login_path, "next")}
+    stepped = browser.request(
+        "POST",
+        browser.url(PORTAL, login_path),
+        headers={"Origin": f"http://{PORTAL}:{sso_stack.port}", "Sec-Fetch-Site": "same-origin"},
+        data=form,
+    )
+    assert stepped.status_code == 303
+    landed = browser.navigate(browser.url(PORTAL, stepped.headers["Location"]))
+    assert landed[-1].status_code == 200 and landed[-1].json()["x-auth-user"] == "alice"
+    assert landed[-2].headers["Location"] == "/recent"
+    # The new hand-off replaced wiki's stale child; the family is the same.
+    assert browser.cookie(WIKI, REFRESH).split(".")[1] != wiki_id
+    assert browser.cookie(PORTAL, REFRESH).split(".")[1] == portal_id
