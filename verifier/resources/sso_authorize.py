@@ -37,7 +37,7 @@ from verifier.sso.config import AUTHORIZE_PATH, SsoConfig
 from verifier.sso.handoff import HandoffStore
 
 # What `host` may be spelled with at all before it is compared (as sent, undecoded).
-_RAW_HOST = re.compile(r"\*?[a-z0-9.-]{1,253}")
+_RAW_HOST = re.compile(r"[a-z0-9.-]{1,253}")
 _CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
 # A sign-in this recent satisfies any `max_age` (whose unit is the minute): no step again.
 _JUST_SIGNED_IN_SECONDS = 60
