@@ -63,6 +63,18 @@ def assert_refused(response: requests.Response) -> None:
     assert "Location" not in response.headers
 
 
+def post_same_origin(
+    browser: HostBrowser, host: str, path: str, data: dict[str, str] | None = None
+) -> requests.Response:
+    """A POST a page of `host` makes to `host` (what a browser says of it)."""
+    return browser.request(
+        "POST",
+        browser.url(host, path),
+        headers={"Origin": f"http://{host}:{browser.port}", "Sec-Fetch-Site": "same-origin"},
+        data=data,
+    )
+
+
 def app_user(browser: HostBrowser, host: str) -> str | None:
     """Who the app on `host` sees, without following any redirect (None: not signed in)."""
     response = browser.get(host, "/api/headers", headers={"Accept": "application/json"})
@@ -97,11 +109,7 @@ def test_no_set_cookie_anywhere_carries_domain_and_every_cookie_is_host_prefixed
 ) -> None:
     browser = signed_in(sso_stack)
     browser.navigate(browser.url(GRAFANA, "/"))
-    browser.request(
-        "POST",
-        browser.url(GRAFANA, "/auth/logout"),
-        headers={"Origin": f"http://{GRAFANA}:{sso_stack.port}", "Sec-Fetch-Site": "same-origin"},
-    )
+    post_same_origin(browser, GRAFANA, "/auth/logout")
     ours = [line for host, line in browser.set_cookie_lines if host != EVIL]
     assert len(ours) >= 10
     for line in ours:
@@ -113,11 +121,7 @@ def test_logout_on_one_host_signs_out_every_host_and_the_portal(sso_stack: SsoSt
     browser = signed_in(sso_stack)
     for host in (GRAFANA, ORG2):
         browser.navigate(browser.url(host, "/"))
-    logout = browser.request(
-        "POST",
-        browser.url(GRAFANA, "/auth/logout"),
-        headers={"Origin": f"http://{GRAFANA}:{sso_stack.port}", "Sec-Fetch-Site": "same-origin"},
-    )
+    logout = post_same_origin(browser, GRAFANA, "/auth/logout")
     assert logout.status_code == 303
     for host in (WIKI, ORG2, GRAFANA):
         assert app_user(browser, host) is None
@@ -129,11 +133,7 @@ def test_logout_on_one_host_signs_out_every_host_and_the_portal(sso_stack: SsoSt
 def test_logout_on_the_portal_ends_every_child(sso_stack: SsoStack) -> None:
     browser = signed_in(sso_stack)
     browser.navigate(browser.url(ORG2, "/"))
-    logout = browser.request(
-        "POST",
-        browser.url(PORTAL, "/auth/logout"),
-        headers={"Origin": f"http://{PORTAL}:{sso_stack.port}", "Sec-Fetch-Site": "same-origin"},
-    )
+    logout = post_same_origin(browser, PORTAL, "/auth/logout")
     assert logout.status_code == 303
     assert app_user(browser, WIKI) is None
     assert app_user(browser, ORG2) is None
@@ -424,12 +424,7 @@ def test_a_step_up_happens_on_the_portal_and_reaches_the_host_at_its_next_hand_o
     assert page.status_code == 200 and 'name="password"' in page.text
     assert login_path.startswith("/auth/login?step_up=max_age&next=/auth/sso/authorize")
     form = {"password": PASSWORD, "next": query_param(login_path, "next")}
-    stepped = browser.request(
-        "POST",
-        browser.url(PORTAL, login_path),
-        headers={"Origin": f"http://{PORTAL}:{sso_stack.port}", "Sec-Fetch-Site": "same-origin"},
-        data=form,
-    )
+    stepped = post_same_origin(browser, PORTAL, login_path, form)
     assert stepped.status_code == 303
     landed = browser.navigate(browser.url(PORTAL, stepped.headers["Location"]))
     assert landed[-1].status_code == 200 and landed[-1].json()["x-auth-user"] == "alice"
@@ -437,3 +432,13 @@ def test_a_step_up_happens_on_the_portal_and_reaches_the_host_at_its_next_hand_o
     # The new hand-off replaced wiki's stale child; the family is the same.
     assert browser.cookie(WIKI, REFRESH).split(".")[1] != wiki_id
     assert browser.cookie(PORTAL, REFRESH).split(".")[1] == portal_id
+
+
+def test_a_code_whose_portal_session_ended_meanwhile_is_refused(sso_stack: SsoStack) -> None:
+    browser = signed_in(sso_stack)
+    _, callback = code_for(browser, GRAFANA)
+    # Signed out on the portal (another tab) between the code and the callback.
+    portal_id = browser.cookie(PORTAL, REFRESH).split(".")[1]
+    sso_stack.redis.delete(f"{sso_stack.key_prefix}:{{alice}}:session:{portal_id}")
+    assert_refused(browser.request("GET", callback))
+    assert app_user(browser, GRAFANA) is None

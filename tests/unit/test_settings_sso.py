@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from test_settings import env
 
 from verifier.errors import SettingsInvalid
-from verifier.settings import MIN_SECRET_LENGTH, load_settings
+from verifier.settings import load_settings
 from verifier.sso.config import PortalUrl
-
-KEYS = f"k1:{'s' * MIN_SECRET_LENGTH}"
-
-
-def env(**overrides: str) -> dict[str, str]:
-    environ = {"VERIFIER_JWT_KEYS": KEYS}
-    environ.update({f"VERIFIER_{name}": value for name, value in overrides.items()})
-    return environ
 
 
 def problems(**overrides: str) -> str:
