@@ -442,3 +442,16 @@ def test_a_code_whose_portal_session_ended_meanwhile_is_refused(sso_stack: SsoSt
     sso_stack.redis.delete(f"{sso_stack.key_prefix}:{{alice}}:session:{portal_id}")
     assert_refused(browser.request("GET", callback))
     assert app_user(browser, GRAFANA) is None
+
+
+def test_the_app_never_sees_the_state_cookie_nor_the_tokens(sso_stack: SsoStack) -> None:
+    browser = signed_in(sso_stack)
+    # A hand-off started (a second tab signed out?) leaves a state cookie on wiki.
+    assert browser.get(WIKI, "/auth/login", headers=_NAVIGATE).status_code == 302
+    assert browser.cookie(WIKI, STATE) is not None
+    browser.get(EVIL, "/")  # and a sibling's cookies, which are not ours to hide
+    seen = browser.get(WIKI, "/api/headers", headers={"Accept": "application/json"})
+    assert seen.status_code == 200
+    cookie_seen = seen.json()["cookie"]
+    assert "tossed" in cookie_seen
+    assert "__Host-verifier" not in cookie_seen
