@@ -486,22 +486,30 @@ def _describe(req: falcon.asgi.Request, resp: falcon.asgi.Response, message: str
         resp.text = message + "\n"
 
 
-def from_environment() -> ASGIApp:
-    """The gunicorn entry point: settings from VERIFIER_* variables, a real Redis client."""
-    settings = load_settings(os.environ)
-    configure_logging(settings.log_level, settings.log_format)
+def startup_warnings(settings: Settings) -> list[str]:
+    """What the service warns about as it starts: settings that are allowed but risky."""
+    warnings = []
     if not settings.cookie_secure:
-        log.warning(
+        warnings.append(
             "VERIFIER_COOKIE_SECURE=false: cookies go over plain http. "
             "Use this only for local development."
         )
     if settings.sso is not None and settings.sso.hosts.wildcard_parents:
-        log.warning(
-            "VERIFIER_SSO_ALLOW_WILDCARD: the portal hands sessions to every host under %s "
-            "(one label, never the name itself). A host there that someone else controls "
-            "(a vendor, a dangling CNAME) can take hand-offs: list exact names when you can.",
-            ", ".join(settings.sso.hosts.wildcard_parents),
+        warnings.append(
+            "VERIFIER_SSO_ALLOW_WILDCARD: the portal hands sessions to every host under "
+            f"{', '.join(settings.sso.hosts.wildcard_parents)} (one label, never the name "
+            "itself). A host there that someone else controls (a vendor, a dangling CNAME) "
+            "can take hand-offs: list exact names when you can."
         )
+    return warnings
+
+
+def from_environment() -> ASGIApp:
+    """The gunicorn entry point: settings from VERIFIER_* variables, a real Redis client."""
+    settings = load_settings(os.environ)
+    configure_logging(settings.log_level, settings.log_format)
+    for warning in startup_warnings(settings):
+        log.warning("%s", warning)
     return create_app(settings, client_for(settings), metrics=_metrics(settings))
 
 

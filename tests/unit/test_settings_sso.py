@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from test_settings import env
 
+from verifier.app import startup_warnings
 from verifier.errors import SettingsInvalid
 from verifier.settings import load_settings
 from verifier.sso.config import PortalUrl
@@ -58,6 +59,16 @@ def test_a_wildcard_with_the_opt_in() -> None:
         )
     )
     assert settings.sso is not None and settings.sso.hosts.wildcard_parents == ("corp.example",)
+    # Allowed, and said out loud as the service starts.
+    (warning,) = startup_warnings(settings)
+    assert warning.startswith("VERIFIER_SSO_ALLOW_WILDCARD") and "corp.example" in warning
+
+
+def test_exact_names_start_without_a_warning() -> None:
+    settings = load_settings(
+        env(SSO_PORTAL_URL="https://auth.corp.example", SSO_HOSTS="wiki.corp.example")
+    )
+    assert startup_warnings(settings) == []
 
 
 def test_hosts_without_a_portal_stop_start_up() -> None:
