@@ -218,3 +218,51 @@ def test_a_new_hand_off_replaces_this_browsers_child_on_that_host(
         assert await _live(store, portal, wiki, grafana, again) == [True, False, True, True]
 
     _run(redis_server, scenario)
+
+
+async def _end_by(how: str, store: SessionStore, family: tuple[NewSession, ...]) -> None:
+    portal, wiki, _ = family
+    if how == "portal logout":
+        await store.revoke("alice", portal.session_id)
+    elif how == "child logout":
+        await store.revoke("alice", wiki.session_id)
+    elif how == "replayed refresh":
+        first = await store.refresh(str(wiki.refresh_token), WIKI)
+        assert first.new_refresh_token is not None
+        await store.refresh(str(first.new_refresh_token), WIKI)
+        with pytest.raises(RefreshRejected, match="replayed"):
+            await store.refresh(str(wiki.refresh_token), WIKI)
+    elif how == "others logged out":
+        await store.revoke_others("alice", (await store.create("alice")).session_id)
+    else:  # evicted: the oldest sign-in past the per-user limit
+        for _ in range(POLICY.max_sessions_per_user):
+            await store.create("alice")
+
+
+@pytest.mark.parametrize(
+    "how", ["portal logout", "child logout", "replayed refresh", "others logged out", "evicted"]
+)
+def test_every_member_of_an_ended_family_is_announced_to_every_worker(
+    redis_server: RedisServer, how: str
+) -> None:
+    # Workers cache "this session is live" and forget it when the revocation channel names
+    # it: a family member ended without a message would stay signed in on its host.
+    async def scenario(store: SessionStore, client: aioredis.Redis, keys: KeySpace) -> None:
+        family = await _family(store)
+        pubsub = client.pubsub()
+        await pubsub.subscribe(keys.revocations())
+        confirmed = await pubsub.get_message(timeout=10)
+        assert confirmed is not None and confirmed["type"] == "subscribe"
+        await _end_by(how, store, family)
+        expected = {f"s alice {member.session_id}" for member in family}
+        heard: set[str] = set()
+        deadline = time.monotonic() + 10
+        while not expected <= heard and time.monotonic() < deadline:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
+            if message is not None:
+                heard.add(message["data"].decode())
+        await pubsub.aclose()
+        assert expected <= heard, f"never announced: {sorted(expected - heard)}"
+        assert await _live(store, *family) == [False, False, False]
+
+    _run(redis_server, scenario)
