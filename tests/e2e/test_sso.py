@@ -51,9 +51,17 @@ def code_for(browser: HostBrowser, host: str) -> tuple[str, str]:
     assert start.status_code == 302
     authorize = browser.request("GET", start.headers["Location"])
     assert authorize.status_code == 302, authorize.text
+    assert_private(authorize)
     callback = authorize.headers["Location"]
     assert callback.startswith(browser.url(host, "/auth/sso/callback?code="))
     return query_param(callback, "code"), callback
+
+
+def assert_private(response: requests.Response) -> None:
+    """A hand-off's redirect: its URL (a code in it or in the page it left) is sent to no
+    Referer and kept by no cache."""
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert "no-store" in response.headers["Cache-Control"]
 
 
 def assert_refused(response: requests.Response) -> None:
@@ -184,12 +192,33 @@ def test_a_code_presented_again_is_refused_and_ends_the_child_it_made(
     _, callback = code_for(browser, GRAFANA)
     redeemed = browser.request("GET", callback)
     assert redeemed.status_code == 303
+    assert_private(redeemed)
     assert app_user(browser, GRAFANA) == "alice"
+    child = browser.cookie(GRAFANA, REFRESH).split(".")[1]
     replayed = browser.request("GET", callback)
     assert_refused(replayed)
     assert app_user(browser, GRAFANA) is None
     # Only that child: the rest of the family stays signed in.
     assert app_user(browser, WIKI) == "alice"
+    assert any(
+        "sso.code_replayed" in line and f"session={child}" in line
+        for line in sso_stack.logs().splitlines()
+    )
+
+
+def test_a_code_refused_once_is_spent_even_with_everything_right_the_next_time(
+    sso_stack: SsoStack,
+) -> None:
+    browser = signed_in(sso_stack)
+    _, callback = code_for(browser, GRAFANA)
+    state = browser.cookie(GRAFANA, STATE)
+    # Refused for want of this browser's state cookie...
+    browser.drop(GRAFANA, STATE)
+    assert_refused(browser.request("GET", callback))
+    # ...and the same code with that very cookie back is refused too: taken, not peeked at.
+    retried = browser.request("GET", callback, headers={"Cookie": f"{STATE}={state}"})
+    assert_refused(retried)
+    assert app_user(browser, GRAFANA) is None
 
 
 def test_an_expired_code_is_refused(sso_stack: SsoStack) -> None:
