@@ -405,6 +405,24 @@ def test_a_sibling_cannot_post_logout_cross_origin(sso_stack: SsoStack) -> None:
     assert app_user(browser, WIKI) == "alice"
 
 
+def test_the_portals_forms_refuse_posts_from_its_sibling_hosts(sso_stack: SsoStack) -> None:
+    # Same-site is not same-origin: a listed app host, a hostile sibling and another root
+    # domain may not sign anyone in on the portal (login CSRF) nor sign them out.
+    browser = signed_in(sso_stack)
+    for origin, site in ((WIKI, "same-site"), (EVIL, "same-site"), (ORG2, "cross-site")):
+        headers = {"Origin": f"http://{origin}:{sso_stack.port}", "Sec-Fetch-Site": site}
+        for path, data in (
+            ("/auth/login", {"username": "mallory", "password": PASSWORD, "next": "/"}),
+            ("/auth/logout", None),
+        ):
+            refused = browser.request("POST", browser.url(PORTAL, path), headers=headers, data=data)
+            assert refused.status_code == 403, (origin, path)
+            assert refused.raw.headers.getlist("Set-Cookie") == []
+    # The portal session is alice's still: the next host is handed her session, no password.
+    chain = browser.navigate(browser.url(GRAFANA, "/api/headers"))
+    assert chain[-1].status_code == 200 and chain[-1].json()["x-auth-user"] == "alice"
+
+
 def test_a_failed_hand_off_restarts_once_and_never_loops(sso_stack: SsoStack) -> None:
     browser = signed_in(sso_stack)
     _, callback = code_for(browser, GRAFANA)
