@@ -160,7 +160,7 @@ class HostBrowser:
             connection.close()
 
     def sign_in_on_portal(
-        self, login_page: requests.Response, user: str
+        self, login_page: requests.Response, user: str, password: str = PASSWORD
     ) -> list[requests.Response]:
         """Post the portal's sign-in form shown in `login_page`; follow on to the app."""
         next_path = _hidden_next(login_page.text)
@@ -168,7 +168,7 @@ class HostBrowser:
             "POST",
             self.url(PORTAL, "/auth/login"),
             headers={"Origin": f"http://{PORTAL}:{self.port}", "Sec-Fetch-Site": "same-origin"},
-            data={"username": user, "password": PASSWORD, "next": next_path},
+            data={"username": user, "password": password, "next": next_path},
         )
         assert response.status_code == 303, response.text
         return [response, *self.navigate(self.url(PORTAL, response.headers["Location"]))]
