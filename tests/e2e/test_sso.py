@@ -381,6 +381,26 @@ def test_sign_in_pages_live_only_on_the_portal(sso_stack: SsoStack) -> None:
     assert start.headers["Location"].startswith(browser.url(PORTAL, "/auth/sso/authorize?"))
 
 
+def test_the_path_to_return_to_stays_on_the_app_host(sso_stack: SsoStack) -> None:
+    browser = signed_in(sso_stack)
+    for asked, back_to in (
+        ("/wiki/page?x=1", "/wiki/page?x=1"),
+        ("//evil.corp.localhost/x", "/"),
+        ("https://evil.corp.localhost/", "/"),
+        ("/\\evil.corp.localhost", "/"),
+        ("/%2F%2Fevil.corp.localhost", "/"),
+    ):
+        start = browser.get(GRAFANA, f"/auth/login?next={quote(asked, safe='')}", headers=_NAVIGATE)
+        authorize = browser.request("GET", start.headers["Location"])
+        # The portal never sees the path: only the host and the challenge.
+        assert "next" not in authorize.request.url and quote(asked, safe="") not in str(
+            authorize.request.url
+        )
+        callback = browser.request("GET", authorize.headers["Location"])
+        assert callback.status_code == 303, asked
+        assert callback.headers["Location"] == back_to, asked
+
+
 def test_api_calls_get_401_json_with_the_portal_url(sso_stack: SsoStack) -> None:
     browser = sso_stack.browser()
     response = browser.get(WIKI, "/api/headers?x=1", headers={"Accept": "application/json"})
