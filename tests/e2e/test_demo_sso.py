@@ -24,8 +24,9 @@ from verifier.demo.sso import APP_HOSTS, PORTAL_HOST
 ROOT = Path(__file__).resolve().parents[2]
 _DEMO_USER = re.compile(r"user name\s+demo\s+password\s+(\S+)")
 _LOGS = re.compile(r"^Logs:\s+(\S+)$", re.MULTILINE)
-# Keys, the verifier's workers, users: on a busy machine the demo takes a while to start.
-START_SECONDS = 6 * SETTLE_SECONDS
+# Keys, the verifier's workers, the app, users: on a busy machine the demo takes a while to
+# start (it waits up to a minute for each of its Python services itself).
+START_SECONDS = 18 * SETTLE_SECONDS
 
 
 class Demo:

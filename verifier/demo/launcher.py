@@ -27,7 +27,11 @@ DEMO_GROUPS = ("admins",)
 GUEST_USER = "guest"
 ACCESS_TTL_SECONDS = 30
 VERIFIER_WORKERS = 2
+VERIFIER_SOCKET_NAME = "verifier.sock"
 _WATCH_SECONDS = 0.5
+# How long the demo waits for each Python service (the verifier, the demo app) to answer:
+# a bound on a broken start, generous for a machine busy with other work.
+_START_SECONDS = 60.0
 
 
 def run_demo(port: int = 8080, *, sso: bool = False) -> int:
@@ -102,15 +106,30 @@ def _run(
     print("Starting redis-server, the verifier, the demo app and nginx...", flush=True)
     processes.run_verifier_command(settings_env, "keys", "generate", "--use", "all")
     started.append(processes.start_redis(workdir, redis_port, binary=redis_server))
+    # nginx reaches the verifier on its Unix socket, as docs/deployment.md advises when
+    # both share a host; the port stays for probes (/readyz) and the app's key set.
+    verifier_socket = workdir / VERIFIER_SOCKET_NAME
     started.append(
-        processes.start_verifier(settings_env, verifier_port, VERIFIER_WORKERS, log_dir=workdir)
+        processes.start_verifier(
+            settings_env,
+            verifier_port,
+            VERIFIER_WORKERS,
+            log_dir=workdir,
+            unix_socket=verifier_socket,
+            socket_group=processes.nginx_worker_group(),
+            timeout=_START_SECONDS,
+        )
     )
     jwks_url = f"http://{processes.LOOPBACK}:{port}/.well-known/jwks.json"
     if sso:
         # nginx answers only the listed names (127.0.0.1 is refused): the app asks the
         # verifier itself, which serves the same public keys on every host.
         jwks_url = f"http://{processes.LOOPBACK}:{verifier_port}/.well-known/jwks.json"
-    started.append(processes.start_legacy_app(app_port, log_dir=workdir, jwks_url=jwks_url))
+    started.append(
+        processes.start_legacy_app(
+            app_port, log_dir=workdir, jwks_url=jwks_url, timeout=_START_SECONDS
+        )
+    )
     conf_path = workdir / "nginx.conf"
     conf_path.write_text(
         processes.render_nginx_conf(
@@ -118,6 +137,7 @@ def _run(
             listen_port=port,
             verifier_port=verifier_port,
             app_port=app_port,
+            verifier_socket=verifier_socket,
             template=SSO_TEMPLATE if sso else processes.NGINX_TEMPLATE,
         ),
         encoding="utf-8",
