@@ -15,7 +15,8 @@ from verifier.factors.methods import SignIn
 from verifier.observe.audit import AuditLog, LoggingAuditLog, record_revocation
 from verifier.observe.causes import RevocationCause
 from verifier.observe.metrics import NO_METRICS, SIGNIN_OK, Metrics
-from verifier.sessions.store import Clock, NewSession, RefreshToken, SessionStore
+from verifier.sessions.recheck import UpstreamVerdict
+from verifier.sessions.store import Clock, NewSession, Refreshed, RefreshToken, SessionStore
 from verifier.sessions.tokens import AccessTokenCodec
 from verifier.web.cookies import CookiePolicy, TokenCookies
 
@@ -83,6 +84,15 @@ class AssertionSigner(Protocol):
         """A signed assertion for this identity and audience, or None when none is configured."""
 
 
+class UpstreamCheck(Protocol):
+    """Re-checks the user of an upstream session at its silent refresh (verifier.sessions
+    .recheck): never on the valid-token path, at most every `refresh_interval_seconds`."""
+
+    async def after_refresh(self, refreshed: Refreshed, now: float) -> UpstreamVerdict:
+        """The groups and token lifetime for this refresh; raise RefreshRejected when the
+        source says the user is gone (their sessions have then ended)."""
+
+
 @dataclass(frozen=True)
 class SessionRef:
     """A session a request proved it holds (for logout)."""
@@ -112,8 +122,10 @@ class Gate:
         assertions: AssertionSigner | None = None,
         audit: AuditLog | None = None,
         metrics: Metrics = NO_METRICS,
+        upstream: UpstreamCheck | None = None,
     ) -> None:
         self._codec = codec
+        self._upstream = upstream
         self._sessions = sessions
         self._cookies = cookie_policy
         self._clock = clock
@@ -197,14 +209,23 @@ class Gate:
         self._metrics.refreshed(rotated=refreshed.new_refresh_token is not None)
         seconds_left = refreshed.seconds_left(now)
         sign_in = refreshed.sign_in
+        groups, not_after = refreshed.groups, refreshed.absolute_expiry
+        if sign_in.upstream and self._upstream is not None:
+            # An upstream user: their source is asked again when due (never on the valid
+            # access-token path), and the new token lives no longer than the next check.
+            verdict = await self._upstream.after_refresh(refreshed, now)
+            groups = verdict.groups
+            if verdict.valid_until is not None:
+                not_after = min(not_after, verdict.valid_until)
         # The session's own amr and auth_time: a refresh is not a sign-in.
         access_token = self._codec.issue(
             refreshed.user,
             refreshed.session_id,
             now,
-            not_after=refreshed.absolute_expiry,
+            not_after=not_after,
             amr=sign_in.amr,
             auth_time=sign_in.auth_time,
+            source=sign_in.source,
         )
         refresh_cookie = None
         if refreshed.new_refresh_token is not None:
@@ -215,10 +236,10 @@ class Gate:
             user=refreshed.user,
             session_id=refreshed.session_id,
             set_access_cookie=self._cookies.set_access(
-                access_token, min(self._codec.ttl_seconds, seconds_left)
+                access_token, min(self._codec.ttl_seconds, max(0, int(not_after - now)))
             ),
             set_refresh_cookie=refresh_cookie,
-            groups=refreshed.groups,
+            groups=groups,
             sign_in=sign_in,
         )
 
@@ -275,11 +296,17 @@ class Gate:
             session.user,
             session.session_id,
             now,
+            # An upstream session's first token lives no longer than its first re-check.
+            not_after=session.recheck_due,
             amr=session.sign_in.amr,
             auth_time=session.sign_in.auth_time,
+            source=session.sign_in.source,
         )
+        lifetime = self._codec.ttl_seconds
+        if session.recheck_due is not None:
+            lifetime = min(lifetime, max(0, int(session.recheck_due - now)))
         return (
-            self._cookies.set_access(access_token, self._codec.ttl_seconds),
+            self._cookies.set_access(access_token, lifetime),
             self._cookies.set_refresh(str(session.refresh_token), self._sessions.absolute_seconds),
         )
 
@@ -306,6 +333,7 @@ class Gate:
             not_after=stepped.absolute_expiry,
             amr=stepped.sign_in.amr,
             auth_time=stepped.sign_in.auth_time,
+            source=stepped.sign_in.source,
         )
         cookie = self._cookies.set_access(
             access_token, min(self._codec.ttl_seconds, stepped.seconds_left(now))

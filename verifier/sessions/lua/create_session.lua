@@ -6,12 +6,17 @@
 -- ARGV[9] revocation channel, ARGV[10] user,
 -- ARGV[11] how the user signed in (comma-joined amr values), ARGV[12] when (auth_time, s)
 -- ARGV[13] device summary, ARGV[14] client address (shown on the account page, never trusted)
+-- ARGV[15...] field/value pairs of an upstream sign-in (source, checked_ms, upstream_id...),
+-- written in the same step: a session never exists without the source that must re-check it
 -- Keys built from ARGV[7]/ARGV[8] share KEYS[2]'s hash tag, so they are in the same slot.
 local now = tonumber(ARGV[3])
 local absolute_ms = now + tonumber(ARGV[5]) * 1000
 redis.call('HSET', KEYS[1], 'created_ms', now, 'absolute_ms', absolute_ms,
            'current', ARGV[2], 'previous', '', 'previous_until_ms', 0, 'generation', 0,
            'amr', ARGV[11], 'auth_time', ARGV[12], 'device', ARGV[13], 'address', ARGV[14])
+if #ARGV > 14 then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 15))
+end
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 
 -- Drop index entries whose session has ended (absolute expiry, idle TTL, or deleted).
