@@ -420,11 +420,13 @@ def running_stack(
     *,
     label: str = "fresh",
     topology: RedisClusterDeployment | SentinelDeployment | None = None,
+    listen_port: int | None = None,
 ) -> Iterator[Stack]:
     """Start a keys directory, the verifier, the legacy app and nginx; stop them after.
 
     With a `topology`, the verifier (and `stack.redis`) use that Cluster or Sentinel
-    deployment instead of `redis_server`.
+    deployment instead of `redis_server`. `listen_port`: nginx's port, when something
+    started before the stack must know it (an OpenID Provider's registered redirect URIs).
     """
     workdir = _workdir(f"{label}-{binary.label}")
     key_prefix = f"{label}-{binary.version}-{secrets.token_hex(4)}"
@@ -433,7 +435,7 @@ def running_stack(
     keys_dir = workdir / "keys"
     metrics_dir = workdir / "metrics"
     redis_env = topology.verifier_env() if topology else {"VERIFIER_REDIS_URL": redis_server.url}
-    listen_port = processes.free_port()
+    listen_port = listen_port or processes.free_port()
     env = {
         **redis_env,
         "VERIFIER_KEYS_DIR": str(keys_dir),
@@ -662,3 +664,15 @@ def topology_expiring_stack(
     settings = {"VERIFIER_ACCESS_TTL_SECONDS": str(EXPIRING_ACCESS_TTL_SECONDS)}
     with _topology_stack(request, redis_server, settings, "topo-expiring") as started:
         yield started
+
+
+# Upstream sources of users (a real slapd, a real OpenID Provider) and the stacks on them: a
+# module of their own, imported here so that every test module shares each fixture.
+from upstream_fixtures import (  # noqa: E402
+    directory,
+    ldap_stack,
+    own_directory,
+    sources_stack,
+)
+
+__all__ = ["directory", "ldap_stack", "own_directory", "sources_stack"]

@@ -194,3 +194,23 @@ def test_names_list_every_source_in_file_order(secrets_dir: Path) -> None:
     assert config.names() == ("ldap:corp", "oidc:keycloak")
     assert config.password_form
     assert config.any
+
+
+def test_every_sources_example_of_the_docs_is_accepted_as_written(tmp_path: Path) -> None:
+    # docs/sources.md's TOML blocks, with only the secret and CA paths moved into tmp_path.
+    page = Path(__file__).parents[2] / "docs" / "sources.md"
+    blocks = page.read_text(encoding="utf-8").split("```toml\n")[1:]
+    assert len(blocks) == 2, "docs/sources.md: one example for each preset"
+    for block in blocks:
+        text = block.split("```", 1)[0]
+        for folder in ("/etc/verifier/", "/run/secrets/"):
+            text = text.replace(folder, f"{tmp_path}/")
+        for name in ("corp-ca.pem", "ldap-ca.pem"):
+            (tmp_path / name).write_text("-----BEGIN CERTIFICATE-----\n", encoding="utf-8")
+        for name in ("corp-bind-password", "ldap-bind-password"):
+            (tmp_path / name).write_text("service-password\n", encoding="utf-8")
+
+        (source,) = parse_sources(text, "sources.toml", tmp_path).ldap
+
+        assert source.bind_password == "service-password"
+        assert source.preset in PRESETS
