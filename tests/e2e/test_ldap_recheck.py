@@ -60,7 +60,11 @@ def test_a_user_locked_in_the_directory_loses_every_session_within_one_refresh_i
 
     directory.lock("dave")
     try:
-        assert wait_until(lambda: api(ldap_stack, first).status_code == 401, DEADLINE_SECONDS)
+        wait_until(
+            lambda: api(ldap_stack, first).status_code == 401,
+            "dave's first session refused after the lock",
+            DEADLINE_SECONDS,
+        )
         # Every session of dave ended at once, not only the one that asked.
         assert session_keys(ldap_stack, "dave") == []
         assert api(ldap_stack, second).status_code == 401
@@ -88,8 +92,9 @@ def test_groups_follow_the_directory_at_the_recheck(
     directory.add_member(f"cn=engineers,ou=groups,{BASE_DN}", "frank")
 
     # engineers, and Staff through it: replaced at the next re-check, the session kept.
-    assert wait_until(
+    wait_until(
         lambda: api(ldap_stack, session).json()["groups"] == ["corp-engineers", "staff"],
+        "frank's groups to follow the directory",
         DEADLINE_SECONDS,
     )
     record = ldap_stack.redis.hgetall(f"{ldap_stack.key_prefix}:{{frank}}:user")
@@ -132,7 +137,7 @@ def test_a_directory_outage_keeps_live_sessions_and_fails_new_sign_ins_closed(
         assert response.status_code == 200, response.text
         return _recheck_failed(stack)
 
-    assert wait_until(still_in_after_a_failed_recheck, DEADLINE_SECONDS)
+    wait_until(still_in_after_a_failed_recheck, "a failed re-check of alice", DEADLINE_SECONDS)
     assert api(stack, session).status_code == 200
     assert audit_records(stack, "upstream.user_ended") == []
     # A new sign-in through the directory fails closed, and says why.
@@ -150,7 +155,7 @@ def test_a_directory_outage_keeps_live_sessions_and_fails_new_sign_ins_closed(
     assert api(stack, stack.login(local_name, local_password)).status_code == 200
 
     own_directory.start()
-    assert wait_until(
+    wait_until(
         lambda: (
             stack.new_session()
             .post(
@@ -161,6 +166,7 @@ def test_a_directory_outage_keeps_live_sessions_and_fails_new_sign_ins_closed(
             .status_code
             == 200
         ),
+        "bob signing in again once the directory is back",
         DEADLINE_SECONDS,
     )
 
@@ -216,7 +222,11 @@ def test_an_outage_longer_than_max_stale_ends_the_session(
 
     own_directory.stop()
 
-    assert wait_until(lambda: api(stack, session).status_code == 401, DEADLINE_SECONDS)
+    wait_until(
+        lambda: api(stack, session).status_code == 401,
+        "alice's session ended past max_stale_seconds",
+        DEADLINE_SECONDS,
+    )
     assert session_keys(stack, "alice") == []
     (ended,) = audit_records(stack, "upstream.user_ended", user="alice")
     assert "max_stale_seconds" in ended["reason"]

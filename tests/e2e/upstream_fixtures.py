@@ -1,4 +1,4 @@
-"""Upstream sources for the e2e tests: a real slapd, a real OpenID Provider, and stacks on them.
+"""Upstream sources for the e2e tests: a real slapd, and stacks on it.
 
 `directory` is one Debian slapd for the session (verifier.demo.directory: LDAPS from a CA of
 its own, nested groups, a locked account, a non-ASCII name, AD-shaped entries); tests that
@@ -8,8 +8,8 @@ sources file names that directory, re-checked every LDAP_RECHECK_SECONDS; `sourc
 starts a stack on any sources file a test writes. A stack's verifier logs JSON, so tests read
 its audit records.
 
-A missing slapd (or Node, or the provider's npm packages) fails the test with one line naming
-what to install: never a silent skip.
+A missing slapd fails the test with one line naming what to install (tests.parts; a run
+with VERIFIER_TESTS_WITHOUT=slapd skips these tests instead): never a silent skip.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import pytest
 from conftest import NGINX_BINARIES, RedisServer, Stack, running_stack
 from e2e_helpers import log_records
 
+from tests.parts import require
 from verifier.demo.directory import DemoDirectory
 from verifier.demo.processes import ProcessStartError
 
@@ -39,6 +40,7 @@ JSON_LOGS = {"VERIFIER_LOG_FORMAT": "json", "VERIFIER_LOG_LEVEL": "DEBUG"}
 
 def started_directory(label: str) -> DemoDirectory:
     """A slapd of its own, set up and listening; the test fails (one line) without slapd."""
+    require("slapd")
     directory = DemoDirectory(Path(tempfile.mkdtemp(prefix=f"verifier-e2e-{label}-")))
     try:
         directory.setup()
@@ -75,7 +77,6 @@ def stack_with_sources(
     sources: str,
     settings: Mapping[str, str] | None = None,
     label: str = "sources",
-    listen_port: int | None = None,
 ) -> Iterator[Stack]:
     """A stack whose VERIFIER_SOURCES_FILE holds `sources` (one nginx build, JSON logs)."""
     folder = Path(tempfile.mkdtemp(prefix=f"verifier-e2e-{label}-file-"))
@@ -83,9 +84,7 @@ def stack_with_sources(
     sources_file.write_text(sources, encoding="utf-8")
     env = {**JSON_LOGS, "VERIFIER_SOURCES_FILE": str(sources_file), **(settings or {})}
     try:
-        with running_stack(
-            NGINX_BINARIES[0], redis_server, env, label=label, listen_port=listen_port
-        ) as started:
+        with running_stack(NGINX_BINARIES[0], redis_server, env, label=label) as started:
             yield started
     finally:
         shutil.rmtree(folder, ignore_errors=True)
