@@ -239,13 +239,11 @@ def test_an_administrator_links_a_local_name_to_its_directory_identity(
     stack.create_user("bob", secrets.token_urlsafe(16))
     # The name is a local user's: the directory's password is checked against theirs only.
     refused_without_session(stack, "bob", password, 401)
-    unknown = stack.cli("users", "link", "bob", "ldap:elsewhere", "some-id")
-    assert unknown.returncode == 1
+    unknown = stack.cli("users", "link", "bob", "ldap:elsewhere", "some-id", expect=1)
     assert "no source ldap:elsewhere in the sources file (sources: ldap:corp)" in unknown.stderr
 
     linked = stack.cli("users", "link", "bob", "ldap:corp", entry_uuid(directory, "bob"))
 
-    assert linked.returncode == 0, linked.stderr
     assert "user bob linked to ldap:corp (was local); 0 session(s) ended" in linked.stdout
     identity = whoami(stack, stack.login("bob", password))
     assert identity["user"] == "bob"
