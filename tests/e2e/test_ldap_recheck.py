@@ -169,6 +169,14 @@ def test_a_directory_outage_keeps_live_sessions_and_fails_new_sign_ins_closed(
         "bob signing in again once the directory is back",
         DEADLINE_SECONDS,
     )
+    # The refreshes during the outage gave tokens that live one interval, not a whole
+    # access-token lifetime (300 s): alice, locked once the directory is back, is out soon.
+    own_directory.lock("alice")
+    wait_until(
+        lambda: api(stack, session).status_code == 401,
+        "alice's session refused after her lock, following the outage",
+        DEADLINE_SECONDS,
+    )
 
 
 def _recheck_failed(stack: Stack) -> bool:

@@ -31,6 +31,7 @@ from verifier.observe.metrics import (
     Metrics,
 )
 from verifier.sessions.store import Refreshed, SessionStore
+from verifier.upstream.config import RecheckPolicy
 from verifier.users.sources.accounts import UpstreamAccounts
 from verifier.users.sources.interface import RecheckingSource, SourceUnavailable, UserGone
 from verifier.users.sources.registry import Sources
@@ -121,9 +122,7 @@ class UpstreamRecheck:
             raise RefreshRejected(UPSTREAM_GONE) from None
         except SourceUnavailable as down:
             self._metrics.upstream_call(name, "recheck", UPSTREAM_UNAVAILABLE)
-            return await self._outage(
-                refreshed, name, down, checked_at, now, policy.max_stale_seconds
-            )
+            return await self._outage(refreshed, name, down, checked_at, now, policy)
         self._metrics.upstream_call(name, "recheck", UPSTREAM_OK)
         if not await self._accounts.update_groups(
             user, name, link.upstream_id, rechecked.groups, now
@@ -148,12 +147,16 @@ class UpstreamRecheck:
         down: SourceUnavailable,
         checked_at: float,
         now: float,
-        max_stale_seconds: int,
+        policy: RecheckPolicy,
     ) -> UpstreamVerdict:
-        # An outage is not a logout: the session goes on with what it knew.
+        # An outage is not a logout: the session goes on with what it knew, and asks again
+        # an interval later (not a whole access-token lifetime later: a user disabled while
+        # the directory was down is caught within an interval of its return).
         log.warning("re-check of %s through %s failed: %s", refreshed.user, name, down.reason)
+        retry_at = now + policy.interval_seconds
+        max_stale_seconds = policy.max_stale_seconds
         if not max_stale_seconds:
-            return UpstreamVerdict(refreshed.groups)
+            return UpstreamVerdict(refreshed.groups, valid_until=retry_at)
         stale_until = checked_at + max_stale_seconds
         if now >= stale_until:
             await self._end(
@@ -162,7 +165,7 @@ class UpstreamRecheck:
                 f"not confirmed for longer than max_stale_seconds ({max_stale_seconds} s)",
             )
             raise RefreshRejected(UPSTREAM_GONE)
-        return UpstreamVerdict(refreshed.groups, valid_until=stale_until)
+        return UpstreamVerdict(refreshed.groups, valid_until=min(retry_at, stale_until))
 
     async def _end(self, user: str, source: str, reason: str) -> None:
         ended = await self._sessions.revoke_all(user)
