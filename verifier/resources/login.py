@@ -12,6 +12,7 @@ from verifier.errors import InvalidCredentials, LoginThrottled, PasswordCheckBus
 from verifier.gate import Gate, SessionRef
 from verifier.observe.audit import shown_name
 from verifier.observe.metrics import (
+    SIGNIN_ENTRY_REFUSED,
     SIGNIN_NAME_REFUSED,
     SIGNIN_SOURCE_UNAVAILABLE,
     UPSTREAM_OK,
@@ -30,7 +31,7 @@ from verifier.sessions.store import SessionStore
 from verifier.upstream.mapping import NameRefused
 from verifier.users.passwords import MAX_PASSWORD_LENGTH
 from verifier.users.sources.accounts import NameTaken
-from verifier.users.sources.interface import SourceUnavailable
+from verifier.users.sources.interface import EntryRefused, SourceUnavailable
 from verifier.users.sources.password_signin import PasswordSignedIn
 from verifier.users.throttle import LoginThrottle
 from verifier.web.csrf import check_request_origin
@@ -234,6 +235,19 @@ class Login:
             # The password was right: the refusal is about the account, and says so.
             await self._throttle.record_success(user_name, address)
             self._refuse_name(resp, refused, address, answer.as_json, answer.next_path)
+        except EntryRefused as refused:
+            # The directory answered with an entry we cannot use: a 4xx that says so (the
+            # user cannot retry their way past it), never a guess and never a 500.
+            await self._throttle.record_success(user_name, address)
+            self._gate.metrics.signin(SIGNIN_ENTRY_REFUSED)
+            self._gate.audit.record(
+                "signin.entry_refused",
+                user=shown_name(user_name),
+                source=refused.source,
+                detail=refused.detail,
+                address=address,
+            )
+            answer.fail(falcon.HTTP_403, _sentence(str(refused)))
         return None
 
     def _audit_failure(

@@ -77,6 +77,7 @@ SIGNIN_PASSKEY_REFUSED = "passkey_refused"
 # round trip through an OpenID Provider failed one of our checks.
 SIGNIN_SOURCE_UNAVAILABLE = "source_unavailable"
 SIGNIN_NAME_REFUSED = "name_refused"
+SIGNIN_ENTRY_REFUSED = "entry_refused"
 SIGNIN_PROVIDER_REFUSED = "provider_refused"
 SIGNIN_OUTCOMES = (
     SIGNIN_OK,
@@ -90,6 +91,7 @@ SIGNIN_OUTCOMES = (
     SIGNIN_PASSKEY_REFUSED,
     SIGNIN_SOURCE_UNAVAILABLE,
     SIGNIN_NAME_REFUSED,
+    SIGNIN_ENTRY_REFUSED,
     SIGNIN_PROVIDER_REFUSED,
     SIGNIN_OTHER,
 )

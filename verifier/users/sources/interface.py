@@ -67,6 +67,19 @@ class SourceUnavailable(VerifierError):
         self.reason = reason
 
 
+class EntryRefused(VerifierError):
+    """The source vouched for a user through an entry we cannot use (no immutable id, or a
+    malformed one): refused, never guessed around. The password was right."""
+
+    def __init__(self, source: str, detail: str) -> None:
+        super().__init__(
+            f"the entry {source} holds for this account cannot be used here ({detail}); an "
+            "administrator can check it"
+        )
+        self.source = source
+        self.detail = detail
+
+
 class UserGone(VerifierError):
     """The source no longer vouches for a user (deleted, disabled, grant revoked)."""
 

@@ -30,9 +30,9 @@ from verifier.upstream.config import LdapSourceConfig, RecheckPolicy
 from verifier.upstream.mapping import our_name
 from verifier.upstream.presets import MEMBER_OF, NO_PASSWORD_CHANGE
 from verifier.users.sources.interface import (
+    EntryRefused,
     PasswordChangeRefused,
     Rechecked,
-    SourceUnavailable,
     UpstreamLink,
     UserGone,
     VouchedUser,
@@ -123,7 +123,8 @@ class LdapSource:
 
     async def authenticate(self, typed_name: str, password: str) -> VouchedUser:
         """The user this name and password sign in as; raise InvalidCredentials,
-        NameRefused (the directory's name does not fit ours) or SourceUnavailable."""
+        NameRefused (the directory's name does not fit ours), EntryRefused (the entry has no
+        usable id) or SourceUnavailable."""
         if not password:
             raise InvalidCredentials()  # before any bind: an empty one "succeeds" on many servers
         user_filter = filter_with(self._config.user_filter, username=escape_value(typed_name))
@@ -287,14 +288,12 @@ class LdapSource:
         ids = _values(attributes, config.id_attribute)
         if not ids:
             log.error("%s: the entry of %s has no %s", self.name, name, config.id_attribute)
-            raise SourceUnavailable(self.name, f"its entries have no {config.id_attribute}")
+            raise EntryRefused(self.name, f"it has no {config.id_attribute}")
         if config.id_binary:
             try:
                 upstream_id = str(uuid.UUID(bytes_le=ids[0]))
             except ValueError:
-                raise SourceUnavailable(
-                    self.name, f"{config.id_attribute} is not a 16-byte GUID"
-                ) from None
+                raise EntryRefused(self.name, f"its {config.id_attribute} is not a GUID") from None
         else:
             upstream_id = _text(ids[0])
         mapped = config.groups.ours(group_names)
