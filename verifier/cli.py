@@ -43,6 +43,7 @@ from verifier.store.outages import guard_for
 from verifier.users.export import ExportRefused, parse_document, render_document, write_export_file
 from verifier.users.htpasswd import HtpasswdRefused, parse_htpasswd
 from verifier.users.passwords import PasswordHasher
+from verifier.users.sources.accounts import UpstreamAccounts
 from verifier.users.store import (
     UnknownUser,
     UserRecord,
@@ -153,6 +154,7 @@ def _parser() -> argparse.ArgumentParser:
     imports.set_defaults(handler=lambda a: _run(_users_import(a.file, a.group)))
     _add_backup_commands(users)
     _add_factor_commands(users)
+    _add_source_commands(users)
 
     sessions = commands.add_parser("sessions", help="inspect or end sessions").add_subparsers(
         required=True, metavar="ACTION"
@@ -215,6 +217,20 @@ def _add_factor_commands(users: argparse._SubParsersAction[argparse.ArgumentPars
     unlock.set_defaults(handler=lambda a: _run(_users_unlock(a.name)))
 
 
+def _add_source_commands(users: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    link = users.add_parser(
+        "link",
+        help="give a user name to an upstream identity (LDAP entryUUID / objectGUID, OpenID "
+        "sub): their sign-ins through that source become this user; ends its sessions",
+        description="A name belongs to one source: linking removes a local password. The "
+        "upstream id is in the signin.name_taken audit record of a refused sign-in.",
+    )
+    link.add_argument("name")
+    link.add_argument("source", help="the source's name in the sources file: ldap:ID or oidc:ID")
+    link.add_argument("upstream_id", help="the source's immutable id for the person")
+    link.set_defaults(handler=lambda a: _run(_users_link(a.name, a.source, a.upstream_id)))
+
+
 def _group_option(parser: argparse.ArgumentParser, flag: str, meaning: str) -> None:
     parser.add_argument(
         flag, action="append", default=[], metavar="GROUP", help=f"{meaning} (repeatable)"
@@ -265,7 +281,8 @@ def _add_access_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
         "--amr",
         type=_amr_argument,
         default=(PASSWORD,),
-        help="how the session signed in, comma-separated (pwd, otp, rcv, hwk, pin); default pwd",
+        help="how the session signed in, comma-separated (pwd, otp, rcv, hwk, pin, fed, "
+        "mfa); default pwd",
     )
     check.add_argument(
         "--signed-in-minutes-ago",
@@ -374,6 +391,7 @@ class _Stores:
 
     def __init__(self, settings: Settings | None = None) -> None:
         settings = load_settings(os.environ) if settings is None else settings
+        self.settings = settings
         self.audit = command_audit_log(settings.log_level, settings.log_format)
         self.redis = client_for(settings)
         keys = KeySpace(settings.key_prefix)
@@ -455,6 +473,27 @@ async def _users_remove(name: str) -> int:
         await stores.factors.remove_all(removed)
         ended = await stores.end_sessions(removed, RevocationCause.REMOVAL)
     print(f"user {removed} removed; {len(ended)} session(s) ended")
+    return 0
+
+
+async def _users_link(name: str, source: str, upstream_id: str) -> int:
+    user = _user_argument(name)
+    async with _Stores() as stores:
+        known = stores.settings.sources.names()
+        if source not in known:
+            listed = ", ".join(known) or "none: set VERIFIER_SOURCES_FILE"
+            raise VerifierError(f"no source {source} in the sources file (sources: {listed})")
+        if not upstream_id or len(upstream_id) > 255 or not upstream_id.isprintable():
+            raise VerifierError("the upstream id must be 1-255 printable characters")
+        accounts = UpstreamAccounts(stores.redis, stores.keys)
+        former = await accounts.link(user, source, upstream_id, time.time())
+        stores.audit.record(
+            "user.linked", user=user, source=source, upstream_id=upstream_id, former=former or None
+        )
+        # Its sessions came from its former source (or none): they end with the change.
+        ended = await stores.end_sessions(user, RevocationCause.ADMIN)
+    was = f" (was {former})" if former else " (new user)"
+    print(f"user {user} linked to {source}{was}; {len(ended)} session(s) ended")
     return 0
 
 

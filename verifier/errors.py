@@ -135,3 +135,13 @@ class PasskeyRejected(VerifierError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class SourcesFileError(SettingsError):
+    """The sources file (VERIFIER_SOURCES_FILE) is invalid; the message names the file and line."""
+
+    def __init__(self, source: str, line: int | None, message: str) -> None:
+        where = f"{source}:{line}" if line is not None else source
+        super().__init__(f"{where}: {message}")
+        self.source = source
+        self.line = line

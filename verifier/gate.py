@@ -15,7 +15,8 @@ from verifier.factors.methods import SignIn
 from verifier.observe.audit import AuditLog, LoggingAuditLog, record_revocation
 from verifier.observe.causes import RevocationCause
 from verifier.observe.metrics import NO_METRICS, SIGNIN_OK, Metrics
-from verifier.sessions.store import Clock, NewSession, RefreshToken, SessionStore
+from verifier.sessions.recheck import UpstreamVerdict
+from verifier.sessions.store import Clock, NewSession, Refreshed, RefreshToken, SessionStore
 from verifier.sessions.tokens import AccessTokenCodec
 from verifier.web.cookies import CookiePolicy, TokenCookies
 
@@ -83,6 +84,15 @@ class AssertionSigner(Protocol):
         """A signed assertion for this identity and audience, or None when none is configured."""
 
 
+class UpstreamCheck(Protocol):
+    """Re-checks the user of an upstream session at its silent refresh (verifier.sessions
+    .recheck): never on the valid-token path, at most every `refresh_interval_seconds`."""
+
+    async def after_refresh(self, refreshed: Refreshed, now: float) -> UpstreamVerdict:
+        """The groups and token lifetime for this refresh; raise RefreshRejected when the
+        source says the user is gone (their sessions have then ended)."""
+
+
 @dataclass(frozen=True)
 class SessionRef:
     """A session a request proved it holds (for logout)."""
@@ -114,6 +124,7 @@ class Gate:
         assertions: AssertionSigner | None = None,
         audit: AuditLog | None = None,
         metrics: Metrics = NO_METRICS,
+        upstream: UpstreamCheck | None = None,
         *,
         bind_hosts: bool = False,
     ) -> None:
@@ -121,6 +132,7 @@ class Gate:
         # other (the access token before any Redis call, the refresh token unrotated).
         self._bind_hosts = bind_hosts
         self._codec = codec
+        self._upstream = upstream
         self._sessions = sessions
         self._cookies = cookie_policy
         self._clock = clock
@@ -212,15 +224,24 @@ class Gate:
         self._metrics.refreshed(rotated=refreshed.new_refresh_token is not None)
         seconds_left = refreshed.seconds_left(now)
         sign_in = refreshed.sign_in
+        groups, not_after = refreshed.groups, refreshed.absolute_expiry
+        if sign_in.upstream and self._upstream is not None:
+            # An upstream user: their source is asked again when due (never on the valid
+            # access-token path), and the new token lives no longer than the next check.
+            verdict = await self._upstream.after_refresh(refreshed, now)
+            groups = verdict.groups
+            if verdict.valid_until is not None:
+                not_after = min(not_after, verdict.valid_until)
         # The session's own amr and auth_time: a refresh is not a sign-in.
         access_token = self._codec.issue(
             refreshed.user,
             refreshed.session_id,
             now,
-            not_after=refreshed.absolute_expiry,
+            not_after=not_after,
             amr=sign_in.amr,
             auth_time=sign_in.auth_time,
             host=host,
+            source=sign_in.source,
         )
         refresh_cookie = None
         if refreshed.new_refresh_token is not None:
@@ -231,10 +252,10 @@ class Gate:
             user=refreshed.user,
             session_id=refreshed.session_id,
             set_access_cookie=self._cookies.set_access(
-                access_token, min(self._codec.ttl_seconds, seconds_left)
+                access_token, min(self._codec.ttl_seconds, max(0, int(not_after - now)))
             ),
             set_refresh_cookie=refresh_cookie,
-            groups=refreshed.groups,
+            groups=groups,
             sign_in=sign_in,
         )
 
@@ -291,17 +312,22 @@ class Gate:
             session.user,
             session.session_id,
             now,
-            # A child session ends with its portal session: never past it.
-            not_after=session.absolute_expiry,
+            # Never past the first of: its portal session's end (a child session of single
+            # sign-on), its first re-check (an upstream user's session).
+            not_after=_earliest(session.absolute_expiry, session.recheck_due),
             amr=session.sign_in.amr,
             auth_time=session.sign_in.auth_time,
             host=session.host,
+            source=session.sign_in.source,
         )
         lifetime = self._sessions.absolute_seconds
         if session.absolute_expiry is not None:
             lifetime = min(lifetime, max(0, int(session.absolute_expiry - now)))
+        access_lifetime = min(self._codec.ttl_seconds, lifetime)
+        if session.recheck_due is not None:
+            access_lifetime = min(access_lifetime, max(0, int(session.recheck_due - now)))
         return (
-            self._cookies.set_access(access_token, min(self._codec.ttl_seconds, lifetime)),
+            self._cookies.set_access(access_token, access_lifetime),
             self._cookies.set_refresh(str(session.refresh_token), lifetime),
         )
 
@@ -329,6 +355,7 @@ class Gate:
             amr=stepped.sign_in.amr,
             auth_time=stepped.sign_in.auth_time,
             host=session.host,
+            source=stepped.sign_in.source,
         )
         cookie = self._cookies.set_access(
             access_token, min(self._codec.ttl_seconds, stepped.seconds_left(now))
@@ -375,3 +402,9 @@ class Gate:
             address=address,
         )
         return self.login_cookies(session)
+
+
+def _earliest(*moments: float | None) -> float | None:
+    """The earliest of the moments given, or None if none is."""
+    given = [moment for moment in moments if moment is not None]
+    return min(given) if given else None

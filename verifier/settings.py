@@ -11,11 +11,12 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from verifier.access.rules import NO_RULES, RuleSet, load_rules
-from verifier.errors import RulesFileError, SettingsError, SettingsInvalid
+from verifier.errors import RulesFileError, SettingsError, SettingsInvalid, SourcesFileError
 from verifier.sso.config import SsoConfig, parse_host_list, parse_portal_url
 from verifier.store.keyspace import USER_NAME_RULE, normalize_user_name
 from verifier.store.replication import ReplicaAck
 from verifier.store.target import RedisMode, RedisNode, RedisTarget, RedisTls, parse_nodes
+from verifier.upstream.config import NO_SOURCES, SourcesConfig, load_sources
 
 ENV_PREFIX = "VERIFIER_"
 
@@ -108,6 +109,10 @@ class Settings:
     sso: SsoConfig | None = None
     # A `*.parent` entry in VERIFIER_SSO_HOSTS is allowed only with this explicit opt-in.
     sso_allow_wildcard: bool = False
+    # Users from where they already are (verifier.upstream): the sources file (None: only
+    # the verifier's own users) and the LDAP sources and OpenID Providers it names.
+    sources_file: Path | None = None
+    sources: SourcesConfig = NO_SOURCES
 
     def __post_init__(self) -> None:
         broken = _broken_rules(self)
@@ -447,6 +452,8 @@ def read_settings(environ: Mapping[str, str]) -> SettingsReading:
     redis_url = redis.url if redis is not None else ""
     raw_rules_file = read.text("RULES_FILE", "")
     rules_file = Path(raw_rules_file) if raw_rules_file else None
+    raw_sources_file = read.text("SOURCES_FILE", "")
+    sources_file = Path(raw_sources_file) if raw_sources_file else None
     log_level = read.parse("LOG_LEVEL", lambda: _log_level(read), "INFO")
     log_format = read.parse("LOG_FORMAT", lambda: _log_format(read), "text")
     keys_dir, signing_keys = _read_keys(read, environ)
@@ -501,6 +508,8 @@ def read_settings(environ: Mapping[str, str]) -> SettingsReading:
             redis_wait_ms=read.integer("REDIS_WAIT_MS", 100),
             sso=read.parse("SSO_PORTAL_URL", lambda: _sso(read), None),
             sso_allow_wildcard=read.boolean("SSO_ALLOW_WILDCARD", False),
+            sources_file=sources_file,
+            sources=read.parse("SOURCES_FILE", lambda: _read_sources(sources_file), NO_SOURCES),
         )
         broken: tuple[_BrokenRule, ...] = ()
     except _RulesBroken as error:
@@ -780,6 +789,24 @@ def _read_rules(path: Path | None) -> RuleSet:
         return load_rules(path)
     except RulesFileError as error:
         raise SettingsError(f"{ENV_PREFIX}RULES_FILE: {error}") from None
+
+
+def _read_sources(path: Path | None) -> SourcesConfig:
+    if path is None:
+        return NO_SOURCES
+    try:
+        sources = load_sources(path)
+    except SourcesFileError as error:
+        raise SettingsError(f"{ENV_PREFIX}SOURCES_FILE: {error}") from None
+    if sources.oidc:
+        # Parsed and checked already (the next step builds on it), but never half-served:
+        # start-up and check-config refuse the table rather than ignore it.
+        first = sources.oidc[0]
+        raise SettingsError(
+            f"{ENV_PREFIX}SOURCES_FILE: {sources.source}:{first.line}: OpenID Connect sources "
+            "([[oidc]]) are not supported by this build yet"
+        )
+    return sources
 
 
 def _read_keys(

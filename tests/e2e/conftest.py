@@ -769,3 +769,15 @@ def sso_stack(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iter
         for user in ("alice", "mallory", "bob"):
             processes.add_user(started.env, user, SSO_PASSWORD)
         yield started
+
+
+# Upstream sources of users (a real slapd, a real OpenID Provider) and the stacks on them: a
+# module of their own, imported here so that every test module shares each fixture.
+from upstream_fixtures import (  # noqa: E402
+    directory,
+    ldap_stack,
+    own_directory,
+    sources_stack,
+)
+
+__all__ = ["directory", "ldap_stack", "own_directory", "sources_stack"]

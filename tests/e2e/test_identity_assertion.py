@@ -52,7 +52,9 @@ def test_the_app_gets_an_assertion_that_verifies_against_the_published_keys(
     claims = _verified(stack, assertion, "app")
 
     assert jwt.get_unverified_header(assertion)["alg"] == "EdDSA"
-    assert set(claims) == {"iss", "aud", "sub", "groups", "sid", "amr", "auth_time", "iat", "exp"}
+    assert set(claims) == {
+        "iss", "aud", "sub", "groups", "sid", "amr", "auth_time", "source", "iat", "exp",
+    }  # fmt: skip
     assert (claims["sub"], claims["sid"], claims["groups"]) == (name, session_id, ["admins", "ops"])
     # How and when the user signed in: a password, at the sign-in just made.
     assert claims["amr"] == ["pwd"]

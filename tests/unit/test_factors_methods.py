@@ -42,3 +42,18 @@ def test_checked_amr_keeps_the_order_and_drops_repeats() -> None:
 def test_checked_amr_refuses_none_or_an_unknown_method(amr: list[str]) -> None:
     with pytest.raises(ValueError, match="amr must be one or more of"):
         checked_amr(amr)
+
+
+@pytest.mark.parametrize(
+    ("amr", "multi"),
+    [
+        (("fed",), False),  # a provider's sign-in, nothing said of how: one factor
+        (("fed", "otp"), True),  # ...and our TOTP on top
+        (("fed", "hwk"), True),  # ...or one of our passkeys
+        (("fed", "mfa"), True),  # a provider trusted for it said it used several
+        (("mfa",), True),
+        (("pwd", "fed"), False),  # two first factors are still one kind of proof
+    ],
+)
+def test_a_providers_sign_in_counts_as_the_first_factor(amr: tuple[str, ...], multi: bool) -> None:
+    assert is_multi_factor(amr) is multi

@@ -209,3 +209,17 @@ def test_a_step_up_signs_a_new_assertion_at_once(current: CurrentRing, key: Key)
     after = signer.assertion("alice", GROUPS, "sid-1", "app", NOW + 1, SignIn(("pwd", "otp"), NOW))
     assert before is not None and after is not None and after != before
     assert decode(after, key)["amr"] == ["pwd", "otp"]
+
+
+def test_assertion_says_through_which_source_the_user_signed_in(
+    current: CurrentRing, key: Key
+) -> None:
+    signer = signer_for(current)
+    local = signer.assertion("alice", GROUPS, "sid-1", "app", NOW, SignIn(("pwd",), NOW))
+    upstream = signer.assertion(
+        "bob", GROUPS, "sid-2", "app", NOW, SignIn(("fed", "mfa"), NOW, "oidc:keycloak")
+    )
+    assert local is not None and upstream is not None
+    assert decode(local, key)["source"] == "local"
+    assert decode(upstream, key)["source"] == "oidc:keycloak"
+    assert decode(upstream, key)["amr"] == ["fed", "mfa"]

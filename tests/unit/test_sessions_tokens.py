@@ -712,3 +712,24 @@ def test_a_token_without_a_host_binds_to_none() -> None:
     assert CODEC.verify(CODEC.issue("alice", "session-1", NOW), NOW).host == ""
     several = forge(claims=good_claims(aud=["verifier", "a.example", "b.example"]))
     assert CODEC.verify(several, NOW).host == ""
+
+
+# --- where the user came from (the `src` claim) ----------------------------------------------
+
+
+def test_an_upstream_users_token_carries_its_source() -> None:
+    token = CODEC.issue("alice", "session-1", NOW, source="ldap:corp")
+    assert jwt.decode(token, options={"verify_signature": False})["src"] == "ldap:corp"
+    assert CODEC.verify(token, NOW).sign_in == SignIn(("pwd",), NOW, "ldap:corp")
+
+
+def test_a_local_users_token_has_no_source_claim_and_reads_as_local() -> None:
+    token = CODEC.issue("alice", "session-1", NOW)
+    assert "src" not in jwt.decode(token, options={"verify_signature": False})
+    assert CODEC.verify(token, NOW).sign_in.source == "local"
+    assert not CODEC.verify(token, NOW).sign_in.upstream
+
+
+@pytest.mark.parametrize("source", [7, "", "LDAP:corp", "ldap:corp:x", "ldap:" + "x" * 40, ["a"]])
+def test_a_malformed_source_claim_is_not_ours(source: object) -> None:
+    assert_rejected(forge(claims=good_claims(src=source)), "bad src")

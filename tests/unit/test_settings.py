@@ -646,3 +646,46 @@ def test_the_app_name_defaults_to_verifier_and_names_the_passkey_relying_party()
 def test_an_app_name_that_cannot_head_a_page_is_refused_by_name(name: str) -> None:
     with pytest.raises(SettingsError, match=r"^VERIFIER_APP_NAME: must be 1 to 64 printable"):
         load_settings(env(APP_NAME=name))
+
+
+# --- the sources file ------------------------------------------------------------------------
+
+
+def test_a_sources_file_with_ldap_sources_is_read_once_into_the_settings(tmp_path: Path) -> None:
+    (tmp_path / "bind-password").write_text("service-password\n", encoding="utf-8")
+    (tmp_path / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n", encoding="utf-8")
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        '[[ldap]]\nid = "corp"\npreset = "openldap"\nurl = "ldaps://ldap.corp.example"\n'
+        'ca_file = "ca.pem"\nbind_dn = "cn=verifier,dc=corp"\n'
+        'bind_password_file = "bind-password"\nbase_dn = "dc=corp"\n',
+        encoding="utf-8",
+    )
+
+    loaded = load_settings(env(SOURCES_FILE=str(sources)))
+
+    assert loaded.sources_file == sources
+    assert loaded.sources.names() == ("ldap:corp",)
+
+
+def test_an_oidc_source_is_refused_naming_its_line_until_this_build_serves_it(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "client-secret").write_text("client-secret-value\n", encoding="utf-8")
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        '# OpenID Connect\n[[oidc]]\nid = "keycloak"\n'
+        'issuer = "https://sso.example.com/realms/corp"\nclient_id = "verifier"\n'
+        'client_secret_file = "client-secret"\n'
+        'redirect_uri = "https://app.example.com/auth/oidc/keycloak/callback"\n',
+        encoding="utf-8",
+    )
+
+    with pytest.raises(SettingsInvalid) as caught:
+        load_settings(env(SOURCES_FILE=str(sources)))
+
+    (problem,) = caught.value.problems
+    assert problem == (
+        f"VERIFIER_SOURCES_FILE: {sources}:2: OpenID Connect sources ([[oidc]]) are not "
+        "supported by this build yet"
+    )

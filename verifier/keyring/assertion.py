@@ -22,7 +22,7 @@ MAX_ASSERTION_TTL_SECONDS = 60
 # Cached assertions per worker, ~600 bytes each.
 ASSERTION_CACHE_ENTRIES = 10_000
 
-_CacheKey = tuple[str, str, str, tuple[str, ...], str, tuple[str, ...], int]
+_CacheKey = tuple[str, str, str, tuple[str, ...], str, tuple[str, ...], int, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +70,9 @@ class AssertionSigner:
         """A signed assertion of who the request is, for `audience`; None without a key.
 
         An empty `audience` (a location that asks for none) means the default audience.
-        Claims: iss, aud, sub, groups, sid, iat, exp (iat + ttl), and with `sign_in` amr
-        and auth_time (how and when the user signed in); header kid, alg, typ JWT.
+        Claims: iss, aud, sub, groups, sid, iat, exp (iat + ttl), and with `sign_in` amr,
+        auth_time and source (how, when and through which source the user signed in:
+        `local`, `ldap:ID`, `oidc:ID`); header kid, alg, typ JWT.
         """
         audience = audience or self.default_audience
         ring = self._keys.ring
@@ -84,8 +85,10 @@ class AssertionSigner:
             return None
         # The sign-in is part of the key: after a step-up the app must see the new amr. Its
         # fields, not the SignIn: a tuple hashes in C, a dataclass through Python code.
-        amr, auth_time = (sign_in.amr, sign_in.auth_time) if sign_in is not None else ((), 0)
-        cache_key = (session_id, user, audience, groups, key.kid, amr, auth_time)
+        amr, auth_time, source = (
+            (sign_in.amr, sign_in.auth_time, sign_in.source) if sign_in is not None else ((), 0, "")
+        )
+        cache_key = (session_id, user, audience, groups, key.kid, amr, auth_time, source)
         cached = self._cache.get(cache_key)
         if cached is not None and self._reusable(cached, now):
             return cached.token
@@ -103,6 +106,7 @@ class AssertionSigner:
         if sign_in is not None:
             claims["amr"] = list(sign_in.amr)
             claims["auth_time"] = sign_in.auth_time
+            claims["source"] = sign_in.source
         token = jwt.encode(
             claims,
             key.private_key,

@@ -22,3 +22,8 @@ class RevocationCause(StrEnum):
     REMOVAL = "removal"
     # A sign-in past VERIFIER_MAX_SESSIONS_PER_USER ended the user's oldest session(s).
     SESSION_LIMIT = "session_limit"
+    # The user's upstream source said they are gone or disabled (at a re-check), or no longer
+    # vouched for them within `max_stale_seconds` of an outage.
+    UPSTREAM = "upstream"
+    # An OpenID Provider's back-channel logout token named the session or the user.
+    BACKCHANNEL_LOGOUT = "backchannel_logout"

@@ -31,6 +31,21 @@ class FactorSection:
     link_url: str
 
 
+@dataclass(frozen=True, slots=True)
+class PasswordSection:
+    """Where the user's password lives, as the account page says it."""
+
+    # The page offers the form (a local user, or a directory that takes changes here).
+    changeable: bool = True
+    # Where the password lives when not here: "the directory ldap:corp", "oidc:keycloak".
+    where: str = ""
+    # Where to change it otherwise (the sources file's password_change_url), if known.
+    url: str = ""
+
+
+LOCAL_PASSWORD = PasswordSection()
+
+
 def shown_time(seconds: float) -> str:
     """A moment as the page shows it: minutes, in UTC (the page runs no script to localise)."""
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -52,6 +67,7 @@ def account_page(
     next_path: str,
     error: str | None = None,
     notice: str | None = None,
+    password: PasswordSection = LOCAL_PASSWORD,
 ) -> str:
     """The whole account page; `next_path` must already be a safe same-site path."""
     # `next` rides in the forms' action, so every answer to a POST knows the way back too.
@@ -68,8 +84,28 @@ def account_page(
 {_session_list(current_session_id, sessions, action)}
 <h2 id="factors-heading">Sign-in methods</h2>
 {_factor_list(factors)}
-<h2 id="password-heading">Change password</h2>
-<p>Changing your password signs you out everywhere else.</p>
+{_password_section(password, action)}""",
+    )
+
+
+def _password_section(password: PasswordSection, action: str) -> str:
+    if not password.changeable:
+        where = escape(password.where)
+        if password.url:
+            url = escape(password.url)
+            link = f'<a href="{url}" id="password-elsewhere">{url}</a>'
+            told = f"Your password is kept by {where}: change it at {link}."
+        else:
+            told = f"Your password is kept by {where}: change it there."
+        return f"""<h2 id="password-heading">Password</h2>
+<p id="password-place">{told}</p>"""
+    kept = ""
+    if password.where:
+        kept = (
+            f'\n<p id="password-place">This changes your password in {escape(password.where)}.</p>'
+        )
+    return f"""<h2 id="password-heading">Change password</h2>
+<p>Changing your password signs you out everywhere else.</p>{kept}
 <form method="post" action="{action}" aria-labelledby="password-heading">
 <input type="hidden" name="action" value="change_password">
 <label for="current_password">Current password</label>
@@ -82,8 +118,7 @@ def account_page(
 <input id="new_password_again" name="new_password_again" type="password"
  autocomplete="new-password" required minlength="8">
 <button type="submit">Change password</button>
-</form>""",
-    )
+</form>"""
 
 
 def _session_list(current_session_id: str, sessions: Sequence[SessionDetails], action: str) -> str:

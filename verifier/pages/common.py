@@ -4,6 +4,8 @@ no JavaScript except the one static passkey script, on the pages that offer pass
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Sequence
+from dataclasses import dataclass
 from html import escape
 from urllib.parse import quote
 
@@ -49,6 +51,26 @@ def set_app_name(name: str) -> None:
     _APP_NAME.set(name)
 
 
+@dataclass(frozen=True, slots=True)
+class ProviderButton:
+    """An OpenID Provider on the sign-in page: its label and where its sign-in starts."""
+
+    title: str
+    start_path: str
+
+
+def provider_links(providers: Sequence[ProviderButton], next_path: str) -> str:
+    """One link per provider (plain links: the page runs no script), `next` carried along."""
+    if not providers:
+        return ""
+    query = "" if next_path == "/" else "?next=" + quote(next_path, safe="/")
+    links = "\n".join(
+        f'<li><a class="provider" href="{escape(p.start_path + query)}">{escape(p.title)}</a></li>'
+        for p in providers
+    )
+    return f'\n<ul class="providers" aria-label="Sign in with">\n{links}\n</ul>'
+
+
 def login_page(
     action: str,
     next_path: str,
@@ -57,10 +79,13 @@ def login_page(
     notice: str | None = None,
     *,
     passkey: bool = False,
+    providers: Sequence[ProviderButton] = (),
+    password_form: bool = True,
 ) -> str:
     """Render the sign-in form; every interpolated value is HTML-escaped.
 
-    `passkey` adds "Sign in with a passkey" (shown by the script, so absent without it).
+    `passkey` adds "Sign in with a passkey" (shown by the script, so absent without it);
+    `providers` one link per OpenID Provider, beside the form (or alone: `password_form`).
     """
     message = ""
     if error:
@@ -73,9 +98,9 @@ def login_page(
         passwordless = passkey_block(
             PASSWORDLESS_OPTIONS_PATH, PASSWORDLESS_PATH, "Sign in with a passkey", next_path
         )
-    return _document(
-        "Sign in",
-        f"""{message}
+    form = ""
+    if password_form:
+        form = f"""
 <form method="post" action="{escape(action)}"{described_by}>
 <input type="hidden" name="next" value="{escape(next_path)}">
 <label for="username">User name</label>
@@ -84,7 +109,10 @@ def login_page(
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button>
-</form>{passwordless}""",
+</form>"""
+    return _document(
+        "Sign in",
+        f"""{message}{form}{provider_links(providers, next_path)}{passwordless}""",
         script=passkey,
     )
 

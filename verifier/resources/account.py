@@ -14,7 +14,14 @@ from typing import Any, Protocol
 import falcon
 import falcon.asgi
 
-from verifier.pages.account import ACCOUNT_PATH, FactorSection, account_page, account_url
+from verifier.pages.account import (
+    ACCOUNT_PATH,
+    LOCAL_PASSWORD,
+    FactorSection,
+    PasswordSection,
+    account_page,
+    account_url,
+)
 
 __all__ = ["ACCOUNT_PATH", "Account", "FactorSections", "TotpSections"]
 from verifier.errors import InvalidCredentials, LoginThrottled, PasswordCheckBusy
@@ -28,13 +35,17 @@ from verifier.resources.body import has_nul, read_fields, wants_json
 from verifier.resources.login import (
     BUSY,
     BUSY_RETRY_AFTER_SECONDS,
+    SOURCE_RETRY_AFTER_SECONDS,
+    SOURCE_UNAVAILABLE,
     client_address,
     throttled_answer,
 )
 from verifier.resources.page_answers import send_json, send_page
 from verifier.sessions.store import SessionDetails, SessionStore, is_session_id
 from verifier.users.passwords import MAX_PASSWORD_LENGTH
-from verifier.users.store import BadUserInput, UserStore
+from verifier.users.sources.interface import PasswordChangeRefused, SourceUnavailable, UserGone
+from verifier.users.sources.password_signin import PasswordHome
+from verifier.users.store import BadUserInput
 from verifier.users.throttle import LoginThrottle
 from verifier.web.csrf import check_request_origin
 from verifier.web.redirects import safe_next
@@ -54,6 +65,20 @@ NOTICES = {
     "ended_others": "Every other session has ended.",
     "password": "Your password has changed. Every other session has ended.",
 }
+
+
+USER_GONE = "Your directory no longer has an active account for you."
+
+
+class PasswordChanges(Protocol):
+    """Where a user's password lives, and changing it there (verifier.users.sources)."""
+
+    async def home(self, user: str) -> PasswordHome:
+        """Here, a directory, or a provider that keeps it."""
+
+    async def change(self, user: str, old: str, new: str) -> str:
+        """Change it where it lives; raise InvalidCredentials, PasswordChangeRefused,
+        BadUserInput, UserGone or SourceUnavailable."""
 
 
 class FactorSections(Protocol):
@@ -113,14 +138,14 @@ class Account:
         gate: Gate,
         account: AccountSession,
         sessions: SessionStore,
-        users: UserStore,
+        passwords: PasswordChanges,
         throttle: LoginThrottle,
         factor_sections: Sequence[FactorSections],
     ) -> None:
         self._gate = gate
         self._account = account
         self._sessions = sessions
-        self._users = users
+        self._passwords = passwords
         self._throttle = throttle
         # In page order; passkeys (or any later method) add theirs where app.py wires this.
         self._factor_sections = tuple(factor_sections)
@@ -201,32 +226,54 @@ class Account:
             message = throttled_answer(resp, throttled)
             await self._fail(req, resp, session, falcon.HTTP_429, message)
             return
-        try:
-            await self._users.authenticate(user, current)
-        except InvalidCredentials:
-            self._password_refused(user, address, "bad_credentials")
-            await self._fail(req, resp, session, falcon.HTTP_403, WRONG_PASSWORD)
-            return
-        except PasswordCheckBusy:
-            await self._throttle.release(user, address)
-            await self._busy(req, resp, session, user, address)
+        where = await self._changed_where(req, resp, session, current, new)
+        if where is None:
             return
         await self._throttle.record_success(user, address)
-        try:
-            await self._users.set_password(user, new)
-        except BadUserInput as bad:
-            self._password_refused(user, address, "bad_input")
-            await self._fail(req, resp, session, falcon.HTTP_400, _sentence(str(bad)))
-            return
-        except PasswordCheckBusy:
-            await self._busy(req, resp, session, user, address)
-            return
         ended = await self._sessions.revoke_others(user, session.session_id)
         self._gate.audit.record(
-            "account.password_changed", user=user, session=session.session_id, address=address
+            "account.password_changed",
+            user=user,
+            session=session.session_id,
+            address=address,
+            source=where,
         )
         self._revoked(session, RevocationCause.PASSWORD_CHANGE, ended, None)
         self._done(req, resp, "password", {"password_changed": True, "sessions_ended": len(ended)})
+
+    async def _changed_where(
+        self,
+        req: falcon.asgi.Request,
+        resp: falcon.asgi.Response,
+        session: SessionRef,
+        current: str,
+        new: str,
+    ) -> str | None:
+        """Change the password where it lives (here, or the user's directory: RFC 3062 /
+        AD); return where, or None once a refusal is written."""
+        user, address = session.user, client_address(req)
+        try:
+            return await self._passwords.change(user, current, new)
+        except InvalidCredentials:
+            self._password_refused(user, address, "bad_credentials")
+            await self._fail(req, resp, session, falcon.HTTP_403, WRONG_PASSWORD)
+        except PasswordCheckBusy:
+            await self._throttle.release(user, address)
+            await self._busy(req, resp, session, user, address)
+        except SourceUnavailable:
+            await self._throttle.release(user, address)
+            self._password_refused(user, address, "source_unavailable")
+            resp.retry_after = SOURCE_RETRY_AFTER_SECONDS
+            await self._fail(req, resp, session, falcon.HTTP_503, SOURCE_UNAVAILABLE)
+        except (BadUserInput, PasswordChangeRefused) as bad:
+            # The current password was right: the new one is what was refused.
+            await self._throttle.record_success(user, address)
+            self._password_refused(user, address, "bad_input")
+            await self._fail(req, resp, session, falcon.HTTP_400, _sentence(str(bad)))
+        except UserGone:
+            self._password_refused(user, address, "upstream_gone")
+            await self._fail(req, resp, session, falcon.HTTP_403, USER_GONE)
+        return None
 
     async def _busy(
         self,
@@ -302,8 +349,9 @@ class Account:
             for source in self._factor_sections
             for section in await source.sections(session.user)
         ]
+        password = _password_section(await self._passwords.home(session.user))
         if wants_json(req):
-            send_json(resp, status, _account_media(session, listed, factors))
+            send_json(resp, status, _account_media(session, listed, factors, password))
             return
         html = account_page(
             session.user,
@@ -313,6 +361,7 @@ class Account:
             _next_path(req),
             error=error,
             notice=notice,
+            password=password,
         )
         send_page(resp, status, html)
 
@@ -322,8 +371,23 @@ def _next_path(req: falcon.asgi.Request) -> str:
     return safe_next(req.get_param("next"))
 
 
+def _password_section(home: PasswordHome) -> PasswordSection:
+    if home.source is not None:
+        return PasswordSection(
+            changeable=home.source.password_change_allowed,
+            where=home.source.title,
+            url=home.source.password_change_url,
+        )
+    if home.elsewhere:
+        return PasswordSection(changeable=False, where=home.elsewhere)
+    return LOCAL_PASSWORD
+
+
 def _account_media(
-    session: SessionRef, listed: list[SessionDetails], factors: list[FactorSection]
+    session: SessionRef,
+    listed: list[SessionDetails],
+    factors: list[FactorSection],
+    password: PasswordSection,
 ) -> dict[str, Any]:
     return {
         "user": session.user,
@@ -344,6 +408,11 @@ def _account_media(
             {"key": f.key, "title": f.title, "state": f.state, "url": f.link_url} for f in factors
         ],
         "account_url": ACCOUNT_PATH,
+        "password": {
+            "changeable": password.changeable,
+            "where": password.where or "local",
+            **({"url": password.url} if password.url else {}),
+        },
     }
 
 

@@ -28,6 +28,16 @@ class AccountSession:
         self._cookies = cookie_policy
         self._login_path = login_path
 
+    @property
+    def cookie_policy(self) -> CookiePolicy:
+        """The cookies' names and attributes."""
+        return self._cookies
+
+    @property
+    def login_path(self) -> str:
+        """Where signing in starts."""
+        return self._login_path
+
     async def signed_in(self, req: falcon.asgi.Request) -> SessionRef | None:
         """The caller's live session, or None (no cookies, forged, ended)."""
         cookies = read_token_cookies(req.get_header("Cookie"), self._cookies)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 import falcon
@@ -10,12 +11,28 @@ import falcon.asgi
 from verifier.errors import InvalidCredentials, LoginThrottled, PasswordCheckBusy
 from verifier.gate import Gate, SessionRef
 from verifier.observe.audit import shown_name
-from verifier.pages.common import PAGE_SECURITY_HEADERS, SCRIPT_PAGE_SECURITY_HEADERS, login_page
+from verifier.observe.metrics import (
+    SIGNIN_ENTRY_REFUSED,
+    SIGNIN_NAME_REFUSED,
+    SIGNIN_SOURCE_UNAVAILABLE,
+    UPSTREAM_OK,
+    UPSTREAM_UNAVAILABLE,
+)
+from verifier.pages.common import (
+    PAGE_SECURITY_HEADERS,
+    SCRIPT_PAGE_SECURITY_HEADERS,
+    ProviderButton,
+    login_page,
+)
 from verifier.resources.body import has_nul, read_fields, wants_json
 from verifier.sessions.devices import device_summary
+from verifier.sessions.pending_signin import FirstStep
 from verifier.sessions.store import SessionStore
+from verifier.upstream.mapping import NameRefused
 from verifier.users.passwords import MAX_PASSWORD_LENGTH
-from verifier.users.store import UserStore
+from verifier.users.sources.accounts import NameTaken
+from verifier.users.sources.interface import EntryRefused, SourceUnavailable
+from verifier.users.sources.password_signin import PasswordSignedIn
 from verifier.users.throttle import LoginThrottle
 from verifier.web.csrf import check_request_origin
 from verifier.web.redirects import safe_next
@@ -32,6 +49,24 @@ MAX_USER_NAME_INPUT = 256
 EXPIRED = "Your sign-in took too long or was interrupted. Sign in again."
 TOO_MANY_ATTEMPTS = "Too many wrong codes. Sign in again."
 _PENDING_NOTICES = {"expired": EXPIRED, "attempts": TOO_MANY_ATTEMPTS}
+# An upstream source that could not be asked: sign-ins through it fail closed, and say so.
+SOURCE_UNAVAILABLE = (
+    "Your directory cannot be reached right now, so your password cannot be checked. "
+    "Try again in a few minutes."
+)
+SOURCE_RETRY_AFTER_SECONDS = 30
+NAME_TAKEN = (
+    "This account cannot sign in here: its user name belongs to another account. An "
+    "administrator can link it (verifier users link)."
+)
+PASSWORD_FORM_OFF = "Sign in with one of the buttons on the sign-in page."  # noqa: S105
+
+
+class PasswordCheck(Protocol):
+    """Checks a name and password where the name's password lives (here, or a directory)."""
+
+    async def authenticate(self, typed_name: str, password: str) -> PasswordSignedIn:
+        """Who they sign in as (verifier.users.sources.password_signin)."""
 
 
 class SecondStep(Protocol):
@@ -47,6 +82,7 @@ class SecondStep(Protocol):
         user: str,
         purpose: str,
         next_path: str,
+        first: FirstStep = ...,
     ) -> None:
         """Answer with the second step instead of a session."""
 
@@ -74,7 +110,7 @@ class Login:
     def __init__(
         self,
         gate: Gate,
-        users: UserStore,
+        passwords: PasswordCheck,
         sessions: SessionStore,
         throttle: LoginThrottle,
         path: str,
@@ -82,11 +118,16 @@ class Login:
         step_up: StepUpFlow | None = None,
         *,
         passkeys: bool = False,
+        providers: Sequence[ProviderButton] = (),
+        password_form: bool = True,
     ) -> None:
         self._gate = gate
         # Offer "Sign in with a passkey" (VERIFIER_WEBAUTHN_RP_ID is set).
         self._passkeys = passkeys
-        self._users = users
+        # One button per OpenID Provider; the password form unless the sources file says not.
+        self._providers = tuple(providers)
+        self._password_form = password_form
+        self._passwords = passwords
         self._sessions = sessions
         self._throttle = throttle
         self._path = path
@@ -120,6 +161,10 @@ class Login:
         user_name, password = fields.get("username", ""), fields.get("password", "")
         problem = _input_problem(user_name, password)
         address = client_address(req)
+        if not self._password_form:
+            self._audit_failure(user_name, address, "bad_input")
+            self._fail(resp, falcon.HTTP_403, PASSWORD_FORM_OFF, as_json, next_path, "")
+            return
         if problem is not None:
             self._audit_failure(user_name, address, "bad_input")
             self._fail(resp, falcon.HTTP_400, problem, as_json, next_path, "")
@@ -132,30 +177,29 @@ class Login:
             message = throttled_answer(resp, throttled)
             self._fail(resp, falcon.HTTP_429, message, as_json, next_path, user_name)
             return
-        try:
-            user = await self._users.authenticate(user_name, password)
-        except InvalidCredentials:
-            self._audit_failure(user_name, address, "bad_credentials")
-            self._fail(resp, falcon.HTTP_401, BAD_CREDENTIALS, as_json, next_path, user_name)
-            return
-        except PasswordCheckBusy:
-            # No password was checked: the attempt is given back, and the client told to retry.
-            await self._throttle.release(user_name, address)
-            self._audit_failure(user_name, address, "busy")
-            resp.retry_after = BUSY_RETRY_AFTER_SECONDS
-            self._fail(resp, falcon.HTTP_503, BUSY, as_json, next_path, user_name)
+        answer = _Answer(self, resp, as_json, next_path, user_name, address)
+        signed = await self._check_password(answer, password)
+        if signed is None:
             return
         await self._throttle.record_success(user_name, address)
+        user = signed.name
+        if signed.upstream is not None:
+            self._gate.metrics.upstream_call(signed.source, "signin", UPSTREAM_OK)
+        first = FirstStep(upstream=signed.upstream, recheck_interval=signed.recheck_interval)
         if self._second_step is not None:
             # No session yet for a user with a second factor (or who must enrol one).
             step = await self._second_step.needed(user)
             if step is not None:
-                await self._second_step.begin(req, resp, user, step, next_path)
+                await self._second_step.begin(req, resp, user, step, next_path, first)
                 return
         # Always a brand-new session: cookies the request arrived with are never reused,
         # so a session planted before login (fixation) cannot become an authenticated one.
         session = await self._sessions.create(
-            user, device=device_summary(req.get_header("User-Agent")), address=address
+            user,
+            device=device_summary(req.get_header("User-Agent")),
+            address=address,
+            upstream=signed.upstream,
+            recheck_interval=signed.recheck_interval,
         )
         for cookie in self._gate.signed_in(session, address):
             resp.append_header("Set-Cookie", cookie)
@@ -166,11 +210,84 @@ class Login:
         resp.status = falcon.HTTP_303
         resp.location = next_path
 
-    def _audit_failure(self, user_name: str, address: str, reason: str) -> None:
+    async def _check_password(self, answer: _Answer, password: str) -> PasswordSignedIn | None:
+        """Who the name and password sign in as; None once a refusal is written."""
+        user_name, address, resp = answer.user_name, answer.address, answer.resp
+        try:
+            return await self._passwords.authenticate(user_name, password)
+        except InvalidCredentials:
+            self._audit_failure(user_name, address, "bad_credentials")
+            answer.fail(falcon.HTTP_401, BAD_CREDENTIALS)
+        except PasswordCheckBusy:
+            # No password was checked: the attempt is given back, and the client told to retry.
+            await self._throttle.release(user_name, address)
+            self._audit_failure(user_name, address, "busy")
+            resp.retry_after = BUSY_RETRY_AFTER_SECONDS
+            answer.fail(falcon.HTTP_503, BUSY)
+        except SourceUnavailable as down:
+            # Nothing was decided: the attempt is given back. Fail closed, and say why.
+            await self._throttle.release(user_name, address)
+            self._gate.metrics.upstream_call(down.source, "signin", UPSTREAM_UNAVAILABLE)
+            self._audit_failure(user_name, address, SIGNIN_SOURCE_UNAVAILABLE, source=down.source)
+            resp.retry_after = SOURCE_RETRY_AFTER_SECONDS
+            answer.fail(falcon.HTTP_503, SOURCE_UNAVAILABLE)
+        except (NameRefused, NameTaken) as refused:
+            # The password was right: the refusal is about the account, and says so.
+            await self._throttle.record_success(user_name, address)
+            self._refuse_name(resp, refused, address, answer.as_json, answer.next_path)
+        except EntryRefused as refused:
+            # The directory answered with an entry we cannot use: a 4xx that says so (the
+            # user cannot retry their way past it), never a guess and never a 500.
+            await self._throttle.record_success(user_name, address)
+            self._gate.metrics.signin(SIGNIN_ENTRY_REFUSED)
+            self._gate.audit.record(
+                "signin.entry_refused",
+                user=shown_name(user_name),
+                source=refused.source,
+                detail=refused.detail,
+                address=address,
+            )
+            answer.fail(falcon.HTTP_403, _sentence(str(refused)))
+        return None
+
+    def _audit_failure(
+        self, user_name: str, address: str, reason: str, source: str | None = None
+    ) -> None:
         self._gate.metrics.signin(reason)
+        extra = {"source": source} if source else {}
         self._gate.audit.record(
-            "signin.failed", user=shown_name(user_name), address=address, reason=reason
+            "signin.failed", user=shown_name(user_name), address=address, reason=reason, **extra
         )
+
+    def _refuse_name(
+        self,
+        resp: falcon.asgi.Response,
+        refused: NameRefused | NameTaken,
+        address: str,
+        as_json: bool,
+        next_path: str,
+    ) -> None:
+        self._gate.metrics.signin(SIGNIN_NAME_REFUSED)
+        if isinstance(refused, NameTaken):
+            # Who presented the name, for the administrator who may link it.
+            self._gate.audit.record(
+                "signin.name_taken",
+                user=refused.name,
+                owner=refused.owner,
+                source=refused.source,
+                upstream_id=refused.upstream_id,
+                address=address,
+            )
+            message = NAME_TAKEN
+        else:
+            self._gate.audit.record(
+                "signin.name_refused",
+                user=shown_name(refused.raw),
+                source=refused.source,
+                address=address,
+            )
+            message = _sentence(str(refused))
+        self._fail(resp, falcon.HTTP_403, message, as_json, next_path, "")
 
     def _audit_throttle(self, user_name: str, address: str, throttled: LoginThrottled) -> None:
         # Which limit refused and for how long; the signin.failed record follows as for any
@@ -214,8 +331,35 @@ class Login:
         resp.set_headers(SCRIPT_PAGE_SECURITY_HEADERS if self._passkeys else PAGE_SECURITY_HEADERS)
         resp.content_type = falcon.MEDIA_HTML
         resp.text = login_page(
-            self._path, next_path, user_name, error=error, notice=notice, passkey=self._passkeys
+            self._path,
+            next_path,
+            user_name,
+            error=error,
+            notice=notice,
+            passkey=self._passkeys,
+            providers=self._providers,
+            password_form=self._password_form,
         )
+
+
+class _Answer:
+    """Where a refused password sign-in is answered: the form again (or JSON), `next` kept."""
+
+    def __init__(
+        self,
+        login: Login,
+        resp: falcon.asgi.Response,
+        as_json: bool,
+        next_path: str,
+        user_name: str,
+        address: str,
+    ) -> None:
+        self.login, self.resp, self.as_json = login, resp, as_json
+        self.next_path, self.user_name, self.address = next_path, user_name, address
+
+    def fail(self, status: str, message: str) -> None:
+        """Answer `status` with `message`; no cookie is set."""
+        self.login._fail(self.resp, status, message, self.as_json, self.next_path, self.user_name)
 
 
 def throttled_answer(resp: falcon.asgi.Response, throttled: LoginThrottled) -> str:
@@ -241,3 +385,7 @@ def _input_problem(user_name: str, password: str) -> str | None:
     if has_nul(user_name, password):
         return "The user name or password contains a forbidden character."
     return None
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")

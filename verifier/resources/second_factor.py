@@ -15,7 +15,7 @@ import falcon
 import falcon.asgi
 
 from verifier.errors import LoginThrottled
-from verifier.factors.methods import PASSKEY, PASSWORD, RECOVERY_CODE, TOTP
+from verifier.factors.methods import PASSKEY, RECOVERY_CODE, TOTP
 from verifier.factors.totp import new_secret, provisioning_uri, qr_code_svg
 from verifier.factors.user_factors import UserFactors
 from verifier.gate import Gate
@@ -38,7 +38,9 @@ from verifier.sessions.devices import device_summary
 from verifier.sessions.pending_signin import (
     ENROLL,
     MAX_ATTEMPTS,
+    PASSWORD_STEP,
     VERIFY,
+    FirstStep,
     PendingSignIn,
     PendingSignIns,
 )
@@ -97,14 +99,19 @@ class SecondFactorStart:
         user: str,
         purpose: str,
         next_path: str,
+        first: FirstStep = PASSWORD_STEP,
     ) -> None:
-        """Start the pending sign-in: its cookie, then the second-factor page (or JSON)."""
+        """Start the pending sign-in: its cookie, then the second-factor page (or JSON).
+
+        `first` is how the first step went (a password here or in a directory, a provider's
+        sign-in): the session the second step starts records it.
+        """
         # A pending sign-in this browser left behind ends here: one at a time per browser.
         previous = read_pending_cookie(req.get_header("Cookie"), self._cookies)
         if previous is not None:
             await self._pending.finish(previous)
         secret = new_secret() if purpose == ENROLL else ""
-        pending_id = await self._pending.start(user, next_path, purpose, secret)
+        pending_id = await self._pending.start(user, next_path, purpose, secret, first)
         resp.append_header(
             "Set-Cookie", self._cookies.set_pending(pending_id, self._pending.ttl_seconds)
         )
@@ -264,14 +271,18 @@ class SecondFactor:
         if method == RECOVERY_CODE:
             left = await self._factors.recovery_codes_left(user)
             self._gate.audit.record("recovery_code.used", user=user, remaining=left)
-        amr = (PASSWORD, method)
+        first = pending.first
+        amr = (*first.amr, method)
         # A brand-new session, as at a password-only login (no fixation), that records how
-        # the user signed in: the access token carries it to `mfa` rules.
+        # the user signed in (and through which source): the access token carries it to
+        # `mfa` rules.
         session = await self._sessions.create(
             user,
             amr=amr,
             device=device_summary(req.get_header("User-Agent")),
             address=client_address(req),
+            upstream=first.upstream,
+            recheck_interval=first.recheck_interval,
         )
         started = self._gate.signed_in(session, client_address(req), amr)
         for cookie in (*started, self._cookies.clear_pending()):

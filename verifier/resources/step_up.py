@@ -35,6 +35,8 @@ from verifier.resources.body import has_nul, read_fields, wants_json
 from verifier.resources.login import (
     BUSY,
     BUSY_RETRY_AFTER_SECONDS,
+    SOURCE_RETRY_AFTER_SECONDS,
+    SOURCE_UNAVAILABLE,
     client_address,
     throttled_answer,
 )
@@ -45,6 +47,7 @@ from verifier.resources.page_answers import (
     split_current_code,
 )
 from verifier.users.passwords import MAX_PASSWORD_LENGTH
+from verifier.users.sources.interface import SourceUnavailable
 from verifier.users.throttle import LoginThrottle
 from verifier.web.redirects import DEFAULT_NEXT, safe_next
 
@@ -69,7 +72,7 @@ class StepUp:
         self,
         gate: Gate,
         account: AccountSession,
-        authenticate: Callable[[str, str], Awaitable[str]],
+        authenticate: Callable[[str, str], Awaitable[object]],
         factors: UserFactors,
         password_throttle: LoginThrottle,
         factor_throttle: LoginThrottle,
@@ -116,6 +119,11 @@ class StepUp:
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, step: str, session: SessionRef
     ) -> None:
         """Check the step; on success strengthen the session in place and go on to `next`."""
+        await self._submit(req, resp, step, session)
+
+    async def _submit(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, step: str, session: SessionRef
+    ) -> None:
         fields = await read_fields(req)
         next_path = safe_next(fields.get("next") or req.get_param("next"))
         user, address = session.user, client_address(req)
@@ -189,6 +197,12 @@ class StepUp:
             await self._password_throttle.release(user, address)
             failure.resp.retry_after = BUSY_RETRY_AFTER_SECONDS
             failure.answer(falcon.HTTP_503, BUSY, "busy")
+            return False
+        except SourceUnavailable:
+            # The user's directory cannot be asked: nothing was decided, fail closed.
+            await self._password_throttle.release(user, address)
+            failure.resp.retry_after = SOURCE_RETRY_AFTER_SECONDS
+            failure.answer(falcon.HTTP_503, SOURCE_UNAVAILABLE, "source_unavailable")
             return False
         await self._password_throttle.record_success(user, address)
         return True
@@ -329,7 +343,7 @@ def _input_problem(
 def _metric_outcome(reason: str) -> str:
     # The sign-in counters' fixed set: a wrong password is one, a code failure the second
     # factor's; anything else (no factor, session ended) is "other".
-    if reason in {"bad_credentials", "throttled", "busy", "bad_input"}:
+    if reason in {"bad_credentials", "throttled", "busy", "bad_input", "source_unavailable"}:
         return reason
     if reason == "bad_code":
         return "second_factor_bad_code"

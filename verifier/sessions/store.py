@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from verifier.errors import RefreshRejected, StoreUnavailable
-from verifier.factors.methods import KNOWN_METHODS, PASSWORD, SignIn, checked_amr
+from verifier.factors.methods import KNOWN_METHODS, LOCAL_SOURCE, PASSWORD, SignIn, checked_amr
 from verifier.sessions.liveness import SESSION_ENDED, USER_SESSIONS_ENDED, LivenessCache
 from verifier.store import RedisClient
 from verifier.store.keyspace import KeySpace, normalize_user_name
 from verifier.store.outages import as_text, guard_for
 from verifier.store.replication import NO_REPLICA_ACK, ReplicaAck, run_confirmed
-from verifier.users.store import GROUPS_FIELD, parse_groups
+from verifier.users.sources.interface import UpstreamLink
+from verifier.users.store import GROUPS_FIELD, UPSTREAM_GROUPS_FIELD, parse_groups
 
 # Every Redis call of this module, timed under its name (verifier_redis_call_*).
 _guard = guard_for("sessions")
@@ -41,6 +42,60 @@ MAX_ADDRESS_LENGTH = 64
 def is_session_id(raw: str) -> bool:
     """True if `raw` has the shape of a session id (says nothing about whether it is live)."""
     return _SESSION_ID.fullmatch(raw) is not None
+
+
+# What a session keeps of an upstream sign-in (verifier.users.sources), beside its own fields.
+_UPSTREAM_FIELDS = (
+    "source",
+    "checked_ms",
+    "upstream_id",
+    "upstream_sid",
+    "upstream_refresh_token",
+    "upstream_access_token",
+    "upstream_id_token",
+)
+# Record a re-check on a session that still exists (HSET on an ended one would bring back a
+# partial session without a TTL). KEYS[1] the session; ARGV field/value pairs. 1, or 0.
+_MARK_CHECKED = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return 0
+end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+
+
+def _upstream_fields(link: UpstreamLink | None) -> list[str | int]:
+    """The session fields of an upstream sign-in, as field/value pairs (none for a local one)."""
+    if link is None:
+        return []
+    return [
+        "source",
+        link.source,
+        "checked_ms",
+        int(link.checked_at * 1000),
+        "upstream_id",
+        link.upstream_id,
+        "upstream_sid",
+        link.upstream_sid,
+        "upstream_refresh_token",
+        link.refresh_token,
+        "upstream_access_token",
+        link.access_token,
+        "upstream_id_token",
+        link.id_token,
+    ]
+
+
+def _upstream_checked_at(raw_source: Any, raw_checked_ms: Any) -> float | None:
+    if not raw_source:
+        return None
+    checked_ms = _whole(raw_checked_ms)
+    return checked_ms / 1000 if checked_ms is not None else 0.0
+
+
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
 
 
 # What StoreUnavailable says when a write reached fewer replicas than required.
@@ -126,7 +181,9 @@ class SteppedUp:
         return max(0, int(self.absolute_expiry - now))
 
 
-def _stored_sign_in(raw_amr: Any, raw_auth_time: Any, raw_created_ms: Any) -> SignIn:
+def _stored_sign_in(
+    raw_amr: Any, raw_auth_time: Any, raw_created_ms: Any, raw_source: Any = None
+) -> SignIn:
     # A session created before sessions recorded it was a password sign-in at its creation.
     methods = [m for m in as_text(raw_amr).split(",") if m in KNOWN_METHODS] if raw_amr else []
     auth_time = _whole(raw_auth_time)
@@ -134,7 +191,12 @@ def _stored_sign_in(raw_amr: Any, raw_auth_time: Any, raw_created_ms: Any) -> Si
         created_ms = _whole(raw_created_ms)
         # Unreadable: as old as can be, so no "signed in recently" requirement passes.
         auth_time = created_ms // 1000 if created_ms is not None else 0
-    return SignIn(amr=tuple(dict.fromkeys(methods)) or (PASSWORD,), auth_time=auth_time)
+    return SignIn(
+        amr=tuple(dict.fromkeys(methods)) or (PASSWORD,),
+        auth_time=auth_time,
+        # Sessions from before sources existed are local ones.
+        source=as_text(raw_source) if raw_source else LOCAL_SOURCE,
+    )
 
 
 def _whole(raw: Any) -> int | None:
@@ -167,6 +229,8 @@ class Refreshed:
     groups: tuple[str, ...] = ()
     # The session's own sign-in: a refresh carries it into the new access token unchanged.
     sign_in: SignIn = _UNKNOWN_SIGN_IN
+    # When the session's upstream source last vouched for the user (None: a local session).
+    upstream_checked_at: float | None = None
 
     def seconds_left(self, now: float) -> int:
         """Seconds until the session's absolute expiry (cookie Max-Age must not exceed it)."""
@@ -191,6 +255,9 @@ class NewSession:
     # When a child session ends at the latest (its portal session's end); None: a full
     # lifetime from now.
     absolute_expiry: float | None = None
+    # For an upstream sign-in: when its source must be asked again (the access token of a
+    # session never outlives it, so the refresh that asks comes in time).
+    recheck_due: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +317,7 @@ class SessionStore:
         self._step_up = client.register_script(_load_script("step_up_session.lua"))
         self._withhold = client.register_script(_load_script("withhold_rotation.lua"))
         self._confirm = client.register_script(_load_script("confirm_rotation.lua"))
+        self._mark_checked = client.register_script(_MARK_CHECKED)
 
     async def create(
         self,
@@ -259,15 +327,19 @@ class SessionStore:
         *,
         device: str = "",
         address: str = "",
+        upstream: UpstreamLink | None = None,
+        recheck_interval: float | None = None,
     ) -> NewSession:
         """Start a session for a user who just proved who they are.
 
         `amr` says how (verifier.factors.methods values), `auth_time` when (default: now);
-        `device` and `address` are kept (cut short) for the account page to show.
+        `device` and `address` are kept (cut short) for the account page to show. `upstream`
+        is the upstream sign-in it comes from, re-checked every `recheck_interval` seconds.
         """
         sign_in = SignIn(
             amr=checked_amr(amr),
             auth_time=int(self._clock() if auth_time is None else auth_time),
+            source=upstream.source if upstream is not None else LOCAL_SOURCE,
         )
         session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
         token = RefreshToken.mint(user, session_id, generation=0)
@@ -293,6 +365,7 @@ class SessionStore:
                     address[:MAX_ADDRESS_LENGTH],
                     self._keys.family_prefix(user),
                     self._sign_in_host,
+                    *_upstream_fields(upstream),
                 ],
                 self._replica_ack,
             )
@@ -301,6 +374,12 @@ class SessionStore:
         # the user signs in again (the unused session ends at its idle timeout).
         self._require_confirmed(written.confirmed)
         evicted = written.reply
+        if upstream is not None and upstream.upstream_sid:
+            # Where a back-channel logout naming the provider's session finds this one.
+            await self._index_upstream_session(user, session_id, upstream)
+        recheck_due = None
+        if upstream is not None and recheck_interval is not None:
+            recheck_due = upstream.checked_at + recheck_interval
         return NewSession(
             user=user,
             session_id=session_id,
@@ -308,6 +387,7 @@ class SessionStore:
             sign_in=sign_in,
             evicted=tuple(as_text(evicted_id) for evicted_id in evicted),
             host=self._sign_in_host,
+            recheck_due=recheck_due,
         )
 
     async def create_child(
@@ -437,9 +517,11 @@ class SessionStore:
         )
         if not result:
             return None
-        raw_amr, raw_auth_time, absolute_ms = result
+        raw_amr, raw_auth_time, absolute_ms = result[:3]
         return SteppedUp(
-            sign_in=_stored_sign_in(raw_amr, raw_auth_time, None),
+            sign_in=_stored_sign_in(
+                raw_amr, raw_auth_time, None, result[3] if len(result) > 3 else None
+            ),
             absolute_expiry=int(absolute_ms) / 1000,
         )
 
@@ -461,11 +543,11 @@ class SessionStore:
         epoch = cache.epoch if cache is not None else 0
         pipeline = self._redis.pipeline(transaction=False)
         pipeline.exists(self._keys.session(user, session_id))
-        pipeline.hget(self._keys.user(user), GROUPS_FIELD)
-        exists, raw_groups = await _guard(pipeline.execute())
+        pipeline.hmget(self._keys.user(user), [GROUPS_FIELD, UPSTREAM_GROUPS_FIELD])
+        exists, (raw_groups, upstream_groups) = await _guard(pipeline.execute())
         if not exists:
             return None
-        groups = parse_groups(raw_groups)
+        groups = parse_groups(raw_groups, upstream_groups)
         if cache is not None:
             cache.remember(user, session_id, epoch, groups)
         return groups
@@ -529,7 +611,8 @@ class SessionStore:
             new_refresh_token=new_token,
             absolute_expiry=absolute_ms / 1000,
             groups=groups,
-            sign_in=_stored_sign_in(result[3], result[4], result[5]),
+            sign_in=_stored_sign_in(result[3], result[4], result[5], result[7]),
+            upstream_checked_at=_upstream_checked_at(result[7], result[8]),
         )
 
     async def _confirm_rotation(self, replacement: RefreshToken) -> None:
@@ -558,6 +641,73 @@ class SessionStore:
             )
         )
         raise StoreUnavailable(REPLICAS_BEHIND)
+
+    async def upstream_link(self, user: str, session_id: str) -> UpstreamLink | None:
+        """What a live session keeps of its upstream sign-in; None for a local or ended one."""
+        values = await _guard(
+            self._redis.hmget(self._keys.session(user, session_id), list(_UPSTREAM_FIELDS))
+        )
+        found = dict(zip(_UPSTREAM_FIELDS, values, strict=True))
+        source, checked_ms = found["source"], _whole(found["checked_ms"])
+        if not source or checked_ms is None:
+            return None
+        return UpstreamLink(
+            source=as_text(source),
+            upstream_id=as_text(found["upstream_id"] or ""),
+            checked_at=checked_ms / 1000,
+            upstream_sid=as_text(found["upstream_sid"] or ""),
+            refresh_token=as_text(found["upstream_refresh_token"] or ""),
+            access_token=as_text(found["upstream_access_token"] or ""),
+            id_token=as_text(found["upstream_id_token"] or ""),
+        )
+
+    async def mark_rechecked(self, user: str, session_id: str, link: UpstreamLink) -> bool:
+        """Record a good re-check (its time, and tokens a provider rotated); False if the
+        session has ended meanwhile (nothing is written then)."""
+        written = await _guard(
+            self._mark_checked(
+                keys=[self._keys.session(user, session_id)], args=_upstream_fields(link)
+            )
+        )
+        return bool(written)
+
+    async def claim_recheck(self, user: str, session_id: str, hold_seconds: float) -> bool:
+        """True for the one caller that may re-check this session now (held `hold_seconds`)."""
+        claimed = await _guard(
+            self._redis.set(
+                self._keys.recheck_lock(user, session_id),
+                "1",
+                nx=True,
+                px=max(1, int(hold_seconds * 1000)),
+            )
+        )
+        return bool(claimed)
+
+    async def release_recheck(self, user: str, session_id: str) -> None:
+        """End a claim_recheck() (the check is done, recorded or failed)."""
+        await _guard(self._redis.delete(self._keys.recheck_lock(user, session_id)))
+
+    async def sessions_of_upstream(self, source: str, upstream_sid: str) -> list[tuple[str, str]]:
+        """(user, session id) of the sessions a provider's session started."""
+        members = await _guard(
+            self._redis.smembers(self._keys.oidc_sessions(source, _sha256(upstream_sid)))
+        )
+        found = []
+        for member in members:
+            user, _, session_id = as_text(member).partition(" ")
+            if user and session_id:
+                found.append((user, session_id))
+        return sorted(found)
+
+    async def _index_upstream_session(
+        self, user: str, session_id: str, upstream: UpstreamLink
+    ) -> None:
+        key = self._keys.oidc_sessions(upstream.source, _sha256(upstream.upstream_sid))
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.sadd(key, f"{user} {session_id}")
+        # Kept as long as the longest session it may name.
+        pipe.expire(key, self._policy.absolute_seconds)
+        await _guard(pipe.execute())
 
     async def refresh_hashes(self, user: str, session_id: str, host: str = "") -> list[str]:
         """Hashes of the session's current and (still in grace or not) previous token.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,13 @@ from verifier.errors import (
     SettingsError,
     TokenRejected,
 )
-from verifier.factors.methods import KNOWN_METHODS, PASSWORD, SignIn, checked_amr
+from verifier.factors.methods import (
+    KNOWN_METHODS,
+    LOCAL_SOURCE,
+    PASSWORD,
+    SignIn,
+    checked_amr,
+)
 from verifier.keyring.loader import static_ring
 from verifier.keyring.material import ACCESS
 from verifier.keyring.ring import CurrentRing, KeyRing
@@ -30,6 +37,10 @@ REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub", "sid")
 # checked by hand, because a genuine token minted before they existed is outdated (the
 # refresh token takes over), not forged.
 SIGN_IN_CLAIMS = ("amr", "auth_time")
+# The upstream source of the session's user (`ldap:corp`, `oidc:keycloak`); absent for a
+# local user, so that their tokens are as they were before sources existed.
+SOURCE_CLAIM = "src"
+_SOURCE = re.compile(r"[a-z]{1,8}:[a-z0-9-]{1,32}")
 # A token larger than this was not minted here; refuse it before any parsing work.
 MAX_TOKEN_LENGTH = 2048
 # Verified tokens remembered per worker. A browser sends the same access token with every
@@ -98,6 +109,7 @@ class AccessTokenCodec:
         amr: Sequence[str] = (PASSWORD,),
         auth_time: float | None = None,
         host: str = "",
+        source: str = LOCAL_SOURCE,
     ) -> str:
         """Return a signed access token for a session, valid from `now`.
 
@@ -106,6 +118,7 @@ class AccessTokenCodec:
         `auth_time` say how and when the user signed in (the session's, on a refresh: a
         refresh is not a sign-in); `auth_time` defaults to `now`. `host` binds the token to
         one host (single sign-on): `aud` then names it beside the configured audience.
+        `source` is where the user comes from (a claim only for an upstream one).
         """
         issued_at = int(now)
         expires_at = issued_at + self._ttl_seconds
@@ -113,7 +126,7 @@ class AccessTokenCodec:
             expires_at = min(expires_at, int(not_after))
         methods = list(checked_amr(amr))
         signed_in_at = issued_at if auth_time is None else min(int(auth_time), issued_at)
-        claims = {
+        claims: dict[str, object] = {
             "iss": self._issuer,
             "aud": [self._audience, host] if host else self._audience,
             "sub": user,
@@ -123,6 +136,8 @@ class AccessTokenCodec:
             "amr": methods,
             "auth_time": signed_in_at,
         }
+        if source != LOCAL_SOURCE:
+            claims[SOURCE_CLAIM] = source
         key = self._keys.ring.signing_key(ACCESS, now)
         if key is None or key.secret is None:
             # Rings are checked for an access signer when loaded, and one stays: unreachable.
@@ -256,7 +271,12 @@ class AccessTokenCodec:
         # Nobody signs in after the token that says so was issued, nor in the future.
         if auth_time > issued_at or auth_time > now + self._leeway_seconds:
             raise TokenRejected("auth_time in the future")
-        return SignIn(tuple(amr), auth_time)
+        source: Any = claims.get(SOURCE_CLAIM, LOCAL_SOURCE)
+        if source != LOCAL_SOURCE and (
+            not isinstance(source, str) or not _SOURCE.fullmatch(source)
+        ):
+            raise TokenRejected("bad src")
+        return SignIn(tuple(amr), auth_time, source)
 
 
 def _is_int(value: object) -> bool:

@@ -135,3 +135,25 @@ class KeySpace:
     def login_throttle(self, scope: str, subject: str) -> str:
         """Counter of recent failed logins for an account or a client address."""
         return f"{self.prefix}:throttle:{scope}:{subject}"
+
+    # Upstream sources of users (verifier.users.sources): LDAP, OpenID Connect.
+
+    def identity(self, source: str, upstream_id_hash: str) -> str:
+        """The user name an upstream identity signs in as (source + its id's SHA-256)."""
+        return f"{self.prefix}:identity:{source}:{upstream_id_hash}"
+
+    def recheck_lock(self, user: str, session_id: str) -> str:
+        """Held while one worker re-checks a session's user upstream (the others skip it)."""
+        return f"{self.prefix}:{{{user}}}:recheck:{session_id}"
+
+    def oidc_flow(self, state_hash: str) -> str:
+        """A sign-in at an OpenID Provider waiting for its callback, named by its state's hash."""
+        return f"{self.prefix}:oidc-flow:{state_hash}"
+
+    def oidc_sessions(self, source: str, sid_hash: str) -> str:
+        """Set of "user session" pairs a provider's session (`sid`, hashed) started."""
+        return f"{self.prefix}:oidc-sid:{source}:{sid_hash}"
+
+    def oidc_logout_token(self, source: str, jti_hash: str) -> str:
+        """Marker of a back-channel logout token already used (its `jti`, hashed)."""
+        return f"{self.prefix}:oidc-jti:{source}:{jti_hash}"

@@ -31,6 +31,10 @@ from verifier.users.passwords import MAX_PASSWORD_LENGTH, PasswordHasher, is_nat
 _guard = guard_for("users")
 
 GROUPS_FIELD = "groups"
+# Upstream users (verifier.users.sources): their source's groups, mapped, kept apart from the
+# local `groups` and replaced at each sign-in and re-check; and the source they belong to.
+UPSTREAM_GROUPS_FIELD = "upstream_groups"
+SOURCE_FIELD = "source"
 CREATED_FIELD = "created"
 PASSWORD_HASH_FIELD = "password_hash"  # noqa: S105 (a field name, not a secret)
 NATIVE_SCHEME = "argon2id"
@@ -73,12 +77,16 @@ def normalize_group_name(raw: str) -> str | None:
     return normalize_user_name(raw)
 
 
-def parse_groups(raw: bytes | str | None) -> tuple[str, ...]:
-    """The groups in a stored `groups` field: sorted, unique; anything malformed is dropped."""
-    if not raw:
+def parse_groups(raw: bytes | str | None, upstream: bytes | str | None = None) -> tuple[str, ...]:
+    """The groups in a stored `groups` field (and `upstream_groups`, if given): sorted,
+    unique; anything malformed is dropped."""
+    if not raw and not upstream:
         return ()
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-    names = {normalize_group_name(part) for part in text.split(",")}
+    names: set[str | None] = set()
+    for field in (raw, upstream):
+        if field:
+            text = field.decode("utf-8", "replace") if isinstance(field, bytes) else field
+            names.update(normalize_group_name(part) for part in text.split(","))
     return tuple(sorted(name for name in names if name is not None))
 
 
@@ -225,8 +233,16 @@ class UserStore:
         """Replace a user's password; return the canonical name."""
         name = _checked_name(raw_name)
         _check_new_password(password)
-        if not await _guard(self._redis.exists(self._keys.user(name))):
+        created, source = await _guard(
+            self._redis.hmget(self._keys.user(name), [CREATED_FIELD, SOURCE_FIELD])
+        )
+        if created is None and not await _guard(self._redis.exists(self._keys.user(name))):
             raise UnknownUser(name)
+        if source:
+            # A name belongs to one source: a password here would be a second way in.
+            raise BadUserInput(
+                f"{name} signs in through {as_text(source)}: change the password there"
+            )
         password_hash = await self._hasher.hash(password)
         await _guard(self._redis.hset(self._keys.user(name), PASSWORD_HASH_FIELD, password_hash))
         await _guard(self._redis.zrem(self._keys.imported_bcrypt(), name))
@@ -251,19 +267,21 @@ class UserStore:
         """Every user with their groups and password scheme, sorted by name."""
         names = await self.names()
         pipe = self._redis.pipeline(transaction=False)
+        fields = [PASSWORD_HASH_FIELD, GROUPS_FIELD, UPSTREAM_GROUPS_FIELD, SOURCE_FIELD]
         for name in names:
-            pipe.hmget(self._keys.user(name), [PASSWORD_HASH_FIELD, GROUPS_FIELD])
+            pipe.hmget(self._keys.user(name), fields)
         records = await _guard(pipe.execute()) if names else []
         summaries = []
-        for name, (raw_hash, raw_groups) in zip(names, records, strict=True):
+        for name, (raw_hash, raw_groups, upstream, source) in zip(names, records, strict=True):
+            groups = parse_groups(raw_groups, upstream)
+            if source:
+                # An upstream user: no password here; the scheme column names the source.
+                summaries.append(UserSummary(name, groups, as_text(source)))
+                continue
             if raw_hash is None:
                 continue  # removed while we listed
             scheme = legacy_scheme(as_text(raw_hash))
-            summaries.append(
-                UserSummary(
-                    name, parse_groups(raw_groups), scheme.value if scheme else NATIVE_SCHEME
-                )
-            )
+            summaries.append(UserSummary(name, groups, scheme.value if scheme else NATIVE_SCHEME))
         return summaries
 
     async def exists(self, name: str) -> bool:
@@ -271,14 +289,18 @@ class UserStore:
         return bool(await _guard(self._redis.exists(self._keys.user(name))))
 
     async def groups(self, raw_name: str) -> tuple[str, ...]:
-        """A user's groups, sorted; raise UnknownUser if there is no such user."""
+        """A user's groups, local and upstream, sorted; raise UnknownUser if there is no such
+        user."""
         name = _checked_name(raw_name)
-        raw_hash, raw_groups = await _guard(
-            self._redis.hmget(self._keys.user(name), [PASSWORD_HASH_FIELD, GROUPS_FIELD])
+        raw_hash, created, raw_groups, upstream = await _guard(
+            self._redis.hmget(
+                self._keys.user(name),
+                [PASSWORD_HASH_FIELD, CREATED_FIELD, GROUPS_FIELD, UPSTREAM_GROUPS_FIELD],
+            )
         )
-        if raw_hash is None:
+        if raw_hash is None and created is None:
             raise UnknownUser(name)
-        return parse_groups(raw_groups)
+        return parse_groups(raw_groups, upstream)
 
     async def set_groups(self, raw_name: str, groups: Iterable[str]) -> tuple[str, ...]:
         """Replace a user's groups; return them as stored."""

@@ -46,6 +46,8 @@ _REFRESH_DENIALS = {
     "unknown": "refresh_unknown",
     "replayed": "refresh_replayed",
     "lost": "refresh_lost",
+    # The session's upstream source no longer vouches for its user (verifier.sessions.recheck).
+    "upstream": "upstream_gone",
 }
 # Every other access-token reason is a claim PyJWT or verifier.sessions.tokens refused.
 _ACCESS_OTHER = "access_bad_claims"
@@ -70,6 +72,13 @@ SECOND_FACTOR_FAILURES = ("bad_code", "throttled", "bad_input", "expired", "too_
 # A passkey answer refused, as a second step or a passwordless sign-in (the audit record
 # says why: its reasons come from the WebAuthn checks and are not a fixed set).
 SIGNIN_PASSKEY_REFUSED = "passkey_refused"
+# Sign-ins through an upstream source (LDAP, OpenID Connect): it could not be asked; or it
+# vouched for a user whose name we refuse (does not fit our rules, or is another's); or the
+# round trip through an OpenID Provider failed one of our checks.
+SIGNIN_SOURCE_UNAVAILABLE = "source_unavailable"
+SIGNIN_NAME_REFUSED = "name_refused"
+SIGNIN_ENTRY_REFUSED = "entry_refused"
+SIGNIN_PROVIDER_REFUSED = "provider_refused"
 SIGNIN_OUTCOMES = (
     SIGNIN_OK,
     "bad_credentials",
@@ -80,6 +89,10 @@ SIGNIN_OUTCOMES = (
     SIGNIN_STEPPED_UP,
     *(f"second_factor_{reason}" for reason in SECOND_FACTOR_FAILURES),
     SIGNIN_PASSKEY_REFUSED,
+    SIGNIN_SOURCE_UNAVAILABLE,
+    SIGNIN_NAME_REFUSED,
+    SIGNIN_ENTRY_REFUSED,
+    SIGNIN_PROVIDER_REFUSED,
     SIGNIN_OTHER,
 )
 
@@ -96,7 +109,19 @@ REDIS_STORES = (
     "user_factors",
     "cli",
     "sso",
+    "upstream_accounts",
 )
+
+# Calls to an upstream source of users (verifier_upstream_calls_total): what for, and how
+# they ended. The `source` label is a source's name from the sources file (`ldap:corp`,
+# `oidc:keycloak`): a set the operator fixes, never anything a client sends.
+UPSTREAM_OPERATIONS = ("signin", "recheck", "password_change", "logout")
+UPSTREAM_OK = "ok"
+# The upstream answered no: wrong password, no such user, disabled, grant revoked.
+UPSTREAM_REFUSED = "refused"
+# The upstream could not be asked: down, timed out, or it answered nonsense.
+UPSTREAM_UNAVAILABLE = "unavailable"
+UPSTREAM_OUTCOMES = (UPSTREAM_OK, UPSTREAM_REFUSED, UPSTREAM_UNAVAILABLE)
 
 # Buckets for sub-millisecond work: the allowed /auth path takes ~40 µs, a Redis round trip
 # ~100 µs; the top buckets catch a stalled Redis (its socket timeout is 1 s).
@@ -143,6 +168,9 @@ class Metrics(Protocol):
     def revocation_channel(self, up: bool) -> None:
         """This worker's revocation subscription was confirmed (up) or lost (down)."""
 
+    def upstream_call(self, source: str, operation: str, outcome: str) -> None:
+        """A call to an upstream source (one of UPSTREAM_OPERATIONS) ended with `outcome`."""
+
     def flush(self) -> None:
         """Write what was counted since the last flush where the exposition reads it."""
 
@@ -175,6 +203,9 @@ class NoMetrics:
         """Do nothing."""
 
     def revocation_channel(self, up: bool) -> None:
+        """Do nothing."""
+
+    def upstream_call(self, source: str, operation: str, outcome: str) -> None:
         """Do nothing."""
 
     def flush(self) -> None:

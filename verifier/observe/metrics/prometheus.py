@@ -192,6 +192,13 @@ class PrometheusMetrics:
             registry=registry,
             multiprocess_mode="livemin",
         )
+        self._upstream_calls = Counter(
+            "verifier_upstream_calls",
+            "Calls to upstream sources of users (LDAP, OpenID Providers), by source, what "
+            "for, and outcome (ok, refused, unavailable).",
+            ["source", "operation", "outcome"],
+            registry=registry,
+        )
         Gauge(
             "verifier_build_info",
             "Always 1; the labels say which verifier and Python run.",
@@ -240,6 +247,10 @@ class PrometheusMetrics:
     def revocation_channel(self, up: bool) -> None:
         """Set this worker's channel gauge (rare: written at once)."""
         self._channel.set(1 if up else 0)
+
+    def upstream_call(self, source: str, operation: str, outcome: str) -> None:
+        """Count one call to an upstream source (rare, and slow anyway: written at once)."""
+        self._upstream_calls.labels(source, operation, outcome).inc()
 
     def flush(self) -> None:
         """Add everything counted since the last flush to the prometheus-client values."""

@@ -8,6 +8,8 @@
 -- ARGV[13] device summary, ARGV[14] client address (shown on the account page, never trusted)
 -- ARGV[15] family-set prefix, ARGV[16] the host the session is bound to ('' for none: without
 -- single sign-on; with it, the portal's host)
+-- ARGV[17...] field/value pairs of an upstream sign-in (source, checked_ms, upstream_id...),
+-- written in the same step: a session never exists without the source that must re-check it
 -- Keys built from ARGV[7]/ARGV[8] share KEYS[2]'s hash tag, so they are in the same slot.
 local now = tonumber(ARGV[3])
 local absolute_ms = now + tonumber(ARGV[5]) * 1000
@@ -16,6 +18,9 @@ redis.call('HSET', KEYS[1], 'created_ms', now, 'absolute_ms', absolute_ms,
            'amr', ARGV[11], 'auth_time', ARGV[12], 'device', ARGV[13], 'address', ARGV[14])
 if ARGV[16] ~= '' then
   redis.call('HSET', KEYS[1], 'host', ARGV[16])
+end
+if #ARGV > 16 then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 17))
 end
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 

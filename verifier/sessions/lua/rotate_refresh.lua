@@ -8,8 +8,10 @@
 -- ARGV[10] '1' when the verifier waits for replicas before answering (see `unconfirmed`)
 -- ARGV[11] the host the token was presented on ('' without single sign-on: no binding),
 -- ARGV[12] session key prefix, ARGV[13] retired-set prefix, ARGV[14] family-set prefix
--- Returns {outcome, absolute_ms, groups, amr, auth_time, created_ms, generation}; groups is
--- the record's comma-joined `groups` field ('' for none, and on a denial); amr and auth_time
+-- Returns {outcome, absolute_ms, groups, amr, auth_time, created_ms, generation, source,
+-- checked_ms}; groups is the record's comma-joined `groups` and `upstream_groups` fields ('' for
+-- none, and on a denial); source and checked_ms say which upstream source signed the user in
+-- and when it last vouched for them (false for a local session); amr and auth_time
 -- are how and when the user signed in (false for a session from before they were recorded:
 -- the caller reads that as a password at created_ms), so that the new access token carries
 -- them unchanged (a refresh is not a sign-in); generation is the new token's place in the
@@ -41,7 +43,8 @@
 local now = tonumber(ARGV[3])
 local session = redis.call('HMGET', KEYS[1], 'current', 'previous', 'previous_until_ms',
                           'absolute_ms', 'amr', 'auth_time', 'created_ms', 'undelivered',
-                          'unconfirmed', 'generation', 'host', 'family')
+                          'unconfirmed', 'generation', 'host', 'family', 'source',
+                          'checked_ms')
 local current, previous = session[1], session[2]
 -- The portal session of a child (single sign-on), or false.
 local portal = session[12]
@@ -80,8 +83,10 @@ end
 local generation = tonumber(session[10]) or 0
 
 local function answer(outcome, new_generation)
-  return {outcome, tostring(absolute_ms), redis.call('HGET', KEYS[4], 'groups') or '',
-          session[5], session[6], session[7], tostring(new_generation)}
+  local groups = redis.call('HMGET', KEYS[4], 'groups', 'upstream_groups')
+  return {outcome, tostring(absolute_ms), (groups[1] or '') .. ',' .. (groups[2] or ''),
+          session[5], session[6], session[7], tostring(new_generation), session[13],
+          session[14]}
 end
 
 local function rotated(new_generation)

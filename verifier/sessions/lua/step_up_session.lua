@@ -2,9 +2,11 @@
 -- KEYS[1] session hash
 -- ARGV[1] methods just proven (comma-joined amr values), ARGV[2] their auth_time (s),
 -- ARGV[3] now (ms)
--- Returns {amr, auth_time, absolute_ms} as now stored, or false when the session is gone.
+-- Returns {amr, auth_time, absolute_ms, source} as now stored, or false when the session is
+-- gone (source: false for a local session).
 -- The TTLs are left alone: a step-up extends neither the idle timeout nor the lifetime.
-local session = redis.call('HMGET', KEYS[1], 'absolute_ms', 'amr', 'auth_time', 'created_ms')
+local session = redis.call('HMGET', KEYS[1], 'absolute_ms', 'amr', 'auth_time', 'created_ms',
+                          'source')
 if not session[1] then
   return false
 end
@@ -30,4 +32,4 @@ if tonumber(ARGV[2]) > auth_time then
 end
 local joined = table.concat(merged, ',')
 redis.call('HSET', KEYS[1], 'amr', joined, 'auth_time', auth_time)
-return {joined, tostring(auth_time), tostring(absolute_ms)}
+return {joined, tostring(auth_time), tostring(absolute_ms), session[5]}
