@@ -235,7 +235,11 @@ def create_app(
     app.add_error_handler(StoreUnavailable, _store_unavailable)
     app.add_error_handler(CrossSiteRequest, _cross_site)
     # Falcon labels every answer JSON; a redirect with no body says no type at all.
-    return AuthRouter(AuthCheck(gate, cookie_policy), UntypedEmptyRedirects(app))
+    return AuthRouter(
+        AuthCheck(gate, cookie_policy),
+        UntypedEmptyRedirects(app),
+        fast_path=settings.auth_fast_path,
+    )
 
 
 def _middleware(

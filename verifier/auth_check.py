@@ -189,14 +189,16 @@ class Answer:
 class AuthRouter:
     """An ASGI app: `/auth` goes to the AuthCheck, everything else (and lifespan) to `app`."""
 
-    def __init__(self, check: AuthCheck, app: ASGIApp) -> None:
+    def __init__(self, check: AuthCheck, app: ASGIApp, *, fast_path: bool = True) -> None:
         self._check = check
         self._app = app
+        self._fast_path = fast_path
 
     @property
-    def check(self) -> AuthCheck:
-        """The AuthCheck /auth goes to (the worker's protocol answers from its caches)."""
-        return self._check
+    def fast_check(self) -> AuthCheck | None:
+        """The AuthCheck the worker's protocol may answer /auth with from the caches, or
+        None when every check must take this ASGI route (VERIFIER_AUTH_FAST_PATH=false)."""
+        return self._check if self._fast_path else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Route one ASGI event."""

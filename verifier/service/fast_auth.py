@@ -53,8 +53,9 @@ ANSWERED_HERE = AnsweredHere()
 
 
 def auth_check_of(app: Any) -> AuthCheck | None:
-    """The AuthCheck behind the app uvicorn serves, if it is the verifier's router."""
-    return app.check if isinstance(app, AuthRouter) else None
+    """The AuthCheck behind the app uvicorn serves, if it is the verifier's router and its
+    fast path is on."""
+    return app.fast_check if isinstance(app, AuthRouter) else None
 
 
 def response_bytes(
