@@ -18,7 +18,7 @@ import falcon.asgi
 
 from verifier.access import AccessPolicy
 from verifier.access.reload import RulesReloader
-from verifier.auth_check import RETRY_AFTER_SECONDS, ASGIApp, AuthCheck, AuthFastPath
+from verifier.auth_check import RETRY_AFTER_SECONDS, ASGIApp, AuthCheck, AuthRouter
 from verifier.errors import CrossSiteRequest, StoreUnavailable
 from verifier.factors.passkey_store import ChallengeStore
 from verifier.factors.passkeys import RelyingParty
@@ -236,7 +236,11 @@ def create_app(
     app.add_error_handler(StoreUnavailable, _store_unavailable)
     app.add_error_handler(CrossSiteRequest, _cross_site)
     # Falcon labels every answer JSON; a redirect with no body says no type at all.
-    return AuthFastPath(AuthCheck(gate, cookie_policy), UntypedEmptyRedirects(app))
+    return AuthRouter(
+        AuthCheck(gate, cookie_policy),
+        UntypedEmptyRedirects(app),
+        fast_path=settings.auth_fast_path,
+    )
 
 
 def _middleware(

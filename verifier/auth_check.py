@@ -1,6 +1,6 @@
 """`/auth`: the endpoint nginx's auth_request asks about every protected request.
 
-It is served as a bare ASGI callable in front of the Falcon app (see `AuthFastPath`): every
+It is served as a bare ASGI callable in front of the Falcon app (see `AuthRouter`): every
 protected request of every user passes here, and it needs nothing a framework adds — no
 body, no routing, no content negotiation, no error pages (nginx reads only the status and
 headers). Measured with `make bench`, the framework's share of this path was about a
@@ -100,59 +100,105 @@ class AuthCheck:
         except (TokenRejected, RefreshRejected) as rejection:
             log.debug("denied %s: %s", original_uri or "-", rejection)
             self._metrics.auth_denied(rejection, perf_counter() - started)
-            await _respond(send, 401, [_NO_STORE], request, original_uri)
-            return
+            answer = Answer(401, [_NO_STORE])
         except StepUpRequired as step_up:
-            log.info(
-                "step-up %s needed for %s %s by %s: %s",
-                step_up.step,
-                request.method,
-                original_uri or "-",
-                step_up.admitted.user,
-                step_up.reason,
-            )
-            # A 401, as auth_request allows, naming the step; and any rotated cookies, which
-            # must reach the browser (the spent refresh token would sign the user out).
-            headers = _cookie_headers(step_up.admitted)
-            headers.append((_STEP_UP, step_up.step.encode()))
-            await _respond(send, 401, headers, request, original_uri)
-            return
+            answer = self._step_up(step_up, request, original_uri)
         except Forbidden as forbidden:
-            log.info(
-                "forbidden %s %s for %s: %s",
-                request.method,
-                original_uri or "-",
-                forbidden.admitted.user,
-                forbidden.reason,
-            )
-            # Who is signed in (for the "no access" page) and any rotated cookies; nothing
-            # for the app, which never sees this request.
-            self._metrics.auth_answered(AUTH_FORBIDDEN, perf_counter() - started)
-            await _respond(send, 403, _cookie_headers(forbidden.admitted), request, original_uri)
-            return
+            answer = self._forbidden(forbidden, request, original_uri, started)
         except StoreUnavailable as error:
             # Fail closed, and keep the user's cookies: nginx turns this into its error page.
             log.error("redis unavailable (%s) on /auth", error)
             self._metrics.auth_answered(AUTH_STORE_ERROR, perf_counter() - started)
-            await _respond(
-                send,
-                503,
-                [_NO_STORE, (b"retry-after", b"%d" % RETRY_AFTER_SECONDS)],
-                request,
-                original_uri,
-            )
-            return
+            answer = Answer(503, [_NO_STORE, (b"retry-after", b"%d" % RETRY_AFTER_SECONDS)])
+        else:
+            answer = self._allowed(admitted, cookie_header, started)
+        _log_answer(answer.status, request, original_uri)
+        await send(
+            {"type": "http.response.start", "status": answer.status, "headers": answer.headers}
+        )
+        await send({"type": "http.response.body", "body": b""})
+
+    def answer_from_caches(self, headers: Iterable[tuple[bytes, bytes]]) -> Answer | None:
+        """The answer to a request for /auth (its raw headers) when the caches alone decide
+        it (see Gate.admit_from_caches), with the same logs and counts as the ASGI route;
+        None when they cannot, and nothing was counted: the ASGI route must answer."""
+        started = perf_counter()
+        cookie_header, original_uri, request = _read_request(headers)
+        cookies = read_token_cookies(cookie_header, self._cookie_policy)
+        try:
+            admitted = self._gate.admit_from_caches(cookies, request)
+        except StepUpRequired as step_up:
+            answer = self._step_up(step_up, request, original_uri)
+        except Forbidden as forbidden:
+            answer = self._forbidden(forbidden, request, original_uri, started)
+        else:
+            if admitted is None:
+                return None
+            answer = self._allowed(admitted, cookie_header, started)
+        _log_answer(answer.status, request, original_uri, FAST_ROUTE)
+        return answer
+
+    def _step_up(
+        self, step_up: StepUpRequired, request: AccessRequest, original_uri: str
+    ) -> Answer:
+        log.info(
+            "step-up %s needed for %s %s by %s: %s",
+            step_up.step,
+            request.method,
+            original_uri or "-",
+            step_up.admitted.user,
+            step_up.reason,
+        )
+        # A 401, as auth_request allows, naming the step; and any rotated cookies, which
+        # must reach the browser (the spent refresh token would sign the user out).
+        headers = _cookie_headers(step_up.admitted)
+        headers.append((_STEP_UP, step_up.step.encode()))
+        return Answer(401, headers)
+
+    def _forbidden(
+        self, forbidden: Forbidden, request: AccessRequest, original_uri: str, started: float
+    ) -> Answer:
+        log.info(
+            "forbidden %s %s for %s: %s",
+            request.method,
+            original_uri or "-",
+            forbidden.admitted.user,
+            forbidden.reason,
+        )
+        # Who is signed in (for the "no access" page) and any rotated cookies; nothing
+        # for the app, which never sees this request.
+        self._metrics.auth_answered(AUTH_FORBIDDEN, perf_counter() - started)
+        return Answer(403, _cookie_headers(forbidden.admitted))
+
+    def _allowed(self, admitted: Admitted, cookie_header: str | None, started: float) -> Answer:
         other_cookies = without_token_cookies(cookie_header, self._cookie_policy)
         self._metrics.auth_answered(_allowed_outcome(admitted), perf_counter() - started)
-        await _respond(send, 204, _identity_headers(admitted, other_cookies), request, original_uri)
+        return Answer(204, _identity_headers(admitted, other_cookies))
 
 
-class AuthFastPath:
+class Answer:
+    """What /auth answers: a status and its headers (ASGI's lower-case bytes); never a body."""
+
+    __slots__ = ("headers", "status")
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        self.status = status
+        self.headers = headers
+
+
+class AuthRouter:
     """An ASGI app: `/auth` goes to the AuthCheck, everything else (and lifespan) to `app`."""
 
-    def __init__(self, check: AuthCheck, app: ASGIApp) -> None:
+    def __init__(self, check: AuthCheck, app: ASGIApp, *, fast_path: bool = True) -> None:
         self._check = check
         self._app = app
+        self._fast_path = fast_path
+
+    @property
+    def fast_check(self) -> AuthCheck | None:
+        """The AuthCheck the worker's protocol may answer /auth with from the caches, or
+        None when every check must take this ASGI route (VERIFIER_AUTH_FAST_PATH=false)."""
+        return self._check if self._fast_path else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Route one ASGI event."""
@@ -235,23 +281,24 @@ def _cookie_headers(admitted: Admitted) -> list[tuple[bytes, bytes]]:
     return headers
 
 
-async def _respond(
-    send: Send,
-    status: int,
-    headers: list[tuple[bytes, bytes]],
-    request: AccessRequest,
-    original_uri: str,
+# How the DEBUG line of an answer ends: which route gave it.
+ASGI_ROUTE = ""
+FAST_ROUTE = " from its caches"
+
+
+def _log_answer(
+    status: int, request: AccessRequest, original_uri: str, route: str = ASGI_ROUTE
 ) -> None:
     if log.isEnabledFor(logging.DEBUG):
         # One line per answer at DEBUG only (a dict lookup otherwise), naming the worker that
         # decided: with several workers behind nginx's keepalive connections, it is how an
-        # operator (and the e2e tests' bursts) can tell which worker answered a request.
+        # operator (and the e2e tests' bursts) can tell which worker answered a request, and
+        # whether its protocol did, from the caches (service/fast_auth.py).
         log.debug(
-            "worker %d answered %d for %s %s",
+            "worker %d answered %d for %s %s%s",
             os.getpid(),
             status,
             request.method,
             original_uri or "-",
+            route,
         )
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": b""})

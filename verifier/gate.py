@@ -152,6 +152,36 @@ class Gate:
         now = self._clock()
         request = request or _ANY_LOCATION
         admitted = await self._identify(cookies, now, request.host)
+        return self._decide(admitted, request, now)
+
+    def admit_from_caches(self, cookies: TokenCookies, request: AccessRequest) -> Admitted | None:
+        """admit() when the caches alone can decide, without waiting on anything: a valid
+        access token whose session the liveness cache knows live (a trusted cache: its
+        revocation channel is heard), made for this host. None when they cannot: no access
+        token, an expired or rejected one, one made for another host, a session not cached;
+        admit() then decides, asking Redis as needed, so revocation, expiry and refusals keep
+        exactly their one route.
+        """
+        if cookies.access is None:
+            return None
+        now = self._clock()
+        try:
+            claims = self._codec.verify(cookies.access, now)
+        except TokenRejected:  # AccessTokenExpired too: the refresh token may take over
+            return None
+        if self._bind_hosts and claims.host != request.host:
+            return None  # made for another host: admit() refuses it, counted once
+        groups = self._sessions.cached_live_groups(claims.user, claims.session_id)
+        if groups is None:
+            return None
+        admitted = Admitted(
+            claims.user, claims.session_id, None, None, groups, None, claims.sign_in
+        )
+        return self._decide(admitted, request, now)
+
+    def _decide(self, admitted: Admitted, request: AccessRequest, now: float) -> Admitted:
+        """May the identified request enter: the identity for the app, or StepUpRequired /
+        Forbidden."""
         sign_in = admitted.sign_in
         decision = self._access.decide(
             Identity(admitted.user, admitted.groups, sign_in), request, now

@@ -60,6 +60,8 @@ class Settings:
     refresh_grace_seconds: int = 10
     jwt_leeway_seconds: int = 0
     cookie_secure: bool = True
+    # /auth checks the caches decide are answered in the worker's protocol (service/fast_auth).
+    auth_fast_path: bool = True
     key_prefix: str = "verifier"
     login_path: str = "/auth/login"
     max_sessions_per_user: int = 50
@@ -471,6 +473,7 @@ def read_settings(environ: Mapping[str, str]) -> SettingsReading:
             refresh_grace_seconds=read.integer("REFRESH_GRACE_SECONDS", 10),
             jwt_leeway_seconds=read.integer("JWT_LEEWAY_SECONDS", 0),
             cookie_secure=read.boolean("COOKIE_SECURE", True),
+            auth_fast_path=read.boolean("AUTH_FAST_PATH", True),
             key_prefix=read.text("KEY_PREFIX", "verifier"),
             login_path=read.text("LOGIN_PATH", "/auth/login"),
             max_sessions_per_user=read.integer("MAX_SESSIONS_PER_USER", 50),

@@ -69,6 +69,14 @@ class LivenessCache:
         self._metrics.liveness_lookup(groups is not None)
         return groups
 
+    def cached_groups(self, user: str, session_id: str) -> tuple[str, ...] | None:
+        """As known_groups, counting a hit only: on a miss the caller asks again by the
+        route that asks Redis, which counts that miss (once)."""
+        groups = self._lookup(user, session_id)
+        if groups is not None:
+            self._metrics.liveness_lookup(True)
+        return groups
+
     def _lookup(self, user: str, session_id: str) -> tuple[str, ...] | None:
         if not self._trusted:
             return None

@@ -529,6 +529,12 @@ class SessionStore:
         """True while the session exists (not logged out, revoked, idle or past its lifetime)."""
         return await self.live_groups(user, session_id) is not None
 
+    def cached_live_groups(self, user: str, session_id: str) -> tuple[str, ...] | None:
+        """The user's groups if the liveness cache knows the session live, else None (not
+        "ended": not known here; live_groups() asks Redis)."""
+        cache = self._liveness
+        return None if cache is None else cache.cached_groups(user, session_id)
+
     async def live_groups(self, user: str, session_id: str) -> tuple[str, ...] | None:
         """The user's groups while the session is live, else None.
 
