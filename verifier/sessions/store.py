@@ -184,10 +184,12 @@ class SessionDetails:
     """What the account page shows of one live session; display only, never trusted."""
 
     session_id: str
-    device: str
+    device: str  # as verifier.sessions.devices stored it: read it with Device.from_stored
     address: str
     started: float
     last_used: float
+    # How the user signed in (and stepped up since): amr values, as the session records them.
+    amr: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -505,11 +507,12 @@ class SessionStore:
         for session_id in session_ids:
             pipeline.hmget(
                 self._keys.session(user, session_id),
-                ["created_ms", "used_ms", "device", "address"],
+                ["created_ms", "used_ms", "device", "address", "amr", "auth_time"],
             )
         replies = await _guard(pipeline.execute())
         details: list[SessionDetails] = []
-        for session_id, (created, used, device, address) in zip(session_ids, replies, strict=True):
+        for session_id, reply in zip(session_ids, replies, strict=True):
+            created, used, device, address, amr, auth_time = reply
             created_ms = _whole(created)
             if created_ms is None:
                 continue  # ended (idle, revoked) but not yet pruned from the index
@@ -521,6 +524,7 @@ class SessionStore:
                     address=as_text(address) if address else "",
                     started=created_ms / 1000,
                     last_used=used_ms / 1000,
+                    amr=_stored_sign_in(amr, auth_time, created).amr,
                 )
             )
         return details
