@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Mapping
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 import falcon
 import falcon.asgi
@@ -24,6 +25,7 @@ from verifier.factors.passkey_store import ChallengeStore
 from verifier.factors.passkeys import RelyingParty
 from verifier.factors.user_factors import UserFactors
 from verifier.gate import Gate
+from verifier.i18n import N_, Languages, _, current_language, load_catalogs, use_language
 from verifier.keyring import AssertionSigner
 from verifier.keyring.jwks import JwkSet
 from verifier.keyring.reloader import KeyRingReloader, watched_ring
@@ -78,6 +80,7 @@ from verifier.resources.static_assets import CSS, JAVASCRIPT, StaticAsset
 from verifier.resources.step_up import StepUp
 from verifier.service.readiness import ReadinessCheck
 from verifier.sessions.liveness import LivenessCache, RevocationListener
+from verifier.sessions.networks import NetworkNames
 from verifier.sessions.pending_signin import PendingSignIns
 from verifier.sessions.store import Clock, SessionPolicy, SessionStore
 from verifier.sessions.tokens import AccessTokenCodec
@@ -92,6 +95,12 @@ from verifier.web.cookies import CookiePolicy
 from verifier.web.empty_redirects import UntypedEmptyRedirects
 
 log = logging.getLogger("verifier")
+
+# The answers that say something in words, and the static files that never do.
+_WORDED = frozenset({falcon.MEDIA_HTML, falcon.MEDIA_JSON, falcon.MEDIA_TEXT})
+_STATIC = "/auth/static/"
+UNAVAILABLE = N_("The sign-in service is temporarily unavailable. Try again shortly.")
+CROSS_SITE = N_("Cross-site request refused.")
 
 
 def create_app(
@@ -162,8 +171,14 @@ def create_app(
         metrics,
     )
 
+    networks = NetworkNames(settings.network_names)
     app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response] = falcon.asgi.App(
-        middleware=[_Lifecycle(client, background), _RequestId(), _AppName(settings.app_name)]
+        middleware=[
+            _Lifecycle(client, background),
+            _RequestId(),
+            _AppName(settings.app_name),
+            _Language(_languages(settings)),
+        ]
     )
     # Unknown query parameters are harmless; values like `next` are parsed by hand.
     app.req_options.auto_parse_form_urlencoded = False
@@ -207,12 +222,32 @@ def create_app(
         ),
     )
     _add_second_factor_routes(
-        app, settings, client, keys, gate, users, sessions, factors, pending, cookie_policy, clock
+        app,
+        settings,
+        client,
+        keys,
+        gate,
+        users,
+        sessions,
+        factors,
+        pending,
+        cookie_policy,
+        clock,
+        networks,
     )
     account = AccountSession(gate, sessions, cookie_policy, settings.login_path)
     app.add_route(
         ACCOUNT_PATH,
-        Account(gate, account, sessions, users, throttle, _factor_sections(settings, factors)),
+        Account(
+            gate,
+            account,
+            sessions,
+            users,
+            throttle,
+            _factor_sections(settings, factors),
+            clock,
+            networks,
+        ),
     )
     app.add_route("/auth/logout", Logout(gate, sessions, cookie_policy, settings.login_path))
     app.add_route("/auth/unauthorized", Unauthorized(settings.login_path))
@@ -223,8 +258,16 @@ def create_app(
     app.add_route(JWKS_PATH, Jwks(JwkSet(keyring), clock, settings.jwks_max_age_seconds))
     app.add_error_handler(StoreUnavailable, _store_unavailable)
     app.add_error_handler(CrossSiteRequest, _cross_site)
+    app.set_error_serializer(_translated_error)
     # Falcon labels every answer JSON; a redirect with no body says no type at all.
     return AuthFastPath(AuthCheck(gate, cookie_policy), UntypedEmptyRedirects(app))
+
+
+def _languages(settings: Settings) -> Languages:
+    """The pages' languages: the catalogs (shipped, and VERIFIER_LOCALE_DIR's), the time
+    zone they tell times in, and the language forced, if one is."""
+    catalogs = load_catalogs(settings.locale_dir)
+    return Languages(catalogs, ZoneInfo(settings.time_zone), settings.language)
 
 
 def _factor_sections(settings: Settings, factors: UserFactors) -> list[FactorSections]:
@@ -262,6 +305,7 @@ def _add_second_factor_routes(
     pending: PendingSignIns,
     cookie_policy: CookiePolicy,
     clock: Clock,
+    networks: NetworkNames,
 ) -> None:
     """The code step of a sign-in, and the account pages that manage the factors."""
     factor_throttle = _factor_throttle(settings, client, keys)
@@ -275,18 +319,19 @@ def _add_second_factor_routes(
         settings.login_path,
         clock,
         passkeys=settings.passkeys_enabled,
+        networks=networks,
     )
     app.add_route(FACTOR_PATH, second_factor)
     account = AccountSession(gate, sessions, cookie_policy, settings.login_path)
     proof = CurrentFactorCheck(factors, factor_throttle, gate.audit, clock)
-    app.add_route(TOTP_PATH, AccountTotp(account, factors, proof, gate.audit, clock))
+    app.add_route(TOTP_PATH, AccountTotp(account, factors, proof, gate.audit, clock, networks))
     app.add_route(RECOVERY_PATH, AccountRecoveryCodes(account, factors, proof, gate.audit))
     if not settings.passkeys_enabled:
         return  # no relying party: no passkey routes, and the pages offer none
     rp = RelyingParty(settings.webauthn_rp_id, settings.webauthn_rp_name, settings.webauthn_origins)
     challenges = ChallengeStore(client, keys)
     app.add_route(SCRIPT_PATH, StaticAsset("webauthn.js", JAVASCRIPT))
-    app.add_route(PASSKEYS_PATH, AccountPasskeys(account, factors, gate.audit))
+    app.add_route(PASSKEYS_PATH, AccountPasskeys(account, factors, gate.audit, clock, networks))
     app.add_route(PASSKEY_OPTIONS_PATH, AccountPasskeyOptions(account, rp, factors, challenges))
     app.add_route(
         PASSKEY_REGISTER_PATH,
@@ -377,6 +422,34 @@ class _AppName:
         set_app_name(self._name)
 
 
+class _Language:
+    """Speaks each request's language: Accept-Language's best match, or the forced one."""
+
+    def __init__(self, languages: Languages) -> None:
+        self._languages = languages
+
+    async def process_request(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """Choose the language the pages and messages of this request are written in."""
+        use_language(self._languages.for_request(req.get_header("Accept-Language")))
+
+    async def process_response(
+        self,
+        req: falcon.asgi.Request,
+        resp: falcon.asgi.Response,
+        resource: object,
+        req_succeeded: bool,
+    ) -> None:
+        """Say which language an answer in words is in (not the stylesheet, keys or probes)."""
+        media_type = (resp.content_type or "").split(";")[0]
+        if media_type not in _WORDED or req.path.startswith(_STATIC):
+            return
+        resp.set_header("Content-Language", current_language().tag)
+        if not self._languages.forced:
+            # The same URL answers in other words for another Accept-Language: a cache
+            # between must keep them apart (the pages are no-store, but not every answer is).
+            resp.append_header("Vary", "Accept-Language")
+
+
 class _RequestId:
     """Remembers nginx's X-Request-ID for the audit records of this request."""
 
@@ -397,7 +470,7 @@ async def _store_unavailable(
     resp.status = falcon.HTTP_503
     resp.retry_after = RETRY_AFTER_SECONDS
     resp.cache_control = ["no-store"]
-    _describe(req, resp, "The sign-in service is temporarily unavailable. Try again shortly.")
+    _describe(req, resp, UNAVAILABLE)
 
 
 async def _cross_site(
@@ -409,15 +482,24 @@ async def _cross_site(
     log.warning("cross-site %s %s refused: %s", req.method, req.path, error.reason)
     resp.status = falcon.HTTP_403
     resp.cache_control = ["no-store"]
-    _describe(req, resp, "Cross-site request refused.")
+    _describe(req, resp, CROSS_SITE)
 
 
 def _describe(req: falcon.asgi.Request, resp: falcon.asgi.Response, message: str) -> None:
+    said = _(message)
     if wants_json(req):
-        resp.media = {"error": message}
+        resp.media = {"error": said}
     else:
         resp.content_type = falcon.MEDIA_TEXT
-        resp.text = message + "\n"
+        resp.text = said + "\n"
+
+
+def _translated_error(req: falcon.Request, resp: falcon.Response, error: falcon.HTTPError) -> None:
+    """Falcon's own error answers (a body too large, not JSON...) with their description in
+    the request's language; otherwise as Falcon writes them."""
+    if error.description:
+        error.description = _(error.description)
+    falcon.app_helpers.default_serialize_error(req, resp, error)
 
 
 def from_environment() -> ASGIApp:

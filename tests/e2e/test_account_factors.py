@@ -100,9 +100,20 @@ def test_reset_needs_a_current_code_and_the_old_app_works_until_the_new_one_is_c
     user = enrolled_user(stack, "reset")
     session = _signed_in(stack, user.name, user.password, user.app)
 
-    refused = _post(stack, session, TOTP_PATH, action="reset", current_code=user.app.wrong_code())
+    # A browser's first POST only asks: what a reset does, and a current code to go on.
+    asked = _post(stack, session, TOTP_PATH, action="reset")
+    assert asked.status_code == 200
+    assert "<h1>Reset your authenticator app?</h1>" in asked.text
+    assert "totp-secret" not in asked.text
+    refused = _post(
+        stack, session, TOTP_PATH, action="reset", confirm="yes", current_code=user.app.wrong_code()
+    )
     assert refused.status_code == 403
-    started = _post(stack, session, TOTP_PATH, action="reset", current_code=user.app.code())
+    assert "<h1>Reset your authenticator app?</h1>" in refused.text
+    assert 'role="alert">That code is not right' in refused.text
+    started = _post(
+        stack, session, TOTP_PATH, action="reset", confirm="yes", current_code=user.app.code()
+    )
     assert started.status_code == 200
     # Steps are spent per user, whichever secret made the code.
     new_app = Authenticator(page_secret(started.text), used=user.app.used)
@@ -126,7 +137,7 @@ def test_reset_of_an_app_not_set_up_is_a_conflict(stack: Stack) -> None:
     name, password = new_user(stack, "reset-none")
     session = stack.login(name, password)
 
-    answer = _post(stack, session, TOTP_PATH, action="reset", current_code="123456")
+    answer = _post(stack, session, TOTP_PATH, action="reset", confirm="yes", current_code="123456")
 
     assert answer.status_code == 409
 

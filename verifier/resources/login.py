@@ -9,6 +9,7 @@ import falcon.asgi
 
 from verifier.errors import InvalidCredentials, LoginThrottled, PasswordCheckBusy
 from verifier.gate import Gate, SessionRef
+from verifier.i18n import N_, _
 from verifier.observe.audit import shown_name
 from verifier.pages.common import PAGE_SECURITY_HEADERS, SCRIPT_PAGE_SECURITY_HEADERS, login_page
 from verifier.resources.body import has_nul, read_fields, wants_json
@@ -21,16 +22,20 @@ from verifier.web.csrf import check_request_origin
 from verifier.web.redirects import safe_next
 
 # One message for every failed sign-in: it must not tell which of the two was wrong.
-BAD_CREDENTIALS = "Invalid user name or password."
-BUSY = "Sign-in is busy right now. Try again in a few seconds."
+BAD_CREDENTIALS = N_("Invalid user name or password.")
+BUSY = N_("Sign-in is busy right now. Try again in a few seconds.")
 BUSY_RETRY_AFTER_SECONDS = 2
 # The same words for every throttled sign-in, known user or not; only the wait differs, and
 # it is the Retry-After of that answer.
-THROTTLED = "Too many failed sign-ins. Try again in {seconds} s."
+THROTTLED = N_("Too many failed sign-ins. Try again in {seconds} s.")
 MAX_USER_NAME_INPUT = 256
 # What the sign-in page says when a second step sent the visitor back (?pending=...).
-EXPIRED = "Your sign-in took too long or was interrupted. Sign in again."
-TOO_MANY_ATTEMPTS = "Too many wrong codes. Sign in again."
+EXPIRED = N_("Your sign-in took too long or was interrupted. Sign in again.")
+TOO_MANY_ATTEMPTS = N_("Too many wrong codes. Sign in again.")
+SIGNED_OUT = N_("You have been signed out.")
+ENTER_BOTH = N_("Enter your user name and password.")
+TOO_LONG = N_("The user name or password is too long.")
+FORBIDDEN_CHARACTER = N_("The user name or password contains a forbidden character.")
 _PENDING_NOTICES = {"expired": EXPIRED, "attempts": TOO_MANY_ATTEMPTS}
 
 
@@ -100,7 +105,7 @@ class Login:
             if asked is not None:
                 await self._step_up.show(req, resp, *asked)
                 return
-        notice = "You have been signed out." if req.get_param("signed_out") else None
+        notice = SIGNED_OUT if req.get_param("signed_out") else None
         notice = _PENDING_NOTICES.get(req.get_param("pending") or "", notice)
         self._render(resp, falcon.HTTP_200, safe_next(req.get_param("next")), notice=notice)
 
@@ -195,7 +200,7 @@ class Login:
         if as_json:
             resp.status = status
             resp.cache_control = ["no-store"]
-            resp.media = {"error": message}
+            resp.media = {"error": _(message)}
             return
         # Echo the name back only if it is printable and short; the page escapes it anyway.
         shown = user_name if user_name.isprintable() and len(user_name) <= 64 else ""
@@ -219,9 +224,13 @@ class Login:
 
 
 def throttled_answer(resp: falcon.asgi.Response, throttled: LoginThrottled) -> str:
-    """Set the answer's Retry-After; return the one message every throttled step shows."""
+    """Set the answer's Retry-After; return the one message every throttled step shows.
+
+    Already translated (it carries a number): the pages' and send_json's `_()` then finds
+    nothing more to do with it.
+    """
     resp.retry_after = throttled.retry_after_seconds
-    return THROTTLED.format(seconds=throttled.retry_after_seconds)
+    return _(THROTTLED).format(seconds=throttled.retry_after_seconds)
 
 
 def client_address(req: falcon.asgi.Request) -> str:
@@ -235,9 +244,9 @@ def client_address(req: falcon.asgi.Request) -> str:
 def _input_problem(user_name: str, password: str) -> str | None:
     """A message for input that can never be a valid sign-in, else None."""
     if not user_name or not password:
-        return "Enter your user name and password."
+        return ENTER_BOTH
     if len(user_name) > MAX_USER_NAME_INPUT or len(password) > MAX_PASSWORD_LENGTH:
-        return "The user name or password is too long."
+        return TOO_LONG
     if has_nul(user_name, password):
-        return "The user name or password contains a forbidden character."
+        return FORBIDDEN_CHARACTER
     return None
