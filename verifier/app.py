@@ -97,7 +97,7 @@ from verifier.web.empty_redirects import UntypedEmptyRedirects
 log = logging.getLogger("verifier")
 
 # The answers that say something in words, and the static files that never do.
-_WORDED = frozenset({falcon.MEDIA_HTML, falcon.MEDIA_JSON, falcon.MEDIA_TEXT})
+_WORDED = frozenset({"text/html", "application/json", "text/plain"})
 _STATIC = "/auth/static/"
 UNAVAILABLE = N_("The sign-in service is temporarily unavailable. Try again shortly.")
 CROSS_SITE = N_("Cross-site request refused.")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from browser_helpers import launch_chromium, sign_in_with_password
+from browser_helpers import VIRTUAL_AUTHENTICATOR, launch_chromium, sign_in_with_password
 from e2e_helpers import new_user
 
 if TYPE_CHECKING:
@@ -21,16 +21,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.one_nginx]
 
 PASSKEYS_PATH = "/auth/account/passkeys"
 FACTOR_PATH = "/auth/login/factor"
-# A platform authenticator that holds discoverable credentials and verifies its user (as a
-# phone or laptop with a fingerprint reader does), answering without a prompt.
-VIRTUAL_AUTHENTICATOR = {
-    "protocol": "ctap2",
-    "transport": "internal",
-    "hasResidentKey": True,
-    "hasUserVerification": True,
-    "isUserVerified": True,
-    "automaticPresenceSimulation": True,
-}
 
 
 @pytest.fixture(scope="module")

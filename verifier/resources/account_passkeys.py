@@ -31,6 +31,7 @@ from verifier.gate import SessionRef
 from verifier.i18n import N_, _
 from verifier.observe.audit import AuditLog
 from verifier.pages.account import ACCOUNT_PATH, back_to_account
+from verifier.pages.common import WayBack
 from verifier.pages.passkeys import passkey_removal_page, passkeys_page
 from verifier.pages.sessions import OtherSessions, password_only
 from verifier.resources.account_session import AccountSession
@@ -148,9 +149,9 @@ class AccountPasskeys:
             return
         status = await self._factors.status(user)
         last = not status.totp and len(passkeys) == 1
-        page = passkey_removal_page(
-            PASSKEYS_PATH, found[0], last_factor=last, back=back_to_account()
-        )
+        # Cancel (and the way back) lead to the passkeys, where the user was.
+        back = WayBack(PASSKEYS_PATH, _("Passkeys"))
+        page = passkey_removal_page(PASSKEYS_PATH, found[0], last_factor=last, back=back)
         send_page(resp, falcon.HTTP_200, page, script=False)
 
     async def _unguarded_others(self, session: SessionRef) -> OtherSessions | None:
