@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from babel.dates import (
     format_date,
+    format_datetime,
     format_time,
     format_timedelta,
     get_datetime_format,
@@ -21,12 +22,14 @@ JUST_NOW_SECONDS = 60
 
 def moment(seconds: float) -> str:
     """A moment to the minute, with its time zone: "Mar 12, 2025, 2:05 PM UTC",
-    "12.03.2025, 14:05 UTC", "12 mars 2025, 14:05 UTC"."""
+    "12.03.2025, 15:05 MEZ", "12 mars 2025, 14:05 TU"."""
     language = current_language()
     when = datetime.fromtimestamp(seconds, UTC).astimezone(language.time_zone)
     date = format_date(when, "medium", locale=language.locale)
     time = format_time(when, "short", tzinfo=language.time_zone, locale=language.locale)
-    zone = when.tzname() or ""
+    # The zone as CLDR says the language names it: "UTC", "MEZ", "+0100" where it has no
+    # name of its own.
+    zone = format_datetime(when, "z", tzinfo=language.time_zone, locale=language.locale)
     combined = str(get_datetime_format("medium", locale=language.locale))
     return f"{combined.replace('{1}', date).replace('{0}', time)} {zone}".strip()
 

@@ -183,6 +183,8 @@ def _factor_list(factors: Sequence[FactorSection]) -> str:
     items = "\n".join(
         f'<li id="factor-{escape(f.key)}">'
         + html_format(
+            # TRANSLATORS: a sign-in method on the account page: "Authenticator app: On.
+            # Reset or move" ({link} is the link, its words translated on their own).
             _("{method}: {state} {link}"),
             method=f"<strong>{escape(f.title)}</strong>",
             state=escape(f.state),

@@ -34,7 +34,10 @@ def _item(action: str, passkey: Passkey) -> str:
     # The entry's words on the left, its button on the right of the same row (wrapping
     # under them only where the row is too narrow for both).
     facts = html_format(
-        _("added {added}, last used {used}"), added=when(passkey.created), used=_used(passkey)
+        # TRANSLATORS: {added} is a date and time; {used} one too, or "never".
+        _("added {added}, last used {used}"),
+        added=when(passkey.created),
+        used=_used(passkey),
     )
     label = _("Remove {name}").format(name=passkey.name)
     return f"""<li class="passkey-item" data-id="{passkey.short_id}">
@@ -106,8 +109,8 @@ def passkey_removal_page(action: str, passkey: Passkey, *, last_factor: bool, ba
     name = f"<strong>{data(passkey.name)}</strong>"
     said = html_format(
         _(
-            "You can no longer sign in with the passkey {name}. It stays on the device or in "
-            "the password manager that keeps it, where you can delete it too."
+            "After this you can no longer sign in with the passkey {name}. It stays on the "
+            "device or in the password manager that keeps it, where you can delete it too."
         ),
         name=name,
     )

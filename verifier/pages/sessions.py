@@ -34,7 +34,12 @@ _METHODS = {
     RECOVERY_CODE: N_("recovery code"),
     PASSKEY: N_("passkey"),
 }
+# What stands for a value a session did not record (sessions from before it was kept).
+NOT_RECORDED = "—"
+# What a reader is told of an address's network, where it is known here.
 _NETWORKS = {
+    # TRANSLATORS: the network of an address on the server's own machine (loopback): the
+    # browser ran there, "127.0.0.1 (this server's own machine)".
     NetworkKind.LOOPBACK: N_("this server's own machine"),
     NetworkKind.PRIVATE: N_("private network"),
 }
@@ -45,9 +50,9 @@ def device_name(device: str) -> str:
     parsed = Device.from_stored(device)
     browser = f"{parsed.browser} {parsed.version}".strip()
     if browser and parsed.system:
-        return html_format(
-            _("{browser} on {system}"), browser=data(browser), system=data(parsed.system)
-        )
+        # TRANSLATORS: a device, "Safari 17 on iOS"; the names stay as they are.
+        on = _("{browser} on {system}")
+        return html_format(on, browser=data(browser), system=data(parsed.system))
     if browser or parsed.system:
         return data(browser or parsed.system)
     return escape(_("Unknown device"))
@@ -65,7 +70,7 @@ def device_text(device: str) -> str:
 def address_text(address: str, networks: NetworkNames) -> str:
     """The address and, where known here, its network: "10.8.3.4 (Office VPN)"."""
     if not address:
-        return escape(_("unknown"))
+        return NOT_RECORDED
     label = networks.label(address)
     if label is None:
         return data(address)
@@ -76,7 +81,7 @@ def address_text(address: str, networks: NetworkNames) -> str:
 def methods_text(amr: Sequence[str]) -> str:
     """How the user signed in, as a list: "password and authenticator app"."""
     named = [_(_METHODS[method]) for method in amr if method in _METHODS]
-    return listed(named) if named else _("unknown")
+    return listed(named) if named else NOT_RECORDED
 
 
 def when(seconds: float) -> str:
@@ -120,6 +125,7 @@ def brief_list(sessions: Sequence[SessionDetails], networks: NetworkNames, now: 
     items = "\n".join(
         "<li>"
         + html_format(
+            # TRANSLATORS: {when} says how long ago: "5 minutes ago", "just now".
             _("{device} at {address}, last used {when}"),
             device=f"<strong>{device_name(s.device)}</strong>",
             address=address_text(s.address, networks),

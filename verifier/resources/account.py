@@ -110,6 +110,7 @@ class TotpSections:
                 FactorSection(
                     "recovery_codes",
                     _("Recovery codes"),
+                    # TRANSLATORS: recovery codes left, "Recovery codes: 7 left."
                     ngettext("{count} left.", "{count} left.", left).format(count=left),
                     _("Make a new set"),
                     RECOVERY_PATH,
@@ -129,9 +130,9 @@ class PasskeySections:
         """How many passkeys the user has, with the page that adds and removes them."""
         count = (await self._factors.status(user)).passkeys
         if count:
-            state = ngettext("{count} registered.", "{count} registered.", count).format(
-                count=count
-            )
+            # TRANSLATORS: passkeys registered, "Passkeys: 2 registered."
+            state = ngettext("{count} registered.", "{count} registered.", count)
+            state = state.format(count=count)
         else:
             state = _("None yet.")
         return [

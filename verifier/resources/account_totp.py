@@ -51,6 +51,7 @@ UNKNOWN_ACTION = N_("Unknown action.")
 DONE = N_("Your authenticator app is set up.")
 DONE_AFTER_RESET = N_("Your new authenticator app is set up; the old one no longer works.")
 TITLE = N_("Authenticator app")
+# TRANSLATORS: the way back to the authenticator app page, from a page saying what failed.
 BACK = N_("Back")
 # The field a reset's second POST carries (the confirmation page's own form).
 CONFIRMED = "yes"
