@@ -38,7 +38,9 @@ def _with_authenticator(context: BrowserContext, page: Page) -> Callable[[], Non
 
     def another_device() -> None:
         nonlocal added
-        cdp.send("WebAuthn.removeVirtualAuthenticator", {"authenticatorId": added["authenticatorId"]})
+        cdp.send(
+            "WebAuthn.removeVirtualAuthenticator", {"authenticatorId": added["authenticatorId"]}
+        )
         added = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": VIRTUAL_AUTHENTICATOR})
 
     return another_device
