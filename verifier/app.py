@@ -99,6 +99,8 @@ log = logging.getLogger("verifier")
 # The answers that say something in words, and the static files that never do.
 _WORDED = frozenset({"text/html", "application/json", "text/plain"})
 _STATIC = "/auth/static/"
+# Answers for machines, never in a reader's language: the keys and the probes.
+_FOR_MACHINES = frozenset({JWKS_PATH, "/healthz", "/readyz"})
 UNAVAILABLE = N_("The sign-in service is temporarily unavailable. Try again shortly.")
 CROSS_SITE = N_("Cross-site request refused.")
 
@@ -440,8 +442,10 @@ class _Language:
         req_succeeded: bool,
     ) -> None:
         """Say which language an answer in words is in (not the stylesheet, keys or probes)."""
-        media_type = (resp.content_type or "").split(";")[0]
-        if media_type not in _WORDED or req.path.startswith(_STATIC):
+        # A media answer gets its type (JSON) only after the middleware: read it as such.
+        default = falcon.MEDIA_JSON if resp.media is not None else ""
+        media_type = (resp.content_type or default).split(";")[0]
+        if media_type not in _WORDED or req.path.startswith(_STATIC) or req.path in _FOR_MACHINES:
             return
         resp.set_header("Content-Language", current_language().tag)
         if not self._languages.forced:
