@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from verifier.access.rules import NO_RULES, RuleSet, load_rules
 from verifier.errors import RulesFileError, SettingsError, SettingsInvalid
 from verifier.i18n import CatalogError, load_catalogs
+from verifier.sso.config import SsoConfig, parse_host_list, parse_portal_url
 from verifier.store.keyspace import USER_NAME_RULE, normalize_user_name
 from verifier.store.replication import ReplicaAck
 from verifier.store.target import RedisMode, RedisNode, RedisTarget, RedisTls, parse_nodes
@@ -120,6 +121,11 @@ class Settings:
     # Networks the account page names a session's address by ("Office VPN"), first match
     # first; private and loopback ranges are named without them.
     network_names: tuple[tuple[IPNetwork, str], ...] = ()
+    # Single sign-on (verifier.sso): the portal where every sign-in happens and the app hosts
+    # it hands sessions to. None: one host, no hand-off, as without it.
+    sso: SsoConfig | None = None
+    # A `*.parent` entry in VERIFIER_SSO_HOSTS is allowed only with this explicit opt-in.
+    sso_allow_wildcard: bool = False
 
     def __post_init__(self) -> None:
         broken = _broken_rules(self)
@@ -291,6 +297,22 @@ def _broken_rules(s: Settings) -> list[_BrokenRule]:
             "or a subdomain of it (browsers refuse any other)",
         ),
         (s.webauthn_rp_name.strip() != "", ("WEBAUTHN_RP_NAME",), "must not be empty"),
+        (
+            s.sso is None or s.cookie_secure,
+            ("SSO_PORTAL_URL", "COOKIE_SECURE"),
+            "single sign-on keeps every cookie __Host-: VERIFIER_COOKIE_SECURE must stay true "
+            "(browsers accept Secure cookies on http://*.localhost for a local set-up)",
+        ),
+        (
+            s.sso is None or s.sso.portal_host not in s.sso.hosts.names,
+            ("SSO_HOSTS", "SSO_PORTAL_URL"),
+            "the portal's own host must not be listed: its cookies are the portal session's",
+        ),
+        (
+            s.sso is None or s.sso_allow_wildcard or not s.sso.hosts.wildcard_parents,
+            ("SSO_HOSTS", "SSO_ALLOW_WILDCARD"),
+            "a wildcard needs VERIFIER_SSO_ALLOW_WILDCARD=true",
+        ),
         (
             0 < len(s.app_name) <= 64 and s.app_name.isprintable() and s.app_name.strip() != "",
             ("APP_NAME",),
@@ -500,6 +522,8 @@ def read_settings(environ: Mapping[str, str]) -> SettingsReading:
             locale_dir=locale_dir,
             time_zone=read.parse("TIME_ZONE", lambda: _time_zone(read), "UTC"),
             network_names=read.parse("NETWORK_NAMES", lambda: _network_names(read), ()),
+            sso=read.parse("SSO_PORTAL_URL", lambda: _sso(read), None),
+            sso_allow_wildcard=read.boolean("SSO_ALLOW_WILDCARD", False),
         )
         broken: tuple[_BrokenRule, ...] = ()
     except _RulesBroken as error:
@@ -726,6 +750,34 @@ def _origins(read: _Reader) -> tuple[str, ...]:
     raw = read.required_text("WEBAUTHN_ORIGINS", "", secret=False)
     # Browsers send the origin without a trailing slash, in lower case.
     return tuple(part.strip().rstrip("/").lower() for part in raw.split(",") if part.strip())
+
+
+def _sso(read: _Reader) -> SsoConfig | None:
+    portal_text = read.required_text("SSO_PORTAL_URL", "", secret=False)
+    hosts_text = read.required_text("SSO_HOSTS", "", secret=False)
+    if not portal_text:
+        if hosts_text:
+            raise SettingsError(
+                f"{ENV_PREFIX}SSO_PORTAL_URL: VERIFIER_SSO_HOSTS is set, so the portal's URL "
+                "is needed too (https://auth.example.com)"
+            )
+        return None
+    try:
+        portal = parse_portal_url(portal_text)
+    except SettingsError as error:
+        raise SettingsError(f"{ENV_PREFIX}SSO_PORTAL_URL: {error}") from None
+    try:
+        hosts = parse_host_list(
+            hosts_text, allow_wildcard=read.boolean("SSO_ALLOW_WILDCARD", False)
+        )
+    except SettingsError as error:
+        raise SettingsError(f"{ENV_PREFIX}SSO_HOSTS: {error}") from None
+    if not hosts:
+        raise SettingsError(
+            f"{ENV_PREFIX}SSO_HOSTS: list the app hosts the portal serves "
+            "(wiki.example.com, grafana.example.com)"
+        )
+    return SsoConfig(portal=portal, hosts=hosts)
 
 
 def _mfa_required_groups(read: _Reader) -> frozenset[str]:

@@ -99,12 +99,16 @@ def how_long_ago(seconds: float, now: float) -> str:
 
 def session_facts(session: SessionDetails, networks: NetworkNames, now: float) -> str:
     """Where, when and how a session signed in, and when it was last used (a <dl>)."""
-    facts = (
+    facts = [
         (_("Address"), address_text(session.address, networks)),
         (_("Signed in"), when(session.started)),
         (_("Signed in with"), escape(methods_text(session.amr))),
         (_("Last used"), how_long_ago(session.last_used, now)),
-    )
+    ]
+    if session.hosts:
+        # Single sign-on: the sites this one sign-in has been handed on to.
+        hosts = ", ".join(data(host) for host in session.hosts)
+        facts.append((_("Also signed in on"), hosts))
     rows = "\n".join(f"<dt>{escape(term)}</dt><dd>{value}</dd>" for term, value in facts)
     return f'<dl class="facts">\n{rows}\n</dl>'
 

@@ -438,6 +438,8 @@ def _session_media(
         "started": int(details.started),
         "last_used": int(details.last_used),
         "current": current,
+        # Single sign-on: the app hosts this session has entered.
+        "hosts": list(details.hosts),
     }
 
 

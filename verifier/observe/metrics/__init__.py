@@ -95,6 +95,7 @@ REDIS_STORES = (
     "passkeys",
     "user_factors",
     "cli",
+    "sso",
 )
 
 # Buckets for sub-millisecond work: the allowed /auth path takes ~40 µs, a Redis round trip
