@@ -3,6 +3,8 @@
 # `make demo SSO=1`: the demo with a single sign-on portal and three app hosts on *.localhost.
 # `make test-ha` runs the tests on real Redis Cluster and Sentinel deployments.
 # `make test-containers` builds and runs docker-compose.yml for real (root, Debian 12).
+# `make messages` extracts the pages' strings and updates every language's catalog;
+# `make language CODE=es` starts a new one (docs/translations.md).
 #
 # Every install comes from uv.lock (versions and hashes), through uv, itself installed from
 # tools/uv.txt with hashes: the venv on this machine is the one CI tested. See docs/getting-started.md, "Installs".
@@ -22,7 +24,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 LOCK_MISMATCH := uv.lock does not match pyproject.toml: run 'make lock' and commit uv.lock
 
 .PHONY: venv lock-check lock upgrade test-latest test-oldest lint lint-with test test-ha test-parts \
-	test-containers mutation unit e2e demo bench clean docs
+	test-containers mutation unit e2e demo bench clean docs messages language
 
 $(UV): tools/uv.txt
 	rm -rf $(TOOLS)
@@ -123,6 +125,24 @@ demo: venv
 # `make bench REDIS=sentinel ACK=1`: that topology with VERIFIER_REDIS_MIN_REPLICAS 0 and 1.
 bench: venv
 	$(PY) -m bench $(if $(REDIS),--redis $(REDIS)) $(if $(ACK),--compare-replica-ack)
+
+# The message catalogs (verifier/i18n/locales/): the template from the source, then every
+# language's .po merged with it (new strings empty, changed ones fuzzy: both fail the catalog
+# test until translated). No line numbers and no wrapping, so a merge conflicts only where
+# two branches changed the same string.
+LOCALES := verifier/i18n/locales
+POT := $(LOCALES)/verifier.pot
+messages: venv
+	$(VENV)/bin/pybabel --quiet extract -F tools/babel.cfg --add-location=file --sort-by-file \
+		--no-wrap -c TRANSLATORS: --project=verifier --copyright-holder="verifier" \
+		--msgid-bugs-address="" -o $(POT) verifier
+	$(VENV)/bin/pybabel --quiet update -i $(POT) -d $(LOCALES) -D verifier --no-wrap \
+		--ignore-obsolete
+
+# A new language from the template, e.g. `make language CODE=es` (then translate the .po).
+language: venv
+	@test -n "$(CODE)" || { echo "name the language: make language CODE=es" >&2; exit 1; }
+	$(VENV)/bin/pybabel init --no-wrap -i $(POT) -d $(LOCALES) -D verifier -l $(CODE)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .venv-highest .venv-lowest-direct .mypy_cache .ruff_cache \

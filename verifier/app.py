@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 import falcon
 import falcon.asgi
@@ -24,6 +25,7 @@ from verifier.factors.passkey_store import ChallengeStore
 from verifier.factors.passkeys import RelyingParty
 from verifier.factors.user_factors import UserFactors
 from verifier.gate import Gate
+from verifier.i18n import N_, Languages, _, current_language, load_catalogs, use_language
 from verifier.keyring import AssertionSigner
 from verifier.keyring.jwks import JwkSet
 from verifier.keyring.reloader import KeyRingReloader, watched_ring
@@ -82,6 +84,7 @@ from verifier.resources.static_assets import CSS, JAVASCRIPT, StaticAsset
 from verifier.resources.step_up import StepUp
 from verifier.service.readiness import ReadinessCheck
 from verifier.sessions.liveness import LivenessCache, RevocationListener
+from verifier.sessions.networks import NetworkNames
 from verifier.sessions.pending_signin import PendingSignIns
 from verifier.sessions.recheck import UpstreamRecheck
 from verifier.sessions.store import Clock, SessionPolicy, SessionStore
@@ -102,6 +105,14 @@ from verifier.web.cookies import CookiePolicy
 from verifier.web.empty_redirects import UntypedEmptyRedirects
 
 log = logging.getLogger("verifier")
+
+# The answers that say something in words, and the static files that never do.
+_WORDED = frozenset({"text/html", "application/json", "text/plain"})
+_STATIC = "/auth/static/"
+# Answers for machines, never in a reader's language: the keys and the probes.
+_FOR_MACHINES = frozenset({JWKS_PATH, "/healthz", "/readyz"})
+UNAVAILABLE = N_("The sign-in service is temporarily unavailable. Try again shortly.")
+CROSS_SITE = N_("Cross-site request refused.")
 
 
 def create_app(
@@ -142,12 +153,9 @@ def create_app(
     upstream = _Upstream(sources, client, keys, users, sessions, liveness, audit, metrics, clock)
     passwords = upstream.passwords
     access = AccessPolicy(settings.rules, settings.mfa_required_groups, clock)
-    background: list[_Background] = [
-        MetricsFlusher(metrics),
+    background = [
+        *_background_jobs(settings, metrics, listener, access, audit, reloader),
         _OnShutdown(sources.close),
-        *([listener] if listener is not None else []),
-        *([RulesReloader(settings.rules_file, access, audit=audit)] if settings.rules_file else []),
-        *([reloader] if reloader is not None else []),
     ]
     assertions = AssertionSigner(
         keyring,
@@ -169,6 +177,7 @@ def create_app(
     )
     handoff = _handoff_start(settings, client, keys, cookie_policy)
 
+    networks = NetworkNames(settings.network_names)
     app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response] = falcon.asgi.App(
         middleware=_middleware(settings, client, background, handoff)
     )
@@ -215,17 +224,34 @@ def create_app(
         ),
     )
     _add_second_factor_routes(
-        app, settings, client, keys, gate, users, sessions, factors, pending, cookie_policy, clock
+        app,
+        settings,
+        client,
+        keys,
+        gate,
+        users,
+        sessions,
+        factors,
+        pending,
+        cookie_policy,
+        clock,
+        networks,
     )
     account = AccountSession(gate, sessions, cookie_policy, settings.login_path)
     app.add_route(
         ACCOUNT_PATH,
-        Account(gate, account, sessions, passwords, throttle, _factor_sections(settings, factors)),
+        Account(
+            gate,
+            account,
+            sessions,
+            passwords,
+            throttle,
+            _factor_sections(settings, factors),
+            clock,
+            networks,
+        ),
     )
-    app.add_route(
-        "/auth/logout",
-        Logout(gate, sessions, cookie_policy, settings.login_path),
-    )
+    app.add_route("/auth/logout", Logout(gate, sessions, cookie_policy, settings.login_path))
     app.add_route("/auth/unauthorized", Unauthorized(settings.login_path, handoff))
     _add_sso_routes(app, settings, client, keys, account, sessions, gate, cookie_policy, clock)
     app.add_route(STYLESHEET_PATH, StaticAsset("verifier.css", CSS))
@@ -235,12 +261,39 @@ def create_app(
     app.add_route(JWKS_PATH, Jwks(JwkSet(keyring), clock, settings.jwks_max_age_seconds))
     app.add_error_handler(StoreUnavailable, _store_unavailable)
     app.add_error_handler(CrossSiteRequest, _cross_site)
+    app.set_error_serializer(_translated_error)
     # Falcon labels every answer JSON; a redirect with no body says no type at all.
     return AuthRouter(
         AuthCheck(gate, cookie_policy),
         UntypedEmptyRedirects(app),
         fast_path=settings.auth_fast_path,
     )
+
+
+def _languages(settings: Settings) -> Languages:
+    """The pages' languages: the catalogs (shipped, and VERIFIER_LOCALE_DIR's), the time
+    zone they tell times in, and the language forced, if one is."""
+    catalogs = load_catalogs(settings.locale_dir)
+    return Languages(catalogs, ZoneInfo(settings.time_zone), settings.language)
+
+
+def _background_jobs(
+    settings: Settings,
+    metrics: Metrics,
+    listener: RevocationListener | None,
+    access: AccessPolicy,
+    audit: AuditLog,
+    reloader: KeyRingReloader | None,
+) -> list[_Background]:
+    """What runs beside the requests: metrics, the revocation channel, the reloaders."""
+    background: list[_Background] = [MetricsFlusher(metrics)]
+    if listener is not None:
+        background.append(listener)
+    if settings.rules_file is not None:
+        background.append(RulesReloader(settings.rules_file, access, audit=audit))
+    if reloader is not None:
+        background.append(reloader)
+    return background
 
 
 def _middleware(
@@ -254,6 +307,8 @@ def _middleware(
         _Lifecycle(client, background),
         _RequestId(),
         _AppName(settings.app_name),
+        # Before the hosts' roles: a refused request gets its page in the reader's language.
+        _Language(_languages(settings)),
     ]
     if handoff is not None:
         # Single sign-on: each host may ask only for what its role serves.
@@ -357,6 +412,7 @@ def _add_second_factor_routes(
     pending: PendingSignIns,
     cookie_policy: CookiePolicy,
     clock: Clock,
+    networks: NetworkNames,
 ) -> None:
     """The code step of a sign-in, and the account pages that manage the factors."""
     factor_throttle = _factor_throttle(settings, client, keys)
@@ -370,18 +426,19 @@ def _add_second_factor_routes(
         settings.login_path,
         clock,
         passkeys=settings.passkeys_enabled,
+        networks=networks,
     )
     app.add_route(FACTOR_PATH, second_factor)
     account = AccountSession(gate, sessions, cookie_policy, settings.login_path)
     proof = CurrentFactorCheck(factors, factor_throttle, gate.audit, clock)
-    app.add_route(TOTP_PATH, AccountTotp(account, factors, proof, gate.audit, clock))
+    app.add_route(TOTP_PATH, AccountTotp(account, factors, proof, gate.audit, clock, networks))
     app.add_route(RECOVERY_PATH, AccountRecoveryCodes(account, factors, proof, gate.audit))
     if not settings.passkeys_enabled:
         return  # no relying party: no passkey routes, and the pages offer none
     rp = RelyingParty(settings.webauthn_rp_id, settings.webauthn_rp_name, settings.webauthn_origins)
     challenges = ChallengeStore(client, keys)
     app.add_route(SCRIPT_PATH, StaticAsset("webauthn.js", JAVASCRIPT))
-    app.add_route(PASSKEYS_PATH, AccountPasskeys(account, factors, gate.audit))
+    app.add_route(PASSKEYS_PATH, AccountPasskeys(account, factors, gate.audit, clock, networks))
     app.add_route(PASSKEY_OPTIONS_PATH, AccountPasskeyOptions(account, rp, factors, challenges))
     app.add_route(
         PASSKEY_REGISTER_PATH,
@@ -512,6 +569,36 @@ class _AppName:
         set_app_name(self._name)
 
 
+class _Language:
+    """Speaks each request's language: Accept-Language's best match, or the forced one."""
+
+    def __init__(self, languages: Languages) -> None:
+        self._languages = languages
+
+    async def process_request(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """Choose the language the pages and messages of this request are written in."""
+        use_language(self._languages.for_request(req.get_header("Accept-Language")))
+
+    async def process_response(
+        self,
+        req: falcon.asgi.Request,
+        resp: falcon.asgi.Response,
+        resource: object,
+        req_succeeded: bool,
+    ) -> None:
+        """Say which language an answer in words is in (not the stylesheet, keys or probes)."""
+        # A media answer gets its type (JSON) only after the middleware: read it as such.
+        default = falcon.MEDIA_JSON if resp.media is not None else ""
+        media_type = (resp.content_type or default).split(";")[0]
+        if media_type not in _WORDED or req.path.startswith(_STATIC) or req.path in _FOR_MACHINES:
+            return
+        resp.set_header("Content-Language", current_language().tag)
+        if not self._languages.forced:
+            # The same URL answers in other words for another Accept-Language: a cache
+            # between must keep them apart (the pages are no-store, but not every answer is).
+            resp.append_header("Vary", "Accept-Language")
+
+
 class _RequestId:
     """Remembers nginx's X-Request-ID for the audit records of this request."""
 
@@ -532,7 +619,7 @@ async def _store_unavailable(
     resp.status = falcon.HTTP_503
     resp.retry_after = RETRY_AFTER_SECONDS
     resp.cache_control = ["no-store"]
-    _describe(req, resp, "The sign-in service is temporarily unavailable. Try again shortly.")
+    _describe(req, resp, UNAVAILABLE)
 
 
 async def _cross_site(
@@ -544,15 +631,24 @@ async def _cross_site(
     log.warning("cross-site %s %s refused: %s", req.method, req.path, error.reason)
     resp.status = falcon.HTTP_403
     resp.cache_control = ["no-store"]
-    _describe(req, resp, "Cross-site request refused.")
+    _describe(req, resp, CROSS_SITE)
 
 
 def _describe(req: falcon.asgi.Request, resp: falcon.asgi.Response, message: str) -> None:
+    said = _(message)
     if wants_json(req):
-        resp.media = {"error": message}
+        resp.media = {"error": said}
     else:
         resp.content_type = falcon.MEDIA_TEXT
-        resp.text = message + "\n"
+        resp.text = said + "\n"
+
+
+def _translated_error(req: falcon.Request, resp: falcon.Response, error: falcon.HTTPError) -> None:
+    """Falcon's own error answers (a body too large, not JSON...) with their description in
+    the request's language; otherwise as Falcon writes them."""
+    if error.description:
+        error.description = _(error.description)
+    falcon.app_helpers.default_serialize_error(req, resp, error)
 
 
 def startup_warnings(settings: Settings) -> list[str]:

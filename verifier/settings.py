@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from verifier.access.rules import NO_RULES, RuleSet, load_rules
 from verifier.errors import RulesFileError, SettingsError, SettingsInvalid, SourcesFileError
+from verifier.i18n import CatalogError, load_catalogs
 from verifier.sso.config import SsoConfig, parse_host_list, parse_portal_url
 from verifier.store.keyspace import USER_NAME_RULE, normalize_user_name
 from verifier.store.replication import ReplicaAck
@@ -31,6 +33,11 @@ _PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 DEFAULT_METRICS_BIND = ("127.0.0.1", 9464)
 METRICS_OFF = "off"
 _DEFAULT_METRICS_BIND_OR_OFF: tuple[str, int] | None = DEFAULT_METRICS_BIND
+# VERIFIER_LANGUAGE's value for "from each request's Accept-Language" (also when unset).
+LANGUAGE_AUTO = "auto"
+# An operator's name for a network, as the account page shows it beside an address.
+MAX_NETWORK_NAME_LENGTH = 40
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,17 @@ class Settings:
     # How long such a write waits for them; below the command timeout (1 s), or WAIT's
     # own socket read would time out and be retried.
     redis_wait_ms: int = 100
+    # The pages' language: "" picks each request's from its Accept-Language (English when
+    # none fits); a language tag ("de") forces that one for every request.
+    language: str = ""
+    # A directory of more message catalogs (<language>/LC_MESSAGES/verifier.po): languages
+    # the package does not ship, or other wordings of those it does. None: the shipped ones.
+    locale_dir: Path | None = None
+    # The time zone the pages tell dates and times in (an IANA name).
+    time_zone: str = "UTC"
+    # Networks the account page names a session's address by ("Office VPN"), first match
+    # first; private and loopback ranges are named without them.
+    network_names: tuple[tuple[IPNetwork, str], ...] = ()
     # Single sign-on (verifier.sso): the portal where every sign-in happens and the app hosts
     # it hands sessions to. None: one host, no hand-off, as without it.
     sso: SsoConfig | None = None
@@ -460,6 +478,7 @@ def read_settings(environ: Mapping[str, str]) -> SettingsReading:
     log_format = read.parse("LOG_FORMAT", lambda: _log_format(read), "text")
     keys_dir, signing_keys = _read_keys(read, environ)
     issuer = read.text("ISSUER", "verifier")
+    locale_dir = read.parse("LOCALE_DIR", lambda: _locale_dir(read), None)
     try:
         settings: Settings | None = Settings(
             redis_url=redis_url,
@@ -509,6 +528,10 @@ def read_settings(environ: Mapping[str, str]) -> SettingsReading:
             app_name=read.text("APP_NAME", "verifier"),
             redis_min_replicas=read.integer("REDIS_MIN_REPLICAS", 0),
             redis_wait_ms=read.integer("REDIS_WAIT_MS", 100),
+            language=read.parse("LANGUAGE", lambda: _language(read, locale_dir), ""),
+            locale_dir=locale_dir,
+            time_zone=read.parse("TIME_ZONE", lambda: _time_zone(read), "UTC"),
+            network_names=read.parse("NETWORK_NAMES", lambda: _network_names(read), ()),
             sso=read.parse("SSO_PORTAL_URL", lambda: _sso(read), None),
             sso_allow_wildcard=read.boolean("SSO_ALLOW_WILDCARD", False),
             sources_file=sources_file,
@@ -783,6 +806,70 @@ def _mfa_required_groups(read: _Reader) -> frozenset[str]:
             )
         groups.add(name)
     return frozenset(groups)
+
+
+def _locale_dir(read: _Reader) -> Path | None:
+    raw = read.required_text("LOCALE_DIR", "", secret=False)
+    if not raw:
+        return None
+    path = Path(raw)
+    if not path.is_absolute():
+        raise SettingsError(f"{ENV_PREFIX}LOCALE_DIR: {raw!r} must be an absolute path")
+    try:
+        load_catalogs(path)  # every catalog in it is read now: a broken one stops start-up
+    except CatalogError as error:
+        raise SettingsError(f"{ENV_PREFIX}LOCALE_DIR: {error}") from None
+    return path
+
+
+def _language(read: _Reader, locale_dir: Path | None) -> str:
+    raw = read.required_text("LANGUAGE", LANGUAGE_AUTO, secret=False).strip()
+    if raw.lower() == LANGUAGE_AUTO:
+        return ""
+    languages = load_catalogs(None if "LOCALE_DIR" in read.failed else locale_dir).languages
+    by_lower = {tag.lower(): tag for tag in languages}
+    tag = by_lower.get(raw.replace("_", "-").lower())
+    if tag is None:
+        raise SettingsError(
+            f"{ENV_PREFIX}LANGUAGE: {raw[:32]!r} is not one of the pages' languages "
+            f"({', '.join(languages)}) nor {LANGUAGE_AUTO}"
+        )
+    return tag
+
+
+def _time_zone(read: _Reader) -> str:
+    raw = read.required_text("TIME_ZONE", "UTC", secret=False).strip()
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            f"{ENV_PREFIX}TIME_ZONE: {raw[:64]!r} is not a time zone this machine knows "
+            "(an IANA name, e.g. Europe/Berlin)"
+        ) from None
+    return raw
+
+
+def _network_names(read: _Reader) -> tuple[tuple[IPNetwork, str], ...]:
+    raw = read.required_text("NETWORK_NAMES", "", secret=False)
+    named: list[tuple[IPNetwork, str]] = []
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        cidr, sep, name = part.partition("=")
+        name = " ".join(name.split())
+        problem = f"{ENV_PREFIX}NETWORK_NAMES: {part.strip()[:80]!r} is not NETWORK=NAME"
+        if not sep or not name:
+            raise SettingsError(problem + " (e.g. 10.8.0.0/16=Office VPN)")
+        try:
+            network = ipaddress.ip_network(cidr.strip(), strict=False)
+        except ValueError:
+            raise SettingsError(problem + f": {cidr.strip()[:64]!r} is not a network") from None
+        if len(name) > MAX_NETWORK_NAME_LENGTH or not name.isprintable():
+            raise SettingsError(
+                problem + f": the name must be 1 to {MAX_NETWORK_NAME_LENGTH} printable characters"
+            )
+        named.append((network, name))
+    return tuple(named)
 
 
 def _read_rules(path: Path | None) -> RuleSet:

@@ -25,6 +25,17 @@ CHROMIUM_ARGS = [
 ]
 # The narrowest screen the pages must work on.
 NARROW = {"width": 320, "height": 640}
+# A platform authenticator that holds discoverable credentials and verifies its user (as a
+# phone or laptop with a fingerprint reader does), answering without a prompt: Chromium's
+# DevTools virtual authenticator (WebAuthn.addVirtualAuthenticator).
+VIRTUAL_AUTHENTICATOR = {
+    "protocol": "ctap2",
+    "transport": "internal",
+    "hasResidentKey": True,
+    "hasUserVerification": True,
+    "isUserVerified": True,
+    "automaticPresenceSimulation": True,
+}
 
 
 def launch_chromium(env: dict[str, str] | None = None) -> Iterator[Browser]:

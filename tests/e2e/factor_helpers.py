@@ -25,9 +25,9 @@ TOTP_PATH = "/auth/account/totp"
 RECOVERY_PATH = "/auth/account/recovery-codes"
 # The group the e2e stacks name in VERIFIER_MFA_REQUIRED_GROUPS (tests/e2e/conftest.py).
 ENFORCED_GROUP = "mfa-enforced"
-_SECRET = re.compile(r'<code class="secret" id="totp-secret">([A-Z2-7 ]+)</code>')
+_SECRET = re.compile(r'<code class="secret" id="totp-secret"[^>]*>([A-Z2-7 ]+)</code>')
 _CODES = re.compile(r'<ol class="codes" id="recovery-codes">(.*?)</ol>', re.S)
-_ITEM = re.compile(r"<li>([^<]+)</li>")
+_ITEM = re.compile(r"<li[^>]*>([^<]+)</li>")
 
 
 @dataclass

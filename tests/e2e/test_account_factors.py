@@ -4,6 +4,8 @@ POSTs refused, and what a visitor without a session gets."""
 
 from __future__ import annotations
 
+import html
+import re
 from typing import TYPE_CHECKING
 
 import pytest
@@ -100,9 +102,20 @@ def test_reset_needs_a_current_code_and_the_old_app_works_until_the_new_one_is_c
     user = enrolled_user(stack, "reset")
     session = _signed_in(stack, user.name, user.password, user.app)
 
-    refused = _post(stack, session, TOTP_PATH, action="reset", current_code=user.app.wrong_code())
+    # A browser's first POST only asks: what a reset does, and a current code to go on.
+    asked = _post(stack, session, TOTP_PATH, action="reset")
+    assert asked.status_code == 200
+    assert "<h1>Reset your authenticator app?</h1>" in asked.text
+    assert "totp-secret" not in asked.text
+    refused = _post(
+        stack, session, TOTP_PATH, action="reset", confirm="yes", current_code=user.app.wrong_code()
+    )
     assert refused.status_code == 403
-    started = _post(stack, session, TOTP_PATH, action="reset", current_code=user.app.code())
+    assert "<h1>Reset your authenticator app?</h1>" in refused.text
+    assert 'role="alert">That code is not right' in refused.text
+    started = _post(
+        stack, session, TOTP_PATH, action="reset", confirm="yes", current_code=user.app.code()
+    )
     assert started.status_code == 200
     # Steps are spent per user, whichever secret made the code.
     new_app = Authenticator(page_secret(started.text), used=user.app.used)
@@ -126,7 +139,7 @@ def test_reset_of_an_app_not_set_up_is_a_conflict(stack: Stack) -> None:
     name, password = new_user(stack, "reset-none")
     session = stack.login(name, password)
 
-    answer = _post(stack, session, TOTP_PATH, action="reset", current_code="123456")
+    answer = _post(stack, session, TOTP_PATH, action="reset", confirm="yes", current_code="123456")
 
     assert answer.status_code == 409
 
@@ -238,3 +251,51 @@ def test_every_second_factor_post_refuses_cross_site_requests(stack: Stack, path
         f"{user.name}: totp enrolled; recovery codes left: 10"
         in stack.cli("users", "mfa", user.name).stdout
     )
+
+
+def test_turning_on_totp_names_the_password_only_sessions_and_its_button_ends_them(
+    stack: Stack,
+) -> None:
+    # Issue 25, point 7: a second factor guards the sign-ins to come, not the sessions
+    # that began with the password alone; the page that shows the recovery codes says so,
+    # names each of them and offers to end them there.
+    name, password = new_user(stack, "enrol-others")
+    here = stack.login(name, password)
+    elsewhere = stack.login(name, password)
+    shown = here.get(stack.url(TOTP_PATH), headers=PAGE_HEADERS, timeout=TIMEOUT)
+    app = Authenticator(page_secret(shown.text))
+
+    confirmed = _post(stack, here, TOTP_PATH, action="confirm", code=app.code())
+
+    assert confirmed.status_code == 200
+    assert len(page_recovery_codes(confirmed.text)) == 10
+    assert '<h2 id="others-heading">Your other sessions</h2>' in confirmed.text
+    assert "signed in with a password alone and stays signed in" in confirmed.text
+    named = re.search(r'<ul class="brief">\n(.*?)\n</ul>', confirmed.text, re.S)
+    assert named is not None and named.group(1).count("<li>") == 1  # `elsewhere`
+    offer = re.search(
+        r'<form method="post" action="([^"]+)">\n<input type="hidden" name="action" '
+        r'value="end_others">\n<input type="hidden" name="confirm" value="yes">',
+        confirmed.text,
+    )
+    assert offer is not None, confirmed.text
+    assert elsewhere.get(stack.url("/"), allow_redirects=False, timeout=TIMEOUT).status_code == 200
+
+    ended = _post(stack, here, html.unescape(offer.group(1)), action="end_others", confirm="yes")
+
+    assert ended.status_code == 303
+    assert elsewhere.get(stack.url("/"), allow_redirects=False, timeout=TIMEOUT).status_code == 302
+    assert here.get(stack.url("/"), allow_redirects=False, timeout=TIMEOUT).status_code == 200
+
+
+def test_turning_on_totp_with_no_other_session_offers_nothing(stack: Stack) -> None:
+    name, password = new_user(stack, "enrol-alone")
+    here = stack.login(name, password)
+    shown = here.get(stack.url(TOTP_PATH), headers=PAGE_HEADERS, timeout=TIMEOUT)
+    app = Authenticator(page_secret(shown.text))
+
+    confirmed = _post(stack, here, TOTP_PATH, action="confirm", code=app.code())
+
+    assert len(page_recovery_codes(confirmed.text)) == 10
+    assert "others-heading" not in confirmed.text
+    assert 'value="end_others"' not in confirmed.text

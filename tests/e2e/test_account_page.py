@@ -103,10 +103,12 @@ def test_the_page_lists_each_session_with_its_device_and_marks_this_one(stack: S
     assert page.headers["Cache-Control"] == "no-store"
     assert "<script" not in page.text
     assert 'aria-live="assertive"' in page.text
-    assert "Chrome on Linux" in page.text and "Firefox on Windows" in page.text
+    chrome = '<span translate="no">Chrome 131</span> on <span translate="no">Linux</span>'
+    firefox = '<span translate="no">Firefox 133</span> on <span translate="no">Windows</span>'
+    assert chrome in page.text and firefox in page.text
     assert "<b>x</b>" not in page.text  # nothing of the raw header is stored or shown
-    assert '<li class="this-device"><strong>Chrome on Linux</strong>' in page.text
-    assert 'href="/api/whoami" id="back-to-app"' in page.text
+    assert f'<li class="session this-device">\n<div class="session-head"><h3>{chrome}' in page.text
+    assert '<a class="back-link" href="/api/whoami">Back to the app</a>' in page.text
     assert 'action="/auth/logout"' in page.text
     assert f'name="session" value="{_session_id(stack, desktop)}"' in page.text
     assert f'value="{_session_id(stack, laptop)}"' not in page.text  # no "End" for this one
@@ -115,11 +117,14 @@ def test_the_page_lists_each_session_with_its_device_and_marks_this_one(stack: S
     shown = {s["session"]: s for s in media["sessions"]}
     assert set(shown) == {_session_id(stack, laptop), _session_id(stack, desktop)}
     this = shown[_session_id(stack, laptop)]
-    assert this["current"] is True and this["device"] == "Chrome on Linux"
+    assert this["current"] is True and this["device"] == "Chrome 131 on Linux"
+    assert (this["browser"], this["browser_version"], this["system"]) == ("Chrome", "131", "Linux")
     assert this["address"] == "127.0.0.1"
+    assert this["network"] == "loopback"
+    assert this["methods"] == ["pwd"]
     assert this["started"] <= this["last_used"]
     assert shown[_session_id(stack, desktop)]["current"] is False
-    assert shown[_session_id(stack, desktop)]["device"] == "Firefox on Windows"
+    assert shown[_session_id(stack, desktop)]["device"] == "Firefox 133 on Windows"
     assert media["user"] == name
 
 
@@ -151,7 +156,8 @@ def test_a_two_step_sign_in_records_its_device_and_the_factors_show_totp_on(
     page = session.get(stack.url(ACCOUNT), headers=PAGE_HEADERS, timeout=TIMEOUT)
 
     this = [s for s in media["sessions"] if s["current"]]
-    assert [s["device"] for s in this] == ["Firefox on Windows"]
+    assert [s["device"] for s in this] == ["Firefox 133 on Windows"]
+    assert [s["methods"] for s in this] == [["pwd", "otp"]]
     assert media["factors"] == [
         {"key": "totp", "title": "Authenticator app", "state": "On.", "url": TOTP_PATH},
         {
@@ -187,20 +193,56 @@ def test_ending_the_other_session_denies_it_at_once_on_every_worker(stack: Stack
     every_worker_admits(stack, _access_only(stack, mine))
 
 
-def test_the_html_form_ends_a_session_and_comes_back_with_a_notice(stack: Stack) -> None:
+def test_the_html_form_asks_first_then_ends_a_session_and_comes_back_with_a_notice(
+    stack: Stack,
+) -> None:
     name, password = new_user(stack, "acct-form")
     mine = _browser(stack, name, password, CHROME_LINUX)
     other = _browser(stack, name, password, FIREFOX_WINDOWS)
+    fields = {"action": "end_session", "session": _session_id(stack, other)}
 
-    answer = _post(
-        stack, mine, {"action": "end_session", "session": _session_id(stack, other)}, as_json=False
-    )
+    asked = _post(stack, mine, fields, as_json=False)
+
+    # The first POST ends nothing: it answers with the confirmation, which names the
+    # session and what ending it does, and whose own form posts again with confirm=yes.
+    assert asked.status_code == 200
+    assert "<h1>End this session?</h1>" in asked.text
+    assert '<span translate="no">Firefox 133</span>' in asked.text
+    assert '<input type="hidden" name="confirm" value="yes">' in asked.text
+    assert "<script" not in asked.text
+    assert asked.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert set_cookie_headers(asked) == []
+    assert len(_account(stack, mine)["sessions"]) == 2
+    every_worker_admits(stack, _access_only(stack, other))
+
+    answer = _post(stack, mine, {**fields, "confirm": "yes"}, as_json=False)
     page = mine.get(stack.url(answer.headers["Location"]), headers=PAGE_HEADERS)
 
     assert answer.status_code == 303
     assert answer.headers["Location"] == "/auth/account?done=ended"
     assert '<p class="notice" role="status">The session has ended.</p>' in page.text
-    assert "Firefox on Windows" not in page.text
+    assert "Firefox 133" not in page.text
+
+
+def test_the_html_form_asks_first_before_ending_every_other_session(stack: Stack) -> None:
+    name, password = new_user(stack, "acct-form-all")
+    mine = _browser(stack, name, password, CHROME_LINUX)
+    others = [_browser(stack, name, password, FIREFOX_WINDOWS) for _ in range(2)]
+
+    asked = _post(stack, mine, {"action": "end_others"}, as_json=False)
+
+    assert asked.status_code == 200
+    assert "<h1>End all other sessions?</h1>" in asked.text
+    assert "These 2 sessions are signed out at once; this device stays signed in." in asked.text
+    assert len(_account(stack, mine)["sessions"]) == 3
+
+    answer = _post(stack, mine, {"action": "end_others", "confirm": "yes"}, as_json=False)
+
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == "/auth/account?done=ended_others"
+    assert [s["session"] for s in _account(stack, mine)["sessions"]] == [_session_id(stack, mine)]
+    for other in others:
+        assert other.get(stack.url(ACCOUNT), headers=JSON, timeout=TIMEOUT).status_code == 401
 
 
 def test_end_all_others_keeps_only_this_session(stack: Stack) -> None:

@@ -1,5 +1,6 @@
 """A real Chromium, 320 px wide: enrol TOTP on the account page, then sign in with the
-password and a code; a replayed code refused; a recovery code once. A failure leaves a
+password and a code; a replayed code refused; a wrong recovery code answered where it was
+typed; a right one once. A failure leaves a
 screenshot of the page under the test's temp dir."""
 
 from __future__ import annotations
@@ -70,7 +71,23 @@ def test_browser_enrols_totp_and_signs_in_with_a_code_and_a_recovery_code(
         assert "already used" in alert.inner_text()
         assert page.url == stack.url(FACTOR_PATH)
 
+        # A wrong recovery code comes back where it was typed: the fold open, the message
+        # above the recovery field (not the app's), the cursor in it.
         page.get_by_text("Use a recovery code").click()
+        page.get_by_label("Recovery code").fill("not-a-right-code")
+        page.get_by_role("button", name="Use recovery code").click()
+        alert = page.locator("details").get_by_role("alert")
+        alert.wait_for()
+        assert "not right" in alert.inner_text()
+        assert page.locator("details").get_attribute("open") is not None
+        assert page.locator("#form-error").inner_text() == ""
+        assert page.evaluate("document.activeElement.id") == "recovery_code"
+        field_top = page.locator("#recovery_code").bounding_box()
+        alert_box = alert.bounding_box()
+        assert field_top is not None and alert_box is not None
+        assert alert_box["y"] < field_top["y"]
+        assert fits_narrow(page)
+
         page.get_by_label("Recovery code").fill(recovery_codes[0])
         page.get_by_role("button", name="Use recovery code").click()
         page.get_by_role("heading", name="Signed in with a recovery code").wait_for()

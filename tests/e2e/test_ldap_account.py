@@ -97,7 +97,7 @@ def test_where_a_directory_takes_no_changes_the_page_says_where_to_change_it(
     page = session.get(stack.url(ACCOUNT), headers=PAGE_HEADERS, timeout=TIMEOUT)
     refused = change_password(stack, session, password, "anything-long-enough")
 
-    assert f'<a href="{url}" id="password-elsewhere">' in page.text
+    assert f'<a href="{url}" id="password-elsewhere" translate="no">' in page.text
     assert 'name="new_password"' not in page.text
     assert refused.status_code == 400
     assert "does not take password changes here" in refused.json()["error"]

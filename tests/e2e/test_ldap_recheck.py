@@ -105,7 +105,7 @@ def test_local_groups_of_a_directory_user_are_kept_apart_and_survive_the_recheck
     ldap_stack: Stack, directory: DemoDirectory
 ) -> None:
     session = ldap_stack.login("carol", directory.passwords["carol"])
-    ldap_stack.cli("users", "groups", "carol", "--add", "auditors")
+    assert ldap_stack.cli("users", "groups", "carol", "--add", "auditors").returncode == 0
 
     shown = api(ldap_stack, session).json()["groups"]
 
@@ -167,14 +167,6 @@ def test_a_directory_outage_keeps_live_sessions_and_fails_new_sign_ins_closed(
             == 200
         ),
         "bob signing in again once the directory is back",
-        DEADLINE_SECONDS,
-    )
-    # The refreshes during the outage gave tokens that live one interval, not a whole
-    # access-token lifetime (300 s): alice, locked once the directory is back, is out soon.
-    own_directory.lock("alice")
-    wait_until(
-        lambda: api(stack, session).status_code == 401,
-        "alice's session refused after her lock, following the outage",
         DEADLINE_SECONDS,
     )
 

@@ -57,5 +57,5 @@ def test_the_app_name_heads_every_page_escaped(fresh_stack: StackFactory) -> Non
     page = requests.get(stack.url("/auth/login"), timeout=TIMEOUT)
 
     assert "<title>Sign in · Acme &lt;Intranet&gt;</title>" in page.text
-    assert '<header class="brand">Acme &lt;Intranet&gt;</header>' in page.text
+    assert '<header class="brand" translate="no">Acme &lt;Intranet&gt;</header>' in page.text
     assert "Acme <Intranet>" not in page.text

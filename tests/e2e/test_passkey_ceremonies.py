@@ -155,9 +155,21 @@ def test_a_passkey_is_removed_with_a_same_site_post_only(stack: Stack) -> None:
         timeout=TIMEOUT,
     )
     assert unknown.status_code == 404
-    removed = session.post(
+    # A browser's first POST asks: which passkey, and that it is the last second factor.
+    asked = session.post(
         stack.url(PASSKEYS_PATH),
         data=form,
+        headers=PAGE_HEADERS,
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+    assert asked.status_code == 200
+    assert "<h1>Remove this passkey?</h1>" in asked.text
+    assert "It is your only second factor" in asked.text
+    assert len(_listed(stack, session)) == 1
+    removed = session.post(
+        stack.url(PASSKEYS_PATH),
+        data={**form, "confirm": "yes"},
         headers=PAGE_HEADERS,
         allow_redirects=False,
         timeout=TIMEOUT,

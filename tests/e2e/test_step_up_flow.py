@@ -16,7 +16,7 @@ import jwt
 import pytest
 import requests
 from e2e_helpers import PAGE_HEADERS, TIMEOUT, new_user, set_cookie_headers, set_cookies
-from factor_helpers import Authenticator, enrol
+from factor_helpers import Authenticator, enrol, page_secret
 from session_helpers import store_session
 
 from verifier.factors.methods import PASSWORD, TOTP
@@ -214,13 +214,13 @@ def test_a_user_without_a_factor_is_sent_to_enrol_and_the_enrolment_steps_up(
 
     shown = _get(browser, stack, enrol_url, **PAGE_HEADERS)
     assert f'action="{enrol_url}"' in shown.text
-    secret = shown.text.split('id="totp-secret">', 1)[1].split("<", 1)[0].replace(" ", "")
+    secret = page_secret(shown.text)
     confirmed = _post(
         browser, stack, enrol_url, {"action": "confirm", "code": Authenticator(secret).code()}
     )
 
     assert confirmed.status_code == 200
-    assert f'<a href="{MFA_PATH}">Continue</a>' in confirmed.text
+    assert f'<a class="button-link continue" href="{MFA_PATH}">Continue</a>' in confirmed.text
     access = set_cookies(confirmed)[stack.access_cookie]
     assert (_claims(access)["amr"], _claims(access)["sid"]) == ([PASSWORD, TOTP], session_id)
     assert _get(browser, stack, MFA_PATH, **PAGE_HEADERS).status_code == 200

@@ -187,7 +187,13 @@ def test_forbidden_page_offers_switching_account_and_signing_out_as_posts() -> N
         "/auth/logout",
     ]
     assert page.one("p", role="alert") is not None
-    assert page.all("a") == []  # no link signs anyone out
+    # No link signs anyone out: the one link is the way back to the app.
+    assert page.all("a") == [{"class": "back-link", "href": "/"}]
+
+
+def test_forbidden_page_for_the_apps_home_leads_back_to_the_account_instead() -> None:
+    page = Page(forbidden_page("alice", "/", "/auth/logout"))
+    assert page.all("a") == [{"class": "back-link", "href": "/auth/account"}]
 
 
 def test_a_page_names_the_app_of_its_request_and_links_the_one_stylesheet() -> None:
@@ -198,7 +204,7 @@ def test_a_page_names_the_app_of_its_request_and_links_the_one_stylesheet() -> N
     # Each asyncio task has its own context: the name set for one request stays there.
     page = asyncio.run(render())
     assert "<title>Sign in · Ops &amp; Co</title>" in page
-    assert '<header class="brand">Ops &amp; Co</header>' in page
+    assert '<header class="brand" translate="no">Ops &amp; Co</header>' in page
     assert f'<link rel="stylesheet" href="{STYLESHEET_PATH}">' in page
     assert "<style" not in page
     assert "Ops &amp; Co" not in login_page("/auth/login", "/")  # outside it: the default

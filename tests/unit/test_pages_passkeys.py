@@ -12,13 +12,15 @@ from verifier.pages.common import (
     PAGE_SECURITY_HEADERS,
     SCRIPT_PAGE_SECURITY_HEADERS,
     SCRIPT_PATH,
+    WayBack,
     login_page,
 )
 from verifier.pages.factors import second_factor_page
-from verifier.pages.passkeys import passkeys_page
+from verifier.pages.passkeys import passkey_removal_page, passkeys_page
 
 HOSTILE = '"><script>alert(1)</script>'
 SCRIPT_TAG = f'<script src="{SCRIPT_PATH}" defer>'
+BACK = WayBack("/auth/account", "Your account")
 
 
 def _scripts(html: str) -> list[str]:
@@ -46,12 +48,42 @@ def test_the_second_step_offers_a_passkey_and_leaves_out_the_code_for_passkeys_o
 
 def test_the_passkeys_page_escapes_names_and_offers_a_remove_form_each() -> None:
     passkey = Passkey(b"\x01" * 16, b"key", 3, ("internal",), HOSTILE, time.time(), None)
-    page = passkeys_page("/auth/account/passkeys", "/o", "/r", [passkey])
+    page = passkeys_page("/auth/account/passkeys", "/o", "/r", [passkey], back=BACK)
     assert HOSTILE not in page
     assert _scripts(page) == [SCRIPT_TAG]
     assert f'name="passkey" value="{passkey.credential_hash}"' in page
-    assert "last used\nnever" in page
-    assert "You have no passkeys yet." in passkeys_page("/a", "/o", "/r", [])
+    assert "last used never" in page
+    assert "You have no passkeys yet." in passkeys_page("/a", "/o", "/r", [], back=BACK)
+
+
+def test_each_passkey_keeps_its_remove_button_in_its_row_and_adding_has_no_divider() -> None:
+    passkey = Passkey(b"\x01" * 16, b"key", 3, ("internal",), "Laptop", 0.0, 60.0)
+    page = passkeys_page("/p", "/o", "/r", [passkey], back=BACK)
+
+    # The entry is a row: its text and its form side by side (verifier.css, ul.items).
+    assert '<ul id="passkeys" class="items">' in page
+    assert '<span class="item-text"><strong><span translate="no">Laptop</span></strong>' in page
+    assert '<form class="item-action" method="post" action="/p">' in page
+    # The add block is not a `.passkey` block (whose top border sets the sign-in page's
+    # passkey button apart): nothing between "Add a passkey" and its name field.
+    assert 'class="passkey-create"' in page
+    assert 'class="passkey"' not in page
+    assert '<a class="back-link" href="/auth/account">Your account</a>' in page
+
+
+def test_removing_a_passkey_is_confirmed_and_warns_when_it_is_the_last_factor() -> None:
+    passkey = Passkey(b"\x01" * 16, b"key", 3, ("internal",), HOSTILE, 0.0, None)
+    last = passkey_removal_page("/p", passkey, last_factor=True, back=BACK)
+    not_last = passkey_removal_page("/p", passkey, last_factor=False, back=BACK)
+
+    assert "<h1>Remove this passkey?</h1>" in last
+    assert HOSTILE not in last
+    assert "your password alone signs you in" in last
+    assert "your password alone signs you in" not in not_last
+    assert '<input type="hidden" name="confirm" value="yes">' in last
+    assert f'name="passkey" value="{passkey.credential_hash}"' in last
+    assert '<a class="button-link" href="/auth/account">Cancel</a>' in last
+    assert _scripts(last) == []
 
 
 def test_script_pages_keep_every_other_directive_and_the_anti_framing_headers() -> None:

@@ -35,6 +35,15 @@ def test_every_value_on_the_step_up_pages_is_escaped() -> None:
         assert "&lt;script&gt;" in html
 
 
+def test_both_step_up_pages_lead_back_to_the_app_and_the_form_can_be_cancelled() -> None:
+    form = step_up_page("/a", "/admin/", "alice", "Why.", password=False, code=True)
+    enrol = no_second_factor_page("alice", "/auth/account/totp?next=/admin/")
+
+    for html in (form, enrol):
+        assert '<a class="back-link" href="/">Back to the app</a>' in html
+    assert '<a class="button-link" href="/">Cancel</a>' in form
+
+
 def test_an_error_is_announced_and_tied_to_the_form() -> None:
     html = step_up_page("/a", "/", "alice", "Why.", password=False, code=True, error="Wrong.")
 

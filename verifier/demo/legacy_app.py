@@ -71,8 +71,25 @@ def _identity(req: falcon.Request) -> dict[str, str | None]:
     }
 
 
+# How the assertion's `amr` values read on the home page.
+_METHODS = {
+    "pwd": "password",
+    "otp": "authenticator app",
+    "rcv": "recovery code",
+    "hwk": "passkey",
+}
+
+
 class HomePage:
-    """The protected page: who is logged in, and the logout buttons."""
+    """The protected page: who is logged in, how, and the logout buttons.
+
+    It says nothing about which second factors the user has: the app does not know (the
+    account page does, and the link goes there). With assertions on, it shows how this
+    session signed in, from the signed `amr`.
+    """
+
+    def __init__(self, verifier: AssertionVerifier | None = None) -> None:
+        self._verifier = verifier
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Show the identity nginx passed on."""
@@ -85,7 +102,7 @@ class HomePage:
             who = f"""<p>You are signed in as <strong id="user">{escape(user)}</strong>.</p>
 <dl>
 <dt>Session</dt><dd><code id="session">{escape(session or "")}</code></dd>
-<dt>Served at</dt><dd>{datetime.now(UTC).strftime("%H:%M:%S")} UTC</dd>
+{self._methods(req)}<dt>Served at</dt><dd>{datetime.now(UTC).strftime("%H:%M:%S")} UTC</dd>
 </dl>"""
         body = f"""<h1>Legacy app</h1>
 {who}
@@ -101,12 +118,25 @@ that nginx sets after asking the verifier.</p>
 <li><a href="/public/">/public/</a>: a page that needs no login</li>
 <li><a href="/admin/">/admin/</a>: the admin area, for the group <code>admins</code> only,
 with a second factor</li>
-<li><a href="/auth/account/totp">Set up an authenticator app</a>: two-step sign-in (also
-reachable from your account)</li>
+<li><a href="/auth/account#factors-heading">Two-step sign-in</a>: set up or change your
+authenticator app and passkeys, on your account page</li>
 </ul>"""
         resp.content_type = falcon.MEDIA_HTML
         resp.cache_control = [_NO_STORE]
         resp.text = _page("Legacy app", body)
+
+    def _methods(self, req: falcon.Request) -> str:
+        """How this session signed in, from the verified assertion; nothing without one."""
+        if self._verifier is None:
+            return ""
+        try:
+            claims = self._verifier.verify(req, DEFAULT_AUDIENCE)
+        except AssertionRefused:
+            return ""
+        named = [_METHODS[m] for m in claims.get("amr") or [] if m in _METHODS]
+        if not named:
+            return ""
+        return f'<dt>Signed in with</dt><dd id="methods">{escape(", ".join(named))}</dd>\n'
 
 
 class AssertionVerifier:
@@ -270,8 +300,8 @@ def create_app() -> falcon.App[falcon.Request, falcon.Response]:
     """Build the demo legacy app."""
     app = falcon.App()
     app.set_error_serializer(_serialize_error)
-    app.add_route("/", HomePage())
     verifier = _assertion_verifier(os.environ)
+    app.add_route("/", HomePage(verifier))
     app.add_route("/api/whoami", WhoAmI(verifier))
     app.add_route("/api/headers", HeaderEcho())
     app.add_route("/public/", PublicPage())

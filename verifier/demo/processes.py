@@ -173,8 +173,15 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
-    """Return whether a server could bind 127.0.0.1:port now."""
+    """Return whether a server could bind 127.0.0.1:port now.
+
+    The probe binds as a server does (nginx sets SO_REUSEADDR on its listening sockets):
+    connections of a stopped server still in TIME-WAIT on the port, which would refuse a
+    plain bind for up to a minute after Ctrl-C, do not stop a new one from listening. A
+    socket that listens there still does.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((LOOPBACK, port))
         except OSError:

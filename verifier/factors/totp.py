@@ -12,6 +12,7 @@ import hmac
 import pyotp
 import segno
 
+from verifier.i18n import _
 from verifier.store import RedisClient
 from verifier.store.keyspace import KeySpace
 from verifier.store.outages import guard_for
@@ -44,7 +45,8 @@ def provisioning_uri(secret: str, account: str, issuer: str) -> str:
 def qr_code_svg(uri: str) -> str:
     """The URI as an inline SVG QR code, drawn on the server: no script, no external file."""
     code = segno.make(uri, error="m")
-    svg: str = code.svg_inline(scale=4, title="Scan with your authenticator app")
+    # Its title is its accessible name (and a tooltip): in the reader's language.
+    svg: str = code.svg_inline(scale=4, title=_("Scan with your authenticator app"))
     return svg
 
 

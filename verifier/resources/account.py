@@ -4,16 +4,22 @@ GET shows the page (or JSON); POST `action` is one of `end_session` (field `sess
 `end_others` or `change_password` (`current_password`, `new_password`, `new_password_again`).
 Every session listed and ended is one of the caller's own: ids are looked up under the
 caller's user only, so another user's id is simply not found.
+
+Ending sessions from a browser goes through a confirmation, without script: a form POST
+without `confirm=yes` answers with a page that says which sessions end and what that does,
+whose own form posts again with `confirm=yes`. JSON clients confirm in their own way: their
+POST acts at once, as before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import falcon
 import falcon.asgi
 
+from verifier.i18n import N_, _, ngettext
 from verifier.pages.account import (
     ACCOUNT_PATH,
     LOCAL_PASSWORD,
@@ -21,6 +27,8 @@ from verifier.pages.account import (
     PasswordSection,
     account_page,
     account_url,
+    end_others_page,
+    end_session_page,
 )
 
 __all__ = ["ACCOUNT_PATH", "Account", "FactorSections", "TotpSections"]
@@ -41,6 +49,8 @@ from verifier.resources.login import (
     throttled_answer,
 )
 from verifier.resources.page_answers import send_json, send_page
+from verifier.sessions.devices import Device
+from verifier.sessions.networks import NetworkNames
 from verifier.sessions.store import SessionDetails, SessionStore, is_session_id
 from verifier.users.passwords import MAX_PASSWORD_LENGTH
 from verifier.users.sources.interface import PasswordChangeRefused, SourceUnavailable, UserGone
@@ -50,24 +60,39 @@ from verifier.users.throttle import LoginThrottle
 from verifier.web.csrf import check_request_origin
 from verifier.web.redirects import safe_next
 
-NOT_A_SESSION = "That is not a session."
-NO_SUCH_SESSION = "No such session: it may have ended already."
-THIS_SESSION = "That is the session you are using: sign out instead."
-UNKNOWN_ACTION = "Unknown action."
-PASSWORDS_MISSING = "Enter your current password and the new one twice."
-PASSWORDS_DIFFER = "The two new passwords differ."
-PASSWORD_TOO_LONG = "The password is too long."  # noqa: S105 (a message)
-BAD_CHARACTER = "The password contains a forbidden character."
-WRONG_PASSWORD = "Your current password is not right."  # noqa: S105 (a message)
+NOT_A_SESSION = N_("That is not a session.")
+NO_SUCH_SESSION = N_("No such session: it may have ended already.")
+THIS_SESSION = N_("That is the session you are using: sign out instead.")
+UNKNOWN_ACTION = N_("Unknown action.")
+PASSWORDS_MISSING = N_("Enter your current password and the new one twice.")
+PASSWORDS_DIFFER = N_("The two new passwords differ.")
+PASSWORD_TOO_SHORT = N_("Passwords need at least 8 characters.")
+PASSWORD_TOO_LONG = N_("The password is too long.")
+BAD_CHARACTER = N_("The password contains a forbidden character.")
+WRONG_PASSWORD = N_("Your current password is not right.")
+UNUSABLE_PASSWORD = N_("That password cannot be used.")
+# Why a source refused a new password (PasswordChangeRefused.why); {where} is its name.
+CHANGE_REFUSED = {
+    "policy": N_(
+        "{where} refused the new password (its password policy: length, history or complexity)."
+    ),
+    "not_here": N_("{where} does not take password changes here."),
+    "elsewhere": N_("You sign in through {where}: your password is not kept here."),
+}
+# The users store's own rule (verifier.users.store): checked here first, to say it in words
+# of the page.
+MIN_PASSWORD_LENGTH = 8
 # What a redirect after a successful POST tells the page to say (?done=...).
 NOTICES = {
-    "ended": "The session has ended.",
-    "ended_others": "Every other session has ended.",
-    "password": "Your password has changed. Every other session has ended.",
+    "ended": N_("The session has ended."),
+    "ended_others": N_("Every other session has ended."),
+    "password": N_("Your password has changed. Every other session has ended."),
 }
+# The field a form's second POST carries (the confirmation page's own form).
+CONFIRMED = "yes"
 
 
-USER_GONE = "Your directory no longer has an active account for you."
+USER_GONE = N_("Your directory no longer has an active account for you.")
 
 
 class PasswordChanges(Protocol):
@@ -97,19 +122,25 @@ class TotpSections:
     async def sections(self, user: str) -> list[FactorSection]:
         """On or off with the way to set up or reset; recovery codes left, to renew."""
         status = await self._factors.status(user)
+        title = _("Authenticator app")
         if status.totp:
-            found = [FactorSection("totp", "Authenticator app", "On.", "Reset or move", TOTP_PATH)]
+            found = [
+                FactorSection(
+                    "totp", title, _("On."), _("Reset or move"), TOTP_PATH, second_factor=True
+                )
+            ]
         else:
-            found = [FactorSection("totp", "Authenticator app", "Off.", "Set up", TOTP_PATH)]
+            found = [FactorSection("totp", title, _("Off."), _("Set up"), TOTP_PATH)]
         # Recovery codes come with the first factor, whichever it is (TOTP or a passkey).
         if status.any:
             left = status.recovery_codes_left
             found.append(
                 FactorSection(
                     "recovery_codes",
-                    "Recovery codes",
-                    f"{left} left.",
-                    "Make a new set",
+                    _("Recovery codes"),
+                    # TRANSLATORS: recovery codes left, "Recovery codes: 7 left."
+                    ngettext("{count} left.", "{count} left.", left).format(count=left),
+                    _("Make a new set"),
                     RECOVERY_PATH,
                 )
             )
@@ -126,8 +157,22 @@ class PasskeySections:
     async def sections(self, user: str) -> list[FactorSection]:
         """How many passkeys the user has, with the page that adds and removes them."""
         count = (await self._factors.status(user)).passkeys
-        state = f"{count} registered." if count else "None yet."
-        return [FactorSection("passkeys", "Passkeys", state, "Manage passkeys", self._manage_path)]
+        if count:
+            # TRANSLATORS: passkeys registered, "Passkeys: 2 registered."
+            state = ngettext("{count} registered.", "{count} registered.", count)
+            state = state.format(count=count)
+        else:
+            state = _("None yet.")
+        return [
+            FactorSection(
+                "passkeys",
+                _("Passkeys"),
+                state,
+                _("Manage passkeys"),
+                self._manage_path,
+                second_factor=count > 0,
+            )
+        ]
 
 
 class Account:
@@ -141,8 +186,13 @@ class Account:
         passwords: PasswordChanges,
         throttle: LoginThrottle,
         factor_sections: Sequence[FactorSections],
+        clock: Callable[[], float],
+        networks: NetworkNames | None = None,
     ) -> None:
         self._gate = gate
+        self._clock = clock
+        # The networks the operator named (VERIFIER_NETWORK_NAMES), for the session list.
+        self._networks = networks or NetworkNames()
         self._account = account
         self._sessions = sessions
         self._passwords = passwords
@@ -166,10 +216,11 @@ class Account:
             return
         fields = await read_fields(req)
         action = fields.get("action", "")
+        confirmed = fields.get("confirm") == CONFIRMED or wants_json(req)
         if action == "end_session":
-            await self._end_session(req, resp, session, fields.get("session", ""))
+            await self._end_session(req, resp, session, fields.get("session", ""), confirmed)
         elif action == "end_others":
-            await self._end_others(req, resp, session)
+            await self._end_others(req, resp, session, confirmed)
         elif action == "change_password":
             await self._change_password(req, resp, session, fields)
         else:
@@ -181,6 +232,7 @@ class Account:
         resp: falcon.asgi.Response,
         session: SessionRef,
         target: str,
+        confirmed: bool,
     ) -> None:
         if not is_session_id(target):
             await self._fail(req, resp, session, falcon.HTTP_400, NOT_A_SESSION)
@@ -188,8 +240,18 @@ class Account:
         if target == session.session_id:
             await self._fail(req, resp, session, falcon.HTTP_400, THIS_SESSION)
             return
-        own = {s.session_id for s in await self._sessions.session_details(session.user)}
+        own = {s.session_id: s for s in await self._sessions.session_details(session.user)}
         # Only the caller's own index is read: another user's session id is not in it.
+        if target in own and not confirmed:
+            page = end_session_page(
+                own[target],
+                account_url(_next_path(req)),
+                _next_path(req),
+                now=self._clock(),
+                networks=self._networks,
+            )
+            send_page(resp, falcon.HTTP_200, page)
+            return
         if target not in own or not await self._sessions.revoke(session.user, target):
             await self._fail(req, resp, session, falcon.HTTP_404, NO_SUCH_SESSION)
             return
@@ -197,8 +259,25 @@ class Account:
         self._done(req, resp, "ended", {"sessions_ended": 1})
 
     async def _end_others(
-        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, session: SessionRef
+        self,
+        req: falcon.asgi.Request,
+        resp: falcon.asgi.Response,
+        session: SessionRef,
+        confirmed: bool,
     ) -> None:
+        if not confirmed:
+            listed = await self._sessions.session_details(session.user)
+            others = [s for s in listed if s.session_id != session.session_id]
+            if others:
+                page = end_others_page(
+                    others,
+                    account_url(_next_path(req)),
+                    _next_path(req),
+                    now=self._clock(),
+                    networks=self._networks,
+                )
+                send_page(resp, falcon.HTTP_200, page)
+                return
         ended = await self._sessions.revoke_others(session.user, session.session_id)
         self._revoked(session, RevocationCause.ADMIN, ended, "account.sessions_ended")
         self._done(req, resp, "ended_others", {"sessions_ended": len(ended)})
@@ -266,10 +345,15 @@ class Account:
             resp.retry_after = SOURCE_RETRY_AFTER_SECONDS
             await self._fail(req, resp, session, falcon.HTTP_503, SOURCE_UNAVAILABLE)
         except (BadUserInput, PasswordChangeRefused) as bad:
-            # The current password was right: the new one is what was refused.
+            # The current password was right: the new one is what was refused. The store's
+            # own rules are checked above in the page's words; any other it adds later is
+            # refused here, said plainly.
             await self._throttle.record_success(user, address)
             self._password_refused(user, address, "bad_input")
-            await self._fail(req, resp, session, falcon.HTTP_400, _sentence(str(bad)))
+            message = UNUSABLE_PASSWORD
+            if isinstance(bad, PasswordChangeRefused):
+                message = _(CHANGE_REFUSED.get(bad.why, UNUSABLE_PASSWORD)).format(where=bad.where)
+            await self._fail(req, resp, session, falcon.HTTP_400, message)
         except UserGone:
             self._password_refused(user, address, "upstream_gone")
             await self._fail(req, resp, session, falcon.HTTP_403, USER_GONE)
@@ -351,7 +435,9 @@ class Account:
         ]
         password = _password_section(await self._passwords.home(session.user))
         if wants_json(req):
-            send_json(resp, status, _account_media(session, listed, factors, password))
+            send_json(
+                resp, status, _account_media(session, listed, factors, self._networks, password)
+            )
             return
         html = account_page(
             session.user,
@@ -361,6 +447,8 @@ class Account:
             _next_path(req),
             error=error,
             notice=notice,
+            now=self._clock(),
+            networks=self._networks,
             password=password,
         )
         send_page(resp, status, html)
@@ -387,22 +475,13 @@ def _account_media(
     session: SessionRef,
     listed: list[SessionDetails],
     factors: list[FactorSection],
+    networks: NetworkNames,
     password: PasswordSection,
 ) -> dict[str, Any]:
     return {
         "user": session.user,
         "sessions": [
-            {
-                "session": s.session_id,
-                "device": s.device,
-                "address": s.address,
-                "started": int(s.started),
-                "last_used": int(s.last_used),
-                "current": s.session_id == session.session_id,
-                # Single sign-on: the app hosts this session has entered.
-                "hosts": list(s.hosts),
-            }
-            for s in listed
+            _session_media(s, s.session_id == session.session_id, networks) for s in listed
         ],
         "factors": [
             {"key": f.key, "title": f.title, "state": f.state, "url": f.link_url} for f in factors
@@ -416,6 +495,29 @@ def _account_media(
     }
 
 
+def _session_media(
+    details: SessionDetails, current: bool, networks: NetworkNames
+) -> dict[str, Any]:
+    """One session for a JSON client: the same facts as the page, as values, not words."""
+    device = Device.from_stored(details.device)
+    label = networks.label(details.address)
+    return {
+        "session": details.session_id,
+        "device": device.describe(),
+        "browser": device.browser or None,
+        "browser_version": device.version or None,
+        "system": device.system or None,
+        "address": details.address,
+        "network": None if label is None else (label.name or label.kind.value),
+        "methods": list(details.amr),
+        "started": int(details.started),
+        "last_used": int(details.last_used),
+        "current": current,
+        # Single sign-on: the app hosts this session has entered.
+        "hosts": list(details.hosts),
+    }
+
+
 def _password_problem(current: str, new: str, again: str) -> str | None:
     """A message for password input that can never be a change, else None."""
     if not current or not new or not again:
@@ -426,9 +528,6 @@ def _password_problem(current: str, new: str, again: str) -> str | None:
         return BAD_CHARACTER
     if new != again:
         return PASSWORDS_DIFFER
+    if len(new) < MIN_PASSWORD_LENGTH:
+        return PASSWORD_TOO_SHORT
     return None
-
-
-def _sentence(rule: str) -> str:
-    # BadUserInput says "passwords need at least 8 characters": the page shows a sentence.
-    return rule[:1].upper() + rule[1:] + "."

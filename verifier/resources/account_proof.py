@@ -11,12 +11,13 @@ import falcon.asgi
 from verifier.errors import LoginThrottled
 from verifier.factors.methods import RECOVERY_CODE
 from verifier.factors.user_factors import UserFactors
+from verifier.i18n import N_
 from verifier.observe.audit import AuditLog
 from verifier.resources.login import throttled_answer
 from verifier.resources.page_answers import code_problem, split_current_code
 from verifier.users.throttle import LoginThrottle
 
-WRONG_CURRENT_CODE = "That code is not right, or was already used."
+WRONG_CURRENT_CODE = N_("That code is not right, or was already used.")
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,9 @@ import falcon
 import falcon.asgi
 
 from verifier.factors.user_factors import UserFactors
+from verifier.i18n import N_
 from verifier.observe.audit import AuditLog
+from verifier.pages.account import ACCOUNT_PATH, back_to_account
 from verifier.pages.factors import no_factor_page, recovery_codes_page, regenerate_page
 from verifier.resources.account_proof import CurrentFactorCheck, ProofRefused
 from verifier.resources.account_session import AccountSession
@@ -16,8 +18,8 @@ from verifier.resources.login import client_address
 from verifier.resources.page_answers import send_json, send_page
 from verifier.web.csrf import check_request_origin
 
-NO_FACTOR = "Recovery codes come with an authenticator app: set one up first."
-RENEWED = "Your new recovery codes: the old ones no longer work."
+NO_FACTOR = N_("Recovery codes come with an authenticator app: set one up first.")
+RENEWED = N_("Your new recovery codes: the old ones no longer work.")
 
 
 class AccountRecoveryCodes:
@@ -47,7 +49,8 @@ class AccountRecoveryCodes:
         if wants_json(req):
             send_json(resp, falcon.HTTP_200, {"recovery_codes_left": status.recovery_codes_left})
             return
-        send_page(resp, falcon.HTTP_200, regenerate_page(RECOVERY_PATH, status.recovery_codes_left))
+        page = regenerate_page(RECOVERY_PATH, status.recovery_codes_left, back=back_to_account())
+        send_page(resp, falcon.HTTP_200, page)
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Check the current code, then replace every recovery code with a new set."""
@@ -77,13 +80,14 @@ class AccountRecoveryCodes:
         if wants_json(req):
             send_json(resp, falcon.HTTP_200, {"recovery_codes": codes})
             return
-        send_page(resp, falcon.HTTP_200, recovery_codes_page(codes, TOTP_PATH, RENEWED))
+        # On to the account page: a user with passkeys alone has no authenticator app page.
+        send_page(resp, falcon.HTTP_200, recovery_codes_page(codes, ACCOUNT_PATH, RENEWED))
 
     def _no_factor(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         if wants_json(req):
             send_json(resp, falcon.HTTP_409, {"error": NO_FACTOR, "totp_url": TOTP_PATH})
             return
-        send_page(resp, falcon.HTTP_409, no_factor_page(TOTP_PATH))
+        send_page(resp, falcon.HTTP_409, no_factor_page(TOTP_PATH, back=back_to_account()))
 
     def _fail(
         self,
@@ -96,4 +100,4 @@ class AccountRecoveryCodes:
         if wants_json(req):
             send_json(resp, status, {"error": error})
             return
-        send_page(resp, status, regenerate_page(RECOVERY_PATH, left, error))
+        send_page(resp, status, regenerate_page(RECOVERY_PATH, left, error, back=back_to_account()))

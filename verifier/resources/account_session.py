@@ -8,13 +8,14 @@ import falcon
 import falcon.asgi
 
 from verifier.gate import Gate, SessionRef
+from verifier.i18n import N_
 from verifier.resources.body import wants_json
 from verifier.resources.page_answers import send_json
-from verifier.sessions.store import SessionStore
+from verifier.sessions.store import SessionDetails, SessionStore
 from verifier.web.cookies import CookiePolicy, read_token_cookies
 from verifier.web.hosts import request_host
 
-NOT_SIGNED_IN = "Sign in to manage your account."
+NOT_SIGNED_IN = N_("Sign in to manage your account.")
 
 
 class AccountSession:
@@ -54,6 +55,10 @@ class AccountSession:
         if session is None:
             self.send_to_login(req, resp)
         return session
+
+    async def details(self, session: SessionRef) -> list[SessionDetails]:
+        """Every live session of the caller's user, as the account pages show them."""
+        return await self._sessions.session_details(session.user)
 
     async def strengthen(self, session: SessionRef, amr: tuple[str, ...]) -> str | None:
         """Add factors just proven on an account page to the session; the new access cookie."""

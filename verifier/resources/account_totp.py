@@ -2,8 +2,10 @@
 
 The seed of the account page: a signed-in user (a live session, read as logout reads it)
 sees a QR code and the secret, and the secret becomes active only with one correct code;
-then the ten recovery codes are shown, once. A user who has TOTP resets it by proving a
-current code (or a recovery code) first; the old secret works until the new one is confirmed.
+then the ten recovery codes are shown, once, with the user's other sessions that signed in
+with a password alone and a button that ends them. A user who has TOTP resets it through a
+confirmation page that says what happens and takes a current code (or a recovery code);
+the old secret works until the new one is confirmed.
 """
 
 from __future__ import annotations
@@ -19,29 +21,40 @@ from verifier.factors.methods import TOTP
 from verifier.factors.totp import provisioning_uri, qr_code_svg
 from verifier.factors.user_factors import UserFactors
 from verifier.gate import SessionRef
+from verifier.i18n import N_
 from verifier.observe.audit import AuditLog
+from verifier.pages.account import account_url, back_to_account
+from verifier.pages.common import WayBack
 from verifier.pages.factors import (
     enrolment_page,
     message_page,
     recovery_codes_page,
+    totp_reset_page,
     totp_status_page,
 )
+from verifier.pages.sessions import OtherSessions, password_only
 from verifier.resources.account_proof import CurrentFactorCheck, ProofRefused
 from verifier.resources.account_session import AccountSession
 from verifier.resources.body import read_fields, wants_json
 from verifier.resources.login import client_address, throttled_answer
 from verifier.resources.page_answers import code_problem, send_json, send_page
+from verifier.sessions.networks import NetworkNames
 from verifier.web.csrf import check_request_origin
 from verifier.web.redirects import DEFAULT_NEXT, safe_next
 
 TOTP_PATH = "/auth/account/totp"
 RECOVERY_PATH = "/auth/account/recovery-codes"
-WRONG_NEW_CODE = "That code is not right. Check the app shows the account just added."
-NO_ENROLMENT = "Nothing to activate: the set-up expired. Start again."
-NOT_ENROLLED = "The authenticator app is not set up yet."
-UNKNOWN_ACTION = "Unknown action."
-DONE = "Your authenticator app is set up."
-DONE_AFTER_RESET = "Your new authenticator app is set up; the old one no longer works."
+WRONG_NEW_CODE = N_("That code is not right. Check the app shows the account just added.")
+NO_ENROLMENT = N_("Nothing to activate: the set-up expired. Start again.")
+NOT_ENROLLED = N_("The authenticator app is not set up yet.")
+UNKNOWN_ACTION = N_("Unknown action.")
+DONE = N_("Your authenticator app is set up.")
+DONE_AFTER_RESET = N_("Your new authenticator app is set up; the old one no longer works.")
+TITLE = N_("Authenticator app")
+# TRANSLATORS: the way back to the authenticator app page, from a page saying what failed.
+BACK = N_("Back")
+# The field a reset's second POST carries (the confirmation page's own form).
+CONFIRMED = "yes"
 
 
 class AccountTotp:
@@ -54,12 +67,14 @@ class AccountTotp:
         proof: CurrentFactorCheck,
         audit: AuditLog,
         clock: Callable[[], float],
+        networks: NetworkNames | None = None,
     ) -> None:
         self._account = account
         self._factors = factors
         self._proof = proof
         self._audit = audit
         self._clock = clock
+        self._networks = networks or NetworkNames()
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Show the enrolment in progress, the reset form, or a new enrolment."""
@@ -77,7 +92,9 @@ class AccountTotp:
                     {"totp": "enabled", "recovery_codes_left": status.recovery_codes_left},
                 )
                 return
-            page = totp_status_page(TOTP_PATH, RECOVERY_PATH, status.recovery_codes_left)
+            page = totp_status_page(
+                TOTP_PATH, RECOVERY_PATH, status.recovery_codes_left, back=_back(req)
+            )
             send_page(resp, falcon.HTTP_200, page)
             return
         if secret is None:
@@ -95,6 +112,11 @@ class AccountTotp:
         if action == "confirm":
             await self._confirm(req, resp, session, fields.get("code", ""))
         elif action == "reset":
+            if fields.get("confirm") != CONFIRMED and not wants_json(req):
+                # A browser's first POST: the page that says what a reset does, and asks
+                # for the current code that confirms it.
+                send_page(resp, falcon.HTTP_200, totp_reset_page(TOTP_PATH, back=_back(req)))
+                return
             await self._reset(req, resp, session.user, fields.get("current_code", ""))
         else:
             self._error(req, resp, falcon.HTTP_400, UNKNOWN_ACTION)
@@ -135,8 +157,21 @@ class AccountTotp:
             send_json(resp, falcon.HTTP_200, media)
             return
         intro = DONE_AFTER_RESET if replaced else DONE
-        page = recovery_codes_page(codes, continue_to or TOTP_PATH, intro)
+        others = await self._unguarded_others(req, session)
+        page = recovery_codes_page(codes, continue_to or TOTP_PATH, intro, others)
         send_page(resp, falcon.HTTP_200, page)
+
+    async def _unguarded_others(
+        self, req: falcon.asgi.Request, session: SessionRef
+    ) -> OtherSessions:
+        """The other sessions a new second factor did not reach, and where to end them."""
+        listed = await self._account.details(session)
+        return OtherSessions(
+            password_only(listed, session.session_id),
+            self._networks,
+            self._clock(),
+            account_url(_step_up_next(req) or DEFAULT_NEXT),
+        )
 
     async def _after_step_up(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, session: SessionRef
@@ -178,10 +213,7 @@ class AccountTotp:
             if proof.status == falcon.HTTP_429:
                 self._error(req, resp, proof.status, proof.message)
                 return
-            left = status.recovery_codes_left
-            if proof.checked:
-                left = await self._factors.recovery_codes_left(user)
-            self._status_error(req, resp, proof.status, left, proof.message)
+            self._reset_error(req, resp, proof.status, proof.message)
             return
         secret = await self._factors.begin_enrolment(user, restart=True)
         self._audit.record("totp.reset_started", user=user)
@@ -228,20 +260,17 @@ class AccountTotp:
         next_path = _step_up_next(req)
         if next_path is not None:
             action += "?next=" + quote(next_path, safe="/")
-        send_page(resp, status, enrolment_page(action, secret, qr_code_svg(uri), error))
+        page = enrolment_page(action, secret, qr_code_svg(uri), error, back=_back(req))
+        send_page(resp, status, page)
 
-    def _status_error(
-        self,
-        req: falcon.asgi.Request,
-        resp: falcon.asgi.Response,
-        status: str,
-        left: int,
-        error: str,
+    def _reset_error(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, status: str, error: str
     ) -> None:
         if wants_json(req):
             send_json(resp, status, {"error": error})
             return
-        send_page(resp, status, totp_status_page(TOTP_PATH, RECOVERY_PATH, left, error))
+        # The confirmation again, with what was wrong: the user was confirming a reset.
+        send_page(resp, status, totp_reset_page(TOTP_PATH, error, back=_back(req)))
 
     def _error(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, status: str, message: str
@@ -250,7 +279,12 @@ class AccountTotp:
             send_json(resp, status, {"error": message})
             return
         # A plain page in the same skeleton, with the way back to this page.
-        send_page(resp, status, message_page("Authenticator app", message, TOTP_PATH))
+        send_page(resp, status, message_page(TITLE, message, WayBack(TOTP_PATH, BACK)))
+
+
+def _back(req: falcon.asgi.Request) -> WayBack:
+    """The way back to the account page, keeping a step-up's way on."""
+    return back_to_account(_step_up_next(req) or DEFAULT_NEXT)
 
 
 def _step_up_next(req: falcon.asgi.Request) -> str | None:

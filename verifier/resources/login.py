@@ -10,9 +10,9 @@ import falcon.asgi
 
 from verifier.errors import InvalidCredentials, LoginThrottled, PasswordCheckBusy
 from verifier.gate import Gate, SessionRef
+from verifier.i18n import N_, _
 from verifier.observe.audit import shown_name
 from verifier.observe.metrics import (
-    SIGNIN_ENTRY_REFUSED,
     SIGNIN_NAME_REFUSED,
     SIGNIN_SOURCE_UNAVAILABLE,
     UPSTREAM_OK,
@@ -31,35 +31,49 @@ from verifier.sessions.store import SessionStore
 from verifier.upstream.mapping import NameRefused
 from verifier.users.passwords import MAX_PASSWORD_LENGTH
 from verifier.users.sources.accounts import NameTaken
-from verifier.users.sources.interface import EntryRefused, SourceUnavailable
+from verifier.users.sources.interface import SourceUnavailable
 from verifier.users.sources.password_signin import PasswordSignedIn
 from verifier.users.throttle import LoginThrottle
 from verifier.web.csrf import check_request_origin
 from verifier.web.redirects import safe_next
 
 # One message for every failed sign-in: it must not tell which of the two was wrong.
-BAD_CREDENTIALS = "Invalid user name or password."
-BUSY = "Sign-in is busy right now. Try again in a few seconds."
+BAD_CREDENTIALS = N_("Invalid user name or password.")
+BUSY = N_("Sign-in is busy right now. Try again in a few seconds.")
 BUSY_RETRY_AFTER_SECONDS = 2
 # The same words for every throttled sign-in, known user or not; only the wait differs, and
 # it is the Retry-After of that answer.
-THROTTLED = "Too many failed sign-ins. Try again in {seconds} s."
+THROTTLED = N_("Too many failed sign-ins. Try again in {seconds} s.")
 MAX_USER_NAME_INPUT = 256
 # What the sign-in page says when a second step sent the visitor back (?pending=...).
-EXPIRED = "Your sign-in took too long or was interrupted. Sign in again."
-TOO_MANY_ATTEMPTS = "Too many wrong codes. Sign in again."
+EXPIRED = N_("Your sign-in took too long or was interrupted. Sign in again.")
+TOO_MANY_ATTEMPTS = N_("Too many wrong codes. Sign in again.")
+SIGNED_OUT = N_("You have been signed out.")
+ENTER_BOTH = N_("Enter your user name and password.")
+TOO_LONG = N_("The user name or password is too long.")
+FORBIDDEN_CHARACTER = N_("The user name or password contains a forbidden character.")
 _PENDING_NOTICES = {"expired": EXPIRED, "attempts": TOO_MANY_ATTEMPTS}
 # An upstream source that could not be asked: sign-ins through it fail closed, and say so.
-SOURCE_UNAVAILABLE = (
+SOURCE_UNAVAILABLE = N_(
     "Your directory cannot be reached right now, so your password cannot be checked. "
     "Try again in a few minutes."
 )
 SOURCE_RETRY_AFTER_SECONDS = 30
-NAME_TAKEN = (
+NAME_TAKEN = N_(
     "This account cannot sign in here: its user name belongs to another account. An "
     "administrator can link it (verifier users link)."
 )
-PASSWORD_FORM_OFF = "Sign in with one of the buttons on the sign-in page."  # noqa: S105
+# TRANSLATORS: {source} names a user directory or identity provider; {name} the user name
+# it gave; {rule} what a user name may hold ("1-64 characters of a-z, 0-9...").
+NAME_REFUSED = N_(
+    "{source} names this account {name}, which is not a valid user name here ({rule}); an "
+    "administrator can link the account to another name (verifier users link)."
+)
+# TRANSLATORS: the rule for user names, inside the message above.
+NAME_RULE = N_(
+    "1-64 characters of a-z, 0-9, '.', '_', '@', '+', '-' (upper case is folded to lower case)"
+)
+PASSWORD_FORM_OFF = N_("Sign in with one of the buttons on the sign-in page.")
 
 
 class PasswordCheck(Protocol):
@@ -141,7 +155,7 @@ class Login:
             if asked is not None:
                 await self._step_up.show(req, resp, *asked)
                 return
-        notice = "You have been signed out." if req.get_param("signed_out") else None
+        notice = SIGNED_OUT if req.get_param("signed_out") else None
         notice = _PENDING_NOTICES.get(req.get_param("pending") or "", notice)
         self._render(resp, falcon.HTTP_200, safe_next(req.get_param("next")), notice=notice)
 
@@ -235,19 +249,6 @@ class Login:
             # The password was right: the refusal is about the account, and says so.
             await self._throttle.record_success(user_name, address)
             self._refuse_name(resp, refused, address, answer.as_json, answer.next_path)
-        except EntryRefused as refused:
-            # The directory answered with an entry we cannot use: a 4xx that says so (the
-            # user cannot retry their way past it), never a guess and never a 500.
-            await self._throttle.record_success(user_name, address)
-            self._gate.metrics.signin(SIGNIN_ENTRY_REFUSED)
-            self._gate.audit.record(
-                "signin.entry_refused",
-                user=shown_name(user_name),
-                source=refused.source,
-                detail=refused.detail,
-                address=address,
-            )
-            answer.fail(falcon.HTTP_403, _sentence(str(refused)))
         return None
 
     def _audit_failure(
@@ -286,7 +287,9 @@ class Login:
                 source=refused.source,
                 address=address,
             )
-            message = _sentence(str(refused))
+            message = _(NAME_REFUSED).format(
+                source=refused.source, name=repr(refused.raw[:64]), rule=_(NAME_RULE)
+            )
         self._fail(resp, falcon.HTTP_403, message, as_json, next_path, "")
 
     def _audit_throttle(self, user_name: str, address: str, throttled: LoginThrottled) -> None:
@@ -312,7 +315,7 @@ class Login:
         if as_json:
             resp.status = status
             resp.cache_control = ["no-store"]
-            resp.media = {"error": message}
+            resp.media = {"error": _(message)}
             return
         # Echo the name back only if it is printable and short; the page escapes it anyway.
         shown = user_name if user_name.isprintable() and len(user_name) <= 64 else ""
@@ -363,9 +366,13 @@ class _Answer:
 
 
 def throttled_answer(resp: falcon.asgi.Response, throttled: LoginThrottled) -> str:
-    """Set the answer's Retry-After; return the one message every throttled step shows."""
+    """Set the answer's Retry-After; return the one message every throttled step shows.
+
+    Already translated (it carries a number): the pages' and send_json's `_()` then finds
+    nothing more to do with it.
+    """
     resp.retry_after = throttled.retry_after_seconds
-    return THROTTLED.format(seconds=throttled.retry_after_seconds)
+    return _(THROTTLED).format(seconds=throttled.retry_after_seconds)
 
 
 def client_address(req: falcon.asgi.Request) -> str:
@@ -379,13 +386,9 @@ def client_address(req: falcon.asgi.Request) -> str:
 def _input_problem(user_name: str, password: str) -> str | None:
     """A message for input that can never be a valid sign-in, else None."""
     if not user_name or not password:
-        return "Enter your user name and password."
+        return ENTER_BOTH
     if len(user_name) > MAX_USER_NAME_INPUT or len(password) > MAX_PASSWORD_LENGTH:
-        return "The user name or password is too long."
+        return TOO_LONG
     if has_nul(user_name, password):
-        return "The user name or password contains a forbidden character."
+        return FORBIDDEN_CHARACTER
     return None
-
-
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")

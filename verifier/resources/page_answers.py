@@ -7,12 +7,15 @@ from typing import Any
 import falcon
 import falcon.asgi
 
+from verifier.i18n import N_, _
 from verifier.pages.common import PAGE_SECURITY_HEADERS, SCRIPT_PAGE_SECURITY_HEADERS
 from verifier.resources.body import has_nul
 
 # Longer than any code (a recovery code with dashes and spaces is about 20 characters).
 MAX_CODE_INPUT = 64
 _TOTP_DIGITS = 6
+ENTER_CODE = N_("Enter a code.")
+NOT_A_CODE = N_("That is not a code.")
 
 
 def send_page(resp: falcon.asgi.Response, status: str, html: str, *, script: bool = False) -> None:
@@ -27,18 +30,20 @@ def send_page(resp: falcon.asgi.Response, status: str, html: str, *, script: boo
 
 
 def send_json(resp: falcon.asgi.Response, status: str, media: dict[str, Any]) -> None:
-    """Answer an API client; never cached."""
+    """Answer an API client; never cached. Its `error`, a catalog message, is translated
+    (the request's language): the one place every JSON error message passes."""
     resp.status = status
     resp.cache_control = ["no-store"]
-    resp.media = media
+    error = media.get("error")
+    resp.media = {**media, "error": _(error)} if isinstance(error, str) else media
 
 
 def code_problem(*typed: str) -> str | None:
     """A message for code input that can never be right, else None."""
     if not any(value.strip() for value in typed):
-        return "Enter a code."
+        return ENTER_CODE
     if any(len(value) > MAX_CODE_INPUT for value in typed) or has_nul(*typed):
-        return "That is not a code."
+        return NOT_A_CODE
     return None
 
 

@@ -36,6 +36,7 @@ from verifier.factors.passkeys import (
     verify_assertion,
 )
 from verifier.gate import Gate
+from verifier.i18n import N_
 from verifier.observe.metrics import SIGNIN_PASSKEY_REFUSED
 from verifier.resources.body import read_json_object
 from verifier.resources.login import (
@@ -46,6 +47,7 @@ from verifier.resources.login import (
 )
 from verifier.resources.page_answers import send_json
 from verifier.resources.second_factor import SecondFactor
+from verifier.sessions.devices import device_summary
 from verifier.sessions.pending_signin import MAX_ATTEMPTS, VERIFY, PendingSignIn, PendingSignIns
 from verifier.sessions.store import SessionStore
 from verifier.store.keyspace import normalize_user_name
@@ -55,10 +57,10 @@ from verifier.web.cookies import CookiePolicy, read_passkey_cookie, read_pending
 from verifier.web.csrf import check_request_origin
 from verifier.web.redirects import safe_next
 
-NO_PASSKEY = "No passkey is registered for this account."
-NO_CHALLENGE = "This passkey request expired or was already answered. Try again."
-BAD_ANSWER = "The passkey answer is malformed."
-REFUSED = "That passkey was not accepted."
+NO_PASSKEY = N_("No passkey is registered for this account.")
+NO_CHALLENGE = N_("This passkey request expired or was already answered. Try again.")
+BAD_ANSWER = N_("The passkey answer is malformed.")
+REFUSED = N_("That passkey was not accepted.")
 # 256 random bits, like the pending sign-in's id.
 BINDING_BYTES = 32
 
@@ -377,7 +379,13 @@ class Passwordless:
         await self._answers.succeeded(req, user)
         # A passkey with user verification: possession and PIN or biometric, two factors.
         amr = (PASSKEY, USER_VERIFIED)
-        session = await self._sessions.create(user, amr=amr)
+        # What the account page shows of it, as for every other sign-in.
+        session = await self._sessions.create(
+            user,
+            amr=amr,
+            device=device_summary(req.get_header("User-Agent")),
+            address=client_address(req),
+        )
         for cookie in self._gate.signed_in(session, client_address(req), amr):
             resp.append_header("Set-Cookie", cookie)
         next_path = safe_next(state.get("next"))

@@ -19,13 +19,19 @@ from verifier.factors.methods import PASSKEY, RECOVERY_CODE, TOTP
 from verifier.factors.totp import new_secret, provisioning_uri, qr_code_svg
 from verifier.factors.user_factors import UserFactors
 from verifier.gate import Gate
+from verifier.i18n import N_, _
 from verifier.observe.metrics import SIGNIN_SECOND_FACTOR_REQUIRED
+from verifier.pages.account import account_url
+from verifier.pages.common import WayBack
 from verifier.pages.factors import (
+    CODE_FIELD,
+    RECOVERY_FIELD,
     enrolment_page,
     recovery_code_used_page,
     recovery_codes_page,
     second_factor_page,
 )
+from verifier.pages.sessions import OtherSessions, password_only
 from verifier.resources.body import read_fields, wants_json
 from verifier.resources.login import (
     EXPIRED,
@@ -35,6 +41,7 @@ from verifier.resources.login import (
 )
 from verifier.resources.page_answers import code_problem, send_json, send_page
 from verifier.sessions.devices import device_summary
+from verifier.sessions.networks import NetworkNames
 from verifier.sessions.pending_signin import (
     ENROLL,
     MAX_ATTEMPTS,
@@ -55,7 +62,13 @@ FACTOR_PATH = "/auth/login/factor"
 # A passkey as the second step (verifier.resources.passkey_signin): options, then the answer.
 FACTOR_PASSKEY_OPTIONS_PATH = "/auth/login/factor/passkey/options"
 FACTOR_PASSKEY_PATH = "/auth/login/factor/passkey"
-WRONG_CODE = "That code is not right, or was already used."
+WRONG_CODE = N_("That code is not right, or was already used.")
+SIGNED_IN_AND_SET_UP = N_("Your authenticator app is set up and you are signed in.")
+ENROL_INTRO = N_(
+    "Your account needs two-step sign-in. Scan this code with your authenticator app, "
+    "then enter the code it shows."
+)
+CANCEL_SIGN_IN = N_("Cancel sign-in")
 # What the JSON login and this page's GET tell an API client to do next.
 REQUIRED = "required"
 ENROLLMENT_REQUIRED = "enrollment_required"
@@ -152,8 +165,10 @@ class SecondFactor:
         clock: Callable[[], float],
         *,
         passkeys: bool = False,
+        networks: NetworkNames | None = None,
     ) -> None:
         self._gate = gate
+        self._networks = networks or NetworkNames()
         # Offer "Use a passkey" to users who have one (VERIFIER_WEBAUTHN_RP_ID is set).
         self._passkeys = passkeys
         self._sessions = sessions
@@ -176,6 +191,11 @@ class SecondFactor:
             return
         await self._send_form(resp, falcon.HTTP_200, pending, None)
 
+    def _cancel(self, pending: PendingSignIn) -> WayBack:
+        # Back to the password (a link: the pending sign-in simply expires, or ends with
+        # the next one this browser starts), keeping where the sign-in was going.
+        return WayBack(self._login_url(pending.next_path), _(CANCEL_SIGN_IN))
+
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Check `code` (TOTP) or `recovery_code`; on success, start the session."""
         check_request_origin(req)
@@ -191,9 +211,11 @@ class SecondFactor:
         if pending.purpose == ENROLL:
             recovery = ""  # nothing to recover yet
         problem = code_problem(code, recovery)
+        # The field the answer was typed into: a wrong recovery code comes back there.
+        field = RECOVERY_FIELD if recovery and not code else CODE_FIELD
         if problem is not None:
             self._audit_failure(pending.user, req, "bad_input")
-            await self._fail(resp, falcon.HTTP_400, problem, as_json, pending)
+            await self._fail(resp, falcon.HTTP_400, problem, as_json, pending, field)
             return
         address = client_address(req)
         try:
@@ -201,11 +223,11 @@ class SecondFactor:
         except LoginThrottled as throttled:
             self._audit_failure(pending.user, req, "throttled")
             message = throttled_answer(resp, throttled)
-            await self._fail(resp, falcon.HTTP_429, message, as_json, pending)
+            await self._fail(resp, falcon.HTTP_429, message, as_json, pending, field)
             return
         method = await self._check(pending, code, recovery)
         if method is None:
-            await self._wrong_code(req, resp, pending_id, pending, as_json)
+            await self._wrong_code(req, resp, pending_id, pending, as_json, field)
             return
         # Used once: of two requests racing with right codes, only one ends the pending
         # sign-in, and only that one gets a session.
@@ -229,6 +251,7 @@ class SecondFactor:
         pending_id: str,
         pending: PendingSignIn,
         as_json: bool,
+        field: str,
     ) -> None:
         attempts = await self._pending.count_failure(pending_id)
         if attempts < 0:
@@ -250,7 +273,7 @@ class SecondFactor:
             resp.location = self._login_url(pending.next_path, "attempts")
             return
         self._audit_failure(pending.user, req, "bad_code")
-        await self._fail(resp, falcon.HTTP_401, WRONG_CODE, as_json, pending)
+        await self._fail(resp, falcon.HTTP_401, WRONG_CODE, as_json, pending, field)
 
     async def complete(
         self,
@@ -304,8 +327,17 @@ class SecondFactor:
             send_json(resp, falcon.HTTP_200, media)
             return
         if new_codes:
-            intro = "Your authenticator app is set up and you are signed in."
-            send_page(resp, falcon.HTTP_200, recovery_codes_page(new_codes, next_path, intro))
+            # The user's other sessions that began with a password alone stay live: the
+            # codes page names them and offers to end them (as the account's set-up does).
+            listed = await self._sessions.session_details(user)
+            others = OtherSessions(
+                password_only(listed, session.session_id),
+                self._networks,
+                self._clock(),
+                account_url(next_path),
+            )
+            page = recovery_codes_page(new_codes, next_path, SIGNED_IN_AND_SET_UP, others)
+            send_page(resp, falcon.HTTP_200, page)
             return
         if left is not None:
             send_page(resp, falcon.HTTP_200, recovery_code_used_page(next_path, left))
@@ -315,7 +347,12 @@ class SecondFactor:
         resp.location = next_path
 
     async def _send_form(
-        self, resp: falcon.asgi.Response, status: str, pending: PendingSignIn, error: str | None
+        self,
+        resp: falcon.asgi.Response,
+        status: str,
+        pending: PendingSignIn,
+        error: str | None,
+        field: str = CODE_FIELD,
     ) -> None:
         if pending.purpose == ENROLL:
             send_page(resp, status, self._form(pending, error))
@@ -325,8 +362,10 @@ class SecondFactor:
         page = second_factor_page(
             FACTOR_PATH,
             error,
+            failed=field,
             totp=factors.totp or not passkey,
             passkey_paths=(FACTOR_PASSKEY_OPTIONS_PATH, FACTOR_PASSKEY_PATH) if passkey else None,
+            cancel_url=self._cancel(pending).href,
         )
         send_page(resp, status, page, script=passkey)
 
@@ -338,10 +377,10 @@ class SecondFactor:
                 pending.totp_secret,
                 qr_code_svg(uri),
                 error,
-                intro="Your account needs two-step sign-in. Scan this code with your "
-                "authenticator app, then enter the code it shows.",
+                intro=ENROL_INTRO,
+                back=self._cancel(pending),
             )
-        return second_factor_page(FACTOR_PATH, error)
+        return second_factor_page(FACTOR_PATH, error, cancel_url=self._cancel(pending).href)
 
     async def _fail(
         self,
@@ -350,11 +389,12 @@ class SecondFactor:
         message: str,
         as_json: bool,
         pending: PendingSignIn,
+        field: str = CODE_FIELD,
     ) -> None:
         if as_json:
             send_json(resp, status, {"error": message})
             return
-        await self._send_form(resp, status, pending, message)
+        await self._send_form(resp, status, pending, message, field)
 
     def _expired(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         # Back to the password: the cookie (if any) is cleared, no session cookie is set.

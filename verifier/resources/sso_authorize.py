@@ -27,6 +27,7 @@ import falcon.asgi
 from verifier.access.conditions import MAX_AGE, MFA, STEPS
 from verifier.factors.methods import is_multi_factor
 from verifier.gate import Gate
+from verifier.i18n import N_
 from verifier.observe.audit import shown_name
 from verifier.pages.sso import refused_page
 from verifier.resources.account_session import AccountSession
@@ -41,7 +42,7 @@ _RAW_HOST = re.compile(r"[a-z0-9.-]{1,253}")
 _CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
 # A sign-in this recent satisfies any `max_age` (whose unit is the minute): no step again.
 _JUST_SIGNED_IN_SECONDS = 60
-BAD_REQUEST = "This sign-in request is not valid."
+BAD_REQUEST = N_("This sign-in request is not valid.")
 
 
 class Authorize:

@@ -18,6 +18,7 @@ import falcon
 import falcon.asgi
 
 from verifier.access.conditions import STEPS
+from verifier.i18n import N_, _
 from verifier.pages.sso import refused_page
 from verifier.resources.page_answers import send_json, send_page
 from verifier.resources.sso_callback import RESTART_PARAM
@@ -26,7 +27,8 @@ from verifier.sso.config import CALLBACK_PATH
 from verifier.web.hosts import request_host
 from verifier.web.redirects import safe_next
 
-NOT_HERE = "Sign-in happens on the portal: {portal}"
+# TRANSLATORS: {portal} is the portal's address, "https://login.example.com".
+NOT_HERE = N_("Sign-in happens on the portal: {portal}")
 ACCOUNT_PREFIX = "/auth/account"
 # What an app host serves as itself: the hand-off's end and what nginx sends there.
 _APP_HOST_PATHS = frozenset(
@@ -109,7 +111,7 @@ class SsoHostRoles:
             )
 
     def _not_here(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        message = NOT_HERE.format(portal=self._sso.portal.origin)
+        message = _(NOT_HERE).format(portal=self._sso.portal.origin)
         accept = (req.get_header("Accept") or "").lower()
         if "application/json" in accept and "text/html" not in accept:
             send_json(resp, falcon.HTTP_404, {"error": message})

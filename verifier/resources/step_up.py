@@ -28,6 +28,7 @@ from verifier.errors import InvalidCredentials, LoginThrottled, PasswordCheckBus
 from verifier.factors.methods import PASSWORD, RECOVERY_CODE
 from verifier.factors.user_factors import UserFactors
 from verifier.gate import Gate, SessionRef
+from verifier.i18n import N_
 from verifier.observe.metrics import SIGNIN_STEPPED_UP
 from verifier.pages.step_up import no_second_factor_page, step_up_page
 from verifier.resources.account_session import AccountSession
@@ -52,15 +53,16 @@ from verifier.users.throttle import LoginThrottle
 from verifier.web.redirects import DEFAULT_NEXT, safe_next
 
 ENROL_PATH = "/auth/account/totp"
-WRONG_CODE = "That code is not right, or was already used."
-WRONG_PASSWORD = "That password is not right."  # noqa: S105 (a message)
-ENTER_PASSWORD = "Enter your password."  # noqa: S105 (a message)
-NO_FACTOR = "This page needs a second factor, and your account has none yet."
+WRONG_CODE = N_("That code is not right, or was already used.")
+WRONG_PASSWORD = N_("That password is not right.")
+ENTER_PASSWORD = N_("Enter your password.")
+NOT_A_PASSWORD = N_("That is not a password.")
+NO_FACTOR = N_("This page needs a second factor, and your account has none yet.")
 _REASONS = {
-    MFA: "This page needs a second factor: enter a code from your authenticator app.",
-    MAX_AGE: "This page needs a recent sign-in: enter your password again.",
+    MFA: N_("This page needs a second factor: enter a code from your authenticator app."),
+    MAX_AGE: N_("This page needs a recent sign-in: enter your password again."),
 }
-_REASON_WITH_CODE = (
+_REASON_WITH_CODE = N_(
     "This page needs a recent sign-in: enter your password and a code from your authenticator app."
 )
 
@@ -334,7 +336,7 @@ def _input_problem(
         if not password:
             return ENTER_PASSWORD
         if len(password) > MAX_PASSWORD_LENGTH or has_nul(password):
-            return "That is not a password."
+            return NOT_A_PASSWORD
     if has_factor:
         return code_problem(code, recovery)
     return None

@@ -265,10 +265,12 @@ class SessionDetails:
     """What the account page shows of one live session; display only, never trusted."""
 
     session_id: str
-    device: str
+    device: str  # as verifier.sessions.devices stored it: read it with Device.from_stored
     address: str
     started: float
     last_used: float
+    # How the user signed in (and stepped up since): amr values, as the session records them.
+    amr: tuple[str, ...] = ()
     # Single sign-on: the app hosts this (portal) session has entered, by their children.
     hosts: tuple[str, ...] = ()
 
@@ -818,14 +820,14 @@ class SessionStore:
         for session_id in session_ids:
             pipeline.hmget(
                 self._keys.session(user, session_id),
-                ["created_ms", "used_ms", "device", "address"],
+                ["created_ms", "used_ms", "device", "address", "amr", "auth_time"],
             )
             pipeline.smembers(self._keys.family(user, session_id))
         replies = await _guard(pipeline.execute())
         fields, families = replies[::2], replies[1::2]
         hosts = await self._family_hosts(user, families)
         details: list[SessionDetails] = []
-        for session_id, (created, used, device, address), family in zip(
+        for session_id, (created, used, device, address, amr, auth_time), family in zip(
             session_ids, fields, families, strict=True
         ):
             created_ms = _whole(created)
@@ -839,6 +841,7 @@ class SessionStore:
                     address=as_text(address) if address else "",
                     started=created_ms / 1000,
                     last_used=used_ms / 1000,
+                    amr=_stored_sign_in(amr, auth_time, created).amr,
                     hosts=tuple(sorted({hosts[as_text(c)] for c in family if as_text(c) in hosts})),
                 )
             )

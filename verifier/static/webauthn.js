@@ -2,7 +2,9 @@
 // allowed by the pages' Content-Security-Policy (script-src 'self'); nothing inline.
 // Each [data-passkey] block names where to fetch options and where to post the answer;
 // the verifier's JSON answer says where to go next. Without this script (or WebAuthn) the
-// buttons stay hidden and every other part of the page works as before.
+// buttons stay hidden and every other part of the page works as before. What the script
+// says itself comes from its block's data-cancelled, data-failed and data-refused: the
+// page's words, in the page's language (the verifier's JSON errors are translated too).
 "use strict";
 
 (function () {
@@ -81,6 +83,10 @@
     section.hidden = false;
   }
 
+  function said(block, name, fallback) {
+    return block.getAttribute("data-" + name) || fallback;
+  }
+
   function run(block, button) {
     var errors = block.querySelector(".passkey-error");
     var creating = block.getAttribute("data-passkey") === "create";
@@ -91,7 +97,7 @@
     button.disabled = true;
     postJson(block.getAttribute("data-options"), start)
       .then(function (answer) {
-        if (!answer.ok) throw new Error(answer.media.error || "The passkey could not be used.");
+        if (!answer.ok) throw new Error(answer.media.error || said(block, "failed", "The passkey could not be used."));
         return creating
           ? navigator.credentials.create({ publicKey: creationOptions(answer.media.publicKey) })
           : navigator.credentials.get({ publicKey: requestOptions(answer.media.publicKey) });
@@ -102,7 +108,7 @@
         });
       })
       .then(function (answer) {
-        if (!answer.ok) throw new Error(answer.media.error || "The passkey was not accepted.");
+        if (!answer.ok) throw new Error(answer.media.error || said(block, "refused", "The passkey was not accepted."));
         var next = answer.media.redirect || answer.media.next || "/";
         if (answer.media.recovery_codes) {
           showCodes(block, answer.media.recovery_codes, next);
@@ -112,9 +118,18 @@
       })
       .catch(function (error) {
         // A cancelled prompt is a DOMException (NotAllowedError): say so in plain words.
-        var message = error && error.name === "NotAllowedError"
-          ? "The passkey prompt was cancelled or timed out."
-          : (error && error.message) || "The passkey could not be used.";
+        // The browser's own errors (DOMException) are in the browser's words, often English:
+        // each kind the user can act on gets the page's; our Errors carry the verifier's.
+        var message;
+        if (error && error.name === "NotAllowedError") {
+          message = said(block, "cancelled", "The passkey prompt was cancelled or timed out.");
+        } else if (error && error.name === "InvalidStateError") {
+          message = said(block, "already", "That passkey is already registered.");
+        } else if (typeof DOMException !== "undefined" && error instanceof DOMException) {
+          message = said(block, "failed", "The passkey could not be used.");
+        } else {
+          message = (error && error.message) || said(block, "failed", "The passkey could not be used.");
+        }
         var alert = document.createElement("p");
         alert.className = "error";
         alert.setAttribute("role", "alert");

@@ -67,19 +67,6 @@ class SourceUnavailable(VerifierError):
         self.reason = reason
 
 
-class EntryRefused(VerifierError):
-    """The source vouched for a user through an entry we cannot use (no immutable id, or a
-    malformed one): refused, never guessed around. The password was right."""
-
-    def __init__(self, source: str, detail: str) -> None:
-        super().__init__(
-            f"the entry {source} holds for this account cannot be used here ({detail}); an "
-            "administrator can check it"
-        )
-        self.source = source
-        self.detail = detail
-
-
 class UserGone(VerifierError):
     """The source no longer vouches for a user (deleted, disabled, grant revoked)."""
 
@@ -90,7 +77,18 @@ class UserGone(VerifierError):
 
 
 class PasswordChangeRefused(VerifierError):
-    """The source refused a new password (its policy, or it allows no change here)."""
+    """The source refused a new password (its policy, or it allows no change here).
+
+    `why` says which, for a page to word it in its reader's language: `policy` (the
+    source's password policy refused it), `not_here` (the source takes no changes from
+    the verifier), `elsewhere` (the user signs in through a provider); `where` names the
+    source as the pages call it.
+    """
+
+    def __init__(self, why: str, where: str, message: str) -> None:
+        super().__init__(message)
+        self.why = why
+        self.where = where
 
 
 class RecheckingSource(Protocol):

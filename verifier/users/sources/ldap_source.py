@@ -30,9 +30,9 @@ from verifier.upstream.config import LdapSourceConfig, RecheckPolicy
 from verifier.upstream.mapping import our_name
 from verifier.upstream.presets import MEMBER_OF, NO_PASSWORD_CHANGE
 from verifier.users.sources.interface import (
-    EntryRefused,
     PasswordChangeRefused,
     Rechecked,
+    SourceUnavailable,
     UpstreamLink,
     UserGone,
     VouchedUser,
@@ -123,8 +123,7 @@ class LdapSource:
 
     async def authenticate(self, typed_name: str, password: str) -> VouchedUser:
         """The user this name and password sign in as; raise InvalidCredentials,
-        NameRefused (the directory's name does not fit ours), EntryRefused (the entry has no
-        usable id) or SourceUnavailable."""
+        NameRefused (the directory's name does not fit ours) or SourceUnavailable."""
         if not password:
             raise InvalidCredentials()  # before any bind: an empty one "succeeds" on many servers
         user_filter = filter_with(self._config.user_filter, username=escape_value(typed_name))
@@ -199,7 +198,9 @@ class LdapSource:
         `new`), UserGone or SourceUnavailable.
         """
         if not self.password_change_allowed:
-            raise PasswordChangeRefused(f"{self.title} does not take password changes here")
+            raise PasswordChangeRefused(
+                "not_here", self.title, f"{self.title} does not take password changes here"
+            )
         search_filter = self._by_id(upstream_id, self._clock())
         method = self._config.password_change
 
@@ -214,8 +215,10 @@ class LdapSource:
         except PasswordRejected as rejected:
             log.info("%s refused a new password: %s", self.name, rejected.detail)
             raise PasswordChangeRefused(
+                "policy",
+                self.title,
                 f"{self.title} refused the new password (its password policy: length, "
-                "history or complexity)"
+                "history or complexity)",
             ) from None
         if changed is None:
             raise UserGone(self.name, "not in the directory, or disabled or expired there")
@@ -288,12 +291,14 @@ class LdapSource:
         ids = _values(attributes, config.id_attribute)
         if not ids:
             log.error("%s: the entry of %s has no %s", self.name, name, config.id_attribute)
-            raise EntryRefused(self.name, f"it has no {config.id_attribute}")
+            raise SourceUnavailable(self.name, f"its entries have no {config.id_attribute}")
         if config.id_binary:
             try:
                 upstream_id = str(uuid.UUID(bytes_le=ids[0]))
             except ValueError:
-                raise EntryRefused(self.name, f"its {config.id_attribute} is not a GUID") from None
+                raise SourceUnavailable(
+                    self.name, f"{config.id_attribute} is not a 16-byte GUID"
+                ) from None
         else:
             upstream_id = _text(ids[0])
         mapped = config.groups.ours(group_names)

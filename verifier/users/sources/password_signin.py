@@ -142,7 +142,9 @@ class PasswordSignIn:
         home = await self.home(user)
         if home.source is None:
             if home.elsewhere:
-                raise PasswordChangeRefused(f"you sign in through {home.elsewhere}")
+                raise PasswordChangeRefused(
+                    "elsewhere", home.elsewhere, f"you sign in through {home.elsewhere}"
+                )
             await self._users.authenticate(user, old)
             await self._users.set_password(user, new)
             return LOCAL_SOURCE
