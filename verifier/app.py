@@ -18,6 +18,7 @@ import falcon.asgi
 
 from verifier.access import AccessPolicy
 from verifier.access.reload import RulesReloader
+from verifier.apitokens import BearerCheck, TokenStore, TokenUsage
 from verifier.auth_check import RETRY_AFTER_SECONDS, ASGIApp, AuthCheck, AuthFastPath
 from verifier.errors import CrossSiteRequest, StoreUnavailable
 from verifier.factors.passkey_store import ChallengeStore
@@ -58,6 +59,7 @@ from verifier.resources.account_passkeys import (
 from verifier.resources.account_proof import CurrentFactorCheck
 from verifier.resources.account_recovery import AccountRecoveryCodes
 from verifier.resources.account_session import AccountSession
+from verifier.resources.account_tokens import TOKENS_PATH, AccountTokens
 from verifier.resources.account_totp import RECOVERY_PATH, TOTP_PATH, AccountTotp
 from verifier.resources.body import wants_json
 from verifier.resources.jwks import JWKS_PATH, Jwks
@@ -87,7 +89,12 @@ from verifier.store.keyspace import KeySpace
 from verifier.store.outages import time_calls_into
 from verifier.users.passwords import PasswordHasher
 from verifier.users.store import UserStore
-from verifier.users.throttle import SECOND_FACTOR_SPACE, LoginThrottle, ThrottlePolicy
+from verifier.users.throttle import (
+    SECOND_FACTOR_SPACE,
+    AddressFailures,
+    LoginThrottle,
+    ThrottlePolicy,
+)
 from verifier.web.cookies import CookiePolicy
 from verifier.web.empty_redirects import UntypedEmptyRedirects
 
@@ -138,7 +145,8 @@ def create_app(
     hasher = hasher or PasswordHasher()
     users = UserStore(client, keys, hasher)
     access = AccessPolicy(settings.rules, settings.mfa_required_groups, clock)
-    background: list[_Background] = [MetricsFlusher(metrics)]
+    tokens, usage, bearer = _api_tokens(settings, client, keys, clock, liveness)
+    background: list[_Background] = [MetricsFlusher(metrics), usage]
     if listener is not None:
         background.append(listener)
     if settings.rules_file is not None:
@@ -160,6 +168,7 @@ def create_app(
         assertions,
         audit,
         metrics,
+        bearer=bearer,
     )
 
     app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response] = falcon.asgi.App(
@@ -212,7 +221,23 @@ def create_app(
     account = AccountSession(gate, sessions, cookie_policy, settings.login_path)
     app.add_route(
         ACCOUNT_PATH,
-        Account(gate, account, sessions, users, throttle, _factor_sections(settings, factors)),
+        Account(
+            gate, account, sessions, users, throttle, _factor_sections(settings, factors), tokens
+        ),
+    )
+    app.add_route(
+        TOKENS_PATH,
+        AccountTokens(
+            account,
+            sessions,
+            tokens,
+            gate.audit,
+            metrics,
+            clock,
+            login_path=settings.login_path,
+            recent_minutes=settings.api_token_recent_signin_minutes,
+            max_days=settings.api_token_max_days,
+        ),
     )
     app.add_route("/auth/logout", Logout(gate, sessions, cookie_policy, settings.login_path))
     app.add_route("/auth/unauthorized", Unauthorized(settings.login_path))
@@ -225,6 +250,27 @@ def create_app(
     app.add_error_handler(CrossSiteRequest, _cross_site)
     # Falcon labels every answer JSON; a redirect with no body says no type at all.
     return AuthFastPath(AuthCheck(gate, cookie_policy), UntypedEmptyRedirects(app))
+
+
+def _api_tokens(
+    settings: Settings,
+    client: RedisClient,
+    keys: KeySpace,
+    clock: Clock,
+    liveness: LivenessCache | None,
+) -> tuple[TokenStore, TokenUsage, BearerCheck]:
+    """The API tokens, the worker's notes of their uses (a background job), and the /auth
+    check of a bearer."""
+    tokens = TokenStore(client, keys, clock, liveness)
+    usage = TokenUsage(tokens, settings.api_token_usage_flush_seconds)
+    # Failed bearer attempts count per address against the logins' limit, apart from them.
+    failures = AddressFailures(
+        client,
+        keys,
+        settings.login_max_failures_per_address,
+        settings.login_throttle_window_seconds,
+    )
+    return tokens, usage, BearerCheck(tokens, failures, usage, liveness)
 
 
 def _factor_sections(settings: Settings, factors: UserFactors) -> list[FactorSections]:
@@ -275,6 +321,7 @@ def _add_second_factor_routes(
         settings.login_path,
         clock,
         passkeys=settings.passkeys_enabled,
+        users=users,
     )
     app.add_route(FACTOR_PATH, second_factor)
     account = AccountSession(gate, sessions, cookie_policy, settings.login_path)

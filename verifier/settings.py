@@ -102,6 +102,12 @@ class Settings:
     # How long such a write waits for them; below the command timeout (1 s), or WAIT's
     # own socket read would time out and be retried.
     redis_wait_ms: int = 100
+    # API tokens (verifier.apitokens): the longest lifetime one may be given, how recent a
+    # sign-in the account page asks before it makes one, and how often a worker writes
+    # the "last used" times it noted (how stale they may be).
+    api_token_max_days: int = 365
+    api_token_recent_signin_minutes: int = 10
+    api_token_usage_flush_seconds: int = 60
 
     def __post_init__(self) -> None:
         broken = _broken_rules(self)
@@ -273,6 +279,21 @@ def _broken_rules(s: Settings) -> list[_BrokenRule]:
             "or a subdomain of it (browsers refuse any other)",
         ),
         (s.webauthn_rp_name.strip() != "", ("WEBAUTHN_RP_NAME",), "must not be empty"),
+        (
+            1 <= s.api_token_max_days <= 3650,
+            ("API_TOKEN_MAX_DAYS",),
+            "must be between 1 and 3650: every token expires, and within ten years",
+        ),
+        (
+            1 <= s.api_token_recent_signin_minutes <= 1440,
+            ("API_TOKEN_RECENT_SIGNIN_MINUTES",),
+            "must be between 1 and 1440",
+        ),
+        (
+            1 <= s.api_token_usage_flush_seconds <= 3600,
+            ("API_TOKEN_USAGE_FLUSH_SECONDS",),
+            "must be between 1 and 3600",
+        ),
         (
             0 < len(s.app_name) <= 64 and s.app_name.isprintable() and s.app_name.strip() != "",
             ("APP_NAME",),
@@ -477,6 +498,9 @@ def read_settings(environ: Mapping[str, str]) -> SettingsReading:
             app_name=read.text("APP_NAME", "verifier"),
             redis_min_replicas=read.integer("REDIS_MIN_REPLICAS", 0),
             redis_wait_ms=read.integer("REDIS_WAIT_MS", 100),
+            api_token_max_days=read.integer("API_TOKEN_MAX_DAYS", 365),
+            api_token_recent_signin_minutes=read.integer("API_TOKEN_RECENT_SIGNIN_MINUTES", 10),
+            api_token_usage_flush_seconds=read.integer("API_TOKEN_USAGE_FLUSH_SECONDS", 60),
         )
         broken: tuple[_BrokenRule, ...] = ()
     except _RulesBroken as error:

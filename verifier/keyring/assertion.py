@@ -66,12 +66,15 @@ class AssertionSigner:
         audience: str,
         now: float,
         sign_in: SignIn | None = None,
+        token_id: str | None = None,
     ) -> str | None:
         """A signed assertion of who the request is, for `audience`; None without a key.
 
         An empty `audience` (a location that asks for none) means the default audience.
         Claims: iss, aud, sub, groups, sid, iat, exp (iat + ttl), and with `sign_in` amr
-        and auth_time (how and when the user signed in); header kid, alg, typ JWT.
+        and auth_time (how and when the user signed in); header kid, alg, typ JWT. With
+        `token_id` (a request that carried an API token): `token_id` in place of `sid`, and
+        no amr or auth_time (nobody signed in).
         """
         audience = audience or self.default_audience
         ring = self._keys.ring
@@ -85,7 +88,9 @@ class AssertionSigner:
         # The sign-in is part of the key: after a step-up the app must see the new amr. Its
         # fields, not the SignIn: a tuple hashes in C, a dataclass through Python code.
         amr, auth_time = (sign_in.amr, sign_in.auth_time) if sign_in is not None else ((), 0)
-        cache_key = (session_id, user, audience, groups, key.kid, amr, auth_time)
+        # A token's id cannot pass for a session id (those never hold a ':').
+        held = session_id if token_id is None else "k:" + token_id
+        cache_key = (held, user, audience, groups, key.kid, amr, auth_time)
         cached = self._cache.get(cache_key)
         if cached is not None and self._reusable(cached, now):
             return cached.token
@@ -96,10 +101,13 @@ class AssertionSigner:
             "aud": audience,
             "sub": user,
             "groups": list(groups),
-            "sid": session_id,
             "iat": issued_at,
             "exp": expires_at,
         }
+        if token_id is None:
+            claims["sid"] = session_id
+        else:
+            claims["token_id"] = token_id
         if sign_in is not None:
             claims["amr"] = list(sign_in.amr)
             claims["auth_time"] = sign_in.auth_time

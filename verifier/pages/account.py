@@ -52,8 +52,12 @@ def account_page(
     next_path: str,
     error: str | None = None,
     notice: str | None = None,
+    api_tokens: tuple[int, str] | None = None,
 ) -> str:
-    """The whole account page; `next_path` must already be a safe same-site path."""
+    """The whole account page; `next_path` must already be a safe same-site path.
+
+    `api_tokens`: how many live API tokens the user has, and the page that manages them.
+    """
     # `next` rides in the forms' action, so every answer to a POST knows the way back too.
     action = escape(account_url(next_path))
     return document(
@@ -68,6 +72,7 @@ def account_page(
 {_session_list(current_session_id, sessions, action)}
 <h2 id="factors-heading">Sign-in methods</h2>
 {_factor_list(factors)}
+{_api_tokens(api_tokens)}
 <h2 id="password-heading">Change password</h2>
 <p>Changing your password signs you out everywhere else.</p>
 <form method="post" action="{action}" aria-labelledby="password-heading">
@@ -118,6 +123,16 @@ def _session_list(current_session_id: str, sessions: Sequence[SessionDetails], a
 </form>"""
     listed = "\n".join(items)
     return f'<ul class="sessions" aria-labelledby="sessions-heading">\n{listed}\n</ul>\n{end_all}'
+
+
+def _api_tokens(api_tokens: tuple[int, str] | None) -> str:
+    if api_tokens is None:
+        return ""
+    count, link = api_tokens
+    state = f"{count} active." if count else "None yet."
+    return f"""<h2 id="api-tokens-heading">API tokens</h2>
+<p id="api-tokens">For scripts and services: {state}
+<a href="{escape(link)}">Manage API tokens</a></p>"""
 
 
 def _factor_list(factors: Sequence[FactorSection]) -> str:

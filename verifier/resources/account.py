@@ -14,7 +14,9 @@ from typing import Any, Protocol
 import falcon
 import falcon.asgi
 
+from verifier.apitokens import TokenStore
 from verifier.pages.account import ACCOUNT_PATH, FactorSection, account_page, account_url
+from verifier.pages.tokens import TOKENS_PATH
 
 __all__ = ["ACCOUNT_PATH", "Account", "FactorSections", "TotpSections"]
 from verifier.errors import InvalidCredentials, LoginThrottled, PasswordCheckBusy
@@ -116,8 +118,11 @@ class Account:
         users: UserStore,
         throttle: LoginThrottle,
         factor_sections: Sequence[FactorSections],
+        tokens: TokenStore | None = None,
     ) -> None:
         self._gate = gate
+        # The user's API tokens, counted on the page (None: the page does not mention them).
+        self._tokens = tokens
         self._account = account
         self._sessions = sessions
         self._users = users
@@ -303,8 +308,14 @@ class Account:
             for section in await source.sections(session.user)
         ]
         if wants_json(req):
-            send_json(resp, status, _account_media(session, listed, factors))
+            media = _account_media(session, listed, factors)
+            if self._tokens is not None:
+                media["api_tokens_url"] = TOKENS_PATH
+            send_json(resp, status, media)
             return
+        api_tokens = None
+        if self._tokens is not None:
+            api_tokens = (len(await self._tokens.owned_by(session.user)), TOKENS_PATH)
         html = account_page(
             session.user,
             session.session_id,
@@ -313,6 +324,7 @@ class Account:
             _next_path(req),
             error=error,
             notice=notice,
+            api_tokens=api_tokens,
         )
         send_page(resp, status, html)
 
