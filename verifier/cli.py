@@ -123,9 +123,9 @@ def _parser() -> argparse.ArgumentParser:
     remove.add_argument("name")
     remove.set_defaults(handler=lambda a: _run(_users_remove(a.name)))
     _add_disable_commands(users)
-    users.add_parser("list", help="list users, their groups and password schemes").set_defaults(
-        handler=lambda a: _run(_users_list())
-    )
+    users.add_parser(
+        "list", help="list users, their groups and password schemes (or service, disabled)"
+    ).set_defaults(handler=lambda a: _run(_users_list()))
     groups = users.add_parser("groups", help="show a user's groups, or change them")
     groups.add_argument("name")
     _group_option(groups, "--add", "add GROUP")
@@ -218,8 +218,8 @@ def _add_token_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     create = tokens.add_parser(
         "create",
         help="make a token for a user and print it (only now: Redis keeps only its hash)",
-        description="Prints the token alone on stdout (TOKEN=$(verifier tokens create ...)), "
-        "what it is on stderr.",
+        description="Prints the token alone on stdout (TOKEN=$(verifier tokens create ...)); "
+        "at a terminal, what it is on the next line.",
     )
     create.add_argument("--user", required=True, help="whose token: it can do what they can")
     create.add_argument("--name", required=True, help="what it is for, e.g. ci-deploy")
@@ -427,29 +427,42 @@ class _Stores:
             raise UnknownUser(name)
         return name
 
-    async def end_sessions(self, user: str, cause: RevocationCause) -> list[str]:
-        """End every session of `user`, and revoke every API token of theirs: recorded
-        (session.revoked, token.revoked) and counted under `cause`."""
+    async def end_sessions(
+        self, user: str, cause: RevocationCause, live_tokens: Sequence[str] | None = None
+    ) -> list[str]:
+        """End every session of `user`, which voids every API token of theirs: recorded
+        (session.revoked, token.revoked) and counted under `cause`.
+
+        `live_tokens`: the user's tokens as listed before something else voided them (a
+        removal); by default they are listed here, first.
+        """
+        if live_tokens is None:
+            live_tokens = [info.token_id for info in await self.tokens.owned_by(user)]
         ended = await self.sessions.revoke_all(user)
         record_revocation(self.audit, cause, user, ended)
         self.revocations.revoked(cause, len(ended))
-        # Void already (the script above deleted their epoch): now their records go too.
-        await self.revoke_tokens(user, cause.value)
+        # Void since the script above (it deleted their epoch): now their records go too.
+        await self.tokens.revoke_all(user)
+        self.tokens_revoked(user, live_tokens, cause.value)
         return ended
 
     async def revoke_tokens(self, user: str, cause: str) -> list[str]:
         """Revoke every API token of `user`: recorded (token.revoked) and counted."""
         revoked = await self.tokens.revoke_all(user)
-        if revoked:
+        self.tokens_revoked(user, revoked, cause)
+        return revoked
+
+    def tokens_revoked(self, user: str, token_ids: Sequence[str], cause: str) -> None:
+        """Record `token.revoked` and count the tokens; nothing when there were none."""
+        if token_ids:
             self.audit.record(
                 "token.revoked",
                 user=user,
-                tokens=",".join(revoked),
-                count=len(revoked),
+                tokens=",".join(token_ids),
+                count=len(token_ids),
                 cause=cause,
             )
-            self.revocations.api_tokens(TOKEN_REVOKED, len(revoked))
-        return revoked
+            self.revocations.api_tokens(TOKEN_REVOKED, len(token_ids))
 
 
 def _read_new_password() -> str:
@@ -491,11 +504,14 @@ async def _users_passwd(name: str) -> int:
 
 async def _users_remove(name: str) -> int:
     async with _Stores() as stores:
+        # Listed first: the removal voids them (with the record, in one step).
+        user = normalize_user_name(name)
+        live = [t.token_id for t in await stores.tokens.owned_by(user)] if user else []
         removed = await stores.users.remove(name)
         stores.audit.record("user.removed", user=removed)
         # A new user of the same name must not inherit this one's second factors.
         await stores.factors.remove_all(removed)
-        ended = await stores.end_sessions(removed, RevocationCause.REMOVAL)
+        ended = await stores.end_sessions(removed, RevocationCause.REMOVAL, live)
     print(f"user {removed} removed; {len(ended)} session(s) ended")
     return 0
 
@@ -512,10 +528,8 @@ async def _users_disable(name: str, *, disabled: bool) -> int:
         if changed:
             stores.audit.record("user.disabled", user=user)
         # Every time, not only on a change: a second `disable` is how to be sure.
-        ended = await stores.sessions.revoke_all(user)
-        record_revocation(stores.audit, RevocationCause.ADMIN, user, ended)
-        stores.revocations.revoked(RevocationCause.ADMIN, len(ended))
-        revoked = await stores.revoke_tokens(user, "disabled")
+        revoked = [info.token_id for info in await stores.tokens.owned_by(user)]
+        ended = await stores.end_sessions(user, RevocationCause.ADMIN, revoked)
     state = "disabled" if changed else "was disabled already"
     print(f"{user} {state}; {len(ended)} session(s) ended, {len(revoked)} token(s) revoked")
     return 0
@@ -536,13 +550,14 @@ async def _tokens_create(args: argparse.Namespace) -> int:
             "token.created", user=user, token=info.token_id, scope=str(scope), expires=info.expires
         )
         stores.revocations.api_tokens(TOKEN_CREATED)
-    # The secret alone on stdout, for TOKEN=$(...); what it is on stderr, for the person.
+    # The secret alone on stdout, for TOKEN=$(verifier tokens create ...); a person at a
+    # terminal is also told what it is (stderr carries the audit record, JSON or not).
     print(str(new.token))
-    print(
-        f"token {info.token_id} ({name}) for {user}, scope: {scope.describe()}, expires "
-        f"{_iso(info.expires)}; shown only now (Redis keeps only its hash)",
-        file=sys.stderr,
-    )
+    if sys.stdout.isatty():
+        print(
+            f"token {info.token_id} ({name}) for {user}, scope: {scope.describe()}, expires "
+            f"{_iso(info.expires)}; shown only now (Redis keeps only its hash)"
+        )
     return 0
 
 
@@ -633,9 +648,11 @@ async def _users_unlock(name: str) -> int:
 async def _users_list() -> int:
     async with _Stores() as stores:
         summaries = await stores.users.summaries()
-    # Tab-separated for scripts: name, groups ("-" for none), password scheme.
+    # Tab-separated for scripts: name, groups ("-" for none), password scheme ("service" for a
+    # service account), then ",disabled" for a disabled account.
     for user in summaries:
-        print(f"{user.name}\t{','.join(user.groups) or '-'}\t{user.password_scheme}")
+        sign_in = user.password_scheme + (",disabled" if user.disabled else "")
+        print(f"{user.name}\t{','.join(user.groups) or '-'}\t{sign_in}")
     return 0
 
 
@@ -794,13 +811,15 @@ async def _sessions_end_all(name: str) -> int:
     user = _user_argument(name)
     async with _Stores() as stores:
         # The action's own record first, then session.revoked (as every other action).
+        live = [info.token_id for info in await stores.tokens.owned_by(user)]
         ended = await stores.sessions.revoke_all(user)
         stores.audit.record("sessions.ended", user=user, count=len(ended))
         record_revocation(stores.audit, RevocationCause.ADMIN, user, ended)
         stores.revocations.revoked(RevocationCause.ADMIN, len(ended))
         # Void since the script above; their records go now, with their own record.
-        revoked = await stores.revoke_tokens(user, RevocationCause.ADMIN.value)
-    tokens = f", {len(revoked)} token(s) revoked" if revoked else ""
+        await stores.tokens.revoke_all(user)
+        stores.tokens_revoked(user, live, RevocationCause.ADMIN.value)
+    tokens = f", {len(live)} token(s) revoked" if live else ""
     print(f"{len(ended)} session(s) of {user} ended{tokens}")
     return 0
 

@@ -144,7 +144,12 @@ class AccountTokens:
             await self._fail(req, resp, user, falcon.HTTP_404, UNKNOWN_TOKEN)
             return
         self._audit.record(
-            "token.revoked", user=user, token=token_id, by=user, address=client_address(req)
+            "token.revoked",
+            user=user,
+            tokens=token_id,
+            count=1,
+            cause="owner",
+            address=client_address(req),
         )
         self._metrics.api_tokens(TOKEN_REVOKED)
         if wants_json(req):

@@ -202,8 +202,13 @@ class AddressFailures:
         await _guard(self._count(keys=[self.key(address)], args=[self._window_seconds]))
 
     def key(self, address: str) -> str:
-        """The Redis key counting the address's failures (tests read and move it)."""
-        return self._keys.login_throttle(self._space + "address", _digest(address))
+        """The Redis key counting the address's failures."""
+        return address_counter_key(self._keys, address, self._space)
+
+
+def address_counter_key(keys: KeySpace, address: str, space: str = BEARER_SPACE) -> str:
+    """The Redis key counting failures (of `space`: bearer tokens by default) of an address."""
+    return keys.login_throttle(space + "address", _digest(address))
 
 
 def account_counter_key(keys: KeySpace, user_name: str, space: str = PASSWORD_SPACE) -> str:
