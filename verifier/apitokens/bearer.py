@@ -77,15 +77,25 @@ class ApiToken:
         return cls(TOKEN_PREFIX + secret + _checksum(secret))
 
     @classmethod
-    def parse(cls, raw: str) -> ApiToken:
-        """The token if `raw` is one (shape and checksum); else BearerRefused("malformed")."""
+    def parse(cls, raw: str, *, checksum: bool = True) -> ApiToken:
+        """The token if `raw` is one (shape and checksum); else BearerRefused("malformed").
+
+        `checksum=False` checks the shape alone, for a caller that looks the token up among
+        the ones it already checked (by digest) before it checks the rest.
+        """
         if len(raw) != TOKEN_LENGTH or not TOKEN_PATTERN.fullmatch(raw):
             raise BearerRefused(MALFORMED)
-        secret = raw[len(TOKEN_PREFIX) : len(TOKEN_PREFIX) + _SECRET_DIGITS]
+        token = cls(raw)
+        if checksum:
+            token.check_checksum()
+        return token
+
+    def check_checksum(self) -> None:
+        """BearerRefused("malformed") unless the last 6 characters are the secret's CRC-32."""
+        secret = self.value[len(TOKEN_PREFIX) : len(TOKEN_PREFIX) + _SECRET_DIGITS]
         # Not a secret comparison: the checksum is public, computed from the token itself.
-        if raw[-_CHECKSUM_DIGITS:] != _checksum(secret):
+        if self.value[-_CHECKSUM_DIGITS:] != _checksum(secret):
             raise BearerRefused(MALFORMED)
-        return cls(raw)
 
 
 def is_ours(authorization: bytes) -> bool:
@@ -93,17 +103,18 @@ def is_ours(authorization: bytes) -> bool:
     return OURS in authorization.lower()
 
 
-def token_from_header(authorization: str) -> ApiToken:
+def token_from_header(authorization: str, *, checksum: bool = True) -> ApiToken:
     """The token of `Authorization: Bearer vrf_...`; BearerRefused("malformed") otherwise.
 
     Strict: one scheme, one token, nothing else. A header that names our prefix in any other
     shape (`Token vrf_...`, two tokens, a token cut short) is malformed, never ignored: it was
-    meant for us, and must not fall back to whatever cookies came with it.
+    meant for us, and must not fall back to whatever cookies came with it. `checksum`: as
+    for ApiToken.parse.
     """
     match = _BEARER.fullmatch(authorization.strip(" \t"))
     if match is None:
         raise BearerRefused(MALFORMED)
-    return ApiToken.parse(match.group(1))
+    return ApiToken.parse(match.group(1), checksum=checksum)
 
 
 def new_token_id() -> str:

@@ -7,14 +7,16 @@ long as the cache is trusted: while the revocation channel is heard, at most its
 never past the token's expiry. A revocation (the token, or every session of its owner),
 a group change, a removal or a disabling is published and forgotten by every worker at once.
 
-Anything else goes to Redis, after the client address's failure count: an address at its
-limit is refused unchecked (BearerThrottled), and every failure counts. A failure always
-makes the same Redis calls (count read, token record, owner record, count write), so
-neither the answer nor its cost tells a token never issued from one revoked.
+Anything else goes to Redis, with the client address's failure count read in the same round
+trip: an address at its limit is refused whatever the token (BearerThrottled), and every
+failure counts. A valid token costs two round trips there; a failure always makes the same
+Redis calls (count read and token record, owner record, count write), so neither the
+answer nor its cost tells a token never issued from one revoked.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -72,16 +74,19 @@ class BearerCheck:
     async def check(self, authorization: str, address: str, now: float) -> TokenGrant:
         """The grant of a valid token; else BearerRefused (BearerThrottled: not even looked at)."""
         try:
-            token = token_from_header(authorization)
+            # The shape first: a token this worker checked before is known by its digest,
+            # and needs its checksum no more than its Redis record.
+            token = token_from_header(authorization, checksum=False)
+            digest = token.digest
+            cached = self._cached(digest, now)
+            if cached is not None:
+                self._usage.note(digest, now)
+                return cached
+            token.check_checksum()
         except BearerRefused:
             await self._refused_unchecked(address)
             await self._failures.count_failure(address)
             raise
-        digest = token.digest
-        cached = self._cached(digest, now)
-        if cached is not None:
-            self._usage.note(digest, now)
-            return cached
         return await self._from_redis(token, address, now)
 
     def _cached(self, digest: str, now: float) -> TokenGrant | None:
@@ -98,10 +103,16 @@ class BearerCheck:
         # Read before Redis is asked: a revocation arriving meanwhile must win (see
         # LivenessCache.epoch).
         epoch = cache.epoch if cache is not None else 0
-        await self._refused_unchecked(address)
         digest = token.digest
+        # The address's count and the token's record in the same round trip; a throttled
+        # address is refused whatever the record says.
+        wait, record = await asyncio.gather(
+            self._failures.wait_seconds(address), self._store.record(digest)
+        )
+        if wait:
+            raise BearerThrottled(wait)
         try:
-            live = await self._store.find(digest, now)
+            live = await self._store.judge(record, now)
         except BearerRefused:
             await self._failures.count_failure(address)
             raise

@@ -99,6 +99,17 @@ class NewToken:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredToken:
+    """A token's record as Redis answered it, raw (each field None when absent)."""
+
+    user: Any
+    token_id: Any
+    scope: Any
+    expires: Any
+    epoch: Any
+
+
+@dataclass(frozen=True, slots=True)
 class LiveToken:
     """A valid token as /auth reads it: its owner's groups, now, and its own limits."""
 
@@ -182,14 +193,28 @@ class TokenStore:
     async def find(self, digest: str, now: float) -> LiveToken:
         """The valid token of this digest, with its owner's groups; else BearerRefused.
 
-        Always the same two round trips, whatever the token: its record, then its owner's
-        record and token epoch (a name no user can have when there is no record). A token
-        never issued, one revoked, one expired and one whose owner is gone cost the same
-        Redis work and take the same code to the end, so how long the refusal took does not
-        tell them apart.
+        Always the same two round trips, whatever the token: its record (`record`), then
+        its owner's record and token epoch (`judge`; a name no user can have when there is
+        no record). A token never issued, one revoked, one expired and one whose owner is
+        gone cost the same Redis work and take the same code to the end, so how long the
+        refusal took does not tell them apart.
         """
-        record = await _guard(self._redis.hmget(self._keys.api_token(digest), _CHECKED_FIELDS))
-        raw_user, raw_id, raw_scope, raw_expires, raw_epoch = record
+        return await self.judge(await self.record(digest), now)
+
+    async def record(self, digest: str) -> StoredToken:
+        """What Redis holds of the token of this digest (all None when nothing): one call."""
+        fields = await _guard(self._redis.hmget(self._keys.api_token(digest), _CHECKED_FIELDS))
+        return StoredToken(*fields)
+
+    async def judge(self, record: StoredToken, now: float) -> LiveToken:
+        """The valid token `record` is, read with its owner; else BearerRefused. One call."""
+        raw_user, raw_id, raw_scope, raw_expires, raw_epoch = (
+            record.user,
+            record.token_id,
+            record.scope,
+            record.expires,
+            record.epoch,
+        )
         user = normalize_user_name(as_text(raw_user)) if raw_user is not None else None
         owner = user or _NO_OWNER
         pipeline = self._redis.pipeline(transaction=False)
