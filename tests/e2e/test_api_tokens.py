@@ -21,6 +21,7 @@ import pytest
 import requests
 from e2e_helpers import (
     TIMEOUT,
+    all_log_lines,
     cookie_header,
     eventually,
     get_page,
@@ -29,6 +30,7 @@ from e2e_helpers import (
     sign_in,
     wait_until_every_worker_listens,
 )
+from prometheus_client.parser import text_string_to_metric_families
 from token_helpers import (
     ECHO,
     assert_refused_alone,
@@ -396,3 +398,52 @@ def test_two_authorization_headers_never_smuggle_a_token_to_the_app(stack: Stack
     # nginx refuses a repeated Authorization header outright (400), on both builds.
     assert status == 400, answer[:300]
     assert made.token.encode() not in answer
+
+
+# --- what is counted, and what is recorded -----------------------------------------------
+
+USES = 6
+
+
+def _scraped(stack: Stack) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    response = requests.get(stack.metrics_url, timeout=TIMEOUT)
+    assert response.status_code == 200, response.text
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def _key(name: str, **labels: str) -> tuple[str, frozenset[tuple[str, str]]]:
+    return name, frozenset(labels.items())
+
+
+def test_uses_are_counted_not_recorded_and_every_refusal_is_counted_by_reason(
+    stack: Stack,
+) -> None:
+    made = make_token(stack, service_account(stack), "path:/api/")
+    expected = {
+        _key("verifier_auth_decisions_total", outcome="token", reason=""): USES,
+        _key("verifier_auth_decisions_total", outcome="denied", reason="bearer_refused"): 1,
+        _key("verifier_auth_decisions_total", outcome="forbidden", reason=""): 1,
+        _key("verifier_api_token_refusals_total", reason="unknown"): 1,
+        _key("verifier_api_token_refusals_total", reason="out_of_scope"): 1,
+    }
+    before = _scraped(stack)
+    for _ in range(USES):
+        assert bearer(stack, ECHO, made.token).status_code == 200
+    _refused_as_invalid(bearer(stack, ECHO, str(ApiToken.mint())))
+    assert_refused_alone(bearer(stack, "/admin/", made.token), 403)
+
+    def counted() -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        after = _scraped(stack)
+        return {key: after.get(key, 0.0) - before.get(key, 0.0) for key in expected}
+
+    # Workers flush their counts about once a second: wait for them, then compare exactly.
+    assert eventually(counted, lambda found: found == expected) == expected
+    # Each use is counted only: the token's id is in the log for its refusal alone.
+    named = [line for line in all_log_lines(stack) if made.token_id in line]
+    assert len([line for line in named if "token.refused" in line]) == 1, named
+    assert not [line for line in named if "token.refused" not in line and "forbidden" not in line]
+    assert not any(made.token in line for line in all_log_lines(stack))
