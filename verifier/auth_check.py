@@ -10,6 +10,7 @@ seventh of a worker's CPU.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from time import perf_counter
 from typing import Any
@@ -115,7 +116,9 @@ class AuthCheck:
         if authorization is not None and is_ours(authorization):
             # A token decides alone: whatever cookies came with it are not read or set.
             address = _client_address(found, scope)
-            await self._bearer(send, authorization, address, cookie_header, request, started)
+            await self._bearer(
+                send, authorization, address, cookie_header, request, original_uri, started
+            )
             return
         cookies = read_token_cookies(cookie_header, self._cookie_policy)
         try:
@@ -123,7 +126,7 @@ class AuthCheck:
         except (TokenRejected, RefreshRejected) as rejection:
             log.debug("denied %s: %s", original_uri or "-", rejection)
             self._metrics.auth_denied(rejection, perf_counter() - started)
-            await _respond(send, 401, [_NO_STORE])
+            await _respond(send, 401, [_NO_STORE], request, original_uri)
             return
         except StepUpRequired as step_up:
             log.info(
@@ -138,7 +141,7 @@ class AuthCheck:
             # must reach the browser (the spent refresh token would sign the user out).
             headers = _cookie_headers(step_up.admitted)
             headers.append((_STEP_UP, step_up.step.encode()))
-            await _respond(send, 401, headers)
+            await _respond(send, 401, headers, request, original_uri)
             return
         except Forbidden as forbidden:
             log.info(
@@ -151,17 +154,23 @@ class AuthCheck:
             # Who is signed in (for the "no access" page) and any rotated cookies; nothing
             # for the app, which never sees this request.
             self._metrics.auth_answered(AUTH_FORBIDDEN, perf_counter() - started)
-            await _respond(send, 403, _cookie_headers(forbidden.admitted))
+            await _respond(send, 403, _cookie_headers(forbidden.admitted), request, original_uri)
             return
         except StoreUnavailable as error:
             # Fail closed, and keep the user's cookies: nginx turns this into its error page.
             log.error("redis unavailable (%s) on /auth", error)
             self._metrics.auth_answered(AUTH_STORE_ERROR, perf_counter() - started)
-            await _respond(send, 503, [_NO_STORE, (b"retry-after", b"%d" % RETRY_AFTER_SECONDS)])
+            await _respond(
+                send,
+                503,
+                [_NO_STORE, (b"retry-after", b"%d" % RETRY_AFTER_SECONDS)],
+                request,
+                original_uri,
+            )
             return
         other_cookies = without_token_cookies(cookie_header, self._cookie_policy)
         self._metrics.auth_answered(_allowed_outcome(admitted), perf_counter() - started)
-        await _respond(send, 204, _identity_headers(admitted, other_cookies))
+        await _respond(send, 204, _identity_headers(admitted, other_cookies), request, original_uri)
 
     async def _bearer(
         self,
@@ -170,6 +179,7 @@ class AuthCheck:
         address: str,
         cookie_header: str | None,
         request: AccessRequest,
+        original_uri: str,
         started: float,
     ) -> None:
         """Answer for a request carrying `Authorization: Bearer vrf_...`; never a cookie."""
@@ -185,7 +195,7 @@ class AuthCheck:
             headers = [_NO_STORE]
             if isinstance(refused, BearerThrottled):
                 headers.append((_RETRY_AFTER, b"%d" % refused.retry_after_seconds))
-            await _respond(send, 401, headers)
+            await _respond(send, 401, headers, request, original_uri)
             return
         except Forbidden as forbidden:
             log.info(
@@ -197,16 +207,22 @@ class AuthCheck:
                 forbidden.reason,
             )
             self._metrics.auth_answered(AUTH_FORBIDDEN, perf_counter() - started)
-            await _respond(send, 403, _cookie_headers(forbidden.admitted))
+            await _respond(send, 403, _cookie_headers(forbidden.admitted), request, original_uri)
             return
         except StoreUnavailable as error:
             log.error("redis unavailable (%s) on /auth", error)
             self._metrics.auth_answered(AUTH_STORE_ERROR, perf_counter() - started)
-            await _respond(send, 503, [_NO_STORE, (b"retry-after", b"%d" % RETRY_AFTER_SECONDS)])
+            await _respond(
+                send,
+                503,
+                [_NO_STORE, (b"retry-after", b"%d" % RETRY_AFTER_SECONDS)],
+                request,
+                original_uri,
+            )
             return
         other_cookies = without_token_cookies(cookie_header, self._cookie_policy)
         self._metrics.auth_answered(AUTH_TOKEN, perf_counter() - started)
-        await _respond(send, 204, _identity_headers(admitted, other_cookies))
+        await _respond(send, 204, _identity_headers(admitted, other_cookies), request, original_uri)
 
 
 class AuthFastPath:
@@ -310,6 +326,23 @@ def _cookie_headers(admitted: Admitted) -> list[tuple[bytes, bytes]]:
     return headers
 
 
-async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+async def _respond(
+    send: Send,
+    status: int,
+    headers: list[tuple[bytes, bytes]],
+    request: AccessRequest,
+    original_uri: str,
+) -> None:
+    if log.isEnabledFor(logging.DEBUG):
+        # One line per answer at DEBUG only (a dict lookup otherwise), naming the worker that
+        # decided: with several workers behind nginx's keepalive connections, it is how an
+        # operator (and the e2e tests' bursts) can tell which worker answered a request.
+        log.debug(
+            "worker %d answered %d for %s %s",
+            os.getpid(),
+            status,
+            request.method,
+            original_uri or "-",
+        )
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": b""})

@@ -257,13 +257,22 @@ class ComposeStack:
         """healthy, unhealthy or starting (empty: the container has no health check)."""
         return self.inspect(service, "{{.State.Health.Status}}")
 
+    def passes_health_check(self, service: str) -> bool:
+        """Whether the service's health check passes when run now.
+
+        The status `health` reads is the last scheduled check's: just after a restart it may
+        still be the healthy answer of the container's previous run, ten seconds old.
+        """
+        checked = self.podman("healthcheck", "run", self.container(service), check=False)
+        return checked.returncode == 0
+
     def wait_healthy(self, *services: str) -> None:
         """Wait until every one of the services reports healthy; fail with its last logs."""
         for service in services:
             try:
                 wait_for(
                     f"{service} to be healthy",
-                    lambda service=service: True if self.health(service) == "healthy" else None,
+                    lambda service=service: True if self.passes_health_check(service) else None,
                 )
             except StackError as error:
                 tail = "\n".join(self.logs(service).splitlines()[-LOG_TAIL_LINES:])

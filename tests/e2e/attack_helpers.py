@@ -13,15 +13,11 @@ import hashlib
 import hmac
 import json
 import secrets
-import subprocess
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import requests
 from e2e_helpers import access_claims, set_cookie_headers
-
-from verifier.demo.processes import verifier_environment
 
 if TYPE_CHECKING:
     from conftest import Stack
@@ -98,20 +94,6 @@ def assert_refused(response: requests.Response, status: int) -> None:
 def make_user(stack: Stack, name: str, password: str) -> None:
     """Create a user in the stack's Redis, as `verifier users add` would (minus a process)."""
     stack.create_user(name, password)
-
-
-def run_cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run `python -m verifier ARGS` against the stack's configuration; fail on an error."""
-    result = subprocess.run(
-        [sys.executable, "-m", "verifier", *args],
-        capture_output=True,
-        text=True,
-        env=verifier_environment(stack.env),
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result
 
 
 def fresh_user(stack: Stack, label: str = "attack") -> tuple[str, str]:

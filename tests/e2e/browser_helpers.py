@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-import pytest
+from tests.parts import require
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Flags checked on these machines: no sandbox as root, and no background traffic to hosts
 # that the closed network refuses.
 CHROMIUM_ARGS = [
@@ -29,17 +27,19 @@ CHROMIUM_ARGS = [
 NARROW = {"width": 320, "height": 640}
 
 
-def launch_chromium() -> Iterator[Browser]:
-    """Debian's Chromium driven by Playwright (no browser download), for a fixture to yield."""
-    if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed; .ci/run should have installed it")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
+def launch_chromium(env: dict[str, str] | None = None) -> Iterator[Browser]:
+    """Debian's Chromium driven by Playwright (no browser download), for a fixture to yield;
+    `env` is added to its environment (a HOME of its own, say)."""
+    chromium = require("chromium")
     from playwright.sync_api import sync_playwright  # noqa: PLC0415 (only when Chromium exists)
 
     # Playwright gives the browser a fresh, empty profile of its own.
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        launched = playwright.chromium.launch(
+            executable_path=chromium,
+            args=CHROMIUM_ARGS,
+            env={**os.environ, **env} if env else None,
+        )
         yield launched
         launched.close()
 

@@ -23,6 +23,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import json
+import os
 import secrets
 import shutil
 import subprocess
@@ -37,14 +38,17 @@ import redis
 import requests
 from e2e_helpers import run_cli
 from redis_topologies import RedisClusterDeployment, SentinelDeployment
+from tls_files import TlsFiles, write_tls_files
 
+from tests.parts import nginx_build, nginx_builds, require
 from verifier.demo import processes
 from verifier.demo.processes import ManagedProcess, NginxBinary, ProcessStartError
+from verifier.errors import StoreUnavailable
 from verifier.settings import load_settings
 from verifier.store import client_for
 from verifier.store.keyspace import KeySpace
 from verifier.users.passwords import PasswordHasher
-from verifier.users.store import UserStore
+from verifier.users.store import UserExists, UserStore
 
 NGINX_BINARIES = processes.available_nginx_binaries()
 
@@ -92,6 +96,8 @@ paths = ["/ruled/mfa-staff"]
 policy = "deny"
 """
 VERIFIER_WORKERS = 2
+# In-process user creation tries this often when Redis does not answer in time.
+CREATE_USER_ATTEMPTS = 3
 
 # The session's redis-server while it is in use, for the fixture that restarts it.
 _RUNNING_SERVERS: list[RedisServer] = []
@@ -212,6 +218,8 @@ class Stack:
     refresh_grace_seconds: int = REFRESH_GRACE_SECONDS
     workers: int = VERIFIER_WORKERS
     listen_port: int = 0
+    # With TLS in front (`tls_stack`): the throwaway CA its clients trust.
+    ca_file: Path | None = None
 
     @property
     def metrics_url(self) -> str:
@@ -219,14 +227,25 @@ class Stack:
         return f"http://{self.env['VERIFIER_METRICS_BIND']}/metrics"
 
     @property
+    def secure_cookies(self) -> bool:
+        """Whether the verifier sets the production cookies (__Host- names, Secure): the
+        default, which only `tls_stack` keeps; the plain http stacks turn it off."""
+        return self.env.get("VERIFIER_COOKIE_SECURE", "true") != "false"
+
+    @property
     def access_cookie(self) -> str:
-        """Name of the access cookie (plain http, so without the __Host- prefix)."""
-        return "verifier-access"
+        """Name of the access cookie."""
+        return "__Host-verifier-access" if self.secure_cookies else "verifier-access"
 
     @property
     def refresh_cookie(self) -> str:
         """Name of the refresh cookie."""
-        return "verifier-refresh"
+        return "__Host-verifier-refresh" if self.secure_cookies else "verifier-refresh"
+
+    @property
+    def pending_cookie(self) -> str:
+        """Name of the cookie of a sign-in waiting for its second factor."""
+        return "__Secure-verifier-pending" if self.secure_cookies else "verifier-pending"
 
     def url(self, path: str) -> str:
         """Absolute URL of `path` through nginx."""
@@ -234,7 +253,12 @@ class Stack:
 
     def localhost_url(self, path: str) -> str:
         """URL of `path` through nginx by the name `localhost`: WebAuthn refuses an IP."""
-        return f"http://localhost:{self.listen_port}{path}"
+        return f"{self.scheme}://localhost:{self.listen_port}{path}"
+
+    @property
+    def scheme(self) -> str:
+        """https with TLS in front (`tls_stack`), else http."""
+        return "https" if self.ca_file is not None else "http"
 
     def create_user(self, name: str, password: str) -> None:
         """Create a user in the stack's Redis, as `verifier users add` does, in this process.
@@ -245,29 +269,44 @@ class Stack:
 
         async def add() -> None:
             # The stack's own Redis, whichever kind (standalone, Sentinel, Cluster) it runs on.
-            client = client_for(load_settings(self.env))
-            try:
-                await UserStore(client, KeySpace(self.key_prefix), _hasher()).add(name, password)
-            finally:
-                await client.aclose()
+            # Its timeouts are the service's (a 0.5 s connect), which a machine starved of CPU
+            # can miss: try again, as an operator would. The name is new, so "exists" after a
+            # failed try means that try's write did land.
+            for attempt in range(CREATE_USER_ATTEMPTS):
+                client = client_for(load_settings(self.env))
+                try:
+                    store = UserStore(client, KeySpace(self.key_prefix), _hasher())
+                    await store.add(name, password)
+                    return
+                except StoreUnavailable:
+                    if attempt == CREATE_USER_ATTEMPTS - 1:
+                        raise
+                except UserExists:
+                    if attempt == 0:
+                        raise
+                    return
+                finally:
+                    await client.aclose()
 
         # In a thread of its own: a browser test calls this with Playwright's event loop
         # running in this one, where asyncio.run() is refused.
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
             pool.submit(asyncio.run, add()).result()
 
-    def cli(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        """Run `python -m verifier ARGS...` with the stack's settings."""
-        return run_cli(self.env, *args, stdin=stdin)
-
-    def verifier_command(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """Run `python -m verifier ARGS` with the stack's settings; fail the test on error."""
-        return run_verifier_command(self.env, *args)
+    def cli(
+        self, *args: str, stdin: str = "", expect: int | None = 0
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `python -m verifier ARGS...` with the stack's settings; fail the test unless it
+        exits with `expect` (see e2e_helpers.run_cli)."""
+        return run_cli(self.env, *args, stdin=stdin, expect=expect)
 
     def new_session(self) -> requests.Session:
-        """A requests Session that ignores proxy settings of the environment."""
+        """A requests Session that ignores proxy settings of the environment (and trusts the
+        stack's CA, with TLS in front)."""
         session = requests.Session()
         session.trust_env = False
+        if self.ca_file is not None:
+            session.verify = str(self.ca_file)
         return session
 
     def login(self, name: str, password: str, next_path: str = "/") -> requests.Session:
@@ -308,6 +347,7 @@ class Stack:
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """One redis-server for the session, on a free port of 127.0.0.1."""
+    require("redis-server")
     workdir = _workdir("redis")
     try:
         server = RedisServer(workdir, processes.free_port())
@@ -330,21 +370,24 @@ def _redis_back_up() -> Iterator[None]:
         server.start()
 
 
-_NGINX_IDS = [binary.label for binary in NGINX_BINARIES]
+# Both nginx generations, each a stack of its own; a build that is missing is a param too,
+# whose tests fail naming it (tests/parts.py), never an empty list that skips them silently.
+NGINX_BUILDS = nginx_builds()
 
 
-@pytest.fixture(scope="session", params=NGINX_BINARIES, ids=_NGINX_IDS)
+@pytest.fixture(scope="session", params=NGINX_BUILDS)
 def stack(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator[Stack]:
     """The verifier, the legacy app and nginx (one stack per nginx binary)."""
-    with running_stack(request.param, redis_server, label="stack") as started:
+    with running_stack(nginx_build(request.param), redis_server, label="stack") as started:
         yield started
 
 
-@pytest.fixture(scope="session", params=NGINX_BINARIES, ids=_NGINX_IDS)
+@pytest.fixture(scope="session", params=NGINX_BUILDS)
 def expiring_stack(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator[Stack]:
     """Another stack like `stack`, whose access tokens live only 2 s."""
     settings = {"VERIFIER_ACCESS_TTL_SECONDS": str(EXPIRING_ACCESS_TTL_SECONDS)}
-    with running_stack(request.param, redis_server, settings, label="expiring") as started:
+    binary = nginx_build(request.param)
+    with running_stack(binary, redis_server, settings, label="expiring") as started:
         yield started
 
 
@@ -368,13 +411,14 @@ class StackFactory:
         return started
 
 
-@pytest.fixture(params=NGINX_BINARIES, ids=[binary.label for binary in NGINX_BINARIES])
+@pytest.fixture(params=NGINX_BUILDS)
 def fresh_stack(
     request: pytest.FixtureRequest, redis_server: RedisServer
 ) -> Iterator[StackFactory]:
     """Stacks for one test alone (one per nginx binary), stopped when the test ends."""
+    binary = nginx_build(request.param)
     with contextlib.ExitStack() as exits:
-        yield StackFactory(request.param, redis_server, exits)
+        yield StackFactory(binary, redis_server, exits)
 
 
 @pytest.fixture
@@ -397,14 +441,6 @@ def persistent_stack() -> Iterator[Stack]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def run_verifier_command(env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """Run `python -m verifier ARGS` with these settings; fail the test on a non-zero exit."""
-    result = run_cli(env, *args)
-    if result.returncode != 0:
-        pytest.fail(f"verifier {' '.join(args)} exited {result.returncode}: {result.stderr}")
-    return result
-
-
 def access_key_file(keys_dir: Path) -> dict[str, str]:
     """The one access key file of a keys directory made by `verifier keys generate`."""
     documents = [json.loads(path.read_text()) for path in sorted(keys_dir.glob("*.json"))]
@@ -420,11 +456,13 @@ def running_stack(
     *,
     label: str = "fresh",
     topology: RedisClusterDeployment | SentinelDeployment | None = None,
+    tls: TlsFiles | None = None,
 ) -> Iterator[Stack]:
     """Start a keys directory, the verifier, the legacy app and nginx; stop them after.
 
     With a `topology`, the verifier (and `stack.redis`) use that Cluster or Sentinel
-    deployment instead of `redis_server`.
+    deployment instead of `redis_server`. With `tls`, nginx answers https only, with that
+    certificate, and the verifier keeps its production cookie settings (see `tls_stack`).
     """
     workdir = _workdir(f"{label}-{binary.label}")
     key_prefix = f"{label}-{binary.version}-{secrets.token_hex(4)}"
@@ -434,12 +472,15 @@ def running_stack(
     metrics_dir = workdir / "metrics"
     redis_env = topology.verifier_env() if topology else {"VERIFIER_REDIS_URL": redis_server.url}
     listen_port = processes.free_port()
+    scheme = "https" if tls else "http"
     env = {
         **redis_env,
         "VERIFIER_KEYS_DIR": str(keys_dir),
         "VERIFIER_ACCESS_TTL_SECONDS": str(ACCESS_TTL_SECONDS),
         "VERIFIER_REFRESH_GRACE_SECONDS": str(REFRESH_GRACE_SECONDS),
-        "VERIFIER_COOKIE_SECURE": "false",
+        # Plain http: a browser (or requests' jar) would neither keep nor send a Secure
+        # cookie. Only `tls_stack` keeps the default (true).
+        **({} if tls else {"VERIFIER_COOKIE_SECURE": "false"}),
         "VERIFIER_JWT_LEEWAY_SECONDS": "0",
         "VERIFIER_ISSUER": "verifier",
         "VERIFIER_AUDIENCE": "verifier",
@@ -464,12 +505,12 @@ def running_stack(
         "VERIFIER_METRICS_DIR": str(metrics_dir),
         # Passkeys on: browsers reach the stack as http://localhost:PORT (never an IP).
         "VERIFIER_WEBAUTHN_RP_ID": "localhost",
-        "VERIFIER_WEBAUTHN_ORIGINS": f"http://localhost:{listen_port}",
+        "VERIFIER_WEBAUTHN_ORIGINS": f"{scheme}://localhost:{listen_port}",
         **(settings or {}),
     }
     # The keys the operator would make, with the real command; tests mint access tokens
     # with the access key it wrote.
-    run_verifier_command(env, "keys", "generate", "--use", "all")
+    run_cli(env, "keys", "generate", "--use", "all")
     access_key = access_key_file(keys_dir)
     verifier_port = processes.free_port()
     app_port = processes.free_port()
@@ -481,18 +522,22 @@ def running_stack(
         started["legacy-app"] = processes.start_legacy_app(
             app_port,
             log_dir=workdir,
-            jwks_url=f"http://{processes.LOOPBACK}:{listen_port}/.well-known/jwks.json",
+            # Through nginx, as an app would; with TLS in front, from the verifier itself
+            # (the app's TLS client is not what a TLS stack tests).
+            jwks_url=(
+                f"http://{processes.LOOPBACK}:{verifier_port}/.well-known/jwks.json"
+                if tls
+                else f"http://{processes.LOOPBACK}:{listen_port}/.well-known/jwks.json"
+            ),
         )
         conf_path = workdir / "nginx.conf"
-        conf_path.write_text(
-            processes.render_nginx_conf(
-                prefix=workdir,
-                listen_port=listen_port,
-                verifier_port=verifier_port,
-                app_port=app_port,
-            ),
-            encoding="utf-8",
+        conf = processes.render_nginx_conf(
+            prefix=workdir,
+            listen_port=listen_port,
+            verifier_port=verifier_port,
+            app_port=app_port,
         )
+        conf_path.write_text(with_tls(conf, listen_port, tls) if tls else conf, encoding="utf-8")
         started["nginx"] = processes.start_nginx(binary.path, workdir, conf_path, port=listen_port)
     except (ProcessStartError, PermissionError) as error:
         _stop_all(started)
@@ -503,7 +548,7 @@ def running_stack(
     try:
         yield Stack(
             nginx=binary,
-            base_url=f"http://{processes.LOOPBACK}:{listen_port}",
+            base_url=f"{scheme}://{processes.LOOPBACK}:{listen_port}",
             rules_file=rules_file,
             verifier_url=f"http://{processes.LOOPBACK}:{verifier_port}",
             app_url=f"http://{processes.LOOPBACK}:{app_port}",
@@ -519,11 +564,52 @@ def running_stack(
             access_ttl_seconds=int(env["VERIFIER_ACCESS_TTL_SECONDS"]),
             refresh_grace_seconds=int(env["VERIFIER_REFRESH_GRACE_SECONDS"]),
             listen_port=listen_port,
+            ca_file=tls.ca_file if tls else None,
         )
     finally:
         client.close()
         _stop_all(started)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def with_tls(conf: str, listen_port: int, tls: TlsFiles) -> str:
+    """The demo nginx.conf with its server answering https only, as a production site does:
+    the `listen` line of the template gets `ssl` and the certificate, nothing else changes."""
+    listen = f"listen {processes.LOOPBACK}:{listen_port};"
+    assert conf.count(listen) == 1, f"the template no longer has one {listen!r}"
+    return conf.replace(
+        listen,
+        f"listen {processes.LOOPBACK}:{listen_port} ssl;\n"
+        f"        ssl_certificate {tls.cert_file};\n"
+        f"        ssl_certificate_key {tls.key_file};",
+    )
+
+
+@pytest.fixture(scope="session", params=NGINX_BUILDS)
+def tls_stack(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator[Stack]:
+    """A stack behind nginx with TLS, as in production: a throwaway CA signed the server's
+    certificate (for 127.0.0.1 and localhost), and VERIFIER_COOKIE_SECURE keeps its default,
+    so the verifier sets the __Host- cookies, Secure, that every other stack turns off.
+
+    Its clients trust the CA: `stack.new_session()` and, while the stack runs, every plain
+    `requests.get/post` of this process (REQUESTS_CA_BUNDLE, read by requests' sessions that
+    trust the environment, the default); browsers are given it by the test that starts them.
+    """
+    tls_dir = _workdir("tls-ca")
+    tls = write_tls_files(tls_dir)
+    previous = os.environ.get("REQUESTS_CA_BUNDLE")
+    try:
+        with running_stack(
+            nginx_build(request.param), redis_server, label="tls", tls=tls
+        ) as started:
+            os.environ["REQUESTS_CA_BUNDLE"] = str(tls.ca_file)
+            yield started
+    finally:
+        if previous is None:
+            os.environ.pop("REQUESTS_CA_BUNDLE", None)
+        else:
+            os.environ["REQUESTS_CA_BUNDLE"] = previous
+        shutil.rmtree(tls_dir, ignore_errors=True)
 
 
 def _stop_all(started: dict[str, ManagedProcess]) -> None:

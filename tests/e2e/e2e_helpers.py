@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import re
 import secrets
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import jwt
+import pytest
 import redis
 import requests
 
@@ -36,8 +41,14 @@ TIMEOUT = 10
 # cache), so a worker that never got to it still fails the test.
 SETTLE_SECONDS = 10.0
 _POLL_SECONDS = 0.02
-# Parallel checks in one burst: enough that every worker answers some of them.
+# Parallel checks in one burst, sent BURST_PARALLEL at a time: enough that nginx opens
+# several upstream connections. A burst that not every worker answered is sent again, more
+# at once each time (nginx then opens connections beyond the idle ones it keeps, which the
+# kernel hands to whichever worker accepts first), at most BURST_TRIES times in all.
 BURST = 24
+BURST_PARALLEL = 12
+BURST_MOST_PARALLEL = 48
+BURST_TRIES = 8
 
 # The `next` values issue 3 names; each must land on a same-site path.
 OPEN_REDIRECTS = [
@@ -163,10 +174,15 @@ def expired_access_token(stack: Stack, user: str, session_id: str) -> str:
 
 
 def run_cli(
-    env: Mapping[str, str], *args: str, stdin: str = ""
+    env: Mapping[str, str], *args: str, stdin: str = "", expect: int | None = 0
 ) -> subprocess.CompletedProcess[str]:
-    """`python -m verifier ARGS` with exactly these VERIFIER_* settings; the caller checks it."""
-    return subprocess.run(
+    """`python -m verifier ARGS` with exactly these VERIFIER_* settings.
+
+    It fails the test unless the command exits with `expect` (0, success, unless told
+    otherwise: a test of a refusal says which status it expects); `expect=None` leaves the
+    status to the caller, for the rare test that reads it itself.
+    """
+    result = subprocess.run(
         [sys.executable, "-m", "verifier", *args],
         input=stdin,
         capture_output=True,
@@ -175,20 +191,61 @@ def run_cli(
         timeout=60,
         check=False,
     )
+    if expect is not None and result.returncode != expect:
+        pytest.fail(
+            f"verifier {' '.join(args)} exited {result.returncode}, not {expect}\n"
+            f"stdout: {result.stdout}\nstderr: {result.stderr}",
+            pytrace=False,
+        )
+    return result
 
 
-def wait_until(condition: Callable[[], bool], deadline_seconds: float = 10.0) -> bool:
-    """Poll `condition` until it holds (True) or the deadline passes (False).
+def eventually(
+    probe: Callable[[], T],
+    done: Callable[[T], bool],
+    *,
+    what: str | Callable[[], str],
+    seconds: float = SETTLE_SECONDS,
+) -> T:
+    """Probe until `done(result)` holds, and return that result; fail the test naming `what`
+    (and the last result seen) if it does not hold within `seconds`. `what` may be a function,
+    called only then, for a message made of what was seen by that time.
 
-    The deadline only bounds a broken run: tests assert the condition, never the time taken.
+    The deadline only bounds a broken run: tests assert what they got, never the time taken.
     """
-    give_up = time.monotonic() + deadline_seconds
+    deadline = time.monotonic() + seconds
     while True:
-        if condition():
-            return True
-        if time.monotonic() > give_up:
-            return False
-        time.sleep(0.02)
+        result = probe()
+        if done(result):
+            return result
+        if time.monotonic() >= deadline:
+            named = what() if callable(what) else what
+            shown = repr(result)
+            pytest.fail(
+                f"waited {seconds:g} s for {named}; last seen: {shown[:2000]}", pytrace=False
+            )
+        time.sleep(_POLL_SECONDS)
+
+
+def wait_until(
+    condition: Callable[[], object],
+    what: str | Callable[[], str],
+    seconds: float = SETTLE_SECONDS,
+) -> None:
+    """Poll `condition` until it is true; fail the test naming `what` if it never is."""
+    eventually(condition, bool, what=what, seconds=seconds)
+
+
+async def wait_until_async(
+    condition: Callable[[], object], what: str, seconds: float = SETTLE_SECONDS
+) -> None:
+    """`wait_until` inside an event loop: it yields to the loop (a listener under test runs
+    there) between two looks, instead of blocking it."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() >= deadline:
+            pytest.fail(f"waited {seconds:g} s for {what}", pytrace=False)
+        await asyncio.sleep(_POLL_SECONDS)
 
 
 class RevocationWatch:
@@ -198,14 +255,16 @@ class RevocationWatch:
         self._pubsub = pubsub
         self.heard: list[str] = []
 
-    def wait_for(self, expected: str, seconds: float = 5.0) -> bool:
-        """Wait (up to a deadline) until `expected` has been published; True if it was."""
-        deadline = time.monotonic() + seconds
-        while expected not in self.heard and time.monotonic() < deadline:
+    def wait_for(self, expected: str) -> None:
+        """Wait until `expected` has been published; fail the test if it never is."""
+
+        def heard() -> bool:
             message = self._pubsub.get_message(timeout=0.1)
             if message is not None and message["type"] == "message":
                 self.heard.append(message["data"])
-        return expected in self.heard
+            return expected in self.heard
+
+        wait_until(heard, lambda: f"{expected!r} published (heard: {self.heard})")
 
 
 @contextlib.contextmanager
@@ -215,43 +274,218 @@ def watching_revocations(redis_url: str, channel: str) -> Iterator[RevocationWat
     pubsub = client.pubsub()
     try:
         pubsub.subscribe(channel)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            message = pubsub.get_message(timeout=0.1)
-            if message is not None and message["type"] == "subscribe":
-                break
-        else:
-            raise AssertionError(f"no subscription to {channel} within 5 s")
+        wait_until(
+            lambda: (
+                (message := pubsub.get_message(timeout=0.1)) is not None
+                and message["type"] == "subscribe"
+            ),
+            f"Redis to confirm the subscription to {channel}",
+        )
         yield RevocationWatch(pubsub)
     finally:
         pubsub.close()
         client.close()
 
 
-def eventually(
-    probe: Callable[[], T], done: Callable[[T], bool], seconds: float = SETTLE_SECONDS
-) -> T:
-    """Probe until `done(result)` holds or `seconds` have passed; return the last result.
+@dataclass(frozen=True)
+class Burst:
+    """A burst of parallel checks through nginx, each matched to the worker that answered it.
 
-    The caller asserts on what it gets back, so a failure shows what was last seen.
+    `answers` maps each verifier worker's PID to the statuses its /auth answered (204
+    allowed, 401, 403, 503); `responses` are what the client got (200 for an allowed GET of
+    /api/whoami).
     """
-    deadline = time.monotonic() + seconds
-    while True:
-        result = probe()
-        if done(result) or time.monotonic() >= deadline:
-            return result
-        time.sleep(_POLL_SECONDS)
+
+    responses: list[requests.Response]
+    answers: dict[int, list[int]]
+
+    @property
+    def statuses(self) -> list[int]:
+        """The status of each response the client got."""
+        return [response.status_code for response in self.responses]
+
+    def every_worker(self, stack: Stack, status: int) -> bool:
+        """Whether every worker answered, and answered only `status`."""
+        return set(self.answers) == worker_pids(stack) and all(
+            set(answered) == {status} for answered in self.answers.values()
+        )
 
 
-def burst(stack: Stack, cookie: str, count: int = BURST) -> list[requests.Response]:
-    """`count` parallel GETs of /api/whoami with `cookie`: they spread over the workers."""
-    with ThreadPoolExecutor(max_workers=12) as pool:
-        return list(pool.map(lambda _: get_page(stack, cookie=cookie), range(count)))
+def burst(stack: Stack, cookie: str, count: int = BURST, path: str = "/api/whoami") -> Burst:
+    """`count` parallel GETs of `path` with `cookie`, answered by every worker of the stack.
+
+    Which worker answers a request is up to nginx's keepalive connections and the kernel:
+    a whole burst may land on one worker. So each request carries a mark of its own in its
+    query string, and the verifier's DEBUG line for each /auth answer ("worker PID answered
+    STATUS for GET URI", verifier.auth_check) says which worker decided it. A burst that not
+    every worker answered is sent again, more at once (see BURST_MOST_PARALLEL), up to
+    BURST_TRIES times in all; then the test fails
+    naming the workers that did answer.
+    """
+    expected = worker_pids(stack)
+    log_path = stack.processes["verifier"].log_path
+    seen: list[set[int]] = []
+    for attempt in range(BURST_TRIES):
+        parallel = min(BURST_PARALLEL * 2**attempt, BURST_MOST_PARALLEL)
+        checks = count if attempt == 0 else max(count, parallel)
+        mark = secrets.token_hex(6)
+        start = log_path.stat().st_size
+        uris = [f"{path}?burst={mark}-{number}" for number in range(checks)]
+        with ThreadPoolExecutor(max_workers=parallel) as pool:
+            responses = list(pool.map(lambda uri: get_page(stack, uri, cookie=cookie), uris))
+        answers = eventually(
+            lambda mark=mark, start=start: _burst_answers(log_path, start, mark),
+            lambda found, checks=checks: sum(map(len, found.values())) >= checks,
+            what=f"the verifier's log line for each of the {checks} checks of burst {mark}",
+        )
+        seen.append(set(answers))
+        if set(answers) == expected:
+            return Burst(responses, answers)
+    pytest.fail(
+        f"no burst of {count} or more checks reached every worker {sorted(expected)}; "
+        f"each of {BURST_TRIES} bursts was answered by {[sorted(s) for s in seen]}",
+        pytrace=False,
+    )
 
 
-def burst_statuses(stack: Stack, cookie: str, count: int = BURST) -> list[int]:
-    """The statuses of a burst (see `burst`)."""
-    return [response.status_code for response in burst(stack, cookie, count)]
+_ANSWERED = re.compile(r"worker (\d+) answered (\d{3}) for \S+ \S*[?&]burst=([0-9a-f]+)-\d+")
+
+
+def _burst_answers(log_path: Path, start: int, mark: str) -> dict[int, list[int]]:
+    answers: dict[int, list[int]] = {}
+    with log_path.open("rb") as log_file:
+        log_file.seek(start)
+        log = log_file.read().decode("utf-8", errors="replace")
+    for found in _ANSWERED.finditer(log):
+        if found.group(3) == mark:
+            answers.setdefault(int(found.group(1)), []).append(int(found.group(2)))
+    return answers
+
+
+def every_worker_admits(stack: Stack, cookie: str) -> Burst:
+    """A burst of checks with `cookie` that every worker admitted (/auth said 204 each time,
+    the app answered 200): each worker now holds the session in its cache, if it caches."""
+    answered = burst(stack, cookie)
+    assert answered.every_worker(stack, 204), answered.answers
+    assert set(answered.statuses) == {200}, answered.statuses
+    return answered
+
+
+def every_worker_denies(stack: Stack, cookie: str, what: str = "the revoked session") -> Burst:
+    """Send bursts until every worker denies `cookie` (401, nothing set), as each worker
+    does once it has heard the revocation; fail naming `what` if that never happens."""
+    denied = eventually(
+        lambda: burst(stack, cookie),
+        lambda answered: answered.every_worker(stack, 401),
+        what=f"every worker to deny {what}",
+    )
+    assert set(denied.statuses) == {401}, denied.statuses
+    assert all(set_cookie_headers(response) == [] for response in denied.responses)
+    return denied
+
+
+class RedisCommands:
+    """What one Redis server ran while it was watched (its MONITOR feed), read in a thread."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+        self._monitor = client.monitor()
+        self._monitor.__enter__()  # MONITOR is on once this returns: nothing later is missed
+        self.commands: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        with contextlib.suppress(redis.exceptions.ConnectionError, OSError, AttributeError):
+            while True:
+                self.commands.append(self._monitor.next_command()["command"])
+
+    def stop(self) -> None:
+        """Read up to a mark sent now (the feed is in order), then stop watching."""
+        mark = f"end-of-watch-{secrets.token_hex(4)}"
+        self._client.echo(mark)
+        wait_until(lambda: f"ECHO {mark}" in self.commands, f"Redis's MONITOR feed up to {mark}")
+        self._monitor.__exit__()
+        self._reader.join(timeout=SETTLE_SECONDS)
+        self._client.close()
+
+
+@contextlib.contextmanager
+def watching_redis(stack: Stack) -> Iterator[list[str]]:
+    """Every command the stack's Redis masters run inside the block (scripts' commands too).
+
+    The list fills in as the block runs and is complete when it ends.
+    """
+    if isinstance(stack.redis, redis.RedisCluster):
+        nodes = [(node.host, node.port) for node in stack.redis.get_primaries()]
+        pool = stack.redis.get_default_node().redis_connection.connection_pool
+    else:
+        pool = stack.redis.connection_pool
+        nodes = [(pool.connection_kwargs["host"], pool.connection_kwargs["port"])]
+    # The same connection settings (password, TLS) as the stack's own client, per node.
+    watches = [
+        RedisCommands(
+            redis.Redis(
+                connection_pool=redis.ConnectionPool(
+                    connection_class=pool.connection_class,
+                    **{**pool.connection_kwargs, "host": host, "port": port},
+                )
+            )
+        )
+        for host, port in nodes
+    ]
+    seen: list[str] = []
+    try:
+        yield seen
+    finally:
+        for watch in watches:
+            watch.stop()
+            seen.extend(watch.commands)
+
+
+def every_worker_vouches_from_its_cache(stack: Stack, cookie: str, session_id: str) -> Burst:
+    """Send bursts until one is answered 204 by every worker without a single Redis command
+    about the session: each worker vouched for it from its liveness cache. Return that burst.
+
+    Any command naming the session counts (an EXISTS, a TTL, a script's), so a cache that
+    remembers nothing cannot pass whatever command it asks Redis with instead.
+    """
+
+    def probe() -> tuple[Burst, list[str]]:
+        with watching_redis(stack) as seen:
+            answered = burst(stack, cookie)
+        return answered, [command for command in seen if session_id in command]
+
+    answered, _ = eventually(
+        probe,
+        lambda found: found[0].every_worker(stack, 204) and not found[1],
+        what=f"a burst every worker answered from its cache, no Redis command on {session_id}",
+    )
+    assert set(answered.statuses) == {200}, answered.statuses
+    return answered
+
+
+def verifier_pids(stack: Stack) -> set[int]:
+    """The gunicorn master's PID and its workers' (children read from /proc)."""
+    master = stack.processes["verifier"].pid
+    pids = {master}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # the process ended while we looked
+        # The command name in parentheses may hold spaces; the parent PID follows it.
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == master:
+            pids.add(int(entry.name))
+    return pids
+
+
+def worker_pids(stack: Stack) -> set[int]:
+    """The PIDs of the verifier's workers (its gunicorn master left out)."""
+    return verifier_pids(stack) - {stack.processes["verifier"].pid}
 
 
 def revocation_listeners(stack: Stack) -> int:
@@ -263,8 +497,11 @@ def revocation_listeners(stack: Stack) -> int:
 
 def wait_until_every_worker_listens(stack: Stack) -> None:
     """Wait until every worker has (re)subscribed to revocations, as after a Redis restart."""
-    listening = eventually(lambda: revocation_listeners(stack), lambda n: n == stack.workers)
-    assert listening == stack.workers, f"{listening} of {stack.workers} workers subscribed"
+    eventually(
+        lambda: revocation_listeners(stack),
+        lambda n: n == stack.workers,
+        what=f"all {stack.workers} workers subscribed to revocations",
+    )
 
 
 def log_records(stack: Stack) -> list[dict[str, Any]]:

@@ -132,7 +132,7 @@ def password_step(stack: Stack, name: str, password: str, next_path: str = "/") 
     )
     assert response.status_code == 303, response.text[:300]
     assert response.headers["Location"] == FACTOR_PATH
-    assert set(set_cookies(response)) == {pending_cookie_name()}
+    assert set(set_cookies(response)) == {pending_cookie_name(stack)}
     return session
 
 
@@ -147,14 +147,16 @@ def post_code(session: requests.Session, stack: Stack, **fields: str) -> request
     )
 
 
-def pending_cookie_name() -> str:
-    """The pending cookie's name on the e2e stacks (plain http: no __Secure- prefix)."""
-    return "verifier-pending"
+def pending_cookie_name(stack: Stack) -> str:
+    """The pending cookie's name (__Secure- with the production cookie settings)."""
+    return stack.pending_cookie
 
 
 def pending_value(session: requests.Session) -> str:
-    """The raw pending id a session's jar holds."""
-    value = session.cookies.get(pending_cookie_name(), path="/auth/")
+    """The raw pending id a session's jar holds (under either name)."""
+    value = session.cookies.get("verifier-pending", path="/auth/") or session.cookies.get(
+        "__Secure-verifier-pending", path="/auth/"
+    )
     assert value, session.cookies
     return str(value)
 

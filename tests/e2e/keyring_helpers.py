@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 import requests
+from e2e_helpers import worker_pids
 
 from verifier.keyring.assertion import AssertionSigner
 from verifier.keyring.files import DirectorySignature, directory_signature
@@ -125,24 +126,6 @@ class DirectorySigner:
         return token
 
 
-def verifier_pids(stack: Stack) -> set[int]:
-    """The gunicorn master's PID and its workers' (children read from /proc)."""
-    master = stack.processes["verifier"].pid
-    pids = {master}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue  # the process ended while we looked
-        # The command name in parentheses may hold spaces; the parent PID follows it.
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == master:
-            pids.add(int(entry.name))
-    return pids
-
-
 _RELOADED = re.compile(r"key ring reloaded in worker (\d+) from .*: (\S.*)$")
 
 
@@ -158,11 +141,6 @@ def worker_reloads(stack: Stack) -> dict[int, list[tuple[str, ...]]]:
         if found:
             reloads.setdefault(int(found.group(1)), []).append(tuple(found.group(2).split(", ")))
     return reloads
-
-
-def worker_pids(stack: Stack) -> set[int]:
-    """The PIDs of the verifier's workers (its gunicorn master left out)."""
-    return verifier_pids(stack) - {stack.processes["verifier"].pid}
 
 
 def every_worker_holds(stack: Stack, *kids: str) -> bool:
@@ -196,11 +174,3 @@ def token_expiry(token: str) -> int:
     """The exp of a JWT (unverified)."""
     expires_at: int = jwt.decode(token, options={"verify_signature": False})["exp"]
     return expires_at
-
-
-def wait_until(condition: Any, what: str, timeout_seconds: float = 20.0) -> None:
-    """Poll `condition()` until true; fail with `what` at the deadline."""
-    deadline = time.monotonic() + timeout_seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.1)

@@ -11,7 +11,6 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import pytest
@@ -19,13 +18,14 @@ import requests
 from e2e_helpers import (
     PAGE_HEADERS,
     TIMEOUT,
+    burst,
     cookie_header,
+    eventually,
     expired_access_token,
     get_page,
     set_cookie_headers,
     set_cookies,
     sign_in,
-    wait_until,
 )
 from session_helpers import two_factor_cookie
 
@@ -48,14 +48,6 @@ def _user(stack: Stack, *groups: str, label: str = "acl") -> tuple[str, str]:
 def _groups(stack: Stack, name: str, *options: str) -> None:
     result = stack.cli("users", "groups", name, *options)
     assert result.returncode == 0, result.stderr
-
-
-def _statuses(stack: Stack, path: str, cookie: str) -> list[int]:
-    # Enough parallel requests that both verifier workers answer some of them.
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        return list(
-            pool.map(lambda _: get_page(stack, path, cookie=cookie).status_code, range(HAMMER))
-        )
 
 
 def _signed_in_cookie(stack: Stack, *groups: str) -> tuple[str, str]:
@@ -188,15 +180,21 @@ def test_a_group_change_takes_effect_on_the_next_requests_of_every_worker(
     name, cookie = _signed_in_cookie(stack, *before)
     first = 200 if before else 403
     # Every worker has now cached the session with its old groups (for up to 60 s here).
-    assert _statuses(stack, "/admin/", cookie) == [first] * HAMMER
+    cached = burst(stack, cookie, HAMMER, path="/admin/")
+    assert cached.every_worker(stack, 204 if before else 403), cached.answers
+    assert cached.statuses == [first] * HAMMER
 
     _groups(stack, name, *change)
 
     # The change is published on the revocation channel; wait for it to land (it takes
     # milliseconds; the cache alone would hold the old groups for a minute), then every
     # request on every worker sees it.
-    assert wait_until(lambda: get_page(stack, "/admin/", cookie=cookie).status_code == after)
-    assert _statuses(stack, "/admin/", cookie) == [after] * HAMMER
+    changed = eventually(
+        lambda: burst(stack, cookie, HAMMER, path="/admin/"),
+        lambda answered: answered.every_worker(stack, 204 if after == 200 else 403),
+        what=f"every worker to answer {after} after the group change",
+    )
+    assert changed.statuses == [after] * HAMMER
 
 
 def test_sign_in_as_someone_else_signs_out_and_keeps_the_destination(stack: Stack) -> None:

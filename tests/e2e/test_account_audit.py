@@ -119,13 +119,16 @@ def test_account_actions_are_audited_counted_and_leave_no_secret_in_a_log(
             if r["event"].startswith(("account.", "session.revoked"))
         ]
 
-    records = eventually(seen, lambda found: len(found) >= len(expected))
+    records = eventually(
+        seen, lambda found: len(found) >= len(expected), what=f"{len(expected)} audit records"
+    )
     assert [r["event"] for r in records] == [event for event, _ in expected]
     for record, (event, fields) in zip(records, expected, strict=True):
         assert {k: record.get(k) for k in fields} == fields, event
     counts = eventually(
         lambda: (_revoked(stack, "admin"), _revoked(stack, "password_change")),
         lambda found: found == (2, 1),
+        what="2 admin and 1 password-change revocations counted",
     )
     assert counts == (2, 1)
 
@@ -162,7 +165,11 @@ def test_with_redis_down_the_account_page_fails_closed_and_keeps_the_cookies(
 
     stack.stop_redis()
     try:
-        outage = eventually(answers, lambda found: all(r.status_code == 503 for r in found))
+        outage = eventually(
+            answers,
+            lambda found: all(r.status_code == 503 for r in found),
+            what="every account page 503 while Redis is down",
+        )
     finally:
         stack.start_redis()
 

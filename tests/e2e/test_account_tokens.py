@@ -92,7 +92,11 @@ def test_a_fresh_sign_in_makes_a_token_shown_once_that_works_at_once(stack: Stac
     assert "For scripts and services: 1 active." in account.text
     assert f'href="{TOKENS}"' in account.text
     # Its use is written within a flush (a second on these stacks).
-    used = eventually(lambda: _listed(browser, stack)[0], lambda t: t["last_used"] is not None)
+    used = eventually(
+        lambda: _listed(browser, stack)[0],
+        lambda t: t["last_used"] is not None,
+        what="the token's last use written",
+    )
     assert isinstance(used["last_used"], int)
 
 
@@ -168,7 +172,11 @@ def test_revoking_a_token_on_the_page_stops_it(stack: Stack) -> None:
     done = _post(browser, stack, {"action": "revoke", "token": token_id})
     assert done.status_code == 303
     assert done.headers["Location"] == TOKENS + "?done=revoked"
-    refused = eventually(lambda: bearer(stack, ECHO, token), lambda r: r.status_code == 401)
+    refused = eventually(
+        lambda: bearer(stack, ECHO, token),
+        lambda r: r.status_code == 401,
+        what="the token refused (401)",
+    )
     assert_refused_alone(refused, 401)
     notice = browser.get(stack.url(done.headers["Location"]), headers=PAGE_HEADERS, timeout=TIMEOUT)
     assert "The token is revoked." in notice.text
@@ -244,6 +252,7 @@ def test_making_and_revoking_are_recorded_and_no_log_line_holds_the_token(stack:
     lines = eventually(
         lambda: all_log_lines(stack),
         lambda found: any(f"token.revoked user={name} tokens={token_id}" in x for x in found),
+        what="the token.revoked record",
     )
     assert any(f"token.created user={name} token={token_id} scope=path:/api/" in x for x in lines)
     assert any(

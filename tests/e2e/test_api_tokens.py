@@ -227,7 +227,11 @@ def test_an_expired_token_is_401_and_sets_nothing(stack: Stack) -> None:
     stack.redis.expireat(record, ends)
     # Valid until then, and cached by the workers that answer: never past its end.
     assert set(_burst(stack, made.token)) == {200}
-    refused = eventually(lambda: bearer(stack, ECHO, made.token), lambda r: r.status_code == 401)
+    refused = eventually(
+        lambda: bearer(stack, ECHO, made.token),
+        lambda r: r.status_code == 401,
+        what="the token refused (401)",
+    )
     _refused_as_invalid(refused)
     assert set(_burst(stack, made.token)) == {401}
 
@@ -237,7 +241,11 @@ def test_a_revoked_token_is_401_and_sets_nothing(stack: Stack) -> None:
     assert bearer(stack, ECHO, made.token).status_code == 200
     revoked = stack.cli("tokens", "revoke", "--user", made.owner, made.token_id)
     assert revoked.returncode == 0, revoked.stderr
-    refused = eventually(lambda: bearer(stack, ECHO, made.token), lambda r: r.status_code == 401)
+    refused = eventually(
+        lambda: bearer(stack, ECHO, made.token),
+        lambda r: r.status_code == 401,
+        what="the token refused (401)",
+    )
     _refused_as_invalid(refused)
 
 
@@ -245,7 +253,11 @@ def test_a_removed_owners_token_is_401_and_sets_nothing(stack: Stack) -> None:
     made = make_token(stack, service_account(stack))
     assert bearer(stack, ECHO, made.token).status_code == 200
     assert stack.cli("users", "remove", made.owner).returncode == 0
-    refused = eventually(lambda: bearer(stack, ECHO, made.token), lambda r: r.status_code == 401)
+    refused = eventually(
+        lambda: bearer(stack, ECHO, made.token),
+        lambda r: r.status_code == 401,
+        what="the token refused (401)",
+    )
     _refused_as_invalid(refused)
     assert not stack.redis.exists(_record_key(stack, made.token))
 
@@ -254,7 +266,11 @@ def test_a_disabled_owners_token_is_401_and_sets_nothing(stack: Stack) -> None:
     made = make_token(stack, service_account(stack))
     assert bearer(stack, ECHO, made.token).status_code == 200
     assert stack.cli("users", "disable", made.owner).returncode == 0
-    refused = eventually(lambda: bearer(stack, ECHO, made.token), lambda r: r.status_code == 401)
+    refused = eventually(
+        lambda: bearer(stack, ECHO, made.token),
+        lambda r: r.status_code == 401,
+        what="the token refused (401)",
+    )
     _refused_as_invalid(refused)
 
 
@@ -270,7 +286,11 @@ def test_logging_the_owner_out_everywhere_voids_their_tokens(stack: Stack) -> No
         timeout=TIMEOUT,
     )
     assert logout.status_code == 303
-    refused = eventually(lambda: bearer(stack, ECHO, made.token), lambda r: r.status_code == 401)
+    refused = eventually(
+        lambda: bearer(stack, ECHO, made.token),
+        lambda r: r.status_code == 401,
+        what="the token refused (401)",
+    )
     _refused_as_invalid(refused)
 
 
@@ -355,7 +375,11 @@ def test_a_valid_token_on_repeat_costs_no_redis_round_trip(stack: Stack) -> None
 
     # Each worker reads the token once (two HMGETs); after that, a burst reads nothing
     # (other stacks' tests may add a few reads meanwhile: some slack).
-    statuses, reads = eventually(burst_and_reads, lambda burst: burst[1] <= 4)
+    statuses, reads = eventually(
+        burst_and_reads,
+        lambda burst: burst[1] <= 4,
+        what="a burst of the token that reads its record no more (every worker vouches for it)",
+    )
     assert set(statuses) == {200}
     assert reads <= 4
 
@@ -368,7 +392,11 @@ def test_a_revoked_token_is_refused_on_every_worker_at_once(stack: Stack) -> Non
     assert set(_burst(stack, made.token)) == {200}
     assert stack.cli("tokens", "revoke", "--user", made.owner, made.token_id).returncode == 0
     # Well before the workers' 60 s cache could run out: each heard the revocation.
-    statuses = eventually(lambda: _burst(stack, made.token), lambda s: set(s) == {401})
+    statuses = eventually(
+        lambda: _burst(stack, made.token),
+        lambda s: set(s) == {401},
+        what="every answer of a burst a 401",
+    )
     assert set(statuses) == {401}
 
 
@@ -441,7 +469,12 @@ def test_uses_are_counted_not_recorded_and_every_refusal_is_counted_by_reason(
         return {key: after.get(key, 0.0) - before.get(key, 0.0) for key in expected}
 
     # Workers flush their counts about once a second: wait for them, then compare exactly.
-    assert eventually(counted, lambda found: found == expected) == expected
+    assert (
+        eventually(
+            counted, lambda found: found == expected, what=f"the counts to grow by {expected}"
+        )
+        == expected
+    )
     # Each use is counted only: the token's id is in the log for its refusal alone.
     named = [line for line in all_log_lines(stack) if made.token_id in line]
     assert len([line for line in named if "token.refused" in line]) == 1, named

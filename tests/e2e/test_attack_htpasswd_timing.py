@@ -33,7 +33,7 @@ from attack_helpers import assert_refused, fresh_user
 from e2e_helpers import TIMEOUT
 from htpasswd_helpers import htpasswd_line, run_verifier, write_file
 
-from verifier.demo.processes import available_nginx_binaries
+from tests.parts import nginx_builds
 from verifier.store.keyspace import KeySpace
 from verifier.users.passwords import PasswordHasher
 from verifier.users.store import UserStore
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 ROUNDS = 21
 # The password check does not depend on the nginx generation: one stack is measured. Each
 # round takes about half a second, several on a loaded machine: more than the default limit.
-ONE_STACK = available_nginx_binaries()[:1]
+ONE_STACK = nginx_builds()[:1]
 TIMEOUT_SECONDS = 300
 # The costliest imported hash: the ceiling every check pays while it waits for a sign-in.
 HIGH_BCRYPT_COST = 10
@@ -140,7 +140,7 @@ def _failed_login(stack: Stack, name: str) -> tuple[float, float]:
 
 
 @pytest.mark.timeout(TIMEOUT_SECONDS)
-@pytest.mark.parametrize("stack", ONE_STACK, indirect=True, ids=[b.label for b in ONE_STACK])
+@pytest.mark.parametrize("stack", ONE_STACK, indirect=True)
 def test_imported_native_and_unknown_accounts_fail_in_the_same_time(
     stack: Stack, imported_accounts: dict[str, list[str]]
 ) -> None:

@@ -24,12 +24,12 @@ from attack_helpers import assert_denied, fresh_user, genuine_token
 from e2e_helpers import (
     SignedIn,
     cookie_header,
-    eventually,
     expired_access_token,
     get_page,
     set_cookie_headers,
     set_cookies,
     sign_in,
+    wait_until,
 )
 
 from verifier.sessions.store import RefreshToken, SessionPolicy, SessionStore
@@ -220,7 +220,7 @@ def _move_end_near(stack: Stack, session_key: str, left_ms: int) -> int:
 
 def _wait_until_expired(stack: Stack, session_key: str) -> None:
     """Wait until Redis has let the session's key expire."""
-    assert not eventually(lambda: stack.redis.exists(session_key), lambda exists: not exists)
+    wait_until(lambda: not stack.redis.exists(session_key), "Redis to expire the session")
 
 
 def test_rotation_never_extends_the_absolute_lifetime(stack: Stack) -> None:

@@ -7,13 +7,21 @@ import os
 import secrets
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import pytest
 import requests
 from conftest import E2E_RULES
-from e2e_helpers import TIMEOUT, cookie_header, get_page, new_user, sign_in, wait_until
+from e2e_helpers import (
+    TIMEOUT,
+    burst,
+    cookie_header,
+    eventually,
+    get_page,
+    new_user,
+    sign_in,
+    wait_until,
+)
 from session_helpers import two_factor_cookie
 
 if TYPE_CHECKING:
@@ -33,12 +41,6 @@ def _cookie(stack: Stack, *groups: str) -> str:
     return cookie_header(stack, signed.access, signed.refresh)
 
 
-def _statuses(stack: Stack, path: str, cookie: str) -> set[int]:
-    # In parallel, so that nginx opens several upstream connections and both workers answer.
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        return set(pool.map(lambda _: get_page(stack, path, cookie=cookie).status_code, range(24)))
-
-
 def _log_count(stack: Stack, text: str) -> int:
     return stack.processes["verifier"].log_path.read_text(errors="replace").count(text)
 
@@ -56,7 +58,11 @@ def rules_restored(stack: Stack) -> Iterator[None]:
     yield
     _write_rules(stack, E2E_RULES)
     cookie = _cookie(stack)
-    assert wait_until(lambda: _statuses(stack, "/ruled/open", cookie) == {REACHED_THE_APP})
+    eventually(
+        lambda: burst(stack, cookie, path="/ruled/open"),
+        lambda answered: answered.every_worker(stack, 204),
+        what="every worker to admit /ruled/open again",
+    )
 
 
 def test_a_central_deny_refuses_every_user(stack: Stack) -> None:
@@ -130,15 +136,17 @@ def test_an_edited_rules_file_is_in_force_without_a_restart(stack: Stack) -> Non
     try:
         _write_rules(stack, E2E_RULES + '\n[[rules]]\npaths = ["/ruled/open"]\npolicy = "deny"\n')
         # Each of the two workers reloads on its own, within a second, and says so.
-        reloaded = wait_until(
-            lambda: _log_count(stack, f": {ADDED_RULE} rule(s)") >= reloads_before + 2
+        wait_until(
+            lambda: _log_count(stack, f": {ADDED_RULE} rule(s)") >= reloads_before + 2,
+            "both workers to reload the rules",
         )
     finally:
         stop.set()
         asking.join()
 
-    assert reloaded
-    assert _statuses(stack, "/ruled/open", cookie) == {403}
+    answered = burst(stack, cookie, path="/ruled/open")
+    assert answered.every_worker(stack, 403), answered.answers
+    assert set(answered.statuses) == {403}
     assert during and set(during) <= {REACHED_THE_APP, 403}, sorted(set(during))
     assert stack.processes["verifier"].pid == pid
     assert stack.processes["verifier"].is_running()
@@ -154,10 +162,11 @@ def test_a_broken_rules_file_is_logged_and_the_rules_in_force_are_kept(stack: St
     _write_rules(stack, broken)
 
     # Each of the two workers reads the file and says why it keeps the old rules.
-    assert wait_until(
+    wait_until(
         lambda: (
             log.read_text(errors="replace").count("rules file not reloaded") >= errors_before + 2
-        )
+        ),
+        "both workers to log the broken rules file",
     )
     policy_line = len(broken.splitlines())
     problem = f"rules.toml:{policy_line}: rule {ADDED_RULE}: policy must be"

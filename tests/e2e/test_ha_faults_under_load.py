@@ -51,7 +51,6 @@ from fault_load import (
 )
 from redis_topologies import (
     SENTINEL_MASTER,
-    SETTLE_SECONDS,
     RedisClusterDeployment,
     SentinelDeployment,
     wait_for,
@@ -281,7 +280,10 @@ def _sign_in_everyone(stack: Stack) -> Population:
     assert get_page(stack, cookie=revoked_cookie).status_code == 200  # cached as live
     response = post_logout(stack, cookie_header(stack, signed.access, signed.refresh))
     assert response.status_code == 200, response.text
-    assert wait_until(lambda: get_page(stack, cookie=revoked_cookie).status_code == 401)
+    wait_until(
+        lambda: get_page(stack, cookie=revoked_cookie).status_code == 401,
+        "the logged-out session denied",
+    )
     spare_name, spare_password = new_user(stack, "revoked-later")
     spare = sign_in(stack, spare_name, spare_password)
     names.append(spare_name)
@@ -413,7 +415,10 @@ def _run_phase(
     target = _master_now(deployment, revoked_key, avoid=-1)
     renewed = _renew_lost_refreshing(pair, population, load)
     first = len(load.snapshot())
-    assert wait_until(lambda: load.count_since(first, "user") >= ANSWERS_BEFORE, SETTLE_SECONDS)
+    wait_until(
+        lambda: load.count_since(first, "user") >= ANSWERS_BEFORE,
+        f"{ANSWERS_BEFORE} answers to signed-in users before the fault",
+    )
     fault_at = time.monotonic()
     follow_up = phase.strike(Run(deployment, pair, target))
     extra: dict[str, Any] = {}
@@ -426,24 +431,33 @@ def _run_phase(
         )
         extra["seconds_to_new_master"] = round(time.monotonic() - fault_at, 3)
     since = len(load.snapshot())
-    recovered = wait_until(lambda: load.recovered(since=since), RECOVERY_DEADLINE_SECONDS)
-    recovered_at = time.monotonic()
-    answers = load.snapshot()[first:]
-    assert recovered, (
-        f"no recovery: {figures(answers, phase.name, topology, fault_at, recovered_at)}"
+    wait_until(
+        lambda: load.recovered(since=since),
+        lambda: (
+            "a recovery: "
+            + str(
+                figures(load.snapshot()[first:], phase.name, topology, fault_at, time.monotonic())
+            )
+        ),
+        RECOVERY_DEADLINE_SECONDS,
     )
+    recovered_at = time.monotonic()
     if follow_up is not None:
         # Revoked on the new master while the old one, which still holds the session,
         # sleeps: when it wakes it must not vouch for it.
         revoked_now = population.revoked_during_stop
         assert post_logout(pair.stack, revoked_now).status_code == 200
         access_only = revoked_now.split("; ", 1)[0]
-        assert wait_until(lambda: _status(pair, access_only) == 401)
+        wait_until(lambda: _status(pair, access_only) == 401, "the revoked session denied")
         load.add_revoked(access_only)
         continued_at = time.monotonic()
         follow_up()
         since = len(load.snapshot())
-        assert wait_until(lambda: load.recovered(since=since), RECOVERY_DEADLINE_SECONDS)
+        wait_until(
+            lambda: load.recovered(since=since),
+            "a recovery after the old master continued",
+            RECOVERY_DEADLINE_SECONDS,
+        )
         # The old master wakes up holding connections from before: what did that cost?
         extra["after_continue_by_kind"] = {
             kind: by_status([a for a in load.snapshot() if a.at >= continued_at and a.kind == kind])
@@ -454,7 +468,10 @@ def _run_phase(
         wait_for(lambda: _whole_again(deployment, target, new_master), "old master a replica")
         extra["old_master_rejoined_as_replica"] = True
     done = len(load.snapshot())
-    assert wait_until(lambda: len(load.snapshot()) >= done + ANSWERS_AFTER, SETTLE_SECONDS)
+    wait_until(
+        lambda: len(load.snapshot()) >= done + ANSWERS_AFTER,
+        f"{ANSWERS_AFTER} answers after the fault",
+    )
     result = figures(load.snapshot()[first:], phase.name, topology, fault_at, recovered_at)
     result.update(extra)
     result["sessions_lost"] = _sessions_lost(pair, population, load)
@@ -491,7 +508,7 @@ def test_faults_under_load_never_admit_a_revoked_session_and_the_verifiers_recov
             population.revoked_cookie,
         )
         with load.running():
-            assert wait_until(load.recovered, SETTLE_SECONDS), "load never steady before the faults"
+            wait_until(load.recovered, "the load steady before the faults")
             for phase in PHASES:
                 result = _run_phase(phase, load, deployment, pair, population, topology)
                 results.append(result)

@@ -150,5 +150,5 @@ def test_an_expired_assertion_is_refused(fresh_stack: StackFactory) -> None:
 
     # It lives one second: wait for the app's own clock to pass its exp. The refusal names
     # the expiry, not the signature: the assertion was genuine.
-    assert wait_until(lambda: replayed().status_code == 401)
+    wait_until(lambda: replayed().status_code == 401, "the app to refuse the expired assertion")
     assert replayed().json() == {"error": "identity assertion refused: ExpiredSignatureError"}

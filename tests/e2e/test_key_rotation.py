@@ -11,7 +11,15 @@ import time
 from typing import TYPE_CHECKING
 
 import pytest
-from e2e_helpers import cookie_header, get_page, new_user, set_cookies, sign_in
+from e2e_helpers import (
+    cookie_header,
+    get_page,
+    new_user,
+    set_cookies,
+    sign_in,
+    verifier_pids,
+    wait_until,
+)
 from keyring_helpers import (
     CachingJwksApp,
     DirectorySigner,
@@ -21,8 +29,6 @@ from keyring_helpers import (
     reload_counts,
     token_expiry,
     token_kid,
-    verifier_pids,
-    wait_until,
 )
 
 from verifier.keyring.files import read_key_directory
@@ -38,6 +44,8 @@ FAST_RELOAD = {
 ACCESS_TTL_SECONDS = 10
 PAUSE_SECONDS = 0.2
 SCENARIO_SECONDS = 60.0
+# Far longer than the 1 s reload interval and the 4 s publish delay.
+RELOAD_SECONDS = 20.0
 
 
 def kids_by_use(stack: Stack) -> dict[str, set[str]]:
@@ -50,7 +58,7 @@ def kids_by_use(stack: Stack) -> dict[str, set[str]]:
 def rotate(stack: Stack, *args: str) -> dict[str, tuple[str, int]]:
     """Rotate with the CLI; return {use: (new kid, activates_at)}."""
     before = kids_by_use(stack)
-    stack.verifier_command("keys", "rotate", *args)
+    stack.cli("keys", "rotate", *args)
     keys = {key.kid: key for key in read_key_directory(stack.keys_dir).keys}
     added: dict[str, tuple[str, int]] = {}
     for use, kids in kids_by_use(stack).items():
@@ -87,6 +95,7 @@ def test_rotation_mid_session_logs_nobody_out_and_no_app_fails(
     wait_until(
         lambda: every_worker_holds(stack, new_access_kid, new_assertion_kid),
         "both workers reloaded the keys directory",
+        RELOAD_SECONDS,
     )
     assert new_assertion_kid in jwks_kids(stack)
 
@@ -156,6 +165,7 @@ def test_a_broken_key_file_keeps_the_ring_in_use(fresh_stack: StackFactory) -> N
     wait_until(
         lambda: log_path.read_text().count(f"{broken}: is not valid JSON") >= 2,
         "both workers logged the broken file",
+        RELOAD_SECONDS,
     )
 
     assert jwks_kids(stack) == before
@@ -166,7 +176,7 @@ def test_a_broken_key_file_keeps_the_ring_in_use(fresh_stack: StackFactory) -> N
     broken.unlink()
     added = rotate(stack, "--use", "assertion")
     new_kid, _ = added["assertion"]
-    wait_until(lambda: new_kid in jwks_kids(stack), "the new key was published")
+    wait_until(lambda: new_kid in jwks_kids(stack), "the new key was published", RELOAD_SECONDS)
 
 
 def test_a_withdrawn_access_key_refreshes_its_users_silently(fresh_stack: StackFactory) -> None:
@@ -179,11 +189,15 @@ def test_a_withdrawn_access_key_refreshes_its_users_silently(fresh_stack: StackF
 
     # The emergency procedure: a new key that signs at once, then the old one withdrawn.
     new_kid, _ = rotate(stack, "--use", "access", "--publish-seconds", "0")["access"]
-    wait_until(lambda: every_worker_holds(stack, new_kid), "both workers read the new key")
-    counts = reload_counts(stack)
-    stack.verifier_command("keys", "retire", compromised, "--force")
     wait_until(
-        lambda: every_worker_reloaded_since(stack, counts), "both workers read the tombstone"
+        lambda: every_worker_holds(stack, new_kid), "both workers read the new key", RELOAD_SECONDS
+    )
+    counts = reload_counts(stack)
+    stack.cli("keys", "retire", compromised, "--force")
+    wait_until(
+        lambda: every_worker_reloaded_since(stack, counts),
+        "both workers read the tombstone",
+        RELOAD_SECONDS,
     )
 
     # Its token, still well inside its own lifetime, no longer verifies anything...

@@ -90,7 +90,9 @@ def test_flows_are_audited_and_no_secret_reaches_a_log(fresh_stack: StackFactory
     secrets_used.append(access_key["secret"])
     secrets_used += _key_material(stack)
 
-    assert eventually(lambda: _audit(stack, "refresh.replayed", name), bool)
+    eventually(
+        lambda: _audit(stack, "refresh.replayed", name), bool, what="the replay's audit record"
+    )
     for line in all_log_lines(stack):
         for secret in secrets_used:
             assert secret not in line, f"a secret is in this log line: {line}"

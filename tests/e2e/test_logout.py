@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import requests
 from e2e_helpers import (
+    burst,
     cookie_header,
     eventually,
     get_page,
@@ -19,26 +20,29 @@ if TYPE_CHECKING:
     from conftest import Stack
 
 
-def _denied(status: int) -> bool:
-    return status == 401
-
-
 def test_logout_makes_the_old_tokens_fail_long_before_they_expire(stack: Stack) -> None:
     name, password = new_user(stack)
     signed = sign_in(stack, name, password)
     cookie = cookie_header(stack, signed.access, signed.refresh)
-    assert get_page(stack, cookie=cookie).status_code == 200  # now cached as live
+    access_only = cookie_header(stack, access=signed.access)
+    # Now cached as live by every worker (each answered some of these checks).
+    cached = burst(stack, access_only)
+    assert cached.every_worker(stack, 204), cached.answers
 
     response = post_logout(stack, cookie)
 
     assert response.status_code == 200
     assert response.json() == {"signed_out": True, "sessions_ended": 1}
     # Well inside the access token's own lifetime (5 minutes) and the worker caches' (60 s):
-    # only the revocation can deny it. The worker that cached the session may read it a
-    # moment after this answer (test_revocation_cache.py), so the check waits for it.
-    access_only = cookie_header(stack, access=signed.access)
-    status = eventually(lambda: get_page(stack, cookie=access_only).status_code, _denied)
-    assert status == 401
+    # only the revocation can deny it. A worker that cached the session may read it a moment
+    # after this answer (test_revocation_cache.py), so the check waits for every worker.
+    denied = eventually(
+        lambda: burst(stack, access_only),
+        lambda answered: answered.every_worker(stack, 401),
+        what="every worker to deny the logged-out session",
+    )
+    assert set(denied.statuses) == {401}
+    assert all(set_cookie_headers(answer) == [] for answer in denied.responses)
     # A refresh always asks Redis: denied at once.
     refresh_only = get_page(stack, cookie=cookie_header(stack, refresh=signed.refresh))
     assert refresh_only.status_code == 401

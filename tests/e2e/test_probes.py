@@ -8,8 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 import requests
-from conftest import run_verifier_command
-from e2e_helpers import eventually
+from e2e_helpers import eventually, run_cli
 
 from verifier.demo import processes
 from verifier.demo.processes import verifier_environment
@@ -52,15 +51,17 @@ def test_liveness_does_not_depend_on_redis(stack: Stack) -> None:
 
 
 def test_readiness_follows_redis_down_and_back(stack: Stack) -> None:
-    before = eventually(lambda: _readiness(stack), _all_ready)
+    before = eventually(lambda: _readiness(stack), _all_ready, what="every probe ready")
     assert [answer.json() for answer in before] == [{"ready": True, "problems": []}] * len(before)
 
     stack.stop_redis()
     try:
-        down = eventually(lambda: _readiness(stack), _all_name_redis)
+        down = eventually(
+            lambda: _readiness(stack), _all_name_redis, what="every probe naming Redis"
+        )
     finally:
         stack.start_redis()
-    back = eventually(lambda: _readiness(stack), _all_ready)
+    back = eventually(lambda: _readiness(stack), _all_ready, what="every probe ready again")
 
     for answer in down:
         assert answer.status_code == 503
@@ -177,7 +178,7 @@ def test_serve_starts_without_redis_and_becomes_ready_when_it_answers(
         # Not the default port, which another run on this machine may hold.
         "VERIFIER_METRICS_BIND": "off",
     }
-    run_verifier_command(env, "keys", "generate")
+    run_cli(env, "keys", "generate")
     port = processes.free_port()
     argv = [sys.executable, "-m", "verifier", "serve", "--bind", f"127.0.0.1:{port}"]
     redis_server.stop()

@@ -102,26 +102,31 @@ def test_sighup_reloads_replace_every_worker_without_failing_a_request(
     load = Load(stack.base_url, cookie)
 
     with load.running():
-        assert wait_until(lambda: load.sent() > 50)
+        wait_until(lambda: load.sent() > 50, "50 requests through nginx")
         for _ in range(RELOADS):
             booted_before = _log_count(verifier, "Booting worker with pid")
             exited_before = _log_count(verifier, "Finished server process")
             verifier.send_signal(signal.SIGHUP)
             # gunicorn starts new workers, then stops the old ones gracefully: each drains
             # its keepalive connections from nginx before it exits.
-            assert wait_until(
+            wait_until(
                 lambda before=booted_before: (
                     _log_count(verifier, "Booting worker with pid") >= before + stack.workers
-                )
+                ),
+                "the new workers booted",
             )
-            assert wait_until(
+            wait_until(
                 lambda before=exited_before: (
                     _log_count(verifier, "Finished server process") >= before + stack.workers
-                )
+                ),
+                "the old workers finished",
             )
             wait_until_every_worker_listens(stack)
             sent_after_reload = load.sent()
-            assert wait_until(lambda after=sent_after_reload: load.sent() > after + 50)
+            wait_until(
+                lambda after=sent_after_reload: load.sent() > after + 50,
+                "50 more requests after the reload",
+            )
 
     assert verifier.is_running()
     assert dict(load.statuses) == {200: load.sent()}, dict(load.statuses)
@@ -148,10 +153,12 @@ def test_stopping_one_of_two_verifiers_fails_no_request(fresh_stack: StackFactor
             load = Load(base_url, cookie)
             with load.running():
                 # Both verifiers answer checks before one of them is stopped.
-                assert wait_until(lambda: len(_upstreams(prefix)) == 2)
+                wait_until(lambda: len(_upstreams(prefix)) == 2, "both verifiers answering checks")
                 second.stop()  # SIGTERM: gunicorn drains what is in flight, then exits
                 stopped_at = load.sent()
-                assert wait_until(lambda: load.sent() > stopped_at + 100)
+                wait_until(
+                    lambda: load.sent() > stopped_at + 100, "100 more requests after the stop"
+                )
             assert dict(load.statuses) == {200: load.sent()}, dict(load.statuses)
             assert second.returncode == 0
         finally:

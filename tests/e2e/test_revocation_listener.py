@@ -6,12 +6,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import pytest
 import redis.asyncio as aioredis
-from e2e_helpers import SETTLE_SECONDS
+from e2e_helpers import SETTLE_SECONDS, wait_until_async
 
 from verifier.sessions.liveness import LivenessCache, RevocationListener
 
@@ -19,15 +19,6 @@ if TYPE_CHECKING:
     from conftest import RedisServer
 
 CHANNEL = "listener-test:revocations"
-
-
-async def _wait_until(condition: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        await asyncio.sleep(0.01)
-    return False
 
 
 @contextlib.asynccontextmanager
@@ -40,7 +31,7 @@ async def _listening(
     listener = RevocationListener(client, CHANNEL, cache, time.monotonic)
     task = asyncio.create_task(listener.run())
     try:
-        assert await _wait_until(lambda: cache.trusted, SETTLE_SECONDS)
+        await wait_until_async(lambda: cache.trusted, "the cache trusted")
         yield client, cache, listener, task
     finally:
         listener.stop()
@@ -58,7 +49,9 @@ def test_cache_is_trusted_once_subscribed_and_hears_revocations(
 
             await client.publish(CHANNEL, "s alice s1")
 
-            assert await _wait_until(lambda: not cache.is_known_live("alice", "s1"), SETTLE_SECONDS)
+            await wait_until_async(
+                lambda: not cache.is_known_live("alice", "s1"), "the revocation heard"
+            )
         return cache
 
     assert not asyncio.run(scenario()).trusted
@@ -87,8 +80,8 @@ def test_a_lost_channel_is_logged_and_the_cache_distrusted_until_resubscribed(
             with caplog.at_level(logging.WARNING, logger="verifier.sessions.liveness"):
                 # Redis drops the subscriber's connection, as on a restart or failover.
                 assert await client.client_kill_filter(_type="pubsub") >= 1
-                assert await _wait_until(lambda: not cache.trusted, SETTLE_SECONDS)
-            assert await _wait_until(lambda: cache.trusted, SETTLE_SECONDS)
+                await wait_until_async(lambda: not cache.trusted, "the cache distrusted")
+            await wait_until_async(lambda: cache.trusted, "the cache trusted again")
 
     asyncio.run(scenario())
     lost = [record for record in caplog.records if "revocation channel lost" in record.message]

@@ -12,11 +12,11 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 import redis
-from e2e_helpers import SETTLE_SECONDS
+from e2e_helpers import SETTLE_SECONDS, wait_until_async
 from redis_topologies import SENTINEL_MASTER, RedisClusterDeployment, SentinelDeployment
 
 from verifier.demo.processes import LOOPBACK
@@ -33,15 +33,6 @@ POLICY = SessionPolicy(
 )
 
 
-async def _wait_until(condition: Callable[[], bool], seconds: float = SETTLE_SECONDS) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        await asyncio.sleep(0.01)
-    return False
-
-
 @contextlib.asynccontextmanager
 async def _listening(
     target: RedisTarget,
@@ -55,7 +46,7 @@ async def _listening(
     )
     task = asyncio.create_task(listener.run())
     try:
-        assert await _wait_until(lambda: cache.trusted)
+        await wait_until_async(lambda: cache.trusted, "the cache trusted")
         yield client, keys, cache
     finally:
         listener.stop()
@@ -63,7 +54,7 @@ async def _listening(
         await client.aclose()
 
 
-async def _revocation_is_heard(client: RedisClient, keys: KeySpace, cache: LivenessCache) -> bool:
+async def _revocation_is_heard(client: RedisClient, keys: KeySpace, cache: LivenessCache) -> None:
     """Create a session, cache it as live, end it through the store: does the cache forget?"""
     store = SessionStore(client, keys, POLICY, time.time)  # no cache: only the message can reach
     user = f"u{secrets.token_hex(3)}"
@@ -71,7 +62,10 @@ async def _revocation_is_heard(client: RedisClient, keys: KeySpace, cache: Liven
     cache.remember(user, session.session_id, cache.epoch)
     assert cache.is_known_live(user, session.session_id)
     assert await store.revoke(user, session.session_id)
-    return await _wait_until(lambda: not cache.is_known_live(user, session.session_id))
+    await wait_until_async(
+        lambda: not cache.is_known_live(user, session.session_id),
+        "the cache to forget the revoked session",
+    )
 
 
 def _sentinel_target(deployment: SentinelDeployment) -> RedisTarget:
@@ -104,7 +98,7 @@ def test_the_listener_hears_revocations_through_sentinel(
     async def scenario() -> None:
         async with _listening(_sentinel_target(redis_sentinel)) as (client, keys, cache):
             for _ in range(3):
-                assert await _revocation_is_heard(client, keys, cache)
+                await _revocation_is_heard(client, keys, cache)
 
     asyncio.run(scenario())
 
@@ -116,7 +110,7 @@ def test_the_listener_hears_revocations_of_every_slot_on_a_cluster(
         async with _listening(_cluster_target(redis_cluster)) as (client, keys, cache):
             # Users of many slots: their scripts run on all three masters, one node listens.
             for _ in range(12):
-                assert await _revocation_is_heard(client, keys, cache)
+                await _revocation_is_heard(client, keys, cache)
             listening = _subscribed_ports(redis_cluster, keys.revocations())
             assert len(listening) == 1
 
@@ -133,14 +127,15 @@ def test_the_listener_moves_to_another_node_when_its_node_goes_away(
             redis_cluster.stop_node(first)
             try:
                 # It notices, distrusts the cache, and subscribes on another node.
-                assert await _wait_until(
-                    lambda: _subscribed_ports(redis_cluster, channel) not in ([], [first])
+                await wait_until_async(
+                    lambda: _subscribed_ports(redis_cluster, channel) not in ([], [first]),
+                    "the listener subscribed on another node",
                 )
-                assert await _wait_until(lambda: cache.trusted)
+                await wait_until_async(lambda: cache.trusted, "the cache trusted again")
                 (second,) = _subscribed_ports(redis_cluster, channel)
                 assert second != first
                 # Commands may wait for a failover if the stopped node was a master.
-                assert await _eventually_heard(client, keys, cache)
+                await _eventually_heard(client, keys, cache)
             finally:
                 redis_cluster.start_node(first)
             redis_cluster.wait_until_whole()
@@ -148,12 +143,13 @@ def test_the_listener_moves_to_another_node_when_its_node_goes_away(
     asyncio.run(scenario())
 
 
-async def _eventually_heard(client: RedisClient, keys: KeySpace, cache: LivenessCache) -> bool:
+async def _eventually_heard(client: RedisClient, keys: KeySpace, cache: LivenessCache) -> None:
     """As _revocation_is_heard, retried while the cluster is failing over (an outage)."""
     deadline = time.monotonic() + SETTLE_SECONDS * 3
     while True:
         try:
-            return await _revocation_is_heard(client, keys, cache)
+            await _revocation_is_heard(client, keys, cache)
+            return
         except StoreUnavailable as error:
             if time.monotonic() > deadline:
                 raise AssertionError(f"no revocation heard: {error!r}") from error

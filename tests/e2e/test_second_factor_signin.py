@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 import requests
+from attack_helpers import assert_refused
 from e2e_helpers import (
     PAGE_HEADERS,
     TIMEOUT,
@@ -67,9 +68,10 @@ def test_enrolled_user_signs_in_with_the_password_then_a_totp_code(stack: Stack)
     assert password.status_code == 303
     assert password.headers["Location"] == FACTOR_PATH
     (pending_line,) = set_cookie_headers(password)
-    assert pending_line.startswith(pending_cookie_name() + "=")
+    assert pending_line.startswith(pending_cookie_name(stack) + "=")
     attributes = {part.strip().lower() for part in pending_line.split(";")[1:]}
     assert {"path=/auth/", "httponly", "samesite=strict"} <= attributes
+    assert ("secure" in attributes) is stack.secure_cookies
     # The password alone opened nothing.
     assert _whoami(stack, session).status_code == 401
 
@@ -87,7 +89,7 @@ def test_enrolled_user_signs_in_with_the_password_then_a_totp_code(stack: Stack)
     assert signed_in.status_code == 303
     assert signed_in.headers["Location"] == "/api/whoami"
     assert session_cookie_names(stack, signed_in) == {stack.access_cookie, stack.refresh_cookie}
-    assert set_cookies(signed_in)[pending_cookie_name()] == ""  # cleared
+    assert set_cookies(signed_in)[pending_cookie_name(stack)] == ""  # cleared
     assert not stack.redis.exists(pending_key(stack, pending_id))
     whoami = _whoami(stack, session)
     assert whoami.status_code == 200
@@ -153,7 +155,7 @@ def test_recovery_code_signs_in_once_and_is_refused_the_second_time(stack: Stack
 def test_a_pending_cookie_alone_never_passes_auth(stack: Stack) -> None:
     user = enrolled_user(stack)
     session = password_step(stack, user.name, user.password)
-    pending = f"{pending_cookie_name()}={pending_value(session)}"
+    pending = f"{pending_cookie_name(stack)}={pending_value(session)}"
 
     for path in ("/api/whoami", "/", "/admin/"):
         with_pending = get_page(stack, path, cookie=pending)
@@ -178,13 +180,13 @@ def test_an_expired_pending_sign_in_goes_back_to_the_password(stack: Stack) -> N
     key = pending_key(stack, pending_value(session))
     # As if the password had been typed minutes ago: its end is moved near, and awaited.
     assert stack.redis.pexpire(key, PENDING_LEFT_MS)
-    assert wait_until(lambda: not stack.redis.exists(key))
+    wait_until(lambda: not stack.redis.exists(key), "the pending sign-in to expire in Redis")
 
     expired = post_code(session, stack, code=user.app.code())
 
     assert expired.status_code == 303
     assert expired.headers["Location"] == "/auth/login?pending=expired"
-    assert set_cookies(expired) == {pending_cookie_name(): ""}
+    assert set_cookies(expired) == {pending_cookie_name(stack): ""}
     page = session.get(stack.url(expired.headers["Location"]), timeout=TIMEOUT)
     assert "took too long or was interrupted" in page.text
     as_json = session.post(stack.url(FACTOR_PATH), json={"code": user.app.code()}, timeout=TIMEOUT)
@@ -195,7 +197,7 @@ def test_an_expired_pending_sign_in_goes_back_to_the_password(stack: Stack) -> N
 
 def test_unknown_or_garbage_pending_cookies_go_back_to_the_sign_in_form(stack: Stack) -> None:
     for value in ("x" * 43, "garbage", "a.b.c", "%00%ff", ""):
-        cookie = f"{pending_cookie_name()}={value}"
+        cookie = f"{pending_cookie_name(stack)}={value}"
         got = requests.get(
             stack.url(FACTOR_PATH),
             headers={**PAGE_HEADERS, "Cookie": cookie},
@@ -226,7 +228,7 @@ def test_unknown_or_garbage_pending_cookies_go_back_to_the_sign_in_form(stack: S
 def test_a_pending_sign_in_completes_once(stack: Stack) -> None:
     user = enrolled_user(stack)
     session = password_step(stack, user.name, user.password)
-    pending = f"{pending_cookie_name()}={pending_value(session)}"
+    pending = f"{pending_cookie_name(stack)}={pending_value(session)}"
     assert post_code(session, stack, code=user.app.code()).status_code == 303
 
     # The same pending cookie again (copied before it was cleared), with another right code.
@@ -254,7 +256,7 @@ def test_too_many_wrong_codes_end_the_pending_sign_in(stack: Stack) -> None:
 
     assert last.status_code == 303
     assert last.headers["Location"] == "/auth/login?pending=attempts"
-    assert set_cookies(last) == {pending_cookie_name(): ""}
+    assert set_cookies(last) == {pending_cookie_name(stack): ""}
     assert not stack.redis.exists(key)
     assert stack.cli("users", "unlock", user.name).returncode == 0
 
@@ -273,16 +275,16 @@ def test_the_json_sign_in_asks_for_the_code_and_takes_it(stack: Stack) -> None:
         "url": FACTOR_PATH,
         "next": "/api/whoami",
     }
-    assert set(set_cookies(started)) == {pending_cookie_name()}
+    assert set(set_cookies(started)) == {pending_cookie_name(stack)}
     described = client.get(
         stack.url(FACTOR_PATH), headers={"Accept": "application/json"}, timeout=TIMEOUT
     )
     assert described.json() == {"second_factor": "required", "methods": ["otp", "rcv"]}
 
     bad = client.post(stack.url(FACTOR_PATH), json={"code": "12"}, timeout=TIMEOUT)
-    assert bad.status_code == 401
+    assert_refused(bad, 401)
     empty = client.post(stack.url(FACTOR_PATH), json={}, timeout=TIMEOUT)
-    assert empty.status_code == 400
+    assert_refused(empty, 400)
     done = client.post(stack.url(FACTOR_PATH), json={"code": user.app.code()}, timeout=TIMEOUT)
 
     assert done.status_code == 200

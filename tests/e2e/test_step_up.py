@@ -166,9 +166,14 @@ def test_a_step_up_answer_after_a_silent_refresh_hands_back_the_rotated_cookies(
     stale = expired_access_token(stack, user, session.session_id)
     cookie = cookie_header(stack, stale, str(session.refresh_token))
 
-    for headers in (PAGE_HEADERS, {}):
+    # A page navigation is sent to the step-up page, an API call gets 401 JSON naming it.
+    for headers, status in ((PAGE_HEADERS, 302), ({}, 401)):
         response = get_page(stack, MFA_PATH, cookie=cookie, **headers)
-        assert response.status_code in {302, 401}
+        assert response.status_code == status
+        if status == 302:
+            assert response.headers["Location"] == _step_up_url("mfa", MFA_PATH)
+        else:
+            assert response.json()["step_up"] == _step_up_url("mfa", MFA_PATH)
         rotated = set_cookies(response)
         assert set(rotated) == {stack.access_cookie, stack.refresh_cookie}
         assert rotated[stack.refresh_cookie] != str(session.refresh_token)

@@ -78,6 +78,7 @@ def test_with_redis_down_a_step_up_fails_closed_and_keeps_the_cookies(
         refused = eventually(
             lambda: _post(browser, stack, {"code": "000000"}),
             lambda response: response.status_code == 503,
+            what="a 503 while Redis is down",
         )
     finally:
         stack.start_redis()
@@ -90,6 +91,7 @@ def test_with_redis_down_a_step_up_fails_closed_and_keeps_the_cookies(
     back = eventually(
         lambda: _post(browser, stack, {"code": code}),
         lambda response: response.status_code != 503,
+        what="an answer once Redis is back",
     )
     assert back.status_code == 303
     assert back.headers["Location"] == "/step-up/mfa"

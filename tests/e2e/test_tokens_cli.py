@@ -54,7 +54,11 @@ def test_a_service_account_gets_a_token_printed_once_and_listed_without_it(stack
     assert received["x-auth-user"] == bot
     # Its last use is written within a flush (a second on these stacks)...
     record = KeySpace(stack.key_prefix).api_token(ApiToken.parse(token).digest)
-    assert eventually(lambda: stack.redis.hget(record, "used"), lambda used: used is not None)
+    assert eventually(
+        lambda: stack.redis.hget(record, "used"),
+        lambda used: used is not None,
+        what="the token's last use written",
+    )
     # ...and the listing of every user's tokens shows it, never the token itself.
     everyone = _ok(stack, "tokens", "list")[0]
     (row,) = [row for row in everyone.splitlines() if row.startswith(token_id)]
@@ -71,9 +75,13 @@ def test_revoking_a_token_by_id_stops_it_and_is_recorded(stack: Stack) -> None:
     out, said = _ok(stack, "tokens", "revoke", "--user", bot, token_id)
     assert out == f"token {token_id} of {bot} revoked\n"
     assert f"token.revoked user={bot} tokens={token_id} count=1 cause=admin" in said
-    refused = eventually(lambda: bearer(stack, ECHO, token), lambda r: r.status_code == 401)
+    refused = eventually(
+        lambda: bearer(stack, ECHO, token),
+        lambda r: r.status_code == 401,
+        what="the token refused (401)",
+    )
     assert_refused_alone(refused, 401)
-    again = stack.cli("tokens", "revoke", "--user", bot, token_id)
+    again = stack.cli("tokens", "revoke", "--user", bot, token_id, expect=1)
     assert again.returncode == 1
     assert "no live token" in again.stderr
 
@@ -87,11 +95,11 @@ def test_bad_token_requests_are_refused_with_a_reason_and_make_nothing(stack: St
         (["--scope", "group:admins"], "not in admins"),
         (["--scope", "path:../x"], "bad scope"),
     ]:
-        result = stack.cli("tokens", "create", "--user", bot, "--name", "x", *args)
+        result = stack.cli("tokens", "create", "--user", bot, "--name", "x", *args, expect=1)
         assert result.returncode == 1, args
         assert said in result.stderr, (args, result.stderr)
         assert result.stdout == ""
-    unknown = stack.cli("tokens", "create", "--user", "nobody-here", "--name", "x")
+    unknown = stack.cli("tokens", "create", "--user", "nobody-here", "--name", "x", expect=1)
     assert unknown.returncode == 1
     assert "no user nobody-here" in unknown.stderr
     assert _ok(stack, "tokens", "list", "--user", bot)[0] == ""
@@ -112,7 +120,7 @@ def test_a_service_account_is_refused_at_sign_in_as_a_wrong_password_is(stack: S
     assert {answer.status_code for answer in answers} == {401}
     assert len({answer.text for answer in answers}) == 1
     assert all(set_cookie_headers(answer) == [] for answer in answers)
-    passwd = stack.cli("users", "passwd", bot, stdin="a new long password\n")
+    passwd = stack.cli("users", "passwd", bot, stdin="a new long password\n", expect=1)
     assert passwd.returncode == 1
     assert "service account" in passwd.stderr
 
@@ -124,7 +132,11 @@ def test_disabling_a_user_ends_sessions_and_tokens_and_refuses_sign_in(stack: St
     assert bearer(stack, ECHO, token).status_code == 200
     out, _ = _ok(stack, "users", "disable", name)
     assert out == f"{name} disabled; 1 session(s) ended, 1 token(s) revoked\n"
-    refused = eventually(lambda: bearer(stack, ECHO, token), lambda r: r.status_code == 401)
+    refused = eventually(
+        lambda: bearer(stack, ECHO, token),
+        lambda r: r.status_code == 401,
+        what="the token refused (401)",
+    )
     assert_refused_alone(refused, 401)
     wrong_password = requests.post(
         stack.url("/auth/login"), json={"username": name, "password": "not it"}, timeout=TIMEOUT
@@ -153,7 +165,11 @@ def test_ending_every_session_revokes_the_users_tokens_too(stack: Stack) -> None
     token = _ok(stack, "tokens", "create", "--user", name, "--name", "mine")[0].strip()
     out, _ = _ok(stack, "sessions", "end-all", name)
     assert out == f"1 session(s) of {name} ended, 1 token(s) revoked\n"
-    refused = eventually(lambda: bearer(stack, ECHO, token), lambda r: r.status_code == 401)
+    refused = eventually(
+        lambda: bearer(stack, ECHO, token),
+        lambda r: r.status_code == 401,
+        what="the token refused (401)",
+    )
     assert_refused_alone(refused, 401)
 
 
@@ -168,5 +184,9 @@ def test_revoke_all_of_a_user_stops_every_token(stack: Stack) -> None:
         f"2 token(s) of {bot} revoked\n"
     )
     for token in tokens:
-        refused = eventually(lambda t=token: bearer(stack, ECHO, t), lambda r: r.status_code == 401)
+        refused = eventually(
+            lambda t=token: bearer(stack, ECHO, t),
+            lambda r: r.status_code == 401,
+            what="the token refused (401)",
+        )
         assert_refused_alone(refused, 401)

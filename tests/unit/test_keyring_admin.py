@@ -221,6 +221,25 @@ def test_forced_retire_of_a_pending_key_withdraws_it(directory: Path) -> None:
     }
 
 
+def test_a_key_rotated_after_a_withdrawn_pending_one_signs_after_its_own_delay(
+    directory: Path,
+) -> None:
+    # The compromised-key procedure (docs/keys.md) when a routine rotation is pending: the
+    # pending key is withdrawn, and the replacement must not wait for its planned time.
+    (old,) = admin.generate(directory, ["access"], NOW)
+    (pending,) = admin.rotate(directory, ["access"], NOW, 600, POLICY)
+    admin.retire(directory, pending.kid, POLICY, NOW + 1, force=True)
+
+    (replacement,) = admin.rotate(directory, ["access"], NOW + 2, 10, POLICY)
+
+    assert replacement.activates_at == NOW + 2 + 10
+    assert states(directory, NOW + 12) == {
+        old.kid: KeyState.VERIFYING,
+        pending.kid: KeyState.RETIRED,
+        replacement.kid: KeyState.SIGNING,
+    }
+
+
 # --- describe -------------------------------------------------------------------------------------
 
 

@@ -10,6 +10,12 @@ from typing import Any
 
 import pytest
 
+from tests.unprivileged import (
+    Raised,
+    give_to_unprivileged,
+    raised_as_unprivileged,
+    unprivileged_dir,
+)
 from verifier.errors import KeyFileError
 from verifier.keyring.files import (
     directory_signature,
@@ -178,14 +184,18 @@ def test_missing_directory_is_named(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_unreadable_file_is_named(tmp_path: Path) -> None:
-    directory = keys_dir(tmp_path)
-    path = write_key_file(directory, generate_key("access", "HS256", NOW, NOW))
-    path.chmod(0o000)
-    with pytest.raises(KeyFileError) as caught:
-        read_key_directory(directory)
-    assert str(caught.value) == f"{path}: cannot read: Permission denied"
+def test_unreadable_file_is_named() -> None:
+    # Read by an ordinary user, even when the suite runs as root (who reads any file).
+    with unprivileged_dir() as base:
+        directory = keys_dir(base)
+        path = write_key_file(directory, generate_key("access", "HS256", NOW, NOW))
+        path.chmod(0o000)
+        for owned in (directory, path):
+            give_to_unprivileged(owned)
+
+        raised = raised_as_unprivileged(read_key_directory, directory)
+
+    assert raised == Raised(KeyFileError, f"{path}: cannot read: Permission denied")
 
 
 def test_bad_json_is_named_with_its_line(tmp_path: Path) -> None:

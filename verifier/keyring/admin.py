@@ -240,8 +240,17 @@ def format_time(unix_seconds: float) -> str:
 def _after_latest(keys: Sequence[Key], use: KeyUse, wanted: int) -> int:
     # Keys are ordered by activation second: a new key must activate strictly after every
     # existing one of its use, or a rotation within the same second might not take over.
-    latest = max((key.activates_at for key in keys if key.use == use), default=wanted - 1)
+    # A key withdrawn while still pending never signed and supersedes nothing (the ring
+    # skips it): its planned activation must not hold back the key that replaces it.
+    latest = max(
+        (key.activates_at for key in keys if key.use == use and not _withdrawn_unused(key)),
+        default=wanted - 1,
+    )
     return max(wanted, latest + 1)
+
+
+def _withdrawn_unused(key: Key) -> bool:
+    return key.retired_at is not None and key.retired_at <= key.activates_at
 
 
 def _alg_for(use: KeyUse, assertion_alg: str) -> str:
