@@ -30,12 +30,17 @@ def _ids() -> tuple[int, int]:
     return entry.pw_uid, entry.pw_gid
 
 
-def raised_as_unprivileged(function: Callable[..., object], *args: object) -> Raised:
+def raised_as_unprivileged(
+    function: Callable[..., object], *args: object, group: int | None = None
+) -> Raised:
     """Call `function(*args)` as an ordinary user and return what it raised (its class and
-    message); fail the test if it raised nothing."""
+    message); fail the test if it raised nothing. `group`: the child's group id instead of
+    nobody's own (as root only)."""
     if os.geteuid() != 0:
         return _raised(function, args)
     uid, gid = _ids()
+    if group is not None:
+        gid = group
     reader, writer = os.pipe()
     child = os.fork()
     if child == 0:  # the child: give up root, call, report, and leave without cleanup

@@ -27,6 +27,16 @@ from verifier.observe.command_audit import command_audit_log
 from verifier.observe.metrics import TOKEN_CREATED, TOKEN_REVOKED
 from verifier.observe.metrics.commands import command_revocations
 from verifier.observe.metrics.exposition import MULTIPROC_ENV, check_bind_free, prepare_directory
+from verifier.service.binds import (
+    DEFAULT_BIND,
+    OWNER_ONLY_UMASK,
+    SOCKET_GROUP_ENV,
+    BindInvalid,
+    UnixBind,
+    group_id,
+    parse_binds,
+    split_bind_variable,
+)
 from verifier.service.preflight import check_configuration, redis_problem
 from verifier.sessions.store import REPLICAS_BEHIND, SessionPolicy, SessionStore
 from verifier.settings import ENV_PREFIX, Settings, load_settings
@@ -86,7 +96,20 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the service under gunicorn")
-    serve.add_argument("--bind", default=os.environ.get(ENV_PREFIX + "BIND", "127.0.0.1:8000"))
+    serve.add_argument(
+        "--bind",
+        action="append",
+        metavar="ADDRESS",
+        help="HOST:PORT or unix:/absolute/path; repeat to listen on several "
+        f"(default: {ENV_PREFIX}BIND, else {DEFAULT_BIND})",
+    )
+    serve.add_argument(
+        "--socket-group",
+        default=os.environ.get(SOCKET_GROUP_ENV),
+        metavar="GROUP",
+        help="the group (nginx's workers') that may connect to the Unix sockets; "
+        "without it only the verifier's own user may",
+    )
     serve.add_argument(
         "--workers", type=int, default=int(os.environ.get(ENV_PREFIX + "WORKERS", "2"))
     )
@@ -315,6 +338,8 @@ def _add_access_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
 
 
 def _serve(args: argparse.Namespace) -> int:
+    # Where to listen first: a wrong address is a usage error, whatever the settings.
+    bind_options = _bind_options(args)
     # Check the configuration here, so every bad value is one clear line, not a worker
     # traceback.
     preflight = check_configuration(os.environ, time.time())
@@ -334,8 +359,7 @@ def _serve(args: argparse.Namespace) -> int:
         gunicorn,
         "--worker-class",
         "verifier.service.worker.VerifierWorker",
-        "--bind",
-        args.bind,
+        *bind_options,
         "--workers",
         str(args.workers),
         # nginx keeps connections to us open (upstream keepalive); don't drop them early.
@@ -351,6 +375,9 @@ def _serve(args: argparse.Namespace) -> int:
         # gunicorn's own lines (and uvicorn's, which share its handlers) as JSON too.
         command += ["--logger-class", "verifier.observe.logs.JsonGunicornLogger"]
     command += _metrics_options(preflight.settings)
+    # The hooks always run: they give the Unix sockets their group and mode before any
+    # worker accepts a connection, and serve the metrics when those are on.
+    command += ["--config", "python:verifier.service.gunicorn_hooks"]
     command.append("verifier.app:from_environment()")
     os.execv(gunicorn, command)  # replaces this process: signals reach gunicorn directly
 
@@ -364,7 +391,26 @@ def _metrics_options(settings: Settings) -> list[str]:
     # Taken now rather than found taken by the master after the workers started.
     check_bind_free(*settings.metrics_bind)
     os.environ[MULTIPROC_ENV] = str(prepare_directory(settings.metrics_dir))
-    return ["--config", "python:verifier.service.gunicorn_hooks"]
+    return []
+
+
+def _bind_options(args: argparse.Namespace) -> list[str]:
+    """gunicorn's --bind options, and what its hooks need to restrict the Unix sockets."""
+    values = args.bind or split_bind_variable(os.environ.get(ENV_PREFIX + "BIND", DEFAULT_BIND))
+    binds = parse_binds(values)
+    sockets = [bind for bind in binds if isinstance(bind, UnixBind)]
+    if args.socket_group is not None and not sockets:
+        raise BindInvalid("--socket-group is for Unix sockets: no --bind unix:PATH is given")
+    # Checked here, so a wrong name is one clear line before gunicorn starts.
+    if args.socket_group is not None:
+        # For the hooks in gunicorn's master (this environment is inherited): the id.
+        os.environ[SOCKET_GROUP_ENV] = str(group_id(args.socket_group))
+    else:
+        os.environ.pop(SOCKET_GROUP_ENV, None)
+    options = [option for bind in binds for option in ("--bind", str(bind))]
+    if sockets:
+        options += ["--umask", oct(OWNER_ONLY_UMASK)]
+    return options
 
 
 def _demo(args: argparse.Namespace) -> int:

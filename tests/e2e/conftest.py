@@ -513,11 +513,19 @@ def running_stack(
     run_cli(env, "keys", "generate", "--use", "all")
     access_key = access_key_file(keys_dir)
     verifier_port = processes.free_port()
+    verifier_socket = workdir / "verifier.sock"
     app_port = processes.free_port()
     started: dict[str, ManagedProcess] = {}
     try:
+        # nginx reaches the verifier on its Unix socket (the documented default on one
+        # host); the port is the tests' own way in.
         started["verifier"] = processes.start_verifier(
-            env, verifier_port, VERIFIER_WORKERS, log_dir=workdir
+            env,
+            verifier_port,
+            VERIFIER_WORKERS,
+            log_dir=workdir,
+            unix_socket=verifier_socket,
+            socket_group=processes.nginx_worker_group(),
         )
         started["legacy-app"] = processes.start_legacy_app(
             app_port,
@@ -536,6 +544,7 @@ def running_stack(
             listen_port=listen_port,
             verifier_port=verifier_port,
             app_port=app_port,
+            verifier_socket=verifier_socket,
         )
         conf_path.write_text(with_tls(conf, listen_port, tls) if tls else conf, encoding="utf-8")
         started["nginx"] = processes.start_nginx(binary.path, workdir, conf_path, port=listen_port)

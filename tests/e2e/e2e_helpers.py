@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
 import json
 import re
 import secrets
+import socket
 import subprocess
 import sys
 import threading
@@ -526,3 +528,35 @@ def all_log_lines(stack: Stack) -> list[str]:
     if error_log.exists():
         lines += error_log.read_text(errors="replace").splitlines()
     return lines
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP/1.1 over a Unix socket, as nginx's `server unix:PATH;` speaks to the verifier."""
+
+    def __init__(self, path: Path, timeout: float = 10) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        """Connect to the socket file instead of a TCP address."""
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(str(self._path))
+
+
+def unix_get_status(path: Path, target: str) -> int:
+    """GET `target` over the Unix socket at `path`; the answer's status."""
+    connection = UnixHTTPConnection(path)
+    try:
+        connection.request("GET", target)
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def unix_ready(path: Path) -> bool:
+    """Whether the verifier on the socket at `path` answers /readyz with 200 (not yet: False)."""
+    try:
+        return unix_get_status(path, "/readyz") == 200
+    except (FileNotFoundError, ConnectionRefusedError):
+        return False

@@ -15,6 +15,7 @@ machine: the metrics port of `verifier serve` and the session's own HOME.
 
 from __future__ import annotations
 
+import grp
 import json
 import os
 import re
@@ -30,7 +31,7 @@ from pathlib import Path
 import bcrypt
 import pytest
 import requests
-from e2e_helpers import eventually
+from e2e_helpers import eventually, unix_ready, wait_until
 from tls_files import TlsFiles, write_tls_files
 
 from tests.parts import nginx_build, nginx_builds
@@ -132,6 +133,8 @@ class Install:
             "/etc/ssl/private/app.example.com.key": str(self.tls.key_file),
             "redis://127.0.0.1:6379/0": self.redis_url,
             "127.0.0.1:8000": f"127.0.0.1:{self.verifier_port}",
+            "/run/verifier": f"{self.root}/run/verifier",
+            "--socket-group www-data": f"--socket-group {self.socket_group}",
             "127.0.0.1:8001": f"127.0.0.1:{self.app_port}",
             "listen 443 ssl;": f"listen 127.0.0.1:{self.nginx_port} ssl;",
             "https://app.example.com": self.base_url,
@@ -151,6 +154,17 @@ class Install:
         env["HOME"] = str(self.root)
         env["VERIFIER_METRICS_BIND"] = f"127.0.0.1:{self.metrics_port}"
         return env
+
+    @property
+    def socket_group(self) -> str:
+        """www-data's part here: the group nginx's workers run in (as root, those of the
+        `user` directive nginx_conf writes; else this user's own group)."""
+        return processes.nginx_worker_group() or grp.getgrgid(os.getegid()).gr_name
+
+    @property
+    def verifier_socket(self) -> Path:
+        """Where the examples' `verifier serve --bind unix:...` listens here."""
+        return self.root / "run" / "verifier" / "verifier.sock"
 
     @property
     def base_url(self) -> str:
@@ -173,7 +187,7 @@ def nginx_conf(install: Install, http_block: str) -> str:
         )
     )
     http = install.localize(http_block).replace("http {\n", "http {\n" + own_files + "\n", 1)
-    return (
+    return processes.user_directive() + (
         f"daemon off;\npid {prefix}/nginx.pid;\nlock_file {prefix}/nginx.lock;\n"
         f"error_log {prefix}/error.log notice;\nevents {{ worker_connections 256; }}\n" + http
     )
@@ -296,7 +310,16 @@ class PageShell:
             f"serve-{len(self.servers)}", ["bash", "-c", command], self._install.root, self.env
         )
         self.servers.append(server)
-        server.wait_until_ok(f"http://127.0.0.1:{self._install.verifier_port}/readyz", 60)
+        if "unix:" in command:
+            socket_path = self._install.verifier_socket
+            wait_until(
+                lambda: unix_ready(socket_path) or not server.is_running(),
+                what=f"the verifier ready on {socket_path}",
+                seconds=60,
+            )
+            assert server.is_running(), f"`{command}` exited:\n{server.log_tail()}"
+        else:
+            server.wait_until_ok(f"http://127.0.0.1:{self._install.verifier_port}/readyz", 60)
 
     def stop(self) -> None:
         """Stop what the page started."""

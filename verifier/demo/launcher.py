@@ -26,6 +26,7 @@ DEMO_GROUPS = ("admins",)
 GUEST_USER = "guest"
 ACCESS_TTL_SECONDS = 30
 VERIFIER_WORKERS = 2
+VERIFIER_SOCKET_NAME = "verifier.sock"
 _WATCH_SECONDS = 0.5
 
 
@@ -96,8 +97,18 @@ def _run(
     print("Starting redis-server, the verifier, the demo app and nginx...", flush=True)
     processes.run_verifier_command(settings_env, "keys", "generate", "--use", "all")
     started.append(processes.start_redis(workdir, redis_port, binary=redis_server))
+    # nginx reaches the verifier on its Unix socket, as docs/deployment.md advises when
+    # both share a host; the port stays for probes (/readyz) and the app's key set.
+    verifier_socket = workdir / VERIFIER_SOCKET_NAME
     started.append(
-        processes.start_verifier(settings_env, verifier_port, VERIFIER_WORKERS, log_dir=workdir)
+        processes.start_verifier(
+            settings_env,
+            verifier_port,
+            VERIFIER_WORKERS,
+            log_dir=workdir,
+            unix_socket=verifier_socket,
+            socket_group=processes.nginx_worker_group(),
+        )
     )
     jwks_url = f"http://{processes.LOOPBACK}:{port}/.well-known/jwks.json"
     started.append(processes.start_legacy_app(app_port, log_dir=workdir, jwks_url=jwks_url))
@@ -108,6 +119,7 @@ def _run(
             listen_port=port,
             verifier_port=verifier_port,
             app_port=app_port,
+            verifier_socket=verifier_socket,
         ),
         encoding="utf-8",
     )

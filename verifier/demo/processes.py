@@ -7,8 +7,10 @@ stopped by its PID. Every server listens on 127.0.0.1 only.
 from __future__ import annotations
 
 import contextlib
+import grp
 import importlib.util
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -25,6 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
+
+# Who nginx's workers run as when it is started as root.
+NGINX_WORKER_USER = "nobody"
 
 # The nginx files live at the top of the source tree, beside the package.
 NGINX_DIR = Path(__file__).resolve().parents[2] / "nginx"
@@ -361,15 +366,26 @@ def render_nginx_conf(
     snippets_dir: Path = NGINX_DIR,
     worker_processes: int = 1,
     template: Path = NGINX_TEMPLATE,
+    verifier_socket: Path | None = None,
 ) -> str:
-    """Return demo.conf.template filled in (string.Template placeholders, "@@" delimiter)."""
-    for label, path in (("prefix", prefix), ("snippets_dir", snippets_dir)):
+    """Return demo.conf.template filled in (string.Template placeholders, "@@" delimiter).
+
+    nginx reaches the verifier at `verifier_socket` when given, else at its port.
+    """
+    paths = [("prefix", prefix), ("snippets_dir", snippets_dir)]
+    if verifier_socket is not None:
+        paths.append(("verifier_socket", verifier_socket))
+    for label, path in paths:
         if not path.is_absolute() or _NGINX_UNSAFE.search(str(path)):
             raise ValueError(f"{label} must be an absolute path nginx can read unquoted: {path}")
-    return _NginxTemplate(template.read_text(encoding="utf-8")).substitute(
+    verifier_server = (
+        f"{LOOPBACK}:{verifier_port}" if verifier_socket is None else f"unix:{verifier_socket}"
+    )
+    return user_directive() + _NginxTemplate(template.read_text(encoding="utf-8")).substitute(
         prefix=str(prefix),
         listen_port=str(listen_port),
         verifier_port=str(verifier_port),
+        verifier_server=verifier_server,
         app_port=str(app_port),
         snippets_dir=str(snippets_dir),
         worker_processes=str(worker_processes),
@@ -425,6 +441,27 @@ def _open_prefix_to_workers(prefix: Path) -> None:
             )
 
 
+def nginx_worker_group() -> str | None:
+    """The group nginx's workers run as when that is not this process's own user.
+
+    Started as root, nginx runs its workers as the user and group of its `user` directive,
+    which render_nginx_conf() writes: nobody, in nobody's own group (a binary's compiled-in
+    default group varies: nogroup, users...). A verifier socket must open to that group.
+    """
+    if os.geteuid() != 0:
+        return None
+    return grp.getgrgid(pwd.getpwnam(NGINX_WORKER_USER).pw_gid).gr_name
+
+
+def user_directive() -> str:
+    """The `user` line nginx.conf needs for nginx_worker_group() to hold (empty if not root)."""
+    group = nginx_worker_group()
+    if group is None:
+        # Not root: nginx's workers run as this user, and nginx would ignore the directive.
+        return ""
+    return f"user {NGINX_WORKER_USER} {group};\n"
+
+
 def _nginx_environment() -> dict[str, str]:
     # nginx reads a variable named NGINX as a list of inherited sockets.
     return {name: value for name, value in os.environ.items() if name != "NGINX"}
@@ -461,8 +498,13 @@ def start_verifier(
     *,
     log_dir: Path,
     timeout: float = 30.0,
+    unix_socket: Path | None = None,
+    socket_group: str | None = None,
 ) -> ManagedProcess:
     """Start `python -m verifier serve` on 127.0.0.1:port and wait until it is ready.
+
+    With `unix_socket`, it listens there too (nginx's way in; the port stays for probes),
+    open to `socket_group` when given.
 
     Ready (`/readyz`) rather than alive: Redis answers and the revocation channel is
     subscribed, so nothing the caller does next can slip past the cache. It is one worker's
@@ -473,6 +515,10 @@ def start_verifier(
         "--bind", f"{LOOPBACK}:{port}",
         "--workers", str(workers),
     ]  # fmt: skip
+    if unix_socket is not None:
+        argv += ["--bind", f"unix:{unix_socket}"]
+    if socket_group is not None:
+        argv += ["--socket-group", socket_group]
     process = ManagedProcess("verifier", argv, log_dir, env=verifier_environment(env))
     url = f"http://{LOOPBACK}:{port}/readyz"
     _wait_or_stop(process, lambda: process.wait_until_ok(url, timeout))

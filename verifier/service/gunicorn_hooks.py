@@ -1,13 +1,15 @@
-"""gunicorn server hooks for metrics (`--config python:verifier.service.gunicorn_hooks`).
+"""gunicorn server hooks (`--config python:verifier.service.gunicorn_hooks`): the Unix
+sockets' group and mode, and the metrics.
 
-`verifier serve` passes this module only with metrics on, after it has set
-PROMETHEUS_MULTIPROC_DIR. Only the master runs these hooks; it never counts anything itself
-(the app is not preloaded), so no file of its own skews the sums.
+`verifier serve` always passes this module; with metrics on, it has set
+PROMETHEUS_MULTIPROC_DIR first. Only the master runs these hooks; it never counts anything
+itself (the app is not preloaded), so no file of its own skews the sums.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 from typing import Any
 
 from verifier.observe.metrics.exposition import (
@@ -16,11 +18,21 @@ from verifier.observe.metrics.exposition import (
     remove_if_made_by_serve,
     serve_exposition,
 )
+from verifier.service.binds import configured_group, restrict_all
 from verifier.settings import load_settings
 
 
 def when_ready(server: Any) -> None:
-    """Start the exposition once the master listens (before it forks any worker)."""
+    """The master listens and has forked no worker yet: nobody has connected.
+
+    Open the Unix sockets to the group `verifier serve` was given (gunicorn bound them owner
+    only), then start the metrics exposition.
+    """
+    unix_paths = [
+        listener.cfg_addr for listener in server.LISTENERS if listener.FAMILY == socket.AF_UNIX
+    ]
+    for path in restrict_all(unix_paths, configured_group(os.environ)):
+        server.log.info("listening at unix:%s, mode %o", path, path.stat().st_mode & 0o777)
     settings = load_settings(os.environ)
     directory = configured_directory()
     if settings.metrics_bind is None or directory is None:
