@@ -1,5 +1,6 @@
 # verifier: `make demo` runs the local stack, `make test` runs every check, `make bench` measures,
 # `make docs` builds the documentation site into docs/_build/html.
+# `make demo SSO=1`: the demo with a single sign-on portal and three app hosts on *.localhost.
 # `make test-ha` runs the tests on real Redis Cluster and Sentinel deployments.
 # `make test-containers` builds and runs docker-compose.yml for real (root, Debian 12).
 #
@@ -116,7 +117,7 @@ e2e: venv
 	$(VENV)/bin/pytest -q -m "not ha" tests/e2e
 
 demo: venv
-	$(PY) -m verifier demo --port $(PORT)
+	$(PY) -m verifier demo --port $(PORT) $(if $(SSO),--sso)
 
 # `make bench REDIS=sentinel` (or cluster, or all: each topology in turn, compared);
 # `make bench REDIS=sentinel ACK=1`: that topology with VERIFIER_REDIS_MIN_REPLICAS 0 and 1.

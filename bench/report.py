@@ -28,6 +28,8 @@ TARGET_METRICS_VS_VALID = 0.95
 # Issue 24: the valid path with an API token keeps this share of the cookie path's
 # requests/s (both on the same verifier, back to back).
 TARGET_TOKEN_VS_COOKIE = 0.9
+# Issue 22: the valid path of a host-bound token (single sign-on) keeps this share of today's.
+TARGET_SSO_VS_VALID = 0.95
 # Past this share of the CPU taken by other processes, a window's figures are suspect.
 OTHERS_CPU_WARNING_PERCENT = 5.0
 
@@ -113,6 +115,17 @@ def targets(measurements: Mapping[str, Measurement]) -> list[Target]:
                 f"{token_ratio:.3f}x",
             )
         )
+    sso = measurements.get("sso")
+    sso_ratio = sso.extra.get("vs_without_sso") if sso is not None else None
+    if sso is not None and sso_ratio is not None:
+        found.append(
+            Target(
+                f"valid path with the host binding (single sign-on) >= {TARGET_SSO_VS_VALID:g}x "
+                f"today's requests/s (median of {sso.extra.get('rounds', 1)} back-to-back pairs)",
+                sso_ratio >= TARGET_SSO_VS_VALID,
+                f"{sso_ratio:.2f}x",
+            )
+        )
     refresh = measurements.get("refresh")
     if refresh is not None and naive is not None and naive.result.requests_per_second:
         refresh_ratio = float(refresh.extra["rotations_per_s"]) / naive.result.requests_per_second
@@ -175,6 +188,15 @@ def render(
             f"access cookie = {_ratio(extra['cpu_per_request_vs_cookie'])}; requests/s "
             f"{_ratio(extra['vs_cookie'])} (rounds "
             f"{', '.join(_ratio(r) for r in extra['vs_cookie_each_round'])})"
+        )
+    sso = measurements.get("sso")
+    if sso is not None and sso.extra.get("cpu_per_request_vs_without_sso") is not None:
+        extra = sso.extra
+        lines.append(
+            "single sign-on: the verifier's CPU per allowed check "
+            f"{extra['verifier_cpu_us_per_request']} µs with the host binding, "
+            f"{extra['without_sso_verifier_cpu_us_per_request']} µs without = "
+            f"{_ratio(extra['cpu_per_request_vs_without_sso'])}"
         )
     refresh = measurements.get("refresh")
     if refresh is not None:

@@ -19,7 +19,14 @@ from bench import client, cpu, probes, wrk
 from bench.client import Session
 from bench.options import Options
 from bench.probes import API_ACCEPT, BenchError
-from bench.stack import ASSERTION_AUDIENCE, STATIC_FILE, USER_GROUP, RunningStack
+from bench.stack import (
+    ASSERTION_AUDIENCE,
+    SSO_APP_HOST,
+    SSO_PORTAL_HOST,
+    STATIC_FILE,
+    USER_GROUP,
+    RunningStack,
+)
 from bench.wrk import RunningWrk, WrkJob, WrkResult
 from verifier.apitokens import ApiToken
 from verifier.demo.processes import ManagedProcess
@@ -77,6 +84,18 @@ class _Window:
     redis_commands_per_request: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _Pairs:
+    """Back-to-back off/on windows of two verifiers, and the median of their ratios."""
+
+    rounds: list[tuple[_Window, _Window]]
+    off_median: _Window
+    on_median: _Window
+    ratio: float | None
+    each_round: list[float]
+    cpu_ratio: float | None
+
+
 class ScenarioRunner:
     """Runs scenarios by name against a started stack; collects their checks."""
 
@@ -85,6 +104,7 @@ class ScenarioRunner:
         self._endpoints = stack.endpoints
         self._verifier_pid = stack.verifier.pid
         self._metrics_verifier_pid = stack.metrics_verifier.pid
+        self._sso_verifier_pid = stack.sso_verifier.pid
         self._valid_cpu_us: float | None = None
         self._codec = stack.token_codec
         self._redis = stack.redis
@@ -101,6 +121,7 @@ class ScenarioRunner:
             "access": self._access,
             "metrics": self._metrics,
             "token": self._token,
+            "sso": self._sso,
             "refresh": self._refresh,
             "login": self._login,
             "spin": self._spin,
@@ -170,20 +191,9 @@ class ScenarioRunner:
         probes.expect_denied(endpoints, PROTECTED_PATH)
         off_job = self._get_job(PROTECTED_PATH, cookies)
         on_job = replace(off_job, url=endpoints.url(PROTECTED_PATH))
-        self._run_job(replace(off_job, duration_seconds=self._options.warmup_seconds))
-        self._run_job(replace(on_job, duration_seconds=self._options.warmup_seconds))
-        rounds: list[tuple[_Window, _Window]] = []
         counted_before = probes.counted_checks(self._endpoints.metrics_scrape_url)
-        for _ in range(PAIR_ROUNDS):
-            off_window = self._window(off_job, self._verifier_pid)
-            on_window = self._window(on_job, self._metrics_verifier_pid)
-            rounds.append((off_window, on_window))
-        for side, results in (
-            ("metrics, off", [off.result for off, _ in rounds]),
-            ("metrics, on", [on.result for _, on in rounds]),
-        ):
-            self._require_all_2xx_of(f"{side} ({PAIR_ROUNDS} windows)", results)
-        measured_on = sum(on.result.requests for _, on in rounds)
+        pairs = self._pairs(off_job, on_job, self._metrics_verifier_pid, "metrics")
+        measured_on = sum(on.result.requests for _, on in pairs.rounds)
         counted = probes.wait_for_counted_checks(
             self._endpoints.metrics_scrape_url, counted_before + measured_on
         )
@@ -194,6 +204,84 @@ class ScenarioRunner:
                 f"{counted - counted_before:,.0f} counted, {measured_on:,} in the windows",
             )
         )
+        return self._measurement(
+            "metrics",
+            "verifier: valid, metrics on",
+            pairs.on_median,
+            {
+                "allowed_counted": counted,
+                "rounds": PAIR_ROUNDS,
+                "metrics_off_requests_per_s": round(pairs.off_median.result.requests_per_second, 1),
+                "vs_metrics_off": pairs.ratio,
+                "vs_metrics_off_each_round": pairs.each_round,
+                "verifier_cpu_us_per_request": pairs.on_median.verifier_cpu_us_per_request,
+                "metrics_off_verifier_cpu_us_per_request": (
+                    pairs.off_median.verifier_cpu_us_per_request
+                ),
+                "cpu_per_request_vs_metrics_off": pairs.cpu_ratio,
+            },
+        )
+
+    def _sso(self) -> Measurement:
+        # The valid path of a token bound to its host (single sign-on: `aud` names the host,
+        # and the gate compares it with nginx's $host before any Redis call), through the
+        # verifier with single sign-on, against today's valid path on the first verifier,
+        # in back-to-back pairs as for metrics. The bound token is minted with the run's
+        # key for the bench session: what a hand-off's child carries, the same check.
+        endpoints = replace(self._endpoints, base_url=self._endpoints.sso_base_url)
+        on_host = {"Host": SSO_APP_HOST}
+        bound = self._bound_cookies(SSO_APP_HOST)
+        probes.expect_allowed(endpoints, PROTECTED_PATH, {**bound, **on_host})
+        probes.expect_denied(endpoints, PROTECTED_PATH, on_host)
+        # And the binding really runs: the same token on another host is refused.
+        elsewhere = client.get(
+            endpoints, PROTECTED_PATH, {**API_ACCEPT, **bound, "Host": SSO_PORTAL_HOST}
+        )
+        self.checks.append(
+            Check(
+                "sso: a token bound to the app host is refused on another host",
+                elsewhere.status == 401,
+                f"answered {elsewhere.status}",
+            )
+        )
+        off_job = self._get_job(PROTECTED_PATH, self._browser_cookies())
+        on_job = replace(
+            self._get_job(PROTECTED_PATH, {**bound, **on_host}), url=endpoints.url(PROTECTED_PATH)
+        )
+        pairs = self._pairs(off_job, on_job, self._sso_verifier_pid, "sso")
+        return self._measurement(
+            "sso",
+            "verifier: valid, single sign-on (host-bound token)",
+            pairs.on_median,
+            {
+                "rounds": PAIR_ROUNDS,
+                "without_sso_requests_per_s": round(pairs.off_median.result.requests_per_second, 1),
+                "vs_without_sso": pairs.ratio,
+                "vs_without_sso_each_round": pairs.each_round,
+                "verifier_cpu_us_per_request": pairs.on_median.verifier_cpu_us_per_request,
+                "without_sso_verifier_cpu_us_per_request": (
+                    pairs.off_median.verifier_cpu_us_per_request
+                ),
+                "cpu_per_request_vs_without_sso": pairs.cpu_ratio,
+            },
+        )
+
+    def _pairs(self, off_job: WrkJob, on_job: WrkJob, on_pid: int, label: str) -> _Pairs:
+        # PAIR_ROUNDS rounds, each an off window then an on window back to back, and the
+        # median of the rounds' ratios: on a shared machine the load of other processes
+        # drifts over a minute, and a ratio of two windows minutes apart measures the drift.
+        self._run_job(replace(off_job, duration_seconds=self._options.warmup_seconds))
+        self._run_job(replace(on_job, duration_seconds=self._options.warmup_seconds))
+        rounds: list[tuple[_Window, _Window]] = []
+        for _ in range(PAIR_ROUNDS):
+            off_window = self._window(off_job, self._verifier_pid)
+            on_window = self._window(on_job, on_pid)
+            rounds.append((off_window, on_window))
+        for side, results in (
+            (f"{label}, off", [off.result for off, _ in rounds]),
+            (f"{label}, on", [on.result for _, on in rounds]),
+        ):
+            self._require_all_2xx_of(f"{side} ({PAIR_ROUNDS} windows)", results)
         ratios = [
             on.result.requests_per_second / off.result.requests_per_second
             for off, on in rounds
@@ -204,25 +292,16 @@ class ScenarioRunner:
             for off, on in rounds
             if on.verifier_cpu_us_per_request and off.verifier_cpu_us_per_request
         ]
-        # The window shown is the median round's metrics-on window.
+        # The window shown is the median round's on window.
         middle = sorted(range(len(rounds)), key=lambda i: ratios[i] if i < len(ratios) else 0)
         off_median, on_median = rounds[middle[len(middle) // 2]]
-        return self._measurement(
-            "metrics",
-            "verifier: valid, metrics on",
-            on_median,
-            {
-                "allowed_counted": counted,
-                "rounds": PAIR_ROUNDS,
-                "metrics_off_requests_per_s": round(off_median.result.requests_per_second, 1),
-                "vs_metrics_off": round(statistics.median(ratios), 3) if ratios else None,
-                "vs_metrics_off_each_round": [round(ratio, 3) for ratio in ratios],
-                "verifier_cpu_us_per_request": on_median.verifier_cpu_us_per_request,
-                "metrics_off_verifier_cpu_us_per_request": (off_median.verifier_cpu_us_per_request),
-                "cpu_per_request_vs_metrics_off": (
-                    round(statistics.median(cpu_ratios), 3) if cpu_ratios else None
-                ),
-            },
+        return _Pairs(
+            rounds=rounds,
+            off_median=off_median,
+            on_median=on_median,
+            ratio=round(statistics.median(ratios), 3) if ratios else None,
+            each_round=[round(ratio, 3) for ratio in ratios],
+            cpu_ratio=round(statistics.median(cpu_ratios), 3) if cpu_ratios else None,
         )
 
     def _token(self) -> Measurement:
@@ -526,6 +605,12 @@ class ScenarioRunner:
             "Cookie": f"{endpoints.access_cookie}={session.access_token}; "
             f"{endpoints.refresh_cookie}={session.refresh_token}"
         }
+
+    def _bound_cookies(self, host: str) -> dict[str, str]:
+        # The bench session's access token again, bound to `host` (single sign-on).
+        session_id = self._session.refresh_token.split(".")[1]
+        token = self._codec.issue(self._endpoints.user_name, session_id, time.time(), host=host)
+        return {"Cookie": f"{self._endpoints.access_cookie}={token}"}
 
     def _require_all_2xx(self, scenario: str, result: WrkResult) -> None:
         errors = _socket_errors(result)

@@ -36,6 +36,9 @@ USER_NAME = "bench"
 # for its own assertion audience.
 USER_GROUP = "bench-admins"
 ASSERTION_AUDIENCE = "bench-app"
+# The sso scenario's verifier: a portal and the one app host its requests name.
+SSO_PORTAL_HOST = "auth.bench.localhost"
+SSO_APP_HOST = "app.bench.localhost"
 # The body of every protected URL: small, so the check dominates what is measured.
 STATIC_BODY = b"ok\n"
 STATIC_FILE = "ok.txt"
@@ -60,6 +63,9 @@ class Endpoints:
     # that verifier's exposition.
     metrics_base_url: str
     metrics_scrape_url: str
+    # The fourth nginx, in front of the verifier with single sign-on (the sso scenario):
+    # its requests name the listed app host SSO_APP_HOST.
+    sso_base_url: str
     access_cookie: str
     refresh_cookie: str
     user_name: str
@@ -84,6 +90,8 @@ class RunningStack:
     verifier: ManagedProcess
     # The same verifier with metrics on (the metrics scenario).
     metrics_verifier: ManagedProcess
+    # The same verifier with single sign-on: tokens bound to their host (the sso scenario).
+    sso_verifier: ManagedProcess
     # The verifier's own codec with the run's key, to mint the expired access tokens a
     # browser sends when it comes back after the access lifetime.
     token_codec: AccessTokenCodec
@@ -181,6 +189,20 @@ class BenchStack:
         )
         self._started.append(metrics_verifier)
 
+        # The first verifier again with single sign-on (the sso scenario: the valid path of
+        # a token bound to its host, against the same path without, on the first one).
+        sso_env = {
+            **verifier_env,
+            "VERIFIER_SSO_PORTAL_URL": f"http://{SSO_PORTAL_HOST}",
+            "VERIFIER_SSO_HOSTS": SSO_APP_HOST,
+        }
+        sso_verifier_port = processes.free_port()
+        (self._workdir / "sso").mkdir()
+        sso_verifier = processes.start_verifier(
+            sso_env, sso_verifier_port, self._verifier_workers, log_dir=self._workdir / "sso"
+        )
+        self._started.append(sso_verifier)
+
         naive_port = processes.free_port()
         self._started.append(self._start_naive(naive_redis_url, naive_port))
 
@@ -191,6 +213,7 @@ class BenchStack:
         metrics_listen_port = self._start_nginx(
             self._workdir / "metrics", metrics_verifier_port, naive_port
         )
+        sso_listen_port = self._start_nginx(self._workdir / "sso", sso_verifier_port, naive_port)
 
         password = secrets.token_urlsafe(16)
         processes.add_user(verifier_env, USER_NAME, password, groups=(USER_GROUP,))
@@ -202,6 +225,7 @@ class BenchStack:
             access_base_url=f"http://{processes.LOOPBACK}:{access_listen_port}",
             metrics_base_url=f"http://{processes.LOOPBACK}:{metrics_listen_port}",
             metrics_scrape_url=f"http://{metrics_bind}/metrics",
+            sso_base_url=f"http://{processes.LOOPBACK}:{sso_listen_port}",
             access_cookie=self._cookies.access_name,
             refresh_cookie=self._cookies.refresh_name,
             user_name=USER_NAME,
@@ -212,6 +236,7 @@ class BenchStack:
             endpoints=endpoints,
             verifier=verifier,
             metrics_verifier=metrics_verifier,
+            sso_verifier=sso_verifier,
             token_codec=AccessTokenCodec(load_settings(verifier_env)),
             redis=self._redis,
         )

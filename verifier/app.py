@@ -76,6 +76,10 @@ from verifier.resources.second_factor import (
     SecondFactor,
     SecondFactorStart,
 )
+from verifier.resources.sso_authorize import Authorize
+from verifier.resources.sso_callback import Callback
+from verifier.resources.sso_hosts import SsoHostRoles
+from verifier.resources.sso_start import HandoffStart
 from verifier.resources.static_assets import CSS, JAVASCRIPT, StaticAsset
 from verifier.resources.step_up import StepUp
 from verifier.service.readiness import ReadinessCheck
@@ -84,6 +88,8 @@ from verifier.sessions.pending_signin import PendingSignIns
 from verifier.sessions.store import Clock, SessionPolicy, SessionStore
 from verifier.sessions.tokens import AccessTokenCodec
 from verifier.settings import Settings, load_settings
+from verifier.sso.config import AUTHORIZE_PATH, CALLBACK_PATH
+from verifier.sso.handoff import HandoffStore
 from verifier.store import RedisClient, client_for, subscriptions
 from verifier.store.keyspace import KeySpace
 from verifier.store.outages import time_calls_into
@@ -141,18 +147,14 @@ def create_app(
         clock,
         liveness,
         settings.replica_ack,
+        # Single sign-on: every sign-in happens on the portal, and its sessions are bound there.
+        sign_in_host=settings.sso.portal_host if settings.sso is not None else "",
     )
     hasher = hasher or PasswordHasher()
     users = UserStore(client, keys, hasher)
     access = AccessPolicy(settings.rules, settings.mfa_required_groups, clock)
     tokens, usage, bearer = _api_tokens(settings, client, keys, clock, liveness)
-    background: list[_Background] = [MetricsFlusher(metrics), usage]
-    if listener is not None:
-        background.append(listener)
-    if settings.rules_file is not None:
-        background.append(RulesReloader(settings.rules_file, access, audit=audit))
-    if reloader is not None:
-        background.append(reloader)
+    background = _background_jobs(settings, metrics, usage, access, audit, listener, reloader)
     assertions = AssertionSigner(
         keyring,
         settings.assertion_issuer,
@@ -169,10 +171,12 @@ def create_app(
         audit,
         metrics,
         bearer=bearer,
+        bind_hosts=settings.sso is not None,
     )
+    handoff = _handoff_start(settings, client, keys, cookie_policy)
 
     app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response] = falcon.asgi.App(
-        middleware=[_Lifecycle(client, background), _RequestId(), _AppName(settings.app_name)]
+        middleware=_middleware(settings, client, background, handoff)
     )
     # Unknown query parameters are harmless; values like `next` are parsed by hand.
     app.req_options.auto_parse_form_urlencoded = False
@@ -225,6 +229,53 @@ def create_app(
             gate, account, sessions, users, throttle, _factor_sections(settings, factors), tokens
         ),
     )
+    _add_token_routes(app, settings, account, sessions, tokens, gate, metrics, clock)
+    app.add_route("/auth/logout", Logout(gate, sessions, cookie_policy, settings.login_path))
+    app.add_route("/auth/unauthorized", Unauthorized(settings.login_path, handoff))
+    _add_sso_routes(app, settings, client, keys, account, sessions, gate, cookie_policy, clock)
+    app.add_route(STYLESHEET_PATH, StaticAsset("verifier.css", CSS))
+    app.add_route("/auth/forbidden", Forbidden(settings.login_path, "/auth/logout"))
+    app.add_route("/healthz", Health())
+    app.add_route("/readyz", Readiness(ReadinessCheck(client, keyring, clock, liveness)))
+    app.add_route(JWKS_PATH, Jwks(JwkSet(keyring), clock, settings.jwks_max_age_seconds))
+    app.add_error_handler(StoreUnavailable, _store_unavailable)
+    app.add_error_handler(CrossSiteRequest, _cross_site)
+    # Falcon labels every answer JSON; a redirect with no body says no type at all.
+    return AuthFastPath(AuthCheck(gate, cookie_policy), UntypedEmptyRedirects(app))
+
+
+def _background_jobs(
+    settings: Settings,
+    metrics: Metrics,
+    usage: TokenUsage,
+    access: AccessPolicy,
+    audit: AuditLog,
+    listener: RevocationListener | None,
+    reloader: KeyRingReloader | None,
+) -> list[_Background]:
+    """What each worker runs beside its requests: the metrics and token-use flushes, and
+    (when configured) the revocation listener and the rules and keys reloaders."""
+    background: list[_Background] = [MetricsFlusher(metrics), usage]
+    if listener is not None:
+        background.append(listener)
+    if settings.rules_file is not None:
+        background.append(RulesReloader(settings.rules_file, access, audit=audit))
+    if reloader is not None:
+        background.append(reloader)
+    return background
+
+
+def _add_token_routes(
+    app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response],
+    settings: Settings,
+    account: AccountSession,
+    sessions: SessionStore,
+    tokens: TokenStore,
+    gate: Gate,
+    metrics: Metrics,
+    clock: Clock,
+) -> None:
+    """The account page's API tokens: list, make (after a recent sign-in), revoke."""
     app.add_route(
         TOKENS_PATH,
         AccountTokens(
@@ -239,17 +290,6 @@ def create_app(
             max_days=settings.api_token_max_days,
         ),
     )
-    app.add_route("/auth/logout", Logout(gate, sessions, cookie_policy, settings.login_path))
-    app.add_route("/auth/unauthorized", Unauthorized(settings.login_path))
-    app.add_route(STYLESHEET_PATH, StaticAsset("verifier.css", CSS))
-    app.add_route("/auth/forbidden", Forbidden(settings.login_path, "/auth/logout"))
-    app.add_route("/healthz", Health())
-    app.add_route("/readyz", Readiness(ReadinessCheck(client, keyring, clock, liveness)))
-    app.add_route(JWKS_PATH, Jwks(JwkSet(keyring), clock, settings.jwks_max_age_seconds))
-    app.add_error_handler(StoreUnavailable, _store_unavailable)
-    app.add_error_handler(CrossSiteRequest, _cross_site)
-    # Falcon labels every answer JSON; a redirect with no body says no type at all.
-    return AuthFastPath(AuthCheck(gate, cookie_policy), UntypedEmptyRedirects(app))
 
 
 def _api_tokens(
@@ -271,6 +311,61 @@ def _api_tokens(
         settings.login_throttle_window_seconds,
     )
     return tokens, usage, BearerCheck(tokens, failures, usage, liveness)
+
+
+def _middleware(
+    settings: Settings,
+    client: RedisClient,
+    background: list[_Background],
+    handoff: HandoffStart | None,
+) -> list[Any]:
+    """The Falcon app's middleware, in order."""
+    middleware: list[Any] = [
+        _Lifecycle(client, background),
+        _RequestId(),
+        _AppName(settings.app_name),
+    ]
+    if handoff is not None:
+        # Single sign-on: each host may ask only for what its role serves.
+        host_free = frozenset({"/healthz", "/readyz", JWKS_PATH, STYLESHEET_PATH, SCRIPT_PATH})
+        middleware.append(SsoHostRoles(handoff, settings.login_path, host_free))
+    return middleware
+
+
+def _handoff_start(
+    settings: Settings, client: RedisClient, keys: KeySpace, cookie_policy: CookiePolicy
+) -> HandoffStart | None:
+    """Single sign-on's first step on app hosts; None without single sign-on."""
+    if settings.sso is None:
+        return None
+    return HandoffStart(settings.sso, HandoffStore(client, keys), cookie_policy)
+
+
+def _add_sso_routes(
+    app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response],
+    settings: Settings,
+    client: RedisClient,
+    keys: KeySpace,
+    account: AccountSession,
+    sessions: SessionStore,
+    gate: Gate,
+    cookie_policy: CookiePolicy,
+    clock: Clock,
+) -> None:
+    """Single sign-on: the portal's authorize endpoint and the app hosts' callback (none
+    without it)."""
+    sso = settings.sso
+    if sso is None:
+        return
+    handoffs = HandoffStore(client, keys)
+    app.add_route(
+        AUTHORIZE_PATH,
+        Authorize(sso, handoffs, account, sessions, gate, settings.login_path, clock),
+    )
+    app.add_route(
+        CALLBACK_PATH,
+        Callback(sso, handoffs, sessions, gate, cookie_policy, settings.login_path),
+    )
 
 
 def _factor_sections(settings: Settings, factors: UserFactors) -> list[FactorSections]:
@@ -467,15 +562,30 @@ def _describe(req: falcon.asgi.Request, resp: falcon.asgi.Response, message: str
         resp.text = message + "\n"
 
 
+def startup_warnings(settings: Settings) -> list[str]:
+    """What the service warns about as it starts: settings that are allowed but risky."""
+    warnings = []
+    if not settings.cookie_secure:
+        warnings.append(
+            "VERIFIER_COOKIE_SECURE=false: cookies go over plain http. "
+            "Use this only for local development."
+        )
+    if settings.sso is not None and settings.sso.hosts.wildcard_parents:
+        warnings.append(
+            "VERIFIER_SSO_ALLOW_WILDCARD: the portal hands sessions to every host under "
+            f"{', '.join(settings.sso.hosts.wildcard_parents)} (one label, never the name "
+            "itself). A host there that someone else controls (a vendor, a dangling CNAME) "
+            "can take hand-offs: list exact names when you can."
+        )
+    return warnings
+
+
 def from_environment() -> ASGIApp:
     """The gunicorn entry point: settings from VERIFIER_* variables, a real Redis client."""
     settings = load_settings(os.environ)
     configure_logging(settings.log_level, settings.log_format)
-    if not settings.cookie_secure:
-        log.warning(
-            "VERIFIER_COOKIE_SECURE=false: cookies go over plain http. "
-            "Use this only for local development."
-        )
+    for warning in startup_warnings(settings):
+        log.warning("%s", warning)
     return create_app(settings, client_for(settings), metrics=_metrics(settings))
 
 

@@ -182,6 +182,11 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="run the local demo stack in the foreground")
     demo.add_argument("--port", type=int, default=int(os.environ.get("DEMO_PORT", "8080")))
+    demo.add_argument(
+        "--sso",
+        action="store_true",
+        help="single sign-on: a portal and three app hosts on *.localhost",
+    )
     demo.set_defaults(handler=_demo)
     return parser
 
@@ -417,7 +422,7 @@ def _demo(args: argparse.Namespace) -> int:
     # Imported here: only the demo needs the process tooling.
     from verifier.demo.launcher import run_demo  # noqa: PLC0415
 
-    status: int = run_demo(args.port)
+    status: int = run_demo(args.port, sso=args.sso)
     return status
 
 

@@ -104,6 +104,8 @@ class SessionRef:
 
     user: str
     session_id: str
+    # The host its tokens are bound to (single sign-on), else "".
+    host: str = ""
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,12 @@ class Gate:
         audit: AuditLog | None = None,
         metrics: Metrics = NO_METRICS,
         bearer: BearerCheck | None = None,
+        *,
+        bind_hosts: bool = False,
     ) -> None:
+        # Single sign-on: every token names the host it was made for, and is refused on any
+        # other (the access token before any Redis call, the refresh token unrotated).
+        self._bind_hosts = bind_hosts
         self._codec = codec
         # None: API tokens are not checked here (every bearer request is refused).
         self._bearer = bearer
@@ -149,8 +156,8 @@ class Gate:
         """Admit the request; raise TokenRejected / RefreshRejected (401), StepUpRequired
         (401 naming the step), Forbidden (403) or StoreUnavailable (503)."""
         now = self._clock()
-        admitted = await self._identify(cookies, now)
         request = request or _ANY_LOCATION
+        admitted = await self._identify(cookies, now, request.host)
         sign_in = admitted.sign_in
         decision = self._access.decide(
             Identity(admitted.user, admitted.groups, sign_in), request, now
@@ -226,13 +233,17 @@ class Gate:
             **({"retry_after": wait} if wait is not None else {}),
         )
 
-    async def _identify(self, cookies: TokenCookies, now: float) -> Admitted:
+    async def _identify(self, cookies: TokenCookies, now: float, host: str) -> Admitted:
         if cookies.access is not None:
             try:
                 claims = self._codec.verify(cookies.access, now)
             except AccessTokenExpired:
                 pass  # the refresh token may take over
             else:
+                if self._bind_hosts and claims.host != host:
+                    # Made for another host (or before single sign-on): refused before any
+                    # Redis call, and never handed to the refresh token.
+                    raise TokenRejected("other host")
                 # Every check asks Redis (or a cache that revocations empty), so logout,
                 # revocation and group changes take effect at once.
                 groups = await self._sessions.live_groups(claims.user, claims.session_id)
@@ -246,11 +257,11 @@ class Gate:
                 )
         if cookies.refresh is None:
             raise RefreshRejected("no token")
-        return await self._silent_refresh(cookies.refresh, now)
+        return await self._silent_refresh(cookies.refresh, now, host if self._bind_hosts else "")
 
-    async def _silent_refresh(self, raw_refresh: str, now: float) -> Admitted:
+    async def _silent_refresh(self, raw_refresh: str, now: float, host: str) -> Admitted:
         try:
-            refreshed = await self._sessions.refresh(raw_refresh)
+            refreshed = await self._sessions.refresh(raw_refresh, host)
         except RefreshRejected as rejection:
             if rejection.reason == "replayed":
                 log.warning("refresh token replayed: session revoked")
@@ -261,6 +272,10 @@ class Gate:
                 # this token (a failover lost it). The user signs in again; nothing ends.
                 log.warning("refresh token from a rotation Redis lost: sign-in needed")
                 self._audit_refresh(raw_refresh, "refresh.lost", cause="lost")
+            elif rejection.reason == "wrong_host":
+                # A refresh token of one host presented on another: stolen or misrouted.
+                log.warning("refresh token presented on another host than its own: refused")
+                self._audit_refresh(raw_refresh, "refresh.wrong_host", cause="wrong_host")
             raise
         self._metrics.refreshed(rotated=refreshed.new_refresh_token is not None)
         seconds_left = refreshed.seconds_left(now)
@@ -273,6 +288,7 @@ class Gate:
             not_after=refreshed.absolute_expiry,
             amr=sign_in.amr,
             auth_time=sign_in.auth_time,
+            host=host,
         )
         refresh_cookie = None
         if refreshed.new_refresh_token is not None:
@@ -343,12 +359,18 @@ class Gate:
             session.user,
             session.session_id,
             now,
+            # A child session ends with its portal session: never past it.
+            not_after=session.absolute_expiry,
             amr=session.sign_in.amr,
             auth_time=session.sign_in.auth_time,
+            host=session.host,
         )
+        lifetime = self._sessions.absolute_seconds
+        if session.absolute_expiry is not None:
+            lifetime = min(lifetime, max(0, int(session.absolute_expiry - now)))
         return (
-            self._cookies.set_access(access_token, self._codec.ttl_seconds),
-            self._cookies.set_refresh(str(session.refresh_token), self._sessions.absolute_seconds),
+            self._cookies.set_access(access_token, min(self._codec.ttl_seconds, lifetime)),
+            self._cookies.set_refresh(str(session.refresh_token), lifetime),
         )
 
     async def step_up(self, session: SessionRef, amr: Iterable[str]) -> str | None:
@@ -374,6 +396,7 @@ class Gate:
             not_after=stepped.absolute_expiry,
             amr=stepped.sign_in.amr,
             auth_time=stepped.sign_in.auth_time,
+            host=session.host,
         )
         cookie = self._cookies.set_access(
             access_token, min(self._codec.ttl_seconds, stepped.seconds_left(now))
@@ -384,21 +407,39 @@ class Gate:
         """Set-Cookie values that delete both cookies."""
         return self._cookies.clear_access(), self._cookies.clear_refresh()
 
-    async def proven_session(self, cookies: TokenCookies) -> SessionRef | None:
-        """The session the cookies prove to hold, even with an expired access token."""
+    async def proven_session(self, cookies: TokenCookies, host: str = "") -> SessionRef | None:
+        """The session the cookies prove to hold, even with an expired access token.
+
+        With single sign-on, only a session bound to `host` (the request's) is proven.
+        """
+        bound = host if self._bind_hosts else ""
         if cookies.access is not None:
             try:
                 claims = self._codec.verify(cookies.access, self._clock(), allow_expired=True)
             except TokenRejected:
                 pass
             else:
-                return SessionRef(user=claims.user, session_id=claims.session_id)
+                if not self._bind_hosts or claims.host == host:
+                    return SessionRef(claims.user, claims.session_id, bound)
         if cookies.refresh is not None:
             try:
                 token = RefreshToken.parse(cookies.refresh)
             except RefreshRejected:
                 return None
-            known_hashes = await self._sessions.refresh_hashes(token.user, token.session_id)
+            known_hashes = await self._sessions.refresh_hashes(token.user, token.session_id, bound)
             if any(hmac.compare_digest(token.secret_hash, known) for known in known_hashes):
-                return SessionRef(user=token.user, session_id=token.session_id)
+                return SessionRef(token.user, token.session_id, bound)
         return None
+
+    def handed_off(self, session: NewSession, address: str, host: str) -> tuple[str, str]:
+        """Single sign-on: record a child session just made on `host` for its portal
+        session; the Set-Cookie values that hand it to the browser."""
+        self._audit.record(
+            "sso.handed_off",
+            user=session.user,
+            session=session.session_id,
+            portal_session=session.portal_session,
+            host=host,
+            address=address,
+        )
+        return self.login_cookies(session)

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from verifier.access.rules import NO_RULES, RuleSet, load_rules
 from verifier.errors import RulesFileError, SettingsError, SettingsInvalid
+from verifier.sso.config import SsoConfig, parse_host_list, parse_portal_url
 from verifier.store.keyspace import USER_NAME_RULE, normalize_user_name
 from verifier.store.replication import ReplicaAck
 from verifier.store.target import RedisMode, RedisNode, RedisTarget, RedisTls, parse_nodes
@@ -108,6 +109,11 @@ class Settings:
     api_token_max_days: int = 365
     api_token_recent_signin_minutes: int = 10
     api_token_usage_flush_seconds: int = 60
+    # Single sign-on (verifier.sso): the portal where every sign-in happens and the app hosts
+    # it hands sessions to. None: one host, no hand-off, as without it.
+    sso: SsoConfig | None = None
+    # A `*.parent` entry in VERIFIER_SSO_HOSTS is allowed only with this explicit opt-in.
+    sso_allow_wildcard: bool = False
 
     def __post_init__(self) -> None:
         broken = _broken_rules(self)
@@ -293,6 +299,22 @@ def _broken_rules(s: Settings) -> list[_BrokenRule]:
             1 <= s.api_token_usage_flush_seconds <= 3600,
             ("API_TOKEN_USAGE_FLUSH_SECONDS",),
             "must be between 1 and 3600",
+        ),
+        (
+            s.sso is None or s.cookie_secure,
+            ("SSO_PORTAL_URL", "COOKIE_SECURE"),
+            "single sign-on keeps every cookie __Host-: VERIFIER_COOKIE_SECURE must stay true "
+            "(browsers accept Secure cookies on http://*.localhost for a local set-up)",
+        ),
+        (
+            s.sso is None or s.sso.portal_host not in s.sso.hosts.names,
+            ("SSO_HOSTS", "SSO_PORTAL_URL"),
+            "the portal's own host must not be listed: its cookies are the portal session's",
+        ),
+        (
+            s.sso is None or s.sso_allow_wildcard or not s.sso.hosts.wildcard_parents,
+            ("SSO_HOSTS", "SSO_ALLOW_WILDCARD"),
+            "a wildcard needs VERIFIER_SSO_ALLOW_WILDCARD=true",
         ),
         (
             0 < len(s.app_name) <= 64 and s.app_name.isprintable() and s.app_name.strip() != "",
@@ -501,6 +523,8 @@ def read_settings(environ: Mapping[str, str]) -> SettingsReading:
             api_token_max_days=read.integer("API_TOKEN_MAX_DAYS", 365),
             api_token_recent_signin_minutes=read.integer("API_TOKEN_RECENT_SIGNIN_MINUTES", 10),
             api_token_usage_flush_seconds=read.integer("API_TOKEN_USAGE_FLUSH_SECONDS", 60),
+            sso=read.parse("SSO_PORTAL_URL", lambda: _sso(read), None),
+            sso_allow_wildcard=read.boolean("SSO_ALLOW_WILDCARD", False),
         )
         broken: tuple[_BrokenRule, ...] = ()
     except _RulesBroken as error:
@@ -727,6 +751,34 @@ def _origins(read: _Reader) -> tuple[str, ...]:
     raw = read.required_text("WEBAUTHN_ORIGINS", "", secret=False)
     # Browsers send the origin without a trailing slash, in lower case.
     return tuple(part.strip().rstrip("/").lower() for part in raw.split(",") if part.strip())
+
+
+def _sso(read: _Reader) -> SsoConfig | None:
+    portal_text = read.required_text("SSO_PORTAL_URL", "", secret=False)
+    hosts_text = read.required_text("SSO_HOSTS", "", secret=False)
+    if not portal_text:
+        if hosts_text:
+            raise SettingsError(
+                f"{ENV_PREFIX}SSO_PORTAL_URL: VERIFIER_SSO_HOSTS is set, so the portal's URL "
+                "is needed too (https://auth.example.com)"
+            )
+        return None
+    try:
+        portal = parse_portal_url(portal_text)
+    except SettingsError as error:
+        raise SettingsError(f"{ENV_PREFIX}SSO_PORTAL_URL: {error}") from None
+    try:
+        hosts = parse_host_list(
+            hosts_text, allow_wildcard=read.boolean("SSO_ALLOW_WILDCARD", False)
+        )
+    except SettingsError as error:
+        raise SettingsError(f"{ENV_PREFIX}SSO_HOSTS: {error}") from None
+    if not hosts:
+        raise SettingsError(
+            f"{ENV_PREFIX}SSO_HOSTS: list the app hosts the portal serves "
+            "(wiki.example.com, grafana.example.com)"
+        )
+    return SsoConfig(portal=portal, hosts=hosts)
 
 
 def _mfa_required_groups(read: _Reader) -> frozenset[str]:

@@ -38,6 +38,8 @@ import redis
 import requests
 from e2e_helpers import run_cli
 from redis_topologies import RedisClusterDeployment, SentinelDeployment
+from sso_helpers import PASSWORD as SSO_PASSWORD
+from sso_helpers import SsoStack, running_sso_stack
 from tls_files import TlsFiles, write_tls_files
 
 from tests.parts import nginx_build, nginx_builds, require
@@ -758,4 +760,14 @@ def topology_expiring_stack(
     """Like `expiring_stack` (2 s access tokens), on the Sentinel or the Cluster deployment."""
     settings = {"VERIFIER_ACCESS_TTL_SECONDS": str(EXPIRING_ACCESS_TTL_SECONDS)}
     with _topology_stack(request, redis_server, settings, "topo-expiring") as started:
+        yield started
+
+
+@pytest.fixture(scope="session", params=NGINX_BUILDS)
+def sso_stack(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator[SsoStack]:
+    """Single sign-on: the portal and its app hosts on *.localhost behind one nginx
+    (nginx/sso-demo.conf.template), with users alice, mallory and bob (tests/e2e/sso_helpers)."""
+    with running_sso_stack(nginx_build(request.param), redis_server.url) as started:
+        for user in ("alice", "mallory", "bob"):
+            processes.add_user(started.env, user, SSO_PASSWORD)
         yield started

@@ -182,7 +182,9 @@ def test_a_group_change_takes_effect_on_the_next_requests_of_every_worker(
     # Every worker has now cached the session with its old groups (for up to 60 s here).
     cached = burst(stack, cookie, HAMMER, path="/admin/")
     assert cached.every_worker(stack, 204 if before else 403), cached.answers
-    assert cached.statuses == [first] * HAMMER
+    # A burst that missed a worker is sent again, larger: every request of it counts.
+    assert len(cached.statuses) >= HAMMER
+    assert set(cached.statuses) == {first}
 
     _groups(stack, name, *change)
 
@@ -194,7 +196,8 @@ def test_a_group_change_takes_effect_on_the_next_requests_of_every_worker(
         lambda answered: answered.every_worker(stack, 204 if after == 200 else 403),
         what=f"every worker to answer {after} after the group change",
     )
-    assert changed.statuses == [after] * HAMMER
+    assert len(changed.statuses) >= HAMMER
+    assert set(changed.statuses) == {after}
 
 
 def test_sign_in_as_someone_else_signs_out_and_keeps_the_destination(stack: Stack) -> None:
@@ -237,11 +240,11 @@ def test_access_check_prints_the_decision_and_what_made_it(stack: Stack) -> None
     name, _ = _user(stack, "ops")
 
     refused = stack.cli("access", "check", "--user", name, "--uri", "/admin/x?y=1",
-                        "--require", "group:admins")  # fmt: skip
+                        "--require", "group:admins", expect=1)  # fmt: skip
     admitted = stack.cli("access", "check", "--user", name, "--uri", "/ruled/staff",
                          "--groups", "staff")  # fmt: skip
     central = stack.cli("access", "check", "--user", name, "--method", "delete",
-                        "--uri", "/api/%68eaders")  # fmt: skip
+                        "--uri", "/api/%68eaders", expect=1)  # fmt: skip
 
     assert refused.returncode == 1, refused.stderr
     assert refused.stdout.strip() == (
@@ -258,7 +261,9 @@ def test_access_check_prints_the_decision_and_what_made_it(stack: Stack) -> None
 
 
 def test_access_check_refuses_an_unknown_user_and_a_bad_rules_file(stack: Stack) -> None:
-    unknown = stack.cli("access", "check", "--user", "nobody-" + secrets.token_hex(4), "--uri", "/")
+    unknown = stack.cli(
+        "access", "check", "--user", "nobody-" + secrets.token_hex(4), "--uri", "/", expect=1
+    )
     assert unknown.returncode == 1
     assert "does not exist" in unknown.stderr
 

@@ -106,8 +106,17 @@ def _command_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
+# The single sign-on page's whole example (several servers) has tests of its own
+# (tests/e2e/test_docs_sso_example.py); every other http example is the one below.
+SSO_EXAMPLE_MARK = "/auth/sso/callback"
+
+
 def _http_example() -> Example:
-    (http,) = {block.text: block for block in examples("nginx") if "http {" in block.text}.values()
+    (http,) = {
+        block.text: block
+        for block in examples("nginx")
+        if "http {" in block.text and SSO_EXAMPLE_MARK not in block.text
+    }.values()
     return http
 
 
@@ -138,6 +147,12 @@ class Install:
             "127.0.0.1:8001": f"127.0.0.1:{self.app_port}",
             "listen 443 ssl;": f"listen 127.0.0.1:{self.nginx_port} ssl;",
             "https://app.example.com": self.base_url,
+            # The single sign-on example's certificates and log (docs/sso.md).
+            "/etc/ssl/certs/corp.example.pem": str(self.tls.cert_file),
+            "/etc/ssl/private/corp.example.key": str(self.tls.key_file),
+            "/etc/ssl/certs/example.org.pem": str(self.tls.cert_file),
+            "/etc/ssl/private/example.org.key": str(self.tls.key_file),
+            "/var/log/nginx/access.log": f"{self.root}/nginx/example-access.log",
         }
         for documented, here in table.items():
             text = text.replace(documented, here)

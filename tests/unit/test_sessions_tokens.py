@@ -696,3 +696,19 @@ def assert_rejected_by(codec: AccessTokenCodec, token: str, reason: str) -> None
         codec.verify(token, NOW)
     assert type(caught.value) is TokenRejected
     assert caught.value.reason == reason
+
+
+# --- single sign-on: a token bound to its host -------------------------------------------------
+
+
+def test_a_host_bound_token_names_its_host_in_aud_beside_the_audience() -> None:
+    token = CODEC.issue("alice", "session-1", NOW, host="wiki.corp.example")
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["aud"] == ["verifier", "wiki.corp.example"]
+    assert CODEC.verify(token, NOW).host == "wiki.corp.example"
+
+
+def test_a_token_without_a_host_binds_to_none() -> None:
+    assert CODEC.verify(CODEC.issue("alice", "session-1", NOW), NOW).host == ""
+    several = forge(claims=good_claims(aud=["verifier", "a.example", "b.example"]))
+    assert CODEC.verify(several, NOW).host == ""

@@ -9,6 +9,7 @@ from verifier.web.cookies import (
     CookiePolicy,
     TokenCookies,
     read_pending_cookie,
+    read_sso_state_cookie,
     read_token_cookies,
     without_token_cookies,
 )
@@ -258,3 +259,14 @@ def test_pending_cookie_is_read_only_when_well_formed_and_unique() -> None:
 def test_the_pending_cookie_is_no_token_cookie() -> None:
     header = f"{SECURE.pending_name}=abc"
     assert read_token_cookies(header, SECURE) == TokenCookies(access=None, refresh=None)
+
+
+def test_the_sso_state_cookie_is_host_prefixed_lax_and_hidden_from_the_app() -> None:
+    policy = CookiePolicy(secure=True)
+    cookie = policy.set_sso_state("v" * 43, 900)
+    assert cookie == (
+        f"__Host-verifier-sso-state={'v' * 43}; Path=/; Max-Age=900; Secure; HttpOnly; SameSite=Lax"
+    )
+    header = f"a=1; __Host-verifier-sso-state={'v' * 43}; b=2"
+    assert read_sso_state_cookie(header, policy) == "v" * 43
+    assert without_token_cookies(header, policy) == "a=1; b=2"

@@ -162,3 +162,11 @@ def test_over_long_next_falls_back_to_root() -> None:
 def test_query_string_is_kept_verbatim() -> None:
     path = "/reports?from=2024-01-01&to=2024-12-31&sort=-date&tag=a%2Fb"
     assert safe_next(path) == path
+
+
+def test_the_portals_authorize_endpoint_is_a_next_to_return_to() -> None:
+    # Single sign-on: a sign-in on the portal goes on to hand the session to the app host.
+    authorize = "/auth/sso/authorize?host=wiki.corp.example&challenge=" + "x" * 43
+    assert safe_next(authorize) == authorize
+    for other in ("/auth/sso/authorize/../../login", "/auth/sso/callback?code=x", "/auth/sso/"):
+        assert safe_next(other) == "/"

@@ -19,6 +19,7 @@ from types import FrameType
 
 from verifier.demo import processes
 from verifier.demo.processes import CommandFailed, ManagedProcess, ProcessStartError
+from verifier.demo.sso import APP_HOSTS, HOSTILE_SIBLING, PORTAL_HOST, SSO_TEMPLATE, sso_settings
 
 DEMO_USER = "demo"
 DEMO_GROUPS = ("admins",)
@@ -28,10 +29,16 @@ ACCESS_TTL_SECONDS = 30
 VERIFIER_WORKERS = 2
 VERIFIER_SOCKET_NAME = "verifier.sock"
 _WATCH_SECONDS = 0.5
+# How long the demo waits for each Python service (the verifier, the demo app) to answer:
+# a bound on a broken start, generous for a machine busy with other work.
+_START_SECONDS = 60.0
 
 
-def run_demo(port: int = 8080) -> int:
-    """Run the demo stack until Ctrl-C or SIGTERM; return the exit status."""
+def run_demo(port: int = 8080, *, sso: bool = False) -> int:
+    """Run the demo stack until Ctrl-C or SIGTERM; return the exit status.
+
+    `sso`: a sign-in portal and three app hosts on *.localhost (verifier.demo.sso).
+    """
     if not processes.port_is_free(port):
         print(f"demo: 127.0.0.1:{port} is in use; pick another with --port", file=sys.stderr)
         return 1
@@ -54,7 +61,7 @@ def run_demo(port: int = 8080) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="verifier-demo-"))
     started: list[ManagedProcess] = []
     try:
-        return _run(port, nginx, redis_server, workdir, started, stop_requested)
+        return _run(port, nginx, redis_server, workdir, started, stop_requested, sso)
     except (ProcessStartError, CommandFailed, PermissionError) as error:
         print(f"demo: could not start: {error}", file=sys.stderr)
         return 1
@@ -74,6 +81,7 @@ def _run(
     workdir: Path,
     started: list[ManagedProcess],
     stop_requested: threading.Event,
+    sso: bool = False,
 ) -> int:
     redis_port = processes.free_port()
     verifier_port = processes.free_port()
@@ -92,6 +100,7 @@ def _run(
         # is `localhost` and its pages must be opened as http://localhost:PORT.
         "VERIFIER_WEBAUTHN_RP_ID": "localhost",
         "VERIFIER_WEBAUTHN_ORIGINS": f"http://localhost:{port}",
+        **(sso_settings(port) if sso else {}),
     }
 
     print("Starting redis-server, the verifier, the demo app and nginx...", flush=True)
@@ -108,10 +117,19 @@ def _run(
             log_dir=workdir,
             unix_socket=verifier_socket,
             socket_group=processes.nginx_worker_group(),
+            timeout=_START_SECONDS,
         )
     )
     jwks_url = f"http://{processes.LOOPBACK}:{port}/.well-known/jwks.json"
-    started.append(processes.start_legacy_app(app_port, log_dir=workdir, jwks_url=jwks_url))
+    if sso:
+        # nginx answers only the listed names (127.0.0.1 is refused): the app asks the
+        # verifier itself, which serves the same public keys on every host.
+        jwks_url = f"http://{processes.LOOPBACK}:{verifier_port}/.well-known/jwks.json"
+    started.append(
+        processes.start_legacy_app(
+            app_port, log_dir=workdir, jwks_url=jwks_url, timeout=_START_SECONDS
+        )
+    )
     conf_path = workdir / "nginx.conf"
     conf_path.write_text(
         processes.render_nginx_conf(
@@ -120,6 +138,7 @@ def _run(
             verifier_port=verifier_port,
             app_port=app_port,
             verifier_socket=verifier_socket,
+            template=SSO_TEMPLATE if sso else processes.NGINX_TEMPLATE,
         ),
         encoding="utf-8",
     )
@@ -129,7 +148,10 @@ def _run(
     processes.add_user(settings_env, DEMO_USER, password, groups=DEMO_GROUPS)
     guest_password = secrets.token_urlsafe(12)
     processes.add_user(settings_env, GUEST_USER, guest_password)
-    _print_welcome(port, password, guest_password, nginx, workdir)
+    if sso:
+        _print_sso_welcome(port, password, guest_password, nginx, workdir)
+    else:
+        _print_welcome(port, password, guest_password, nginx, workdir)
     metrics_url = f"http://{processes.LOOPBACK}:{metrics_port}/metrics"
     print(f"Metrics (Prometheus; not served through nginx): {metrics_url}\n", flush=True)
 
@@ -186,6 +208,45 @@ Try:
     the password and the passkey, or with "Sign in with a passkey" alone.
   - Sign in from two browsers, then "Log out everywhere" in one: the other is signed out on
     its next request.
+
+nginx: {nginx}
+Logs:  {workdir}
+Press Ctrl-C to stop; everything above is deleted.
+""",
+        flush=True,
+    )
+
+
+def _print_sso_welcome(
+    port: int, password: str, guest_password: str, nginx: Path, workdir: Path
+) -> None:
+    wiki, grafana, org2 = (f"http://{host}:{port}/" for host in APP_HOSTS)
+    portal = f"http://{PORTAL_HOST}:{port}/"
+    evil = f"http://{HOSTILE_SIBLING}:{port}/"
+    print(
+        f"""
+Single sign-on demo: one portal, three app hosts on two root domains (*.localhost names
+resolve to 127.0.0.1 in Chromium, Firefox and curl; every cookie is __Host-, no Domain).
+
+  portal      {portal}   (every sign-in, the account page)
+  app hosts   {wiki}
+              {grafana}
+              {org2}   (another root domain)
+
+  user name   {DEMO_USER:<8} password  {password:<18} groups  {", ".join(DEMO_GROUPS)}
+  user name   {GUEST_USER:<8} password  {guest_password:<18} groups  (none)
+
+Try:
+  - {wiki} : sent to the portal to sign in, then back on wiki with a session of its own.
+  - {grafana} and {org2} : no password asked; each host gets its own session by a
+    one-time code (watch the redirects in the developer tools: no cookie carries Domain).
+  - {portal}auth/account : one session, with the hosts it has entered.
+  - {evil} : a hostile sibling tosses Domain=corp.localhost cookies named like ours;
+    reload wiki afterwards: nothing changed.
+  - Sign out on grafana ("Sign out" on {grafana}auth/account goes to the portal's page,
+    or POST /auth/logout there): wiki and app.org2 are signed out at once too.
+  - http://{PORTAL_HOST}:{port}/auth/sso/authorize?host=evil.corp.localhost&challenge=x :
+    an unlisted host gets a 400 page, never a redirect.
 
 nginx: {nginx}
 Logs:  {workdir}

@@ -103,6 +103,9 @@ def _session_list(current_session_id: str, sessions: Sequence[SessionDetails], a
             f"<br>Signed in {shown_time(session.started)}"
             f"<br>Last used {shown_time(session.last_used)}"
         )
+        if session.hosts:
+            # Single sign-on: where this one sign-in has been handed on to.
+            details += "<br>Also on " + ", ".join(escape(host) for host in session.hosts)
         if session.session_id == current_session_id:
             items.append(f'<li class="this-device">{details}<br><em>This device</em></li>')
             continue

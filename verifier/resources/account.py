@@ -347,6 +347,8 @@ def _account_media(
                 "started": int(s.started),
                 "last_used": int(s.last_used),
                 "current": s.session_id == session.session_id,
+                # Single sign-on: the app hosts this session has entered.
+                "hosts": list(s.hosts),
             }
             for s in listed
         ],

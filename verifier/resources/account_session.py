@@ -12,6 +12,7 @@ from verifier.resources.body import wants_json
 from verifier.resources.page_answers import send_json
 from verifier.sessions.store import SessionStore
 from verifier.web.cookies import CookiePolicy, read_token_cookies
+from verifier.web.hosts import request_host
 
 NOT_SIGNED_IN = "Sign in to manage your account."
 
@@ -30,7 +31,7 @@ class AccountSession:
     async def signed_in(self, req: falcon.asgi.Request) -> SessionRef | None:
         """The caller's live session, or None (no cookies, forged, ended)."""
         cookies = read_token_cookies(req.get_header("Cookie"), self._cookies)
-        session = await self._gate.proven_session(cookies)
+        session = await self._gate.proven_session(cookies, request_host(req))
         if session is None or not await self._sessions.is_live(session.user, session.session_id):
             return None
         return session

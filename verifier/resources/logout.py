@@ -14,6 +14,7 @@ from verifier.resources.body import wants_json
 from verifier.sessions.store import SessionStore
 from verifier.web.cookies import CookiePolicy, read_token_cookies
 from verifier.web.csrf import check_request_origin
+from verifier.web.hosts import request_host
 from verifier.web.redirects import DEFAULT_NEXT, safe_next
 
 
@@ -37,7 +38,7 @@ class Logout:
         check_request_origin(req)
         everywhere = req.get_param_as_bool("all", default=False)
         cookies = read_token_cookies(req.get_header("Cookie"), self._cookie_policy)
-        session = await self._gate.proven_session(cookies)
+        session = await self._gate.proven_session(cookies, request_host(req))
         ended = 0
         if session is not None:
             if everywhere:

@@ -9,6 +9,8 @@ import falcon
 import falcon.asgi
 
 from verifier.access.conditions import STEPS
+from verifier.resources.sso_start import HandoffStart
+from verifier.web.hosts import request_host
 from verifier.web.redirects import safe_next
 
 # Set by nginx's @verifier_unauthorized from the check's own answer (`location /auth/`
@@ -56,8 +58,10 @@ class Unauthorized:
     (`?step_up=mfa&next=...`), and the JSON names the same URL as `step_up`.
     """
 
-    def __init__(self, login_path: str) -> None:
+    def __init__(self, login_path: str, handoff: HandoffStart | None = None) -> None:
         self._login_path = login_path
+        # Single sign-on: on an app host a page navigation goes to the portal instead.
+        self._handoff = handoff
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Send the visitor to sign in, remembering where they were going."""
@@ -69,15 +73,23 @@ class Unauthorized:
         step_up = step if step in STEPS else None
         login_url = sign_in_url(self._login_path, next_path, step_up)
         resp.cache_control = ["no-store"]
+        handoff = self._handoff
+        app_host = None if handoff is None else handoff.sso.app_host(request_host(req))
         if is_page_navigation(req):
+            if handoff is not None and app_host is not None:
+                await handoff.redirect(resp, app_host, next_path, step_up)
+                return
             resp.status = falcon.HTTP_302
             resp.location = login_url
             return
         resp.status = falcon.HTTP_401
+        # On an app host, login_url (this host's /auth/login) starts the hand-off itself.
         if step_up is None:
             resp.media = {"error": "unauthenticated", "login_url": login_url}
         else:
             resp.media = {"error": "step_up_required", "step_up": login_url, "login_url": login_url}
+        if handoff is not None and app_host is not None:
+            resp.media["portal_url"] = handoff.sso.portal.origin
 
     on_head = on_post = on_put = on_patch = on_delete = on_options = on_get
 

@@ -51,6 +51,12 @@ def _load_script(name: str) -> str:
     return (Path(__file__).parent / "lua" / name).read_text(encoding="utf-8")
 
 
+def _family_script(name: str) -> str:
+    # The scripts that end sessions end whole families (single sign-on): the shared Lua
+    # functions go first, in the same script, so each change stays one atomic step.
+    return _load_script("family.lua") + "\n" + _load_script(name)
+
+
 @dataclass(frozen=True)
 class RefreshToken:
     """An opaque refresh token: `user.session_id.secret@generation`; only the secret's hash
@@ -177,6 +183,14 @@ class NewSession:
     sign_in: SignIn
     # The user's oldest sessions this login ended, past VERIFIER_MAX_SESSIONS_PER_USER.
     evicted: tuple[str, ...] = ()
+    # The host the session is bound to (single sign-on: the portal's, or an app host's for
+    # a child session); "" without single sign-on.
+    host: str = ""
+    # A child session's portal session (single sign-on), else "".
+    portal_session: str = ""
+    # When a child session ends at the latest (its portal session's end); None: a full
+    # lifetime from now.
+    absolute_expiry: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +202,8 @@ class SessionDetails:
     address: str
     started: float
     last_used: float
+    # Single sign-on: the app hosts this (portal) session has entered, by their children.
+    hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -211,8 +227,12 @@ class SessionStore:
         clock: Clock,
         liveness: LivenessCache | None = None,
         replica_ack: ReplicaAck = NO_REPLICA_ACK,
+        *,
+        sign_in_host: str = "",
     ) -> None:
         self._redis = client
+        # With single sign-on, every session a sign-in starts is bound to the portal's host.
+        self._sign_in_host = sign_in_host
         # Rotations and revocations wait for this many replicas (WAIT), or fail closed.
         self._replica_ack = replica_ack
         self._keys = keys
@@ -220,11 +240,13 @@ class SessionStore:
         self._clock = clock
         self._liveness = liveness
         self._channel = keys.revocations()
-        self._create = client.register_script(_load_script("create_session.lua"))
-        self._rotate = client.register_script(_load_script("rotate_refresh.lua"))
-        self._revoke_one = client.register_script(_load_script("revoke_session.lua"))
-        self._revoke_all = client.register_script(_load_script("revoke_all.lua"))
-        self._revoke_others = client.register_script(_load_script("revoke_others.lua"))
+        self._create = client.register_script(_family_script("create_session.lua"))
+        self._rotate = client.register_script(_family_script("rotate_refresh.lua"))
+        self._revoke_one = client.register_script(_family_script("revoke_session.lua"))
+        self._revoke_all = client.register_script(_family_script("revoke_all.lua"))
+        self._revoke_others = client.register_script(_family_script("revoke_others.lua"))
+        self._create_child = client.register_script(_load_script("create_child_session.lua"))
+        self._end_handed_off = client.register_script(_load_script("end_handed_off.lua"))
         self._step_up = client.register_script(_load_script("step_up_session.lua"))
         self._withhold = client.register_script(_load_script("withhold_rotation.lua"))
         self._confirm = client.register_script(_load_script("confirm_rotation.lua"))
@@ -269,6 +291,8 @@ class SessionStore:
                     sign_in.auth_time,
                     device[:MAX_DEVICE_LENGTH],
                     address[:MAX_ADDRESS_LENGTH],
+                    self._keys.family_prefix(user),
+                    self._sign_in_host,
                 ],
                 self._replica_ack,
             )
@@ -283,7 +307,115 @@ class SessionStore:
             refresh_token=token,
             sign_in=sign_in,
             evicted=tuple(as_text(evicted_id) for evicted_id in evicted),
+            host=self._sign_in_host,
         )
+
+    async def create_child(
+        self,
+        user: str,
+        portal_session: str,
+        host: str,
+        *,
+        replacing: str = "",
+        session_id: str | None = None,
+        device: str = "",
+        address: str = "",
+    ) -> NewSession | None:
+        """Single sign-on: a child session on `host` for a live portal session, or None.
+
+        One script: the portal session must be live and a portal session (bound to the
+        portal's host, no family of its own); the child copies how and when the user signed
+        in, lives no longer than it, is listed in its family, and renews its idle timeout.
+        `replacing` is the child this browser held on this host, ended if of this family.
+        `session_id` is minted by the caller when it must name the child before it exists
+        (the code's spent mark); a child whose code came back meanwhile is never made.
+        """
+        child_id = session_id or secrets.token_urlsafe(SESSION_ID_BYTES)
+        token = RefreshToken.mint(user, child_id, generation=0)
+        written = await _guard(
+            run_confirmed(
+                self._redis,
+                self._create_child,
+                [
+                    self._keys.session(user, portal_session),
+                    self._keys.session(user, child_id),
+                    self._keys.family(user, portal_session),
+                    self._keys.handoff_revoked(user, child_id),
+                ],
+                [
+                    child_id,
+                    token.secret_hash,
+                    self._now_ms(),
+                    self._policy.idle_seconds,
+                    self._policy.absolute_seconds,
+                    host,
+                    portal_session,
+                    device[:MAX_DEVICE_LENGTH],
+                    address[:MAX_ADDRESS_LENGTH],
+                    self._sign_in_host,
+                    replacing,
+                    self._keys.session_prefix(user),
+                    self._keys.retired_prefix(user),
+                    self._channel,
+                    user,
+                ],
+                self._replica_ack,
+            )
+        )
+        self._require_confirmed(written.confirmed)
+        if not written.reply:
+            return None
+        if replacing:
+            self._forget_locally(f"{SESSION_ENDED} {user} {replacing}")
+        raw_amr, raw_auth_time, absolute_ms = written.reply
+        return NewSession(
+            user=user,
+            session_id=child_id,
+            refresh_token=token,
+            sign_in=_stored_sign_in(raw_amr, raw_auth_time, None),
+            host=host,
+            portal_session=portal_session,
+            absolute_expiry=int(absolute_ms) / 1000,
+        )
+
+    async def end_handed_off(self, user: str, child_session: str, marker_seconds: int) -> bool:
+        """End the child a returning hand-off code made, and keep it from being made after.
+
+        True if it was live. Only that child ends (RFC 6749 section 4.1.2); its family stays.
+        """
+        written = await _guard(
+            run_confirmed(
+                self._redis,
+                self._end_handed_off,
+                [
+                    self._keys.session(user, child_session),
+                    self._keys.retired(user, child_session),
+                    self._keys.handoff_revoked(user, child_session),
+                ],
+                [
+                    child_session,
+                    self._channel,
+                    user,
+                    self._keys.family_prefix(user),
+                    marker_seconds,
+                ],
+                self._replica_ack,
+            )
+        )
+        self._forget_locally(f"{SESSION_ENDED} {user} {child_session}")
+        self._require_confirmed(written.confirmed)
+        return bool(written.reply)
+
+    async def sign_in_of(self, user: str, session_id: str) -> SignIn | None:
+        """How and when the session says its user signed in; None if it has ended."""
+        raw_amr, raw_auth_time, raw_created = await _guard(
+            self._redis.hmget(
+                self._keys.session(user, session_id), ["amr", "auth_time", "created_ms"]
+            )
+        )
+        if raw_created is None:
+            return None
+        return _stored_sign_in(raw_amr, raw_auth_time, raw_created)
 
     async def step_up(
         self, user: str, session_id: str, amr: Iterable[str], auth_time: float | None = None
@@ -350,8 +482,12 @@ class SessionStore:
             cache.remember(user, session_id, epoch, groups)
         return groups
 
-    async def refresh(self, raw_token: str) -> Refreshed:
-        """Validate a refresh token and rotate it; raise RefreshRejected if it is not good."""
+    async def refresh(self, raw_token: str, host: str = "") -> Refreshed:
+        """Validate a refresh token and rotate it; raise RefreshRejected if it is not good.
+
+        `host` (single sign-on) is where the token was presented: a session bound to another
+        host is refused as `wrong_host`, and nothing changes.
+        """
         presented = RefreshToken.parse(raw_token)
         replacement = RefreshToken.mint(presented.user, presented.session_id)
         user, session_id = presented.user, presented.session_id
@@ -376,6 +512,10 @@ class SessionStore:
                     user,
                     -1 if presented.generation is None else presented.generation,
                     "1" if self._replica_ack.enabled else "0",
+                    host,
+                    self._keys.session_prefix(user),
+                    self._keys.retired_prefix(user),
+                    self._keys.family_prefix(user),
                 ],
                 self._replica_ack,
             )
@@ -431,11 +571,16 @@ class SessionStore:
         )
         raise StoreUnavailable(REPLICAS_BEHIND)
 
-    async def refresh_hashes(self, user: str, session_id: str) -> list[str]:
-        """Hashes of the session's current and (still in grace or not) previous token."""
-        values = await _guard(
-            self._redis.hmget(self._keys.session(user, session_id), ["current", "previous"])
+    async def refresh_hashes(self, user: str, session_id: str, host: str = "") -> list[str]:
+        """Hashes of the session's current and (still in grace or not) previous token.
+
+        With `host` (single sign-on), none unless the session is bound to that host.
+        """
+        *values, bound = await _guard(
+            self._redis.hmget(self._keys.session(user, session_id), ["current", "previous", "host"])
         )
+        if host and (bound is None or as_text(bound) != host):
+            return []
         return [as_text(value) for value in values if value]
 
     @property
@@ -454,14 +599,24 @@ class SessionStore:
                     self._keys.retired(user, session_id),
                     self._keys.session_index(user),
                 ],
-                [session_id, self._channel, user],
+                [
+                    session_id,
+                    self._channel,
+                    user,
+                    self._keys.session_prefix(user),
+                    self._keys.retired_prefix(user),
+                    self._keys.family_prefix(user),
+                ],
                 self._replica_ack,
             )
         )
-        # This worker forgets at once; the others hear the script's PUBLISH.
-        self._forget_locally(f"{SESSION_ENDED} {user} {session_id}")
+        existed, *ended = written.reply
+        # This worker forgets at once (the session and its family, with single sign-on);
+        # the others hear the script's PUBLISH.
+        for ended_id in ended:
+            self._forget_locally(f"{SESSION_ENDED} {user} {as_text(ended_id)}")
         self._require_confirmed(written.confirmed)
-        return bool(written.reply)
+        return bool(existed)
 
     async def revoke_all(self, user: str) -> list[str]:
         """End every session of a user, and void every API token they made (one script);
@@ -476,6 +631,7 @@ class SessionStore:
                     self._keys.retired_prefix(user),
                     self._channel,
                     user,
+                    self._keys.family_prefix(user),
                 ],
                 self._replica_ack,
             )
@@ -498,6 +654,7 @@ class SessionStore:
                     self._channel,
                     user,
                     keep_session_id,
+                    self._keys.family_prefix(user),
                 ],
             )
         )
@@ -520,9 +677,14 @@ class SessionStore:
                 self._keys.session(user, session_id),
                 ["created_ms", "used_ms", "device", "address"],
             )
+            pipeline.smembers(self._keys.family(user, session_id))
         replies = await _guard(pipeline.execute())
+        fields, families = replies[::2], replies[1::2]
+        hosts = await self._family_hosts(user, families)
         details: list[SessionDetails] = []
-        for session_id, (created, used, device, address) in zip(session_ids, replies, strict=True):
+        for session_id, (created, used, device, address), family in zip(
+            session_ids, fields, families, strict=True
+        ):
             created_ms = _whole(created)
             if created_ms is None:
                 continue  # ended (idle, revoked) but not yet pruned from the index
@@ -534,9 +696,26 @@ class SessionStore:
                     address=as_text(address) if address else "",
                     started=created_ms / 1000,
                     last_used=used_ms / 1000,
+                    hosts=tuple(sorted({hosts[as_text(c)] for c in family if as_text(c) in hosts})),
                 )
             )
         return details
+
+    async def _family_hosts(self, user: str, families: list[Any]) -> dict[Any, str]:
+        # Single sign-on: the host of every live child of the listed portal sessions, in one
+        # more round trip, and none at all when no session has a child.
+        children = [child for family in families for child in family]
+        if not children:
+            return {}
+        pipeline = self._redis.pipeline(transaction=False)
+        for child in children:
+            pipeline.hget(self._keys.session(user, as_text(child)), "host")
+        found = await _guard(pipeline.execute())
+        return {
+            as_text(child): as_text(host)
+            for child, host in zip(children, found, strict=True)
+            if host is not None
+        }
 
     async def list_sessions(self, user: str) -> list[str]:
         """Ids of the user's sessions that are still live."""

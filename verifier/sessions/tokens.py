@@ -48,6 +48,8 @@ class AccessClaims:
     # How the user signed in (amr) and when (auth_time): built once per token, since the
     # verified-token cache hands the same claims to every request that carries it.
     sign_in: SignIn
+    # The host the token was issued for (its `aud` names it, with single sign-on), or "".
+    host: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +97,15 @@ class AccessTokenCodec:
         *,
         amr: Sequence[str] = (PASSWORD,),
         auth_time: float | None = None,
+        host: str = "",
     ) -> str:
         """Return a signed access token for a session, valid from `now`.
 
         `not_after` caps its expiry (the session's absolute end): no access token outlives
         its session, so a session can only end early by an announced revocation. `amr` and
         `auth_time` say how and when the user signed in (the session's, on a refresh: a
-        refresh is not a sign-in); `auth_time` defaults to `now`.
+        refresh is not a sign-in); `auth_time` defaults to `now`. `host` binds the token to
+        one host (single sign-on): `aud` then names it beside the configured audience.
         """
         issued_at = int(now)
         expires_at = issued_at + self._ttl_seconds
@@ -111,7 +115,7 @@ class AccessTokenCodec:
         signed_in_at = issued_at if auth_time is None else min(int(auth_time), issued_at)
         claims = {
             "iss": self._issuer,
-            "aud": self._audience,
+            "aud": [self._audience, host] if host else self._audience,
             "sub": user,
             "sid": session_id,
             "iat": issued_at,
@@ -215,8 +219,22 @@ class AccessTokenCodec:
         if expires_at <= now - self._leeway_seconds and not allow_expired:
             raise AccessTokenExpired()
         return AccessClaims(
-            user=user, session_id=session_id, expires_at=expires_at, sign_in=sign_in
+            user=user,
+            session_id=session_id,
+            expires_at=expires_at,
+            sign_in=sign_in,
+            host=self._bound_host(claims["aud"]),
         )
+
+    def _bound_host(self, audience: Any) -> str:
+        # PyJWT checked that `aud` holds our audience. A host-bound token (single sign-on)
+        # has exactly one other entry, the host's name; anything else binds to no host, and
+        # a gate that binds hosts refuses it (no request comes from host "").
+        if isinstance(audience, list):
+            others = [entry for entry in audience if entry != self._audience]
+            if len(others) == 1 and isinstance(others[0], str):
+                return others[0]
+        return ""
 
     def _sign_in(self, claims: dict[str, Any], issued_at: int, now: float) -> SignIn:
         # Signed by us, so a missing pair can only be a token from before they existed:

@@ -75,6 +75,30 @@ class KeySpace:
         """Set of hashes of a session's rotated-out refresh tokens (replay detection)."""
         return self.retired_prefix(user) + session_id
 
+    def family_prefix(self, user: str) -> str:
+        """Common start of a user's session-family sets; scripts append the portal session id."""
+        return f"{self.prefix}:{{{user}}}:family:"
+
+    def family(self, user: str, portal_session_id: str) -> str:
+        """Set of the ids of the child sessions a portal session handed to app hosts."""
+        return self.family_prefix(user) + portal_session_id
+
+    def handoff_revoked(self, user: str, session_id: str) -> str:
+        """Marker of a child session whose code came back: it may no longer be made."""
+        return f"{self.prefix}:{{{user}}}:handoff-revoked:{session_id}"
+
+    def sso_state(self, value_hash: str) -> str:
+        """A hand-off an app host started, named by the SHA-256 of its state cookie."""
+        return f"{self.prefix}:sso-state:{value_hash}"
+
+    def sso_code(self, code_hash: str) -> str:
+        """A one-time hand-off code the portal minted, named by its SHA-256."""
+        return f"{self.prefix}:sso-code:{code_hash}"
+
+    def sso_spent(self, code_hash: str) -> str:
+        """The child session a redeemed code made, named by the code's SHA-256."""
+        return f"{self.prefix}:sso-spent:{code_hash}"
+
     def revocations(self) -> str:
         """Pub/sub channel announcing every ended session (see verifier.sessions.liveness)."""
         return f"{self.prefix}:revocations"

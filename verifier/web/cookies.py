@@ -75,6 +75,22 @@ class CookiePolicy:
         """Set-Cookie value deleting the passwordless sign-in cookie."""
         return self._format_pending("", 0, self.passkey_name)
 
+    @property
+    def sso_state_name(self) -> str:
+        """Name of the cookie an app host keeps a single sign-on hand-off's state value in."""
+        # __Host- (Secure, Path=/, no Domain): no sibling host can plant or shadow it.
+        return "__Host-verifier-sso-state" if self.secure else "verifier-sso-state"
+
+    def set_sso_state(self, value: str, max_age_seconds: int) -> str:
+        """Set-Cookie value carrying a hand-off's state value (single sign-on)."""
+        # SameSite=Lax, not Strict: the callback that reads it ends a redirect chain that
+        # started on the portal, another site, and a Strict cookie is not sent there.
+        return self._format(self.sso_state_name, value, max_age_seconds)
+
+    def clear_sso_state(self) -> str:
+        """Set-Cookie value deleting the hand-off's state cookie."""
+        return self._format(self.sso_state_name, "", 0)
+
     def _format_pending(self, value: str, max_age_seconds: int, name: str = "") -> str:
         # Only the verifier's own pages see it (the app and /auth never need it), and
         # SameSite=Strict: no other site can start a request that carries it.
@@ -129,11 +145,19 @@ def read_passkey_cookie(cookie_header: str | None, policy: CookiePolicy) -> str 
     return _clean(_parse_cookie_header(cookie_header).get(policy.passkey_name))
 
 
+def read_sso_state_cookie(cookie_header: str | None, policy: CookiePolicy) -> str | None:
+    """The single sign-on hand-off's state value a raw Cookie header carries, or None."""
+    if not cookie_header or len(cookie_header) > MAX_COOKIE_HEADER_LENGTH:
+        return None
+    return _clean(_parse_cookie_header(cookie_header).get(policy.sso_state_name))
+
+
 def without_token_cookies(cookie_header: str | None, policy: CookiePolicy) -> str:
-    """The Cookie header minus our two cookies: what the app behind nginx may see."""
+    """The Cookie header minus our cookies (the two tokens, and a hand-off's state): what
+    the app behind nginx may see."""
     if not cookie_header:
         return ""
-    names = {policy.access_name, policy.refresh_name}
+    names = {policy.access_name, policy.refresh_name, policy.sso_state_name}
     kept = [
         pair.strip()
         for pair in cookie_header.split(";")

@@ -10,6 +10,9 @@ MAX_NEXT_LENGTH = 2048
 _OWN_PREFIX = "/auth/"
 # ...except the account pages: they need a session, which the sign-in has just made.
 _ACCOUNT_PREFIX = "/auth/account/"
+# ...and, on a single sign-on portal, its authorize endpoint: where a sign-in goes on to
+# hand the new session to the app host that asked (it redirects only to listed hosts).
+_AUTHORIZE_PATH = "/auth/sso/authorize"
 
 
 def safe_next(candidate: str | None) -> str:
@@ -47,6 +50,7 @@ def _is_own_page(path: str) -> bool:
     segments = path.split("?", 1)[0].split("/")
     # No dot segments: `/auth/account/../login` is the login page to a browser and nginx.
     account = path.startswith(_ACCOUNT_PREFIX) or segments == ["", "auth", "account"]
-    if account and not {".", ".."}.intersection(segments):
+    authorize = path.split("?", 1)[0] == _AUTHORIZE_PATH
+    if (account or authorize) and not {".", ".."}.intersection(segments):
         return False
     return path == _OWN_PREFIX.rstrip("/") or path.startswith(_OWN_PREFIX)

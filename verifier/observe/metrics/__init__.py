@@ -132,6 +132,7 @@ REDIS_STORES = (
     "user_factors",
     "api_tokens",
     "cli",
+    "sso",
 )
 
 # Buckets for sub-millisecond work: the allowed /auth path takes ~40 µs, a Redis round trip

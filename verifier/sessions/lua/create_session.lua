@@ -6,12 +6,17 @@
 -- ARGV[9] revocation channel, ARGV[10] user,
 -- ARGV[11] how the user signed in (comma-joined amr values), ARGV[12] when (auth_time, s)
 -- ARGV[13] device summary, ARGV[14] client address (shown on the account page, never trusted)
+-- ARGV[15] family-set prefix, ARGV[16] the host the session is bound to ('' for none: without
+-- single sign-on; with it, the portal's host)
 -- Keys built from ARGV[7]/ARGV[8] share KEYS[2]'s hash tag, so they are in the same slot.
 local now = tonumber(ARGV[3])
 local absolute_ms = now + tonumber(ARGV[5]) * 1000
 redis.call('HSET', KEYS[1], 'created_ms', now, 'absolute_ms', absolute_ms,
            'current', ARGV[2], 'previous', '', 'previous_until_ms', 0, 'generation', 0,
            'amr', ARGV[11], 'auth_time', ARGV[12], 'device', ARGV[13], 'address', ARGV[14])
+if ARGV[16] ~= '' then
+  redis.call('HSET', KEYS[1], 'host', ARGV[16])
+end
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 
 -- Drop index entries whose session has ended (absolute expiry, idle TTL, or deleted).
@@ -32,6 +37,8 @@ if excess > 0 then
     redis.call('DEL', ARGV[7] .. sid, ARGV[8] .. sid)
     redis.call('ZREM', KEYS[2], sid)
     redis.call('PUBLISH', ARGV[9], 's ' .. ARGV[10] .. ' ' .. sid)
+    -- An evicted portal session takes the sessions it handed to app hosts with it.
+    end_children(ARGV[7], ARGV[8], ARGV[15], ARGV[9], ARGV[10], sid)
   end
 end
 -- The index must outlive the newest session, which has the furthest absolute expiry.

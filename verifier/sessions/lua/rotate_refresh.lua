@@ -6,6 +6,8 @@
 -- ARGV[5] idle timeout (s), ARGV[6] session id, ARGV[7] revocation channel, ARGV[8] user,
 -- ARGV[9] the presented token's generation (-1 for a token minted before generations),
 -- ARGV[10] '1' when the verifier waits for replicas before answering (see `unconfirmed`)
+-- ARGV[11] the host the token was presented on ('' without single sign-on: no binding),
+-- ARGV[12] session key prefix, ARGV[13] retired-set prefix, ARGV[14] family-set prefix
 -- Returns {outcome, absolute_ms, groups, amr, auth_time, created_ms, generation}; groups is
 -- the record's comma-joined `groups` field ('' for none, and on a denial); amr and auth_time
 -- are how and when the user signed in (false for a session from before they were recorded:
@@ -22,6 +24,11 @@
 --   lost      a token of a later generation than this server's current one: this server
 --             never saw the rotation that made it (a failover lost it); deny, change nothing
 --   unknown   no such session, or a hash this session never issued: deny, change nothing
+--   wrong_host  (single sign-on) the session is bound to another host than the one the
+--             token was presented on: deny, change nothing (a refresh token is never rotated
+--             on a host it was not made for)
+-- A child session (single sign-on) is also denied as unknown once its portal session has
+-- ended; its rotation keeps the portal session alive; its replay ends the whole family.
 --
 -- Two marks say that the holder of `current` may not have it, so that the token it kept is
 -- not taken for a replay:
@@ -31,18 +38,37 @@
 --                replica has confirmed the rotation, just before it hands out the new token.
 --   undelivered  written after a rotation whose replicas did not confirm (withhold_rotation
 --                .lua): the new token was never handed out.
+local now = tonumber(ARGV[3])
+local session = redis.call('HMGET', KEYS[1], 'current', 'previous', 'previous_until_ms',
+                          'absolute_ms', 'amr', 'auth_time', 'created_ms', 'undelivered',
+                          'unconfirmed', 'generation', 'host', 'family')
+local current, previous = session[1], session[2]
+-- The portal session of a child (single sign-on), or false.
+local portal = session[12]
+
 local function revoke()
   redis.call('DEL', KEYS[1], KEYS[2])
   redis.call('ZREM', KEYS[3], ARGV[6])
   redis.call('PUBLISH', ARGV[7], 's ' .. ARGV[8] .. ' ' .. ARGV[6])
+  -- The whole family: the portal session and every child, this one's siblings included.
+  local root = portal or ARGV[6]
+  if portal then
+    redis.call('DEL', ARGV[12] .. portal, ARGV[13] .. portal)
+    redis.call('ZREM', KEYS[3], portal)
+    redis.call('PUBLISH', ARGV[7], 's ' .. ARGV[8] .. ' ' .. portal)
+  end
+  end_children(ARGV[12], ARGV[13], ARGV[14], ARGV[7], ARGV[8], root)
 end
 
-local now = tonumber(ARGV[3])
-local session = redis.call('HMGET', KEYS[1], 'current', 'previous', 'previous_until_ms',
-                          'absolute_ms', 'amr', 'auth_time', 'created_ms', 'undelivered',
-                          'unconfirmed', 'generation')
-local current, previous = session[1], session[2]
 if not current then
+  return {'unknown', '0', ''}
+end
+if ARGV[11] ~= '' and session[11] ~= ARGV[11] then
+  return {'wrong_host', '0', ''}
+end
+if portal and redis.call('EXISTS', ARGV[12] .. portal) == 0 then
+  -- A child never outlives its portal session.
+  revoke()
   return {'unknown', '0', ''}
 end
 local absolute_ms = tonumber(session[4])
@@ -63,6 +89,16 @@ local function rotated(new_generation)
   local ttl_ms = math.min(tonumber(ARGV[5]) * 1000, absolute_ms - now)
   redis.call('PEXPIRE', KEYS[1], ttl_ms)
   redis.call('PEXPIRE', KEYS[2], absolute_ms - now)
+  if portal then
+    -- Activity on any host keeps the portal session alive, at least as long as this child.
+    local portal_key = ARGV[12] .. portal
+    local portal_absolute_ms = tonumber(redis.call('HGET', portal_key, 'absolute_ms') or '0')
+    local wanted_ms = math.min(tonumber(ARGV[5]) * 1000, portal_absolute_ms - now)
+    if wanted_ms > 0 and redis.call('PTTL', portal_key) < wanted_ms then
+      redis.call('PEXPIRE', portal_key, wanted_ms)
+    end
+    redis.call('HSET', portal_key, 'used_ms', now)
+  end
   return answer('rotated', new_generation)
 end
 
