@@ -41,7 +41,8 @@ def expect_allowed(endpoints: Endpoints, path: str, headers: dict[str, str]) -> 
 
 
 def expect_denied(endpoints: Endpoints, path: str, headers: dict[str, str] | None = None) -> None:
-    """Without cookies, `path` answers 401: its check really runs."""
+    """Without cookies (or with these headers: a token that is not one), `path` answers 401:
+    its check really runs."""
     reply = client.get(endpoints, path, {**API_ACCEPT, **(headers or {})})
     if reply.status != 401:
         raise BenchError(f"GET {path} without a session answered {reply}")

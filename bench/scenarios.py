@@ -28,6 +28,7 @@ from bench.stack import (
     RunningStack,
 )
 from bench.wrk import RunningWrk, WrkJob, WrkResult
+from verifier.apitokens import ApiToken
 from verifier.demo.processes import ManagedProcess
 
 FLOOR_PATH = f"/floor/{STATIC_FILE}"
@@ -119,6 +120,7 @@ class ScenarioRunner:
             "valid": self._valid,
             "access": self._access,
             "metrics": self._metrics,
+            "token": self._token,
             "sso": self._sso,
             "refresh": self._refresh,
             "login": self._login,
@@ -300,6 +302,82 @@ class ScenarioRunner:
             ratio=round(statistics.median(ratios), 3) if ratios else None,
             each_round=[round(ratio, 3) for ratio in ratios],
             cpu_ratio=round(statistics.median(cpu_ratios), 3) if cpu_ratios else None,
+        )
+
+    def _token(self) -> Measurement:
+        # The valid path with an API token (Authorization: Bearer) instead of the access
+        # cookie, on the same verifier and nginx: the token path's cost as a ratio to the
+        # cookie path's, measured as PAIR_ROUNDS rounds of a cookie window then a token
+        # window back to back (the median of the rounds' ratios), as the metrics pair is.
+        cookies = self._browser_cookies()
+        bearer = {"Authorization": f"Bearer {self._endpoints.api_token}"}
+        probes.expect_allowed(self._endpoints, PROTECTED_PATH, bearer)
+        # A token of the right shape that was never issued: refused, so the check runs.
+        never_issued = {"Authorization": f"Bearer {ApiToken.mint()}"}
+        probes.expect_denied(self._endpoints, PROTECTED_PATH, never_issued)
+        cookie_job = self._get_job(PROTECTED_PATH, cookies)
+        token_job = self._get_job(PROTECTED_PATH, bearer)
+        for job in (cookie_job, token_job):
+            self._run_job(replace(job, duration_seconds=self._options.warmup_seconds))
+        rounds: list[tuple[_Window, _Window]] = []
+        for _ in range(PAIR_ROUNDS):
+            cookie_window = self._window(cookie_job, self._verifier_pid)
+            token_window = self._window(token_job, self._verifier_pid)
+            rounds.append((cookie_window, token_window))
+        for side, results in (
+            ("token, cookie windows", [cookie.result for cookie, _ in rounds]),
+            ("token, token windows", [token.result for _, token in rounds]),
+        ):
+            self._require_all_2xx_of(f"{side} ({PAIR_ROUNDS} windows)", results)
+        ratios = [
+            token.result.requests_per_second / cookie.result.requests_per_second
+            for cookie, token in rounds
+            if cookie.result.requests_per_second
+        ]
+        cpu_ratios = [
+            token.verifier_cpu_us_per_request / cookie.verifier_cpu_us_per_request
+            for cookie, token in rounds
+            if token.verifier_cpu_us_per_request and cookie.verifier_cpu_us_per_request
+        ]
+        middle = sorted(range(len(rounds)), key=lambda i: ratios[i] if i < len(ratios) else 0)
+        cookie_median, token_median = rounds[middle[len(middle) // 2]]
+        # A valid token on repeat asks Redis nothing, as a live session does: what either
+        # window sends Redis is the heartbeats and the checks no cache vouched for (a
+        # worker's first, the first after its cache entry aged out, and every check while a
+        # worker missed its heartbeat, which a busy machine causes on both paths alike). So
+        # the token path is judged by how often it goes to Redis against the cookie path of
+        # the same round: a token's check there reads two HMGETs (its record, its owner), a
+        # session's one EXISTS.
+        token_misses = token_median.redis_commands_per_request.get("hmget", 0.0) / 2
+        cookie_misses = cookie_median.redis_commands_per_request.get("exists", 0.0)
+        asked = sum(token_median.redis_commands_per_request.values())
+        cookie_asked = sum(cookie_median.redis_commands_per_request.values())
+        self.checks.append(
+            Check(
+                "token: a valid token on repeat goes to Redis no more often than a session "
+                "(checks sent to Redis per request <= 1.5x the cookie window's, or < 0.001)",
+                token_misses <= max(0.001, 1.5 * cookie_misses),
+                f"token {token_misses:.4f}, cookie {cookie_misses:.4f} checks per request; "
+                f"all commands {asked:.4f} and {cookie_asked:.4f} per request",
+                required=False,
+            )
+        )
+        return self._measurement(
+            "token",
+            "verifier: valid API token (Bearer)",
+            token_median,
+            {
+                "rounds": PAIR_ROUNDS,
+                "cookie_requests_per_s": round(cookie_median.result.requests_per_second, 1),
+                "cookie_redis_commands_per_request": cookie_median.redis_commands_per_request,
+                "vs_cookie": round(statistics.median(ratios), 3) if ratios else None,
+                "vs_cookie_each_round": [round(ratio, 3) for ratio in ratios],
+                "verifier_cpu_us_per_request": token_median.verifier_cpu_us_per_request,
+                "cookie_verifier_cpu_us_per_request": cookie_median.verifier_cpu_us_per_request,
+                "cpu_per_request_vs_cookie": (
+                    round(statistics.median(cpu_ratios), 3) if cpu_ratios else None
+                ),
+            },
         )
 
     def _refresh(self) -> Measurement:

@@ -70,6 +70,8 @@ class Endpoints:
     refresh_cookie: str
     user_name: str
     password: str
+    # An API token of the bench user (`verifier tokens create`), for the token scenario.
+    api_token: str = ""
 
     def url(self, path: str) -> str:
         """Absolute URL of a path on the bench nginx."""
@@ -215,6 +217,9 @@ class BenchStack:
 
         password = secrets.token_urlsafe(16)
         processes.add_user(verifier_env, USER_NAME, password, groups=(USER_GROUP,))
+        api_token = processes.run_verifier_command(
+            verifier_env, "tokens", "create", "--user", USER_NAME, "--name", "bench"
+        ).strip()
         endpoints = Endpoints(
             base_url=f"http://{processes.LOOPBACK}:{listen_port}",
             access_base_url=f"http://{processes.LOOPBACK}:{access_listen_port}",
@@ -225,6 +230,7 @@ class BenchStack:
             refresh_cookie=self._cookies.refresh_name,
             user_name=USER_NAME,
             password=password,
+            api_token=api_token,
         )
         return RunningStack(
             endpoints=endpoints,

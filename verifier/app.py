@@ -19,6 +19,7 @@ import falcon.asgi
 
 from verifier.access import AccessPolicy
 from verifier.access.reload import RulesReloader
+from verifier.apitokens import BearerCheck, TokenStore, TokenUsage
 from verifier.auth_check import RETRY_AFTER_SECONDS, ASGIApp, AuthCheck, AuthRouter
 from verifier.errors import CrossSiteRequest, StoreUnavailable
 from verifier.factors.passkey_store import ChallengeStore
@@ -60,6 +61,7 @@ from verifier.resources.account_passkeys import (
 from verifier.resources.account_proof import CurrentFactorCheck
 from verifier.resources.account_recovery import AccountRecoveryCodes
 from verifier.resources.account_session import AccountSession
+from verifier.resources.account_tokens import TOKENS_PATH, AccountTokens
 from verifier.resources.account_totp import RECOVERY_PATH, TOTP_PATH, AccountTotp
 from verifier.resources.body import wants_json
 from verifier.resources.jwks import JWKS_PATH, Jwks
@@ -100,7 +102,12 @@ from verifier.users.sources.accounts import UpstreamAccounts
 from verifier.users.sources.password_signin import PasswordSignIn
 from verifier.users.sources.registry import Sources
 from verifier.users.store import UserStore
-from verifier.users.throttle import SECOND_FACTOR_SPACE, LoginThrottle, ThrottlePolicy
+from verifier.users.throttle import (
+    SECOND_FACTOR_SPACE,
+    AddressFailures,
+    LoginThrottle,
+    ThrottlePolicy,
+)
 from verifier.web.cookies import CookiePolicy
 from verifier.web.empty_redirects import UntypedEmptyRedirects
 
@@ -138,13 +145,7 @@ def create_app(
         keyring, reloader = watched_ring(settings, clock, audit)
     keys = KeySpace(settings.key_prefix)
     cookie_policy = CookiePolicy(secure=settings.cookie_secure)
-    liveness = None
-    listener = None
-    if settings.liveness_cache_seconds > 0:
-        liveness = LivenessCache(clock, settings.liveness_cache_seconds, metrics=metrics)
-        listener = RevocationListener(
-            subscriptions(settings.redis, client), keys.revocations(), liveness, clock
-        )
+    liveness, listener = _liveness(settings, client, keys, clock, metrics)
     sessions = _session_store(settings, client, keys, clock, liveness)
     hasher = hasher or PasswordHasher()
     users = UserStore(client, keys, hasher)
@@ -153,8 +154,9 @@ def create_app(
     upstream = _Upstream(sources, client, keys, users, sessions, liveness, audit, metrics, clock)
     passwords = upstream.passwords
     access = AccessPolicy(settings.rules, settings.mfa_required_groups, clock)
+    tokens, usage, bearer = _api_tokens(settings, client, keys, clock, liveness)
     background = [
-        *_background_jobs(settings, metrics, listener, access, audit, reloader),
+        *_background_jobs(settings, metrics, usage, access, audit, listener, reloader),
         _OnShutdown(sources.close),
     ]
     assertions = AssertionSigner(
@@ -173,6 +175,7 @@ def create_app(
         audit,
         metrics,
         upstream.recheck,
+        bearer=bearer,
         bind_hosts=settings.sso is not None,
     )
     handoff = _handoff_start(settings, client, keys, cookie_policy)
@@ -249,8 +252,10 @@ def create_app(
             _factor_sections(settings, factors),
             clock,
             networks,
+            tokens=tokens,
         ),
     )
+    _add_token_routes(app, settings, account, sessions, tokens, gate, metrics, clock)
     app.add_route("/auth/logout", Logout(gate, sessions, cookie_policy, settings.login_path))
     app.add_route("/auth/unauthorized", Unauthorized(settings.login_path, handoff))
     _add_sso_routes(app, settings, client, keys, account, sessions, gate, cookie_policy, clock)
@@ -280,13 +285,15 @@ def _languages(settings: Settings) -> Languages:
 def _background_jobs(
     settings: Settings,
     metrics: Metrics,
-    listener: RevocationListener | None,
+    usage: TokenUsage,
     access: AccessPolicy,
     audit: AuditLog,
+    listener: RevocationListener | None,
     reloader: KeyRingReloader | None,
 ) -> list[_Background]:
-    """What runs beside the requests: metrics, the revocation channel, the reloaders."""
-    background: list[_Background] = [MetricsFlusher(metrics)]
+    """What each worker runs beside its requests: the metrics and token-use flushes, and
+    (when configured) the revocation listener and the rules and keys reloaders."""
+    background: list[_Background] = [MetricsFlusher(metrics), usage]
     if listener is not None:
         background.append(listener)
     if settings.rules_file is not None:
@@ -294,6 +301,54 @@ def _background_jobs(
     if reloader is not None:
         background.append(reloader)
     return background
+
+
+def _add_token_routes(
+    app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response],
+    settings: Settings,
+    account: AccountSession,
+    sessions: SessionStore,
+    tokens: TokenStore,
+    gate: Gate,
+    metrics: Metrics,
+    clock: Clock,
+) -> None:
+    """The account page's API tokens: list, make (after a recent sign-in), revoke."""
+    app.add_route(
+        TOKENS_PATH,
+        AccountTokens(
+            account,
+            sessions,
+            tokens,
+            gate.audit,
+            metrics,
+            clock,
+            login_path=settings.login_path,
+            recent_minutes=settings.api_token_recent_signin_minutes,
+            max_days=settings.api_token_max_days,
+        ),
+    )
+
+
+def _api_tokens(
+    settings: Settings,
+    client: RedisClient,
+    keys: KeySpace,
+    clock: Clock,
+    liveness: LivenessCache | None,
+) -> tuple[TokenStore, TokenUsage, BearerCheck]:
+    """The API tokens, the worker's notes of their uses (a background job), and the /auth
+    check of a bearer."""
+    tokens = TokenStore(client, keys, clock, liveness)
+    usage = TokenUsage(tokens, settings.api_token_usage_flush_seconds)
+    # Failed bearer attempts count per address against the logins' limit, apart from them.
+    failures = AddressFailures(
+        client,
+        keys,
+        settings.login_max_failures_per_address,
+        settings.login_throttle_window_seconds,
+    )
+    return tokens, usage, BearerCheck(tokens, failures, usage, liveness)
 
 
 def _middleware(
@@ -351,6 +406,20 @@ def _add_sso_routes(
         CALLBACK_PATH,
         Callback(sso, handoffs, sessions, gate, cookie_policy, settings.login_path),
     )
+
+
+def _liveness(
+    settings: Settings, client: RedisClient, keys: KeySpace, clock: Clock, metrics: Metrics
+) -> tuple[LivenessCache | None, RevocationListener | None]:
+    """The worker's liveness cache and the revocation listener that keeps it true (neither
+    when VERIFIER_LIVENESS_CACHE_SECONDS is 0)."""
+    if settings.liveness_cache_seconds <= 0:
+        return None, None
+    liveness = LivenessCache(clock, settings.liveness_cache_seconds, metrics=metrics)
+    listener = RevocationListener(
+        subscriptions(settings.redis, client), keys.revocations(), liveness, clock
+    )
+    return liveness, listener
 
 
 def _session_store(
@@ -427,6 +496,7 @@ def _add_second_factor_routes(
         clock,
         passkeys=settings.passkeys_enabled,
         networks=networks,
+        users=users,
     )
     app.add_route(FACTOR_PATH, second_factor)
     account = AccountSession(gate, sessions, cookie_policy, settings.login_path)

@@ -17,7 +17,14 @@ from typing import Any
 
 from verifier.access import AccessRequest
 from verifier.access.paths import normalized_path
-from verifier.errors import RefreshRejected, StoreUnavailable, TokenRejected
+from verifier.apitokens import is_ours
+from verifier.errors import (
+    BearerRefused,
+    BearerThrottled,
+    RefreshRejected,
+    StoreUnavailable,
+    TokenRejected,
+)
 from verifier.gate import Admitted, Forbidden, Gate, StepUpRequired
 from verifier.observe.audit import set_request_id
 from verifier.observe.metrics import (
@@ -26,6 +33,7 @@ from verifier.observe.metrics import (
     AUTH_GRACE,
     AUTH_REFRESHED,
     AUTH_STORE_ERROR,
+    AUTH_TOKEN,
 )
 from verifier.web.cookies import CookiePolicy, read_token_cookies, without_token_cookies
 
@@ -56,6 +64,12 @@ UPSTREAM_COOKIE_HEADER = "X-Verifier-Upstream-Cookie"
 # On a 401 only: the step the signed-in user lacks (`mfa` or `max_age`). nginx hands it to
 # /auth/unauthorized, which sends the browser to the sign-in page for that step.
 STEP_UP_HEADER = "X-Verifier-Step-Up"
+# A request admitted by an API token: which one (its id, never the secret). nginx hands it
+# to the app as X-Auth-Token-Id; such a request has no session (no X-Verifier-Session).
+TOKEN_ID_HEADER = "X-Verifier-Token-Id"  # noqa: S105 (a header name)
+# On a 401 for an API token refused unchecked (too many failures from the client's address):
+# the seconds to wait. nginx hands it to /auth/unauthorized, which answers 429 with it.
+RETRY_AFTER_HEADER = "X-Verifier-Retry-After"
 
 RETRY_AFTER_SECONDS = 5
 _NO_STORE = (b"cache-control", b"no-store")
@@ -74,6 +88,9 @@ _USER, _SESSION, _GROUPS, _ASSERTION, _SET_ACCESS, _SET_REFRESH, _CACHE_CONTROL 
 )
 _UPSTREAM_COOKIE = UPSTREAM_COOKIE_HEADER.lower().encode()
 _STEP_UP = STEP_UP_HEADER.lower().encode()
+_TOKEN_ID = TOKEN_ID_HEADER.lower().encode()
+_RETRY_AFTER = RETRY_AFTER_HEADER.lower().encode()
+_MAX_ADDRESS_LENGTH = 64
 
 
 class AuthCheck:
@@ -91,9 +108,18 @@ class AuthCheck:
         self._metrics = gate.metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Decide one request from its cookies (an ASGI http request for /auth)."""
+        """Decide one request from its cookies, or its API token (an ASGI http request for
+        /auth)."""
         started = perf_counter()
-        cookie_header, original_uri, request = _read_request(scope["headers"])
+        cookie_header, original_uri, request, found = _read_request(scope["headers"])
+        authorization = found.get(b"authorization")
+        if authorization is not None and is_ours(authorization):
+            # A token decides alone: whatever cookies came with it are not read or set.
+            address = _client_address(found, scope)
+            answer = await self._bearer(authorization, address, cookie_header, request, started)
+            _log_answer(answer.status, request, original_uri)
+            await _send(send, answer)
+            return
         cookies = read_token_cookies(cookie_header, self._cookie_policy)
         try:
             admitted = await self._gate.admit(cookies, request)
@@ -113,17 +139,17 @@ class AuthCheck:
         else:
             answer = self._allowed(admitted, cookie_header, started)
         _log_answer(answer.status, request, original_uri)
-        await send(
-            {"type": "http.response.start", "status": answer.status, "headers": answer.headers}
-        )
-        await send({"type": "http.response.body", "body": b""})
+        await _send(send, answer)
 
     def answer_from_caches(self, headers: Iterable[tuple[bytes, bytes]]) -> Answer | None:
         """The answer to a request for /auth (its raw headers) when the caches alone decide
         it (see Gate.admit_from_caches), with the same logs and counts as the ASGI route;
         None when they cannot, and nothing was counted: the ASGI route must answer."""
         started = perf_counter()
-        cookie_header, original_uri, request = _read_request(headers)
+        cookie_header, original_uri, request, found = _read_request(headers)
+        authorization = found.get(b"authorization")
+        if authorization is not None and is_ours(authorization):
+            return None  # an API token: its own checks (throttle, same work per refusal)
         cookies = read_token_cookies(cookie_header, self._cookie_policy)
         try:
             admitted = self._gate.admit_from_caches(cookies, request)
@@ -175,6 +201,47 @@ class AuthCheck:
         self._metrics.auth_answered(_allowed_outcome(admitted), perf_counter() - started)
         return Answer(204, _identity_headers(admitted, other_cookies))
 
+    async def _bearer(
+        self,
+        authorization: bytes,
+        address: str,
+        cookie_header: str | None,
+        request: AccessRequest,
+        started: float,
+    ) -> Answer:
+        """The answer for a request carrying `Authorization: Bearer vrf_...`; never a cookie."""
+        try:
+            admitted = await self._gate.admit_bearer(
+                authorization.decode("latin-1"), request, address
+            )
+        except BearerRefused as refused:
+            # The same 401 for every reason (the record and the metrics say which); only a
+            # throttled one names its wait, for the 429 nginx's error page answers with.
+            log.info("token refused %s %s: %s", request.method, request.path, refused.reason)
+            self._metrics.auth_denied(refused, perf_counter() - started)
+            headers = [_NO_STORE]
+            if isinstance(refused, BearerThrottled):
+                headers.append((_RETRY_AFTER, b"%d" % refused.retry_after_seconds))
+            return Answer(401, headers)
+        except Forbidden as forbidden:
+            log.info(
+                "forbidden %s %s for token %s of %s: %s",
+                request.method,
+                request.path,
+                forbidden.admitted.token_id,
+                forbidden.admitted.user,
+                forbidden.reason,
+            )
+            self._metrics.auth_answered(AUTH_FORBIDDEN, perf_counter() - started)
+            return Answer(403, _cookie_headers(forbidden.admitted))
+        except StoreUnavailable as error:
+            log.error("redis unavailable (%s) on /auth", error)
+            self._metrics.auth_answered(AUTH_STORE_ERROR, perf_counter() - started)
+            return Answer(503, [_NO_STORE, (b"retry-after", b"%d" % RETRY_AFTER_SECONDS)])
+        other_cookies = without_token_cookies(cookie_header, self._cookie_policy)
+        self._metrics.auth_answered(AUTH_TOKEN, perf_counter() - started)
+        return Answer(204, _identity_headers(admitted, other_cookies))
+
 
 class Answer:
     """What /auth answers: a status and its headers (ASGI's lower-case bytes); never a body."""
@@ -218,7 +285,7 @@ def _allowed_outcome(admitted: Admitted) -> str:
 
 def _read_request(
     headers: Iterable[tuple[bytes, bytes]],
-) -> tuple[str | None, str, AccessRequest]:
+) -> tuple[str | None, str, AccessRequest, dict[bytes, bytes]]:
     # ASGI header names are lower-case bytes; values are decoded as latin-1 so that any byte
     # a client sent round-trips into X-Verifier-Upstream-Cookie unchanged. Several Cookie
     # lines are joined as nginx's $http_cookie would, so a token repeated across lines is
@@ -245,7 +312,17 @@ def _read_request(
         declaration=_utf8(declaration) if declaration else "",
         audience=_utf8(audience) if audience else "",
     )
-    return ("; ".join(cookie_lines) if cookie_lines else None), original_uri, request
+    return ("; ".join(cookie_lines) if cookie_lines else None), original_uri, request, found
+
+
+def _client_address(found: dict[bytes, bytes], scope: Scope) -> str:
+    # nginx's X-Forwarded-For, set from $remote_addr in `location = /auth` (replacing any a
+    # client sent), as the login reads it; else the peer (which is nginx itself).
+    forwarded = found.get(b"x-forwarded-for", b"").decode("latin-1").split(",")[0].strip()
+    if forwarded:
+        return forwarded[:_MAX_ADDRESS_LENGTH]
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
 
 
 def _without_port(host: str) -> str:
@@ -261,7 +338,10 @@ def _utf8(value: bytes) -> str:
 
 def _identity_headers(admitted: Admitted, other_cookies: str) -> list[tuple[bytes, bytes]]:
     headers = _cookie_headers(admitted)
-    headers.append((_SESSION, admitted.session_id.encode()))
+    if admitted.token_id is None:
+        headers.append((_SESSION, admitted.session_id.encode()))
+    else:
+        headers.append((_TOKEN_ID, admitted.token_id.encode()))
     if admitted.groups:
         headers.append((_GROUPS, ",".join(admitted.groups).encode()))
     if admitted.assertion is not None:
@@ -302,3 +382,8 @@ def _log_answer(
             original_uri or "-",
             route,
         )
+
+
+async def _send(send: Send, answer: Answer) -> None:
+    await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+    await send({"type": "http.response.body", "body": b""})

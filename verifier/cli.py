@@ -1,4 +1,4 @@
-"""The `verifier` command: serve, check-config, users, sessions, keys, access, demo."""
+"""The `verifier` command: serve, check-config, users, sessions, tokens, keys, access, demo."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from pathlib import Path
 from verifier.access import AccessPolicy, AccessRequest, Identity
 from verifier.access.explain import explain
 from verifier.access.paths import normalized_path
+from verifier.apitokens import BadTokenInput, Scope, TokenStore, lifetime_seconds, token_name
+from verifier.apitokens.inputs import DEFAULT_LIFETIME
 from verifier.errors import SettingsError, SettingsInvalid, StoreUnavailable, VerifierError
 from verifier.factors.methods import PASSWORD, SignIn, checked_amr
 from verifier.factors.user_factors import UserFactors
@@ -22,6 +24,7 @@ from verifier.keyring.commands import add_keys_commands
 from verifier.observe.audit import record_revocation
 from verifier.observe.causes import RevocationCause
 from verifier.observe.command_audit import command_audit_log
+from verifier.observe.metrics import TOKEN_CREATED, TOKEN_REVOKED
 from verifier.observe.metrics.commands import command_revocations
 from verifier.observe.metrics.exposition import MULTIPROC_ENV, check_bind_free, prepare_directory
 from verifier.service.binds import (
@@ -131,16 +134,22 @@ def _parser() -> argparse.ArgumentParser:
     add = users.add_parser("add", help="create a user (password from a prompt or stdin)")
     add.add_argument("name")
     _group_option(add, "--group", "put the user in GROUP")
-    add.set_defaults(handler=lambda a: _run(_users_add(a.name, a.group)))
+    add.add_argument(
+        "--service",
+        action="store_true",
+        help="a service account: no password and no sign-in, API tokens only",
+    )
+    add.set_defaults(handler=lambda a: _run(_users_add(a.name, a.group, service=a.service)))
     passwd = users.add_parser("passwd", help="set a new password and end every session")
     passwd.add_argument("name")
     passwd.set_defaults(handler=lambda a: _run(_users_passwd(a.name)))
-    remove = users.add_parser("remove", help="delete a user and end every session")
+    remove = users.add_parser("remove", help="delete a user and end every session and token")
     remove.add_argument("name")
     remove.set_defaults(handler=lambda a: _run(_users_remove(a.name)))
-    users.add_parser("list", help="list users, their groups and password schemes").set_defaults(
-        handler=lambda a: _run(_users_list())
-    )
+    _add_disable_commands(users)
+    users.add_parser(
+        "list", help="list users, their groups and password schemes (or service, disabled)"
+    ).set_defaults(handler=lambda a: _run(_users_list()))
     groups = users.add_parser("groups", help="show a user's groups, or change them")
     groups.add_argument("name")
     _group_option(groups, "--add", "add GROUP")
@@ -162,9 +171,13 @@ def _parser() -> argparse.ArgumentParser:
     listing = sessions.add_parser("list", help="list a user's live session ids")
     listing.add_argument("name")
     listing.set_defaults(handler=lambda a: _run(_sessions_list(a.name)))
-    end_all = sessions.add_parser("end-all", help="end every session of a user")
+    end_all = sessions.add_parser(
+        "end-all", help="end every session of a user, and revoke their API tokens"
+    )
     end_all.add_argument("name")
     end_all.set_defaults(handler=lambda a: _run(_sessions_end_all(a.name)))
+
+    _add_token_commands(commands)
 
     _add_access_commands(commands)
     add_keys_commands(commands)
@@ -229,6 +242,58 @@ def _add_source_commands(users: argparse._SubParsersAction[argparse.ArgumentPars
     link.add_argument("source", help="the source's name in the sources file: ldap:ID or oidc:ID")
     link.add_argument("upstream_id", help="the source's immutable id for the person")
     link.set_defaults(handler=lambda a: _run(_users_link(a.name, a.source, a.upstream_id)))
+
+
+def _add_disable_commands(users: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    disable = users.add_parser(
+        "disable", help="refuse every sign-in of a user, and end every session and token"
+    )
+    disable.add_argument("name")
+    disable.set_defaults(handler=lambda a: _run(_users_disable(a.name, disabled=True)))
+    enable = users.add_parser("enable", help="let a disabled user sign in again")
+    enable.add_argument("name")
+    enable.set_defaults(handler=lambda a: _run(_users_disable(a.name, disabled=False)))
+
+
+def _add_token_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    tokens = commands.add_parser(
+        "tokens", help="API tokens for scripts and services (Authorization: Bearer vrf_...)"
+    ).add_subparsers(required=True, metavar="ACTION")
+    create = tokens.add_parser(
+        "create",
+        help="make a token for a user and print it (only now: Redis keeps only its hash)",
+        description="Prints the token alone on stdout (TOKEN=$(verifier tokens create ...)); "
+        "at a terminal, what it is on the next line.",
+    )
+    create.add_argument("--user", required=True, help="whose token: it can do what they can")
+    create.add_argument("--name", required=True, help="what it is for, e.g. ci-deploy")
+    create.add_argument(
+        "--expires",
+        default=DEFAULT_LIFETIME,
+        metavar="LIFETIME",
+        help=f"how long it lives: 12h, 90d, 2w (default {DEFAULT_LIFETIME}; at most "
+        "VERIFIER_API_TOKEN_MAX_DAYS)",
+    )
+    create.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        metavar="TERM",
+        help="narrow it (repeatable): group:NAME carries only that of the user's groups, "
+        "path:/PREFIX/ enters only paths under it",
+    )
+    create.set_defaults(handler=lambda a: _run(_tokens_create(a)))
+    listing = tokens.add_parser(
+        "list", help="list live tokens: id, user, name, scope, created, expires, last used"
+    )
+    listing.add_argument("--user", help="only this user's (default: every user's)")
+    listing.set_defaults(handler=lambda a: _run(_tokens_list(a.user)))
+    revoke = tokens.add_parser("revoke", help="revoke a token (or all of a user's) at once")
+    revoke.add_argument("--user", required=True)
+    which = revoke.add_mutually_exclusive_group(required=True)
+    which.add_argument("token_id", nargs="?", metavar="ID", help="the token's id (tokens list)")
+    which.add_argument("--all", action="store_true", help="every token of the user")
+    revoke.set_defaults(handler=lambda a: _run(_tokens_revoke(a.user, a.token_id, a.all)))
 
 
 def _group_option(parser: argparse.ArgumentParser, flag: str, meaning: str) -> None:
@@ -399,6 +464,8 @@ class _Stores:
         self.hasher = PasswordHasher(max_parallel=1)
         self.users = UserStore(self.redis, keys, self.hasher)
         self.factors = UserFactors(self.redis, keys)
+        self.tokens = TokenStore(self.redis, keys, time.time)
+        self.token_max_days = settings.api_token_max_days
         self.sessions = SessionStore(
             self.redis,
             keys,
@@ -429,12 +496,42 @@ class _Stores:
             raise UnknownUser(name)
         return name
 
-    async def end_sessions(self, user: str, cause: RevocationCause) -> list[str]:
-        """End every session of `user`: recorded (session.revoked) and counted under `cause`."""
+    async def end_sessions(
+        self, user: str, cause: RevocationCause, live_tokens: Sequence[str] | None = None
+    ) -> list[str]:
+        """End every session of `user`, which voids every API token of theirs: recorded
+        (session.revoked, token.revoked) and counted under `cause`.
+
+        `live_tokens`: the user's tokens as listed before something else voided them (a
+        removal); by default they are listed here, first.
+        """
+        if live_tokens is None:
+            live_tokens = [info.token_id for info in await self.tokens.owned_by(user)]
         ended = await self.sessions.revoke_all(user)
         record_revocation(self.audit, cause, user, ended)
         self.revocations.revoked(cause, len(ended))
+        # Void since the script above (it deleted their epoch): now their records go too.
+        await self.tokens.revoke_all(user)
+        self.tokens_revoked(user, live_tokens, cause.value)
         return ended
+
+    async def revoke_tokens(self, user: str, cause: str) -> list[str]:
+        """Revoke every API token of `user`: recorded (token.revoked) and counted."""
+        revoked = await self.tokens.revoke_all(user)
+        self.tokens_revoked(user, revoked, cause)
+        return revoked
+
+    def tokens_revoked(self, user: str, token_ids: Sequence[str], cause: str) -> None:
+        """Record `token.revoked` and count the tokens; nothing when there were none."""
+        if token_ids:
+            self.audit.record(
+                "token.revoked",
+                user=user,
+                tokens=",".join(token_ids),
+                count=len(token_ids),
+                cause=cause,
+            )
+            self.revocations.api_tokens(TOKEN_REVOKED, len(token_ids))
 
 
 def _read_new_password() -> str:
@@ -447,12 +544,21 @@ def _read_new_password() -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
-async def _users_add(name: str, groups: Sequence[str]) -> int:
+async def _users_add(name: str, groups: Sequence[str], *, service: bool = False) -> int:
     wanted = checked_groups(groups)  # before the password prompt, not after it
     async with _Stores() as stores:
-        created = await stores.users.add(name, _read_new_password(), wanted)
-        stores.audit.record("user.created", user=created, groups=",".join(wanted))
-    print(f"user {created} added" + (f" to groups {','.join(wanted)}" if wanted else ""))
+        if service:
+            created = await stores.users.add_service(name, wanted)
+        else:
+            created = await stores.users.add(name, _read_new_password(), wanted)
+        stores.audit.record(
+            "user.created",
+            user=created,
+            groups=",".join(wanted),
+            **({"kind": "service"} if service else {}),
+        )
+    kind = "service account" if service else "user"
+    print(f"{kind} {created} added" + (f" to groups {','.join(wanted)}" if wanted else ""))
     return 0
 
 
@@ -467,11 +573,14 @@ async def _users_passwd(name: str) -> int:
 
 async def _users_remove(name: str) -> int:
     async with _Stores() as stores:
+        # Listed first: the removal voids them (with the record, in one step).
+        user = normalize_user_name(name)
+        live = [t.token_id for t in await stores.tokens.owned_by(user)] if user else []
         removed = await stores.users.remove(name)
         stores.audit.record("user.removed", user=removed)
         # A new user of the same name must not inherit this one's second factors.
         await stores.factors.remove_all(removed)
-        ended = await stores.end_sessions(removed, RevocationCause.REMOVAL)
+        ended = await stores.end_sessions(removed, RevocationCause.REMOVAL, live)
     print(f"user {removed} removed; {len(ended)} session(s) ended")
     return 0
 
@@ -495,6 +604,97 @@ async def _users_link(name: str, source: str, upstream_id: str) -> int:
     was = f" (was {former})" if former else " (new user)"
     print(f"user {user} linked to {source}{was}; {len(ended)} session(s) ended")
     return 0
+
+
+async def _users_disable(name: str, *, disabled: bool) -> int:
+    user = _user_argument(name)
+    async with _Stores() as stores:
+        changed = await stores.users.set_disabled(user, disabled)
+        if not disabled:
+            if changed:
+                stores.audit.record("user.enabled", user=user)
+            print(f"{user} enabled" if changed else f"{user} was not disabled")
+            return 0
+        if changed:
+            stores.audit.record("user.disabled", user=user)
+        # Every time, not only on a change: a second `disable` is how to be sure.
+        revoked = [info.token_id for info in await stores.tokens.owned_by(user)]
+        ended = await stores.end_sessions(user, RevocationCause.ADMIN, revoked)
+    state = "disabled" if changed else "was disabled already"
+    print(f"{user} {state}; {len(ended)} session(s) ended, {len(revoked)} token(s) revoked")
+    return 0
+
+
+async def _tokens_create(args: argparse.Namespace) -> int:
+    user = _user_argument(args.user)
+    async with _Stores() as stores:
+        try:
+            name = token_name(args.name)
+            lifetime = lifetime_seconds(args.expires, stores.token_max_days)
+            scope = Scope.parse(args.scope)
+        except BadTokenInput as bad:
+            raise VerifierError(str(bad)) from None
+        new = await stores.tokens.create(user, name, scope, lifetime)
+        info = new.info
+        stores.audit.record(
+            "token.created", user=user, token=info.token_id, scope=str(scope), expires=info.expires
+        )
+        stores.revocations.api_tokens(TOKEN_CREATED)
+    # The secret alone on stdout, for TOKEN=$(verifier tokens create ...); a person at a
+    # terminal is also told what it is (stderr carries the audit record, JSON or not).
+    print(str(new.token))
+    if sys.stdout.isatty():
+        print(
+            f"token {info.token_id} ({name}) for {user}, scope: {scope.describe()}, expires "
+            f"{_iso(info.expires)}; shown only now (Redis keeps only its hash)"
+        )
+    return 0
+
+
+async def _tokens_list(name: str | None) -> int:
+    async with _Stores() as stores:
+        if name:
+            users = [await stores.existing(_user_argument(name))]
+        else:
+            users = await stores.users.names()
+        listed = [info for user in users for info in await stores.tokens.owned_by(user)]
+    # Tab-separated for scripts: id, user, name, scope ("-": none), created, expires, last used.
+    for info in listed:
+        print(
+            "\t".join(
+                [
+                    info.token_id,
+                    info.user,
+                    info.name,
+                    str(info.scope) or "-",
+                    _iso(info.created),
+                    _iso(info.expires),
+                    _iso(info.last_used) if info.last_used is not None else "never",
+                ]
+            )
+        )
+    return 0
+
+
+async def _tokens_revoke(name: str, token_id: str | None, every: bool) -> int:
+    user = _user_argument(name)
+    async with _Stores() as stores:
+        await stores.existing(user)
+        if every:
+            revoked = await stores.revoke_tokens(user, "admin")
+            print(f"{len(revoked)} token(s) of {user} revoked")
+            return 0
+        assert token_id is not None  # noqa: S101 (argparse: one of the two is required)
+        if not await stores.tokens.revoke(user, token_id):
+            raise VerifierError(f"{user} has no live token {token_id!r}")
+        stores.audit.record("token.revoked", user=user, tokens=token_id, count=1, cause="admin")
+        stores.revocations.api_tokens(TOKEN_REVOKED)
+    print(f"token {token_id} of {user} revoked")
+    return 0
+
+
+def _iso(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 async def _users_mfa(name: str) -> int:
@@ -538,9 +738,11 @@ async def _users_unlock(name: str) -> int:
 async def _users_list() -> int:
     async with _Stores() as stores:
         summaries = await stores.users.summaries()
-    # Tab-separated for scripts: name, groups ("-" for none), password scheme.
+    # Tab-separated for scripts: name, groups ("-" for none), password scheme ("service" for a
+    # service account), then ",disabled" for a disabled account.
     for user in summaries:
-        print(f"{user.name}\t{','.join(user.groups) or '-'}\t{user.password_scheme}")
+        sign_in = user.password_scheme + (",disabled" if user.disabled else "")
+        print(f"{user.name}\t{','.join(user.groups) or '-'}\t{sign_in}")
     return 0
 
 
@@ -644,7 +846,9 @@ _RESTORE_OUTCOMES = ("imported", "replaced", "unchanged", "skipped")
 async def _restore_one(stores: _Stores, record: UserRecord, replace: bool) -> tuple[str, str]:
     """Import one user; return the outcome (one of _RESTORE_OUTCOMES) and a line saying it."""
     name = record.name
-    if await stores.users.import_hashed(name, record.password_hash, record.groups, record.created):
+    if await stores.users.import_hashed(
+        name, record.password_hash, record.groups, record.created, disabled=record.disabled
+    ):
         stores.audit.record(
             "user.created", user=name, groups=",".join(record.groups), source="import"
         )
@@ -667,6 +871,11 @@ async def _restore_one(stores: _Stores, record: UserRecord, replace: bool) -> tu
     if groups != groups_before:
         _audit_groups(stores, name, groups_before, groups)
         changes.append(f"groups {','.join(groups) or '(none)'}")
+    if await stores.users.set_disabled(name, record.disabled):
+        stores.audit.record("user.disabled" if record.disabled else "user.enabled", user=name)
+        changes.append("disabled" if record.disabled else "enabled")
+        if record.disabled and not hash_changed:
+            await stores.end_sessions(name, RevocationCause.ADMIN)
     if not changes:
         return "unchanged", f"unchanged {name}"
     return "replaced", f"replaced {name}: {'; '.join(changes)}"
@@ -692,11 +901,16 @@ async def _sessions_end_all(name: str) -> int:
     user = _user_argument(name)
     async with _Stores() as stores:
         # The action's own record first, then session.revoked (as every other action).
+        live = [info.token_id for info in await stores.tokens.owned_by(user)]
         ended = await stores.sessions.revoke_all(user)
         stores.audit.record("sessions.ended", user=user, count=len(ended))
         record_revocation(stores.audit, RevocationCause.ADMIN, user, ended)
         stores.revocations.revoked(RevocationCause.ADMIN, len(ended))
-    print(f"{len(ended)} session(s) of {user} ended")
+        # Void since the script above; their records go now, with their own record.
+        await stores.tokens.revoke_all(user)
+        stores.tokens_revoked(user, live, RevocationCause.ADMIN.value)
+    tokens = f", {len(live)} token(s) revoked" if live else ""
+    print(f"{len(ended)} session(s) of {user} ended{tokens}")
     return 0
 
 

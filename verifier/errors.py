@@ -145,3 +145,30 @@ class SourcesFileError(SettingsError):
         super().__init__(f"{where}: {message}")
         self.source = source
         self.line = line
+
+
+class BearerRefused(VerifierError):
+    """An `Authorization: Bearer vrf_...` token was refused; `/auth` answers 401.
+
+    `reason` is a short word for the audit record and the metrics, never for the client
+    (every refusal looks the same from outside); `user` and `token_id` say whose token it
+    was when the verifier could tell, for the audit record.
+    """
+
+    def __init__(self, reason: str, user: str | None = None, token_id: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.user = user
+        self.token_id = token_id
+
+
+class BearerThrottled(BearerRefused):
+    """Too many failed bearer attempts from this client address: refused unchecked.
+
+    `/auth` answers 401 naming the wait; nginx's error page answers the client 429 with
+    Retry-After.
+    """
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__("throttled")
+        self.retry_after_seconds = retry_after_seconds

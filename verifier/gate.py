@@ -1,5 +1,6 @@
-"""The admission decision behind `/auth`: who it is (access token, else silent refresh), then
-whether they may enter (verifier.access), then the signed identity for the app."""
+"""The admission decision behind `/auth`: who it is (access token, else silent refresh; or an
+API token), then whether they may enter (verifier.access), then the signed identity for the
+app."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from verifier.access import AccessPolicy, AccessRequest, Identity
-from verifier.errors import AccessTokenExpired, RefreshRejected, TokenRejected, VerifierError
+from verifier.apitokens import BearerCheck
+from verifier.errors import (
+    AccessTokenExpired,
+    BearerRefused,
+    BearerThrottled,
+    RefreshRejected,
+    TokenRejected,
+    VerifierError,
+)
 from verifier.factors.methods import SignIn
 from verifier.observe.audit import AuditLog, LoggingAuditLog, record_revocation
 from verifier.observe.causes import RevocationCause
@@ -36,6 +45,8 @@ class Admitted:
     assertion: str | None = None
     # How and when the user signed in, from the access token (or the session, on a refresh).
     sign_in: SignIn | None = None
+    # The API token the request carried (its id, never the secret); then no session.
+    token_id: str | None = None
 
 
 # A request that says nothing of its location: any signed-in user may enter.
@@ -80,8 +91,12 @@ class AssertionSigner(Protocol):
         audience: str,
         now: float,
         sign_in: SignIn | None = None,
+        token_id: str | None = None,
     ) -> str | None:
-        """A signed assertion for this identity and audience, or None when none is configured."""
+        """A signed assertion for this identity and audience, or None when none is configured.
+
+        With `token_id`, the identity is an API token's (and `session_id` is empty).
+        """
 
 
 class UpstreamCheck(Protocol):
@@ -125,6 +140,7 @@ class Gate:
         audit: AuditLog | None = None,
         metrics: Metrics = NO_METRICS,
         upstream: UpstreamCheck | None = None,
+        bearer: BearerCheck | None = None,
         *,
         bind_hosts: bool = False,
     ) -> None:
@@ -133,6 +149,8 @@ class Gate:
         self._bind_hosts = bind_hosts
         self._codec = codec
         self._upstream = upstream
+        # None: API tokens are not checked here (every bearer request is refused).
+        self._bearer = bearer
         self._sessions = sessions
         self._cookies = cookie_policy
         self._clock = clock
@@ -205,6 +223,56 @@ class Gate:
             admitted.groups,
             assertion,
             sign_in,
+        )
+
+    async def admit_bearer(
+        self, authorization: str, request: AccessRequest, address: str
+    ) -> Admitted:
+        """Admit a request that carries an API token; its cookies are neither read nor set.
+
+        Raise BearerRefused (401; BearerThrottled when the address is at its limit),
+        Forbidden (403: outside the token's path scope, or refused by the location or the
+        rules with the groups the scope leaves) or StoreUnavailable (503).
+        """
+        now = self._clock()
+        try:
+            if self._bearer is None:
+                raise BearerRefused("unknown")
+            grant = await self._bearer.check(authorization, address, now)
+        except BearerRefused as refused:
+            self._token_refused(refused, address)
+            raise
+        admitted = Admitted(grant.user, "", groups=grant.groups, token_id=grant.token_id)
+        if not grant.scope.allows_path(request.path):
+            out_of_scope = BearerRefused("out_of_scope", grant.user, grant.token_id)
+            self._token_refused(out_of_scope, address)
+            raise Forbidden(f"outside the token's scope ({grant.scope})", admitted)
+        # No sign-in: a location that asks `mfa` or `max_age` of a session refuses a token
+        # (nobody is there to step up), as one that does not admit its owner does.
+        decision = self._access.decide(Identity(grant.user, grant.groups, None), request, now)
+        if not decision.allowed:
+            self._token_refused(BearerRefused("forbidden", grant.user, grant.token_id), address)
+            raise Forbidden(decision.reason, admitted)
+        if self._assertions is None:
+            return admitted
+        assertion = self._assertions.assertion(
+            grant.user, grant.groups, "", request.audience, now, None, token_id=grant.token_id
+        )
+        return Admitted(
+            grant.user, "", groups=grant.groups, assertion=assertion, token_id=grant.token_id
+        )
+
+    def _token_refused(self, refused: BearerRefused, address: str) -> None:
+        # Each refusal is a record (as each refused sign-in is); each use is only counted.
+        self._metrics.api_token_refused(refused.reason)
+        wait = refused.retry_after_seconds if isinstance(refused, BearerThrottled) else None
+        self._audit.record(
+            "token.refused",
+            reason=refused.reason,
+            address=address,
+            **({"user": refused.user} if refused.user is not None else {}),
+            **({"token": refused.token_id} if refused.token_id is not None else {}),
+            **({"retry_after": wait} if wait is not None else {}),
         )
 
     async def _identify(self, cookies: TokenCookies, now: float, host: str) -> Admitted:

@@ -124,6 +124,12 @@ class Settings:
     # Networks the account page names a session's address by ("Office VPN"), first match
     # first; private and loopback ranges are named without them.
     network_names: tuple[tuple[IPNetwork, str], ...] = ()
+    # API tokens (verifier.apitokens): the longest lifetime one may be given, how recent a
+    # sign-in the account page asks before it makes one, and how often a worker writes
+    # the "last used" times it noted (how stale they may be).
+    api_token_max_days: int = 365
+    api_token_recent_signin_minutes: int = 10
+    api_token_usage_flush_seconds: int = 60
     # Single sign-on (verifier.sso): the portal where every sign-in happens and the app hosts
     # it hands sessions to. None: one host, no hand-off, as without it.
     sso: SsoConfig | None = None
@@ -304,6 +310,21 @@ def _broken_rules(s: Settings) -> list[_BrokenRule]:
             "or a subdomain of it (browsers refuse any other)",
         ),
         (s.webauthn_rp_name.strip() != "", ("WEBAUTHN_RP_NAME",), "must not be empty"),
+        (
+            1 <= s.api_token_max_days <= 3650,
+            ("API_TOKEN_MAX_DAYS",),
+            "must be between 1 and 3650: every token expires, and within ten years",
+        ),
+        (
+            1 <= s.api_token_recent_signin_minutes <= 1440,
+            ("API_TOKEN_RECENT_SIGNIN_MINUTES",),
+            "must be between 1 and 1440",
+        ),
+        (
+            1 <= s.api_token_usage_flush_seconds <= 3600,
+            ("API_TOKEN_USAGE_FLUSH_SECONDS",),
+            "must be between 1 and 3600",
+        ),
         (
             s.sso is None or s.cookie_secure,
             ("SSO_PORTAL_URL", "COOKIE_SECURE"),
@@ -532,6 +553,9 @@ def read_settings(environ: Mapping[str, str]) -> SettingsReading:
             locale_dir=locale_dir,
             time_zone=read.parse("TIME_ZONE", lambda: _time_zone(read), "UTC"),
             network_names=read.parse("NETWORK_NAMES", lambda: _network_names(read), ()),
+            api_token_max_days=read.integer("API_TOKEN_MAX_DAYS", 365),
+            api_token_recent_signin_minutes=read.integer("API_TOKEN_RECENT_SIGNIN_MINUTES", 10),
+            api_token_usage_flush_seconds=read.integer("API_TOKEN_USAGE_FLUSH_SECONDS", 60),
             sso=read.parse("SSO_PORTAL_URL", lambda: _sso(read), None),
             sso_allow_wildcard=read.boolean("SSO_ALLOW_WILDCARD", False),
             sources_file=sources_file,

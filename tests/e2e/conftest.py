@@ -499,6 +499,8 @@ def running_stack(
         # every test of a revocation or a group change proves the pub/sub invalidation,
         # which acts in milliseconds, and could never pass by waiting for expiry.
         "VERIFIER_LIVENESS_CACHE_SECONDS": str(LIVENESS_CACHE_SECONDS),
+        # A token's "last used" written every second, so a test reads it without waiting.
+        "VERIFIER_API_TOKEN_USAGE_FLUSH_SECONDS": "1",
         # Metrics on, as by default, but on a port of this stack's own (several stacks run
         # at once), and in a directory the CLI shares, so its revocations count too.
         "VERIFIER_METRICS_BIND": f"{processes.LOOPBACK}:{processes.free_port()}",

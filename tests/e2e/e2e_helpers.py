@@ -313,8 +313,15 @@ class Burst:
         )
 
 
-def burst(stack: Stack, cookie: str, count: int = BURST, path: str = "/api/whoami") -> Burst:
-    """`count` parallel GETs of `path` with `cookie`, answered by every worker of the stack.
+def burst(
+    stack: Stack,
+    cookie: str,
+    count: int = BURST,
+    path: str = "/api/whoami",
+    headers: Mapping[str, str] | None = None,
+) -> Burst:
+    """`count` parallel GETs of `path` with `cookie` (and `headers`: an API token's, say),
+    answered by every worker of the stack.
 
     Which worker answers a request is up to nginx's keepalive connections and the kernel:
     a whole burst may land on one worker. So each request carries a mark of its own in its
@@ -334,7 +341,9 @@ def burst(stack: Stack, cookie: str, count: int = BURST, path: str = "/api/whoam
         start = log_path.stat().st_size
         uris = [f"{path}?burst={mark}-{number}" for number in range(checks)]
         with ThreadPoolExecutor(max_workers=parallel) as pool:
-            responses = list(pool.map(lambda uri: get_page(stack, uri, cookie=cookie), uris))
+            responses = list(
+                pool.map(lambda uri: get_page(stack, uri, cookie=cookie, **(headers or {})), uris)
+            )
         answers = eventually(
             lambda mark=mark, start=start: _burst_answers(log_path, start, mark),
             lambda found, checks=checks: sum(map(len, found.values())) >= checks,

@@ -16,6 +16,7 @@ machine: the metrics port of `verifier serve` and the session's own HOME.
 from __future__ import annotations
 
 import grp
+import json
 import os
 import re
 import shlex
@@ -48,6 +49,10 @@ KID = "KID"
 # A line whose comment asks the reader to wait: the test waits for the same thing.
 WAIT_FOR_NEW_SIGNING_KEY = "wait until the new key is signing"
 SERVE = "verifier serve"
+# Pages whose examples call a deployment that is already serving (a token made, then an API
+# called with it): they run against the nginx example below, not one block at a time.
+TOKENS_PAGE = ROOT / "docs" / "tokens.md"
+ON_A_RUNNING_DEPLOYMENT = (TOKENS_PAGE,)
 
 
 @dataclass(frozen=True)
@@ -141,6 +146,7 @@ class Install:
             "--socket-group www-data": f"--socket-group {self.socket_group}",
             "127.0.0.1:8001": f"127.0.0.1:{self.app_port}",
             "listen 443 ssl;": f"listen 127.0.0.1:{self.nginx_port} ssl;",
+            "https://app.example.com": self.base_url,
             # The single sign-on example's certificates and log (docs/sso.md).
             "/etc/ssl/certs/corp.example.pem": str(self.tls.cert_file),
             "/etc/ssl/private/corp.example.key": str(self.tls.key_file),
@@ -369,7 +375,11 @@ def _add_user(shell: PageShell, name: str, password: str, *groups: str) -> None:
 
 
 def _pages_with_shell_examples() -> list[Path]:
-    return [path for path in DOC_FILES if runnable_shell_blocks(path)]
+    return [
+        path
+        for path in DOC_FILES
+        if runnable_shell_blocks(path) and path not in ON_A_RUNNING_DEPLOYMENT
+    ]
 
 
 # --- nginx -t of every nginx example -------------------------------------------------------
@@ -402,7 +412,9 @@ def test_the_http_example_without_verifier_http_conf_fails_nginx_t(install: Inst
     )
     result = nginx_test(NGINX_BINARIES[0], install, nginx_conf(install, without))
     assert result.returncode != 0
-    assert 'unknown "verifier_require" variable' in result.stderr
+    # The first of the snippets' variables nginx meets without their defaults (which one
+    # depends on the snippets' order: verifier_authorization since API tokens).
+    assert re.search(r'unknown "verifier_\w+" variable', result.stderr), result.stderr
 
 
 # --- shell examples, and requests through the nginx example -------------------------------
@@ -570,3 +582,90 @@ def test_console_examples_print_what_the_page_shows(install: Install) -> None:
             )
             printed = result.stdout.strip().replace(str(install.root), "")
             assert printed == expected, f"{block}: {line}\n{result.stderr}"
+
+
+# --- the tokens page: a script calls a protected API, as written --------------------------
+
+
+def test_the_tokens_page_calls_a_protected_api_with_curl_and_requests_as_written(
+    install: Install,
+) -> None:
+    # The deployment of "Protecting your own app" (its serve block, its nginx example, the
+    # demo app), then the tokens page's blocks in order, as a reader pastes them: the shell
+    # blocks into one shell (the token they export is the next block's), the Python example
+    # into Python with that token in its environment. curl and requests trust the test CA
+    # through their usual variables; nothing else of the examples changes.
+    blocks = fenced_blocks(TOKENS_PAGE)
+    make, call, revoke = [block for block in blocks if block.language == "sh"]
+    (script,) = [block for block in blocks if block.language == "python"]
+    shell = PageShell(install)
+    app = nginx = None
+    try:
+        shell.run_block(Example(ROOT / "README.md", 0, "sh", _serve_block()))
+        app = processes.start_legacy_app(install.app_port, log_dir=install.root)
+        conf = nginx_conf(install, _http_example().text)
+        assert nginx_test(NGINX_BINARIES[0], install, conf).returncode == 0
+        nginx = processes.start_nginx(
+            NGINX_BINARIES[0].path,
+            install.root / "nginx",
+            install.root / "nginx" / "nginx.conf",
+            port=install.nginx_port,
+        )
+        env = {
+            **shell.env,
+            "CURL_CA_BUNDLE": str(install.tls.ca_file),
+            "REQUESTS_CA_BUNDLE": str(install.tls.ca_file),
+        }
+        token_file = install.root / "token"
+        # The one line the test adds: where the shell's token goes for the Python example.
+        keep = f'printf %s "$VERIFIER_TOKEN" > {token_file}\n'
+        called = _paste(install, env, make.text + call.text + keep)
+        assert called.returncode == 0, f"{make} / {call}: {called.stdout}\n{called.stderr}"
+        who = json.loads(called.stdout.splitlines()[-1])
+        assert (who["user"], who["groups"]) == ("deploy-bot", ["deployers"])
+        assert who["token"] and who["session"] is None
+        token = token_file.read_text(encoding="utf-8")
+        assert token.startswith("vrf_")
+        env["VERIFIER_TOKEN"] = token
+
+        from_python = _run_python(install, env, script)
+        assert from_python.returncode == 0, f"{script}: {from_python.stderr}"
+        assert "deploy-bot" in from_python.stdout
+
+        revoked = _paste(install, env, revoke.text)
+        assert revoked.returncode == 0, f"{revoke}: {revoked.stderr}"
+        assert who["token"] in revoked.stdout  # the listing named the token's id
+        refused = _run_python(install, env, script)
+        assert refused.returncode != 0
+        assert "401" in refused.stderr
+    finally:
+        for process in (nginx, app):
+            if process is not None:
+                process.stop()
+        shell.stop()
+
+
+def _paste(install: Install, env: dict[str, str], text: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", install.localize(text)],
+        env=env,
+        cwd=install.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _run_python(
+    install: Install, env: dict[str, str], block: Example
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", install.localize(block.text)],
+        env=env,
+        cwd=install.root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

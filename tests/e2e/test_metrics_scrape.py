@@ -332,6 +332,7 @@ def test_serve_refuses_a_metrics_address_in_use_by_name(stack: Stack) -> None:
             "serve",
             "--bind",
             f"{LOOPBACK}:{free_port()}",
+            expect=2,
         )
 
     assert result.returncode == 2

@@ -215,3 +215,56 @@ def test_report_judges_metrics_on_by_the_median_of_its_back_to_back_pairs(
     assert "median of 3 back-to-back pairs" in target.name
     assert target.met is met
     assert target.measured == f"{paired_ratio:.2f}x"
+
+
+def test_the_token_scenario_measures_its_own_cookie_windows_and_needs_no_other() -> None:
+    assert parse_options(["--only", "token"]).scenarios == ("token",)
+
+
+@pytest.mark.parametrize(("paired_ratio", "met"), [(0.9, True), (0.899, False)])
+def test_report_judges_the_token_path_by_the_median_of_its_pairs_with_the_cookie_path(
+    paired_ratio: float, met: bool
+) -> None:
+    measurements = {
+        "token": Measurement(
+            "token",
+            "valid API token",
+            _window(1.6, requests=1000),
+            None,
+            {"vs_cookie": paired_ratio, "rounds": 3},
+        ),
+    }
+
+    (target,) = report.targets(measurements)
+
+    assert target.name.startswith("valid API token >= 0.9x the valid access cookie's")
+    assert "median of 3 back-to-back pairs" in target.name
+    assert target.met is met
+    assert target.measured == f"{paired_ratio:.3f}x"
+
+
+def test_the_report_states_the_token_paths_cost_against_the_cookie_paths_of_the_same_run() -> None:
+    measurements = {
+        "token": Measurement(
+            "token",
+            "valid API token",
+            _window(1.6, requests=1000),
+            None,
+            {
+                "rounds": 3,
+                "vs_cookie": 0.931,
+                "vs_cookie_each_round": [0.931, 0.884, 1.02],
+                "verifier_cpu_us_per_request": 151.0,
+                "cookie_verifier_cpu_us_per_request": 140.0,
+                "cpu_per_request_vs_cookie": 1.079,
+            },
+        ),
+    }
+
+    text = report.render(measurements, {}, report.targets(measurements), [])
+
+    assert (
+        "token: the verifier's CPU per allowed check 151.0 µs with an API token, 140.0 µs with "
+        "the access cookie = 1.08x; requests/s 0.93x (rounds 0.93x, 0.88x, 1.02x)"
+    ) in text
+    assert "[met] valid API token >= 0.9x" in text

@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Histogram
 
 import verifier
-from verifier.errors import AccessTokenExpired, RefreshRejected, TokenRejected
+from verifier.errors import (
+    AccessTokenExpired,
+    BearerRefused,
+    BearerThrottled,
+    RefreshRejected,
+    TokenRejected,
+)
 from verifier.observe.causes import RevocationCause
 from verifier.observe.metrics import (
     AUTH_OUTCOMES,
@@ -22,6 +28,8 @@ from verifier.observe.metrics import (
     LATENCY_BUCKETS_SECONDS,
     REDIS_STORES,
     SIGNIN_OUTCOMES,
+    TOKEN_EVENTS,
+    TOKEN_REFUSALS,
     MetricsFlusher,
     NoMetrics,
     denial_reason,
@@ -200,10 +208,15 @@ def test_every_label_value_comes_from_a_fixed_set() -> None:
         metrics.auth_answered(outcome, 0.001)
     for outcome in SIGNIN_OUTCOMES:
         metrics.signin(outcome)
+    for event in TOKEN_EVENTS:
+        metrics.api_tokens(event)
+    for reason in (*TOKEN_REFUSALS, "a reason nobody listed"):
+        metrics.api_token_refused(reason)
     metrics.flush()
     allowed = {
         "outcome": {*AUTH_OUTCOMES, "denied", *SIGNIN_OUTCOMES, "rotated", "grace"},
-        "reason": {"", *DENIAL_REASONS},
+        "reason": {"", *DENIAL_REASONS, *TOKEN_REFUSALS, "other"},
+        "event": set(TOKEN_EVENTS),
         "cause": {cause.value for cause in RevocationCause},
         "result": {"hit", "miss"},
         "store": set(REDIS_STORES),
@@ -342,3 +355,27 @@ def test_every_store_label_names_one_module_and_every_module_has_its_own() -> No
         for match in re.finditer(r'guard_for\("([a-z_]+)"\)', source.read_text("utf-8"))
     ]
     assert sorted(named) == sorted(REDIS_STORES)
+
+
+def test_token_refusals_count_by_reason_and_an_unlisted_one_as_other() -> None:
+    metrics, registry = _metrics()
+    metrics.api_token_refused("expired")
+    metrics.api_token_refused("expired")
+    metrics.api_token_refused("a reason nobody listed")
+    metrics.api_tokens("created", 3)
+    metrics.api_tokens("revoked", 0)
+    metrics.flush()
+
+    def value(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, labels)
+
+    assert value("verifier_api_token_refusals_total", reason="expired") == 2
+    assert value("verifier_api_token_refusals_total", reason="other") == 1
+    assert value("verifier_api_tokens_total", event="created") == 3
+    assert value("verifier_api_tokens_total", event="revoked") == 0
+
+
+def test_a_refused_bearer_token_counts_as_a_bearer_denial_whatever_its_reason() -> None:
+    assert denial_reason(BearerRefused("unknown")) == "bearer_refused"
+    assert denial_reason(BearerRefused("owner_disabled")) == "bearer_refused"
+    assert denial_reason(BearerThrottled(30)) == "bearer_throttled"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from verifier.sessions.liveness import LivenessCache
+from verifier.sessions.liveness import LivenessCache, token_entry
 
 
 class Clock:
@@ -112,3 +112,35 @@ def test_zero_max_age_caches_nothing() -> None:
     cache = _trusted_cache(Clock(), max_age=0)
     cache.remember("alice", "s1", cache.epoch)
     assert not cache.is_known_live("alice", "s1")
+
+
+def test_a_token_entry_is_forgotten_by_its_revocation_and_by_its_owners_end() -> None:
+    cache = _trusted_cache(Clock())
+    cache.remember("bot", token_entry("0123456789abcdef"), cache.epoch, ("ops",))
+    cache.remember("bot", token_entry("fedcba9876543210"), cache.epoch, ("ops",))
+    cache.remember("bot", "s1", cache.epoch)
+    cache.apply("k bot 0123456789abcdef")
+    assert cache.known_groups("bot", token_entry("0123456789abcdef")) is None
+    assert cache.known_groups("bot", token_entry("fedcba9876543210")) == ("ops",)
+    assert cache.is_known_live("bot", "s1")
+    cache.apply("u bot")
+    assert cache.known_groups("bot", token_entry("fedcba9876543210")) is None
+
+
+def test_a_token_id_never_names_a_session_of_the_same_user() -> None:
+    cache = _trusted_cache(Clock())
+    cache.remember("bot", "0123456789abcdef", cache.epoch)  # a session id of that shape
+    cache.apply("k bot 0123456789abcdef")
+    assert cache.is_known_live("bot", "0123456789abcdef")
+
+
+def test_an_entry_with_its_own_end_is_not_vouched_for_past_it() -> None:
+    clock = Clock()
+    cache = _trusted_cache(clock, max_age=60.0)
+    cache.remember("bot", token_entry("0123456789abcdef"), cache.epoch, not_after=clock.now + 5)
+    cache.remember("bot", "s1", cache.epoch, not_after=clock.now + 600)
+    clock.now += 5
+    assert cache.known_groups("bot", token_entry("0123456789abcdef")) is None
+    assert cache.is_known_live("bot", "s1")  # the cache's own age is the shorter there
+    clock.now += 55
+    assert not cache.is_known_live("bot", "s1")

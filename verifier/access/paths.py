@@ -25,3 +25,11 @@ def normalized_path(request_uri: str) -> str:
         segments.append(segment)
     trailing = "/" if decoded.endswith(("/", "/.", "/..")) and segments else ""
     return "/" + "/".join(segments) + trailing
+
+
+def path_has_prefix(path: str, prefix: str) -> bool:
+    """True if `path` is `prefix` or below it, by whole segments: `/api` covers `/api/x`, not
+    `/apix`; `/api/` covers `/api` too (the same place, with or without its slash)."""
+    if prefix.endswith("/"):
+        return path.startswith(prefix) or path == prefix[:-1]
+    return path == prefix or path.startswith(prefix + "/")

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from verifier.access.conditions import NO_CONDITIONS, SignInConditions
+from verifier.access.paths import path_has_prefix
 from verifier.access.subjects import Subjects
 from verifier.errors import AccessConfigError, RulesFileError
 
@@ -87,7 +88,7 @@ class Rule:
         """True if every condition of the rule holds for this request and user."""
         if self.hosts and not any(_host_matches(pattern, target.host) for pattern in self.hosts):
             return False
-        if self.paths and not any(_path_has_prefix(target.path, p) for p in self.paths):
+        if self.paths and not any(path_has_prefix(target.path, p) for p in self.paths):
             return False
         if self.path_regex is not None and self.path_regex.match(target.path) is None:
             return False
@@ -290,10 +291,3 @@ def _host_matches(pattern: str, host: str) -> bool:
     if pattern.startswith("*."):
         return host.endswith(pattern[1:]) and len(host) > len(pattern) - 1
     return host == pattern
-
-
-def _path_has_prefix(path: str, prefix: str) -> bool:
-    # Whole segments: "/admin" covers "/admin" and "/admin/x", never "/administrator".
-    if prefix.endswith("/"):
-        return path.startswith(prefix) or path == prefix[:-1]
-    return path == prefix or path.startswith(prefix + "/")

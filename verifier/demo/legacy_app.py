@@ -27,9 +27,12 @@ USER_HEADER = "X-Auth-User"
 SESSION_HEADER = "X-Auth-Session"
 GROUPS_HEADER = "X-Auth-Groups"
 ASSERTION_HEADER = "X-Auth-Assertion"
+# Set instead of X-Auth-Session when a script called with an API token.
+TOKEN_ID_HEADER = "X-Auth-Token-Id"  # noqa: S105 (a header name)
 # What the verifier signs assertions with; never taken from the token itself.
 ASSERTION_ALGORITHMS = ["EdDSA", "ES256"]
-ASSERTION_CLAIMS = ["iss", "aud", "sub", "sid", "iat", "exp"]
+# `sid` (a signed-in session) or `token_id` (an API token): one of the two, checked below.
+ASSERTION_CLAIMS = ["iss", "aud", "sub", "iat", "exp"]
 DEFAULT_AUDIENCE = "app"
 ADMIN_AUDIENCE = "admin-area"
 
@@ -67,6 +70,7 @@ def _identity(req: falcon.Request) -> dict[str, str | None]:
     return {
         "user": req.get_header(USER_HEADER),
         "session": req.get_header(SESSION_HEADER),
+        "token": req.get_header(TOKEN_ID_HEADER),
         "groups": req.get_header(GROUPS_HEADER),
     }
 
@@ -164,6 +168,8 @@ class AssertionVerifier:
             )
         except jwt.PyJWTError as error:
             raise AssertionRefused(f"identity assertion refused: {type(error).__name__}") from None
+        if not isinstance(claims.get("sid"), str) and not isinstance(claims.get("token_id"), str):
+            raise AssertionRefused("identity assertion refused: neither a session nor a token")
         return claims
 
 
@@ -201,7 +207,8 @@ class WhoAmI:
             return
         resp.media = {
             "user": claims["sub"],
-            "session": claims["sid"],
+            "session": claims.get("sid"),
+            "token": claims.get("token_id"),
             # The assertion's own list: [] for a user without groups, never null.
             "groups": list(claims.get("groups") or []),
             "verified": True,

@@ -66,13 +66,16 @@ class AssertionSigner:
         audience: str,
         now: float,
         sign_in: SignIn | None = None,
+        token_id: str | None = None,
     ) -> str | None:
         """A signed assertion of who the request is, for `audience`; None without a key.
 
         An empty `audience` (a location that asks for none) means the default audience.
         Claims: iss, aud, sub, groups, sid, iat, exp (iat + ttl), and with `sign_in` amr,
         auth_time and source (how, when and through which source the user signed in:
-        `local`, `ldap:ID`, `oidc:ID`); header kid, alg, typ JWT.
+        `local`, `ldap:ID`, `oidc:ID`); header kid, alg, typ JWT. With `token_id` (a request
+        that carried an API token): `token_id` in place of `sid`, and no amr, auth_time or
+        source (nobody signed in).
         """
         audience = audience or self.default_audience
         ring = self._keys.ring
@@ -88,7 +91,9 @@ class AssertionSigner:
         amr, auth_time, source = (
             (sign_in.amr, sign_in.auth_time, sign_in.source) if sign_in is not None else ((), 0, "")
         )
-        cache_key = (session_id, user, audience, groups, key.kid, amr, auth_time, source)
+        # A token's id cannot pass for a session id (those never hold a ':').
+        held = session_id if token_id is None else "k:" + token_id
+        cache_key = (held, user, audience, groups, key.kid, amr, auth_time, source)
         cached = self._cache.get(cache_key)
         if cached is not None and self._reusable(cached, now):
             return cached.token
@@ -99,10 +104,13 @@ class AssertionSigner:
             "aud": audience,
             "sub": user,
             "groups": list(groups),
-            "sid": session_id,
             "iat": issued_at,
             "exp": expires_at,
         }
+        if token_id is None:
+            claims["sid"] = session_id
+        else:
+            claims["token_id"] = token_id
         if sign_in is not None:
             claims["amr"] = list(sign_in.amr)
             claims["auth_time"] = sign_in.auth_time

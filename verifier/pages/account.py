@@ -92,11 +92,13 @@ def account_page(
     now: float,
     networks: NetworkNames | None = None,
     password: PasswordSection = LOCAL_PASSWORD,
+    api_tokens: tuple[int, str] | None = None,
 ) -> str:
     """The whole account page; `next_path` must already be a safe same-site path.
 
     `error` and `notice` are catalog messages; `now` is when the page is made (for "last
-    used 5 minutes ago").
+    used 5 minutes ago"); `api_tokens`: how many live API tokens the user has, and the page
+    that manages them.
     """
     # `next` rides in the forms' action, so every answer to a POST knows the way back too.
     action = escape(account_url(next_path))
@@ -121,6 +123,7 @@ def account_page(
 {session_list}
 <h2 id="factors-heading">{escape(_("Sign-in methods"))}</h2>
 {_factor_list(factors)}
+{_api_tokens(api_tokens)}
 {_password_section(password, action)}""",
         back=WayBack(next_path, _("Back to the app")),
     )
@@ -218,6 +221,19 @@ def _session_list(
     listed = "\n".join(items)
     listing = f'<ul class="sessions" aria-labelledby="sessions-heading">\n{listed}\n</ul>'
     return f"{note}{listing}\n{end_all}"
+
+
+def _api_tokens(api_tokens: tuple[int, str] | None) -> str:
+    if api_tokens is None:
+        return ""
+    count, link = api_tokens
+    if count:
+        state = ngettext("{count} active.", "{count} active.", count).format(count=count)
+    else:
+        state = _("None yet.")
+    return f"""<h2 id="api-tokens-heading">{escape(_("API tokens"))}</h2>
+<p id="api-tokens">{escape(_("For scripts and services:"))} {escape(state)}
+<a href="{escape(link)}">{escape(_("Manage API tokens"))}</a></p>"""
 
 
 def _factor_list(factors: Sequence[FactorSection]) -> str:

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import falcon
 import falcon.asgi
 
+from verifier.apitokens import TokenStore
 from verifier.i18n import N_, _, ngettext
 from verifier.pages.account import (
     ACCOUNT_PATH,
@@ -30,6 +31,7 @@ from verifier.pages.account import (
     end_others_page,
     end_session_page,
 )
+from verifier.pages.tokens import TOKENS_PATH
 
 __all__ = ["ACCOUNT_PATH", "Account", "FactorSections", "TotpSections"]
 from verifier.errors import InvalidCredentials, LoginThrottled, PasswordCheckBusy
@@ -188,11 +190,14 @@ class Account:
         factor_sections: Sequence[FactorSections],
         clock: Callable[[], float],
         networks: NetworkNames | None = None,
+        tokens: TokenStore | None = None,
     ) -> None:
         self._gate = gate
         self._clock = clock
         # The networks the operator named (VERIFIER_NETWORK_NAMES), for the session list.
         self._networks = networks or NetworkNames()
+        # The user's API tokens, counted on the page (None: the page does not mention them).
+        self._tokens = tokens
         self._account = account
         self._sessions = sessions
         self._passwords = passwords
@@ -435,10 +440,14 @@ class Account:
         ]
         password = _password_section(await self._passwords.home(session.user))
         if wants_json(req):
-            send_json(
-                resp, status, _account_media(session, listed, factors, self._networks, password)
-            )
+            media = _account_media(session, listed, factors, self._networks, password)
+            if self._tokens is not None:
+                media["api_tokens_url"] = TOKENS_PATH
+            send_json(resp, status, media)
             return
+        api_tokens = None
+        if self._tokens is not None:
+            api_tokens = (len(await self._tokens.owned_by(session.user)), TOKENS_PATH)
         html = account_page(
             session.user,
             session.session_id,
@@ -450,6 +459,7 @@ class Account:
             now=self._clock(),
             networks=self._networks,
             password=password,
+            api_tokens=api_tokens,
         )
         send_page(resp, status, html)
 

@@ -8,7 +8,11 @@ import falcon
 import falcon.asgi
 
 from verifier.pages.common import PAGE_SECURITY_HEADERS, forbidden_page
-from verifier.resources.unauthorized import is_page_navigation
+from verifier.resources.unauthorized import (
+    INSUFFICIENT_SCOPE,
+    is_bearer_request,
+    is_page_navigation,
+)
 from verifier.store.keyspace import normalize_user_name
 from verifier.web.redirects import safe_next
 
@@ -30,6 +34,12 @@ class Forbidden:
         user = normalize_user_name(req.get_header(USER_HEADER) or "") or ""
         resp.status = falcon.HTTP_403
         resp.cache_control = ["no-store"]
+        if is_bearer_request(req):
+            # A token outside its scope, or its owner may not enter: JSON for the script,
+            # never a page or a way to sign in as someone else.
+            resp.set_header("WWW-Authenticate", INSUFFICIENT_SCOPE)
+            resp.media = {"error": "forbidden", "user": user or None}
+            return
         if is_page_navigation(req):
             resp.set_headers(PAGE_SECURITY_HEADERS)
             resp.content_type = falcon.MEDIA_HTML

@@ -133,7 +133,8 @@ class PasskeyAnswers:
         """Check the answer against the stored key and record its use; PasskeyRejected if not."""
         passkey = await self._passkeys.find(user, credential_id)
         # A removed user's passkeys may outlive the record: no session for them.
-        if passkey is None or (self._users is not None and not await self._users.exists(user)):
+        # Nor for a service account or a disabled one: no sign-in path opens a session there.
+        if passkey is None or (self._users is not None and not await self._users.may_sign_in(user)):
             raise PasskeyRejected("unknown_credential")
         assertion = verify_assertion(
             self._rp,

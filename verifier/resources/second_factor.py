@@ -166,11 +166,15 @@ class SecondFactor:
         *,
         passkeys: bool = False,
         networks: NetworkNames | None = None,
+        users: UserStore | None = None,
     ) -> None:
         self._gate = gate
         self._networks = networks or NetworkNames()
         # Offer "Use a passkey" to users who have one (VERIFIER_WEBAUTHN_RP_ID is set).
         self._passkeys = passkeys
+        # Asked once more before the session starts: the account may have been disabled (or
+        # removed) since its password was checked.
+        self._users = users
         self._sessions = sessions
         self._factors = factors
         self._pending = pending
@@ -285,6 +289,11 @@ class SecondFactor:
     ) -> None:
         """Start the session of a finished pending sign-in whose second step `method` proved."""
         user = pending.user
+        if self._users is not None and not await self._users.may_sign_in(user):
+            # Finished already by the caller: the pending sign-in is spent, nothing starts.
+            self._audit_failure(user, req, "expired")
+            self._expired(req, resp)
+            return
         new_codes: list[str] = []
         if pending.purpose == ENROLL:
             await self._factors.set_totp(user, pending.totp_secret)

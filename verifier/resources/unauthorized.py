@@ -16,6 +16,20 @@ from verifier.web.redirects import safe_next
 # Set by nginx's @verifier_unauthorized from the check's own answer (`location /auth/`
 # clears any copy a client sends). Only a known step counts: anything else is a plain 401.
 STEP_UP_HEADER = "X-Verifier-Step-Up"
+# Set by nginx (verifier-http.conf's map) when the request carried one of our API tokens in
+# its Authorization header: a script, never a browser page; `location /auth/` clears any
+# copy a client sends. The check's own answer adds the wait of a throttled one.
+BEARER_HEADER = "X-Verifier-Bearer"
+RETRY_AFTER_HEADER = "X-Verifier-Retry-After"
+# RFC 6750: how a resource server names its bearer scheme and why a token was refused.
+INVALID_TOKEN = 'Bearer realm="verifier", error="invalid_token"'  # noqa: S105 (a header)
+INSUFFICIENT_SCOPE = 'Bearer realm="verifier", error="insufficient_scope"'
+_MAX_RETRY_AFTER = 3600
+
+
+def is_bearer_request(req: falcon.asgi.Request) -> bool:
+    """True when nginx says the request carried an API token (a script: JSON, never a page)."""
+    return bool(req.get_header(BEARER_HEADER))
 
 
 def is_page_navigation(req: falcon.asgi.Request) -> bool:
@@ -51,6 +65,9 @@ class Unauthorized:
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Send the visitor to sign in, remembering where they were going."""
+        if is_bearer_request(req):
+            _refuse_bearer(req, resp)
+            return
         next_path = safe_next(req.get_header("X-Original-URI"))
         step = req.get_header(STEP_UP_HEADER)
         step_up = step if step in STEPS else None
@@ -75,3 +92,24 @@ class Unauthorized:
             resp.media["portal_url"] = handoff.sso.portal.origin
 
     on_head = on_post = on_put = on_patch = on_delete = on_options = on_get
+
+
+def _refuse_bearer(req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+    """A refused API token: 401 (the same for every reason), or 429 when the client's address
+    was throttled; no redirect, no cookie, no login URL (nobody is there to sign in)."""
+    resp.cache_control = ["no-store"]
+    wait = req.get_header(RETRY_AFTER_HEADER) or ""
+    if wait.isascii() and wait.isdigit() and 1 <= int(wait) <= _MAX_RETRY_AFTER:
+        resp.status = falcon.HTTP_429
+        resp.retry_after = int(wait)
+        resp.media = {
+            "error": "too_many_requests",
+            "error_description": f"Too many refused tokens from here: retry after {wait} s.",
+        }
+        return
+    resp.status = falcon.HTTP_401
+    resp.set_header("WWW-Authenticate", INVALID_TOKEN)
+    resp.media = {
+        "error": "invalid_token",
+        "error_description": "The token is malformed, unknown, revoked or expired.",
+    }

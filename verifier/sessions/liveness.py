@@ -18,10 +18,22 @@ import redis.exceptions
 from verifier.observe.metrics import NO_METRICS, Metrics
 from verifier.store import Subscriptions
 from verifier.store.heartbeat import Heartbeat, is_heartbeat
-from verifier.store.keyspace import SESSION_ENDED, USER_CHANGED, USER_SESSIONS_ENDED
+from verifier.store.keyspace import (
+    SESSION_ENDED,
+    TOKEN_REVOKED,
+    USER_CHANGED,
+    USER_SESSIONS_ENDED,
+)
 from verifier.store.outages import REDIS_OUTAGE_ERRORS, as_text
 
-__all__ = ["SESSION_ENDED", "USER_CHANGED", "USER_SESSIONS_ENDED", "LivenessCache"]
+__all__ = [
+    "SESSION_ENDED",
+    "TOKEN_REVOKED",
+    "USER_CHANGED",
+    "USER_SESSIONS_ENDED",
+    "LivenessCache",
+    "token_entry",
+]
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +46,22 @@ SILENCE_LIMIT_SECONDS = 3.0
 POLL_SECONDS = 1.0
 
 
+def token_entry(token_id: str) -> str:
+    """The cache's name for an API token of a user, beside that user's session ids.
+
+    A session id is 22 base64url characters, which never hold a ':', so the two never meet.
+    """
+    return "k:" + token_id
+
+
 class LivenessCache:
-    """Sessions known to be live, with their user's groups, each for at most
-    `max_age_seconds` (a safety net for removals that publish nothing, such as a Redis
-    restart without persistence)."""
+    """Sessions (and API tokens, verifier.apitokens) known to be live, with the groups they
+    carry, each for at most `max_age_seconds` (a safety net for removals that publish
+    nothing, such as a Redis restart without persistence).
+
+    Every entry belongs to a user: whatever ends or changes that user (`u`, `g`) forgets all
+    of the user's entries, sessions and tokens alike.
+    """
 
     def __init__(
         self,
@@ -90,9 +114,17 @@ class LivenessCache:
         return self.known_groups(user, session_id) is not None
 
     def remember(
-        self, user: str, session_id: str, epoch: int, groups: tuple[str, ...] = ()
+        self,
+        user: str,
+        session_id: str,
+        epoch: int,
+        groups: tuple[str, ...] = (),
+        not_after: float | None = None,
     ) -> None:
-        """Record that Redis answered "live" (and these groups) for a check begun at `epoch`."""
+        """Record that Redis answered "live" (and these groups) for a check begun at `epoch`.
+
+        `not_after`: the entry's own end (a token's expiry), when it comes before the cache's.
+        """
         if not self._trusted or epoch != self.epoch or self._max_age <= 0:
             return
         if self._size >= self._max_entries:
@@ -100,16 +132,20 @@ class LivenessCache:
         sessions = self._entries.setdefault(user, {})
         if session_id not in sessions:
             self._size += 1
-        sessions[session_id] = (self._clock() + self._max_age, groups)
+        deadline = self._clock() + self._max_age
+        if not_after is not None and not_after < deadline:
+            deadline = not_after
+        sessions[session_id] = (deadline, groups)
 
     def apply(self, message: str) -> None:
         """Forget what a revocation message names."""
         self.epoch += 1
         kind, _, rest = message.partition(" ")
-        if kind == SESSION_ENDED:
-            user, _, session_id = rest.partition(" ")
+        if kind in (SESSION_ENDED, TOKEN_REVOKED):
+            user, _, ended = rest.partition(" ")
+            entry = ended if kind == SESSION_ENDED else token_entry(ended)
             sessions = self._entries.get(user)
-            if sessions is not None and sessions.pop(session_id, None) is not None:
+            if sessions is not None and sessions.pop(entry, None) is not None:
                 self._size -= 1
         elif kind in (USER_SESSIONS_ENDED, USER_CHANGED):
             self._size -= len(self._entries.pop(rest, {}))

@@ -527,6 +527,18 @@ class SessionStore:
             absolute_expiry=int(absolute_ms) / 1000,
         )
 
+    async def stored_sign_in(self, user: str, session_id: str) -> SignIn | None:
+        """How and when a session signed in (or last stepped up), as Redis keeps it; None if
+        it has ended. Read afresh, for the account pages that ask for a recent sign-in."""
+        raw_amr, raw_auth_time, raw_created_ms = await _guard(
+            self._redis.hmget(
+                self._keys.session(user, session_id), ["amr", "auth_time", "created_ms"]
+            )
+        )
+        if raw_created_ms is None:
+            return None
+        return _stored_sign_in(raw_amr, raw_auth_time, raw_created_ms)
+
     async def is_live(self, user: str, session_id: str) -> bool:
         """True while the session exists (not logged out, revoked, idle or past its lifetime)."""
         return await self.live_groups(user, session_id) is not None
@@ -765,12 +777,13 @@ class SessionStore:
         return bool(existed)
 
     async def revoke_all(self, user: str) -> list[str]:
-        """End every session of a user; return the ids that were ended."""
+        """End every session of a user, and void every API token they made (one script);
+        return the ids of the sessions that were ended."""
         written = await _guard(
             run_confirmed(
                 self._redis,
                 self._revoke_all,
-                [self._keys.session_index(user)],
+                [self._keys.session_index(user), self._keys.api_token_epoch(user)],
                 [
                     self._keys.session_prefix(user),
                     self._keys.retired_prefix(user),

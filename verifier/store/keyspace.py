@@ -21,6 +21,9 @@ USER_SESSIONS_ENDED = "u"
 # cached with them (the groups an access decision reads) must be read from Redis again.
 # Published by the same Lua script that writes the change.
 USER_CHANGED = "g"
+# "k <user> <token id>": one API token of the user was revoked (verifier.apitokens): workers
+# forget what they cached for it. Published by the script that deletes the token.
+TOKEN_REVOKED = "k"  # noqa: S105 (a message kind)
 
 
 def normalize_user_name(raw: str) -> str | None:
@@ -131,6 +134,27 @@ class KeySpace:
     def pending_signin(self, id_hash: str) -> str:
         """Hash of a sign-in waiting for its second factor, named by its id's SHA-256."""
         return f"{self.prefix}:pending-signin:{id_hash}"
+
+    def api_token(self, digest: str) -> str:
+        """Hash of one API token, named by the SHA-256 (hex) of the token: owner, id, name,
+        scope, created, expires, last used, and the owner's token epoch it was made in.
+
+        Not under the owner's hash tag: a bearer presents the token alone, so its record is
+        found by the token's digest (on a Cluster, in a slot of its own).
+        """
+        return f"{self.prefix}:api-token:{digest}"
+
+    def api_tokens(self, user: str) -> str:
+        """Hash of a user's API tokens: token id -> the token's digest (for list and revoke)."""
+        return f"{self.prefix}:{{{user}}}:api-tokens"
+
+    def api_token_epoch(self, user: str) -> str:
+        """A user's token epoch: a random value every token of theirs records when made.
+
+        Deleting it (with every session, at `sessions end-all`, removal, logout everywhere)
+        revokes every token made before, atomically, though their records live in other slots.
+        """
+        return f"{self.prefix}:{{{user}}}:api-token-epoch"
 
     def login_throttle(self, scope: str, subject: str) -> str:
         """Counter of recent failed logins for an account or a client address."""

@@ -7,7 +7,11 @@ A JSON object, version 1:
      "users": [{"name": "alice", "groups": ["admins"], "created": 1764500000,
                 "password_hash": "$argon2id$v=19$..."}]}
 
-Only what recreates the accounts: no sessions, no login-throttle counters, no keys. The
+A disabled account says so (`"disabled": true`; absent for every other), and a service
+account's `password_hash` is the marker `!service`, which matches no password.
+
+Only what recreates the accounts: no sessions, no API tokens, no login-throttle counters,
+no keys. The
 password hashes are the one secret in it, and `contains` says so to whoever opens the file.
 Reading checks the whole document and reports every problem at once; a problem never quotes
 a hash.
@@ -35,6 +39,8 @@ FORMAT_VERSION = 1
 CONTAINS = "password hashes (argon2id or imported legacy): treat this file as a secret"
 _TOP_FIELDS = {"format", "version", "exported_at", "contains", "users"}
 _USER_FIELDS = {"name", "groups", "created", "password_hash"}
+# Present only when it says something, so exports of ordinary accounts stay as they were.
+_OPTIONAL_USER_FIELDS = {"disabled"}
 # The hashes are secrets: owner only, whatever the umask.
 EXPORT_FILE_MODE = 0o600
 
@@ -60,6 +66,7 @@ def render_document(records: Sequence[UserRecord], exported_at: int) -> str:
                 "groups": list(record.groups),
                 "created": record.created,
                 "password_hash": record.password_hash,
+                **({"disabled": True} if record.disabled else {}),
             }
             for record in records
         ],
@@ -124,7 +131,7 @@ def _parse_user(entry: object) -> tuple[str | None, UserRecord | None, list[str]
     if not isinstance(entry, dict):
         return None, None, ["must be an object"]
     problems = []
-    unknown = sorted(set(entry) - _USER_FIELDS)
+    unknown = sorted(set(entry) - _USER_FIELDS - _OPTIONAL_USER_FIELDS)
     if unknown:
         problems.append(f"unknown field(s) {', '.join(unknown)}")
     missing = sorted(_USER_FIELDS - set(entry))
@@ -148,9 +155,13 @@ def _parse_user(entry: object) -> tuple[str | None, UserRecord | None, list[str]
             "password_hash is of an unknown or refused scheme (argon2id no costlier than "
             "the verifier's own, bcrypt cost 4-12, apr1 or {SHA})"
         )
+    disabled = entry.get("disabled", False)
+    if not isinstance(disabled, bool):
+        problems.append('"disabled" must be true or false')
     if name is None or problems:
         return name, None, problems
-    return name, UserRecord(name, groups, int(created), str(password_hash)), problems
+    record = UserRecord(name, groups, int(created), str(password_hash), disabled=bool(disabled))
+    return name, record, problems
 
 
 def _groups(raw: object, problems: list[str]) -> tuple[str, ...]:

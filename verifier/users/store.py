@@ -38,6 +38,12 @@ SOURCE_FIELD = "source"
 CREATED_FIELD = "created"
 PASSWORD_HASH_FIELD = "password_hash"  # noqa: S105 (a field name, not a secret)
 NATIVE_SCHEME = "argon2id"
+# A service account's password field: a value no scheme accepts, so that no password ever
+# matches, as `*` in /etc/shadow. Its only way in is an API token (verifier.apitokens).
+SERVICE_ACCOUNT_HASH = "!service"
+SERVICE_SCHEME = "service"
+# "1": the account may not sign in, and none of its API tokens is accepted (`users disable`).
+DISABLED_FIELD = "disabled"
 # A user's groups travel to the app in one header line (X-Auth-Groups): nginx refuses an
 # upstream header block larger than its proxy buffer (4 KiB by default), so keep them short.
 MAX_GROUPS_LENGTH = 1024
@@ -101,7 +107,10 @@ def _format_groups(groups: Iterable[str]) -> str:
 
 
 def password_scheme(password_hash: str) -> str | None:
-    """The scheme of a hash a user may hold ("argon2id", "bcrypt", "apr1", "sha1"), else None."""
+    """The scheme of a hash a user may hold ("argon2id", "bcrypt", "apr1", "sha1", or
+    "service" for a service account), else None."""
+    if password_hash == SERVICE_ACCOUNT_HASH:
+        return SERVICE_SCHEME
     if is_native_hash(password_hash):
         return NATIVE_SCHEME
     scheme = legacy_scheme(password_hash)
@@ -116,6 +125,7 @@ class UserRecord:
     groups: tuple[str, ...]
     created: int  # unix seconds
     password_hash: str
+    disabled: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,6 +135,7 @@ class UserSummary:
     name: str
     groups: tuple[str, ...]
     password_scheme: str  # "argon2id", or the imported scheme until the first sign-in
+    disabled: bool = False
 
 
 class LocalRevocations(Protocol):
@@ -152,6 +163,8 @@ class UserStore:
         self._create = client.register_script(_load_script("create_user.lua"))
         self._write_groups = client.register_script(_load_script("write_groups.lua"))
         self._replace_hash = client.register_script(_load_script("replace_password_hash.lua"))
+        self._set_disabled = client.register_script(_load_script("set_disabled.lua"))
+        self._remove = client.register_script(_load_script("remove_user.lua"))
 
     async def add(self, raw_name: str, password: str, groups: Iterable[str] = ()) -> str:
         """Create a user; return the canonical name. Raise UserExists if it is taken."""
@@ -163,12 +176,23 @@ class UserStore:
             raise UserExists(name)
         return name
 
+    async def add_service(self, raw_name: str, groups: Iterable[str] = ()) -> str:
+        """Create a service account (no password, no sign-in: API tokens only); return the
+        canonical name. Raise UserExists if it is taken."""
+        name = _checked_name(raw_name)
+        joined = _format_groups(checked_groups(groups))
+        if not await self._create_record(name, SERVICE_ACCOUNT_HASH, joined):
+            raise UserExists(name)
+        return name
+
     async def import_hashed(
         self,
         raw_name: str,
         password_hash: str,
         groups: Iterable[str] = (),
         created: int | None = None,
+        *,
+        disabled: bool = False,
     ) -> bool:
         """Create a user with a hash made elsewhere (htpasswd, an export); False if taken.
 
@@ -180,7 +204,7 @@ class UserStore:
         joined = _format_groups(checked_groups(groups))
         # Only if not listed already: the name may be taken, and then nothing may change.
         listed = await self._list_bcrypt(name, password_hash, only_new=True)
-        made = await self._create_record(name, password_hash, joined, created)
+        made = await self._create_record(name, password_hash, joined, created, disabled)
         if listed and not made:
             await _guard(self._redis.zrem(self._keys.imported_bcrypt(), name))
         return made
@@ -212,10 +236,15 @@ class UserStore:
         names = await self.names()
         pipe = self._redis.pipeline(transaction=False)
         for name in names:
-            pipe.hmget(self._keys.user(name), [PASSWORD_HASH_FIELD, GROUPS_FIELD, CREATED_FIELD])
+            pipe.hmget(
+                self._keys.user(name),
+                [PASSWORD_HASH_FIELD, GROUPS_FIELD, CREATED_FIELD, DISABLED_FIELD],
+            )
         replies = await _guard(pipe.execute()) if names else []
         records = []
-        for name, (raw_hash, raw_groups, raw_created) in zip(names, replies, strict=True):
+        for name, (raw_hash, raw_groups, raw_created, raw_disabled) in zip(
+            names, replies, strict=True
+        ):
             if raw_hash is None:
                 continue  # removed while we read
             created = as_text(raw_created) if raw_created is not None else ""
@@ -225,6 +254,7 @@ class UserStore:
                     groups=parse_groups(raw_groups),
                     created=int(created) if created.isdigit() else 0,
                     password_hash=as_text(raw_hash),
+                    disabled=_is_set(raw_disabled),
                 )
             )
         return records
@@ -233,8 +263,10 @@ class UserStore:
         """Replace a user's password; return the canonical name."""
         name = _checked_name(raw_name)
         _check_new_password(password)
-        created, source = await _guard(
-            self._redis.hmget(self._keys.user(name), [CREATED_FIELD, SOURCE_FIELD])
+        created, source, current = await _guard(
+            self._redis.hmget(
+                self._keys.user(name), [CREATED_FIELD, SOURCE_FIELD, PASSWORD_HASH_FIELD]
+            )
         )
         if created is None and not await _guard(self._redis.exists(self._keys.user(name))):
             raise UnknownUser(name)
@@ -243,15 +275,23 @@ class UserStore:
             raise BadUserInput(
                 f"{name} signs in through {as_text(source)}: change the password there"
             )
+        if current is not None and as_text(current) == SERVICE_ACCOUNT_HASH:
+            raise BadUserInput(f"{name} is a service account: it has no password, only tokens")
         password_hash = await self._hasher.hash(password)
         await _guard(self._redis.hset(self._keys.user(name), PASSWORD_HASH_FIELD, password_hash))
         await _guard(self._redis.zrem(self._keys.imported_bcrypt(), name))
         return name
 
     async def remove(self, raw_name: str) -> str:
-        """Delete a user record; the caller ends the user's sessions."""
+        """Delete a user record, voiding their API tokens in the same step; the caller ends
+        the user's sessions (and deletes the tokens' records)."""
         name = _checked_name(raw_name)
-        removed = await _guard(self._redis.delete(self._keys.user(name)))
+        removed = await _guard(
+            self._remove(
+                keys=[self._keys.user(name), self._keys.api_token_epoch(name)],
+                args=[self._channel, name],
+            )
+        )
         await _guard(self._redis.srem(self._keys.all_users(), name))
         await _guard(self._redis.zrem(self._keys.imported_bcrypt(), name))
         if not removed:
@@ -269,24 +309,58 @@ class UserStore:
         pipe = self._redis.pipeline(transaction=False)
         fields = [PASSWORD_HASH_FIELD, GROUPS_FIELD, UPSTREAM_GROUPS_FIELD, SOURCE_FIELD]
         for name in names:
-            pipe.hmget(self._keys.user(name), fields)
+            pipe.hmget(self._keys.user(name), [*fields, DISABLED_FIELD])
         records = await _guard(pipe.execute()) if names else []
         summaries = []
-        for name, (raw_hash, raw_groups, upstream, source) in zip(names, records, strict=True):
+        for name, (raw_hash, raw_groups, upstream, source, raw_disabled) in zip(
+            names, records, strict=True
+        ):
             groups = parse_groups(raw_groups, upstream)
             if source:
                 # An upstream user: no password here; the scheme column names the source.
-                summaries.append(UserSummary(name, groups, as_text(source)))
+                summaries.append(UserSummary(name, groups, as_text(source), _is_set(raw_disabled)))
                 continue
             if raw_hash is None:
                 continue  # removed while we listed
-            scheme = legacy_scheme(as_text(raw_hash))
-            summaries.append(UserSummary(name, groups, scheme.value if scheme else NATIVE_SCHEME))
+            scheme = password_scheme(as_text(raw_hash)) or NATIVE_SCHEME
+            summaries.append(UserSummary(name, groups, scheme, _is_set(raw_disabled)))
         return summaries
 
     async def exists(self, name: str) -> bool:
         """True if the user (canonical name) exists."""
         return bool(await _guard(self._redis.exists(self._keys.user(name))))
+
+    async def may_sign_in(self, name: str) -> bool:
+        """True if the user (canonical name) exists, is a person and is not disabled.
+
+        Every sign-in path asks this (the password check does, in the same round trip): a
+        service account or a disabled one never gets a session, however it tries.
+        """
+        raw_hash, raw_disabled = await _guard(
+            self._redis.hmget(self._keys.user(name), [PASSWORD_HASH_FIELD, DISABLED_FIELD])
+        )
+        return _may_sign_in(raw_hash, raw_disabled)
+
+    async def set_disabled(self, raw_name: str, disabled: bool) -> bool:
+        """Disable (or enable again) a user; True if that changed anything.
+
+        Published in the same script, so every worker forgets what it cached for the user;
+        the caller ends the user's sessions and tokens when disabling.
+        """
+        name = _checked_name(raw_name)
+        changed = int(
+            await _guard(
+                self._set_disabled(
+                    keys=[self._keys.user(name)],
+                    args=["1" if disabled else "", self._channel, name],
+                )
+            )
+        )
+        if changed == -1:
+            raise UnknownUser(name)
+        if changed:
+            self._forget_locally(name)
+        return changed == 1
 
     async def groups(self, raw_name: str) -> tuple[str, ...]:
         """A user's groups, local and upstream, sorted; raise UnknownUser if there is no such
@@ -326,6 +400,8 @@ class UserStore:
         """
         name = normalize_user_name(raw_name)
         stored, bcrypt_ceiling = await self._credentials(name)
+        # A service account's marker or a disabled account: checked like an unknown name,
+        # against the dummies, so the answer and its cost are a wrong password's.
         if (
             not await self._hasher.verify(stored, password, bcrypt_ceiling)
             or name is None
@@ -340,15 +416,18 @@ class UserStore:
         return name
 
     async def _credentials(self, name: str | None) -> tuple[str | None, int | None]:
-        """The user's stored hash and the bcrypt ceiling, in one round trip."""
+        """The hash to check the password against (None when no password can be right:
+        unknown, service or disabled account) and the bcrypt ceiling, in one round trip."""
         pipe = self._redis.pipeline(transaction=False)
         if name is not None:
-            pipe.hget(self._keys.user(name), PASSWORD_HASH_FIELD)
+            pipe.hmget(self._keys.user(name), [PASSWORD_HASH_FIELD, DISABLED_FIELD])
         pipe.zrange(self._keys.imported_bcrypt(), 0, 0, desc=True, withscores=True)
         replies = await _guard(pipe.execute())
-        raw_hash = replies[0] if name is not None else None
+        raw_hash, raw_disabled = replies[0] if name is not None else (None, None)
         costliest = replies[-1]
-        stored = as_text(raw_hash) if raw_hash is not None else None
+        stored = None
+        if raw_hash is not None and _may_sign_in(raw_hash, raw_disabled):
+            stored = as_text(raw_hash)
         return stored, int(costliest[0][1]) if costliest else None
 
     async def _list_bcrypt(self, name: str, password_hash: str, *, only_new: bool) -> bool:
@@ -363,13 +442,18 @@ class UserStore:
         )
 
     async def _create_record(
-        self, name: str, password_hash: str, groups: str, created_at: int | None = None
+        self,
+        name: str,
+        password_hash: str,
+        groups: str,
+        created_at: int | None = None,
+        disabled: bool = False,
     ) -> bool:
         when = int(time.time()) if created_at is None else created_at
         created = await _guard(
             self._create(
                 keys=[self._keys.user(name)],
-                args=[password_hash, when, groups, self._channel, name],
+                args=[password_hash, when, groups, self._channel, name, "1" if disabled else ""],
             )
         )
         if not created:
@@ -402,6 +486,18 @@ class UserStore:
         # This worker forgets at once; the others hear the script's PUBLISH.
         if self._liveness is not None:
             self._liveness.apply(f"{USER_CHANGED} {name}")
+
+
+def _is_set(raw: bytes | str | None) -> bool:
+    return raw is not None and as_text(raw) == "1"
+
+
+def _may_sign_in(raw_hash: bytes | str | None, raw_disabled: bytes | str | None) -> bool:
+    return (
+        raw_hash is not None
+        and as_text(raw_hash) != SERVICE_ACCOUNT_HASH
+        and not _is_set(raw_disabled)
+    )
 
 
 def checked_groups(raw_groups: Iterable[str]) -> tuple[str, ...]:

@@ -57,6 +57,34 @@ return 0
 # password, which clears its own counter, never clears the count of wrong codes).
 PASSWORD_SPACE = ""
 SECOND_FACTOR_SPACE = "second-factor-"
+# Failed `Authorization: Bearer vrf_...` attempts (verifier.apitokens), per address only.
+BEARER_SPACE = "bearer-"
+
+# How long a client must wait before its next attempt is even looked at: 0 while the counter
+# is below the limit, else the window's remaining milliseconds rounded up to whole seconds
+# (as _RESERVE_ATTEMPT answers). Read-only: checking costs no write.
+# KEYS[1] counter; ARGV[1] limit, ARGV[2] window (s).
+_WAIT_SECONDS = """
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count < tonumber(ARGV[1]) then
+  return 0
+end
+local left_ms = redis.call('PTTL', KEYS[1])
+if left_ms < 1 then
+  return tonumber(ARGV[2])
+end
+return math.ceil(left_ms / 1000)
+"""
+
+# Count one failed attempt; the window starts at the first and later ones do not stretch it.
+# KEYS[1] counter; ARGV[1] window (s). Returns the count.
+_COUNT_FAILURE = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+return count
+"""
 
 
 @dataclass(frozen=True)
@@ -130,6 +158,57 @@ class LoginThrottle:
 
     def _address_key(self, address: str) -> str:
         return self._keys.login_throttle(self._space + "address", _digest(address))
+
+
+class AddressFailures:
+    """Bounds failed attempts per client address in fixed windows, counted after the fact.
+
+    For checks that must cost nothing when they succeed (a bearer token on every request of
+    a script): unlike LoginThrottle, nothing is reserved before the check. A caller asks
+    `wait_seconds` first (a read) and refuses unchecked while the address is at its limit,
+    and counts each failure afterwards (a write). Failures of one burst, checked at the same
+    moment, can pass the limit by as many as are in flight; that is harmless where a guess
+    cannot succeed (a 256-bit token), and the limit is there to stop the flood, not the
+    guess.
+    """
+
+    def __init__(
+        self,
+        client: RedisClient,
+        keys: KeySpace,
+        max_failures: int,
+        window_seconds: int,
+        space: str = BEARER_SPACE,
+    ) -> None:
+        self._keys = keys
+        self._max_failures = max_failures
+        self._window_seconds = window_seconds
+        self._space = space
+        self._wait = client.register_script(_WAIT_SECONDS)
+        self._count = client.register_script(_COUNT_FAILURE)
+
+    async def wait_seconds(self, address: str) -> int:
+        """0 if the address may try now, else the whole seconds until its window ends."""
+        return int(
+            await _guard(
+                self._wait(
+                    keys=[self.key(address)], args=[self._max_failures, self._window_seconds]
+                )
+            )
+        )
+
+    async def count_failure(self, address: str) -> None:
+        """Count one failed attempt of the address."""
+        await _guard(self._count(keys=[self.key(address)], args=[self._window_seconds]))
+
+    def key(self, address: str) -> str:
+        """The Redis key counting the address's failures."""
+        return address_counter_key(self._keys, address, self._space)
+
+
+def address_counter_key(keys: KeySpace, address: str, space: str = BEARER_SPACE) -> str:
+    """The Redis key counting failures (of `space`: bearer tokens by default) of an address."""
+    return keys.login_throttle(space + "address", _digest(address))
 
 
 def account_counter_key(keys: KeySpace, user_name: str, space: str = PASSWORD_SPACE) -> str:

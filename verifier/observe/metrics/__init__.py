@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-from verifier.errors import RefreshRejected, TokenRejected
+from verifier.errors import BearerRefused, RefreshRejected, TokenRejected
 from verifier.observe.causes import RevocationCause
 
 # `/auth` answers (the `outcome` label of verifier_auth_decisions_total); a denial also
@@ -26,7 +26,16 @@ AUTH_GRACE = "grace"  # allowed by the previous refresh token inside its grace w
 AUTH_DENIED = "denied"  # 401
 AUTH_FORBIDDEN = "forbidden"  # 403: signed in, but the rules say no
 AUTH_STORE_ERROR = "store_error"  # 503: Redis could not be asked
-AUTH_OUTCOMES = (AUTH_ALLOWED, AUTH_REFRESHED, AUTH_GRACE, AUTH_FORBIDDEN, AUTH_STORE_ERROR)
+# A valid API token (Authorization: Bearer vrf_...): one use of a token.
+AUTH_TOKEN = "token"  # noqa: S105 (a label)
+AUTH_OUTCOMES = (
+    AUTH_ALLOWED,
+    AUTH_REFRESHED,
+    AUTH_GRACE,
+    AUTH_FORBIDDEN,
+    AUTH_STORE_ERROR,
+    AUTH_TOKEN,
+)
 
 # Why a token was refused, from the rejection's reason (verifier.sessions.tokens, the rotation
 # script); several reasons share a label, and anything unforeseen is "other".
@@ -52,11 +61,38 @@ _REFRESH_DENIALS = {
 # Every other access-token reason is a claim PyJWT or verifier.sessions.tokens refused.
 _ACCESS_OTHER = "access_bad_claims"
 DENIAL_OTHER = "other"
+# An API token refused (verifier.apitokens): one label for every reason, as the client sees
+# one answer for all of them; verifier_api_token_refusals_total says why.
+BEARER_DENIED = "bearer_refused"
+BEARER_THROTTLED = "bearer_throttled"
 DENIAL_REASONS = (
     *sorted(set(_ACCESS_DENIALS.values()) | {_ACCESS_OTHER}),
     *sorted(set(_REFRESH_DENIALS.values())),
+    BEARER_DENIED,
+    BEARER_THROTTLED,
     DENIAL_OTHER,
 )
+
+# API tokens (verifier_api_tokens_total{event}): made and revoked, by the service (the
+# account page) and the CLI alike. Their uses are /auth decisions (outcome "token").
+TOKEN_CREATED = "created"  # noqa: S105 (a label)
+TOKEN_REVOKED = "revoked"  # noqa: S105 (a label)
+TOKEN_EVENTS = (TOKEN_CREATED, TOKEN_REVOKED)
+# Why a bearer request was refused (verifier_api_token_refusals_total{reason}): the 401s
+# (verifier.apitokens.store's reasons, malformed, throttled) and the 403s (out of the
+# token's path scope, or refused by the location and the rules).
+TOKEN_REFUSALS = (
+    "malformed",
+    "unknown",
+    "expired",
+    "voided",
+    "owner_removed",
+    "owner_disabled",
+    "throttled",
+    "out_of_scope",
+    "forbidden",
+)
+TOKEN_REFUSAL_OTHER = "other"  # noqa: S105 (a label)
 
 # Sign-in outcomes (verifier_signins_total); the failures are the reasons of the
 # `signin.failed` audit record. A reason not listed here (a new one, such as a second
@@ -107,6 +143,7 @@ REDIS_STORES = (
     "recovery_codes",
     "passkeys",
     "user_factors",
+    "api_tokens",
     "cli",
     "sso",
     "upstream_accounts",
@@ -130,8 +167,10 @@ LATENCY_BUCKETS_SECONDS = (
 )  # fmt: skip
 
 
-def denial_reason(rejection: TokenRejected | RefreshRejected) -> str:
+def denial_reason(rejection: TokenRejected | RefreshRejected | BearerRefused) -> str:
     """The bounded `reason` label for a refused token."""
+    if isinstance(rejection, BearerRefused):
+        return BEARER_THROTTLED if rejection.reason == "throttled" else BEARER_DENIED
     if isinstance(rejection, RefreshRejected):
         return _REFRESH_DENIALS.get(rejection.reason, DENIAL_OTHER)
     return _ACCESS_DENIALS.get(rejection.reason, _ACCESS_OTHER)
@@ -143,8 +182,16 @@ class Metrics(Protocol):
     def auth_answered(self, outcome: str, seconds: float) -> None:
         """/auth answered with `outcome` (one of AUTH_OUTCOMES) after `seconds`."""
 
-    def auth_denied(self, rejection: TokenRejected | RefreshRejected, seconds: float) -> None:
+    def auth_denied(
+        self, rejection: TokenRejected | RefreshRejected | BearerRefused, seconds: float
+    ) -> None:
         """/auth answered 401 for this rejection after `seconds`."""
+
+    def api_tokens(self, event: str, count: int = 1) -> None:
+        """`count` API tokens were made or revoked (`event`: one of TOKEN_EVENTS)."""
+
+    def api_token_refused(self, reason: str) -> None:
+        """A bearer request was refused (`reason`: one of TOKEN_REFUSALS, else other)."""
 
     def refreshed(self, rotated: bool) -> None:
         """A refresh token was accepted: rotated, or (False) taken inside its grace window."""
@@ -181,7 +228,15 @@ class NoMetrics:
     def auth_answered(self, outcome: str, seconds: float) -> None:
         """Do nothing."""
 
-    def auth_denied(self, rejection: TokenRejected | RefreshRejected, seconds: float) -> None:
+    def auth_denied(
+        self, rejection: TokenRejected | RefreshRejected | BearerRefused, seconds: float
+    ) -> None:
+        """Do nothing."""
+
+    def api_tokens(self, event: str, count: int = 1) -> None:
+        """Do nothing."""
+
+    def api_token_refused(self, reason: str) -> None:
         """Do nothing."""
 
     def refreshed(self, rotated: bool) -> None:
@@ -242,6 +297,8 @@ __all__ = [
     "LATENCY_BUCKETS_SECONDS",
     "NO_METRICS",
     "SIGNIN_OUTCOMES",
+    "TOKEN_EVENTS",
+    "TOKEN_REFUSALS",
     "Metrics",
     "MetricsFlusher",
     "NoMetrics",

@@ -1,4 +1,5 @@
-"""How the `verifier` command counts the sessions it ends (password change, removal, end-all).
+"""How the `verifier` command counts the sessions it ends (password change, removal, end-all)
+and the API tokens it makes and revokes.
 
 Those revocations happen in the CLI's own process. It counts them into the running
 service's multiprocess directory when VERIFIER_METRICS_DIR names it (as it does for
@@ -7,7 +8,7 @@ environment), so they appear in verifier_sessions_revoked_total beside the servi
 Without VERIFIER_METRICS_DIR (the service then uses a directory of its own making, which
 the CLI cannot know) or with metrics off, they are not counted.
 
-Only that one counter is created: the CLI leaves a small counter file of its own there
+Only those two counters are created: the CLI leaves a small counter file of its own there
 (counters of exited processes stay in the sums), and no gauge, which would need a
 mark_process_dead nobody calls for it.
 """
@@ -35,16 +36,22 @@ class MetricsSettings(Protocol):
 
 
 class RevocationCount(Protocol):
-    """Counts sessions an admin command ended."""
+    """Counts sessions an admin command ended, and tokens it made or revoked."""
 
     def revoked(self, cause: RevocationCause, sessions: int = 1) -> None:
         """`sessions` sessions ended for `cause`."""
+
+    def api_tokens(self, event: str, count: int = 1) -> None:
+        """`count` API tokens made or revoked (verifier.observe.metrics.TOKEN_EVENTS)."""
 
 
 class _NotCounted:
     """Metrics off, or no directory shared with the service."""
 
     def revoked(self, cause: RevocationCause, sessions: int = 1) -> None:
+        """Do nothing (metrics off, or no shared directory)."""
+
+    def api_tokens(self, event: str, count: int = 1) -> None:
         """Do nothing (metrics off, or no shared directory)."""
 
 
@@ -55,14 +62,24 @@ class _Counted:
         # Imported only now: PROMETHEUS_MULTIPROC_DIR is set, so values go to the files.
         from prometheus_client import CollectorRegistry  # noqa: PLC0415
 
-        from verifier.observe.metrics.prometheus import revocations_counter  # noqa: PLC0415
+        from verifier.observe.metrics.prometheus import (  # noqa: PLC0415
+            api_tokens_counter,
+            revocations_counter,
+        )
 
-        self._counter = revocations_counter(CollectorRegistry())
+        registry = CollectorRegistry()
+        self._counter = revocations_counter(registry)
+        self._tokens = api_tokens_counter(registry)
 
     def revoked(self, cause: RevocationCause, sessions: int = 1) -> None:
         """Count into the service's directory at once (a command ends few sessions)."""
         if sessions:
             self._counter.labels(cause.value).inc(sessions)
+
+    def api_tokens(self, event: str, count: int = 1) -> None:
+        """Count into the service's directory at once."""
+        if count:
+            self._tokens.labels(event).inc(count)
 
 
 def command_revocations(settings: MetricsSettings) -> RevocationCount:

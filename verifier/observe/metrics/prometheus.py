@@ -20,7 +20,7 @@ from importlib import metadata
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from verifier.errors import RefreshRejected, TokenRejected
+from verifier.errors import BearerRefused, RefreshRejected, TokenRejected
 from verifier.observe.causes import RevocationCause
 from verifier.observe.metrics import (
     AUTH_DENIED,
@@ -30,10 +30,24 @@ from verifier.observe.metrics import (
     REDIS_STORES,
     SIGNIN_OTHER,
     SIGNIN_OUTCOMES,
+    TOKEN_EVENTS,
+    TOKEN_REFUSAL_OTHER,
+    TOKEN_REFUSALS,
     denial_reason,
 )
 
 _CAUSES = tuple(cause.value for cause in RevocationCause)
+
+
+def api_tokens_counter(registry: CollectorRegistry) -> Counter:
+    """verifier_api_tokens_total{event}: tokens made and revoked; shared by the service and
+    the CLI."""
+    return Counter(
+        "verifier_api_tokens",
+        "API tokens made (created) and revoked (revoked, each token counted once).",
+        ["event"],
+        registry=registry,
+    )
 
 
 def revocations_counter(registry: CollectorRegistry) -> Counter:
@@ -149,6 +163,17 @@ class PrometheusMetrics:
         )
         self._replays_pending = 0
         self._revocations = _Tally(revocations_counter(registry), _CAUSES)
+        self._api_tokens = _Tally(api_tokens_counter(registry), TOKEN_EVENTS)
+        self._token_refusals = _Tally(
+            Counter(
+                "verifier_api_token_refusals",
+                "Requests with an API token that /auth refused, by reason (every 401 looks "
+                "the same to the client; this says why).",
+                ["reason"],
+                registry=registry,
+            ),
+            (*TOKEN_REFUSALS, TOKEN_REFUSAL_OTHER),
+        )
         self._signins = _Tally(
             Counter(
                 "verifier_signins", "Sign-in attempts, by outcome.", ["outcome"], registry=registry
@@ -212,10 +237,22 @@ class PrometheusMetrics:
         self._decision_pending[self._decision_index[outcome]] += 1
         self._auth_latency.observe(seconds)
 
-    def auth_denied(self, rejection: TokenRejected | RefreshRejected, seconds: float) -> None:
+    def auth_denied(
+        self, rejection: TokenRejected | RefreshRejected | BearerRefused, seconds: float
+    ) -> None:
         """Count one 401 by its bounded reason, and its time."""
         self._denial_pending[self._denial_index[denial_reason(rejection)]] += 1
         self._auth_latency.observe(seconds)
+
+    def api_tokens(self, event: str, count: int = 1) -> None:
+        """Count tokens made or revoked."""
+        if count:
+            self._api_tokens.add(event, count)
+
+    def api_token_refused(self, reason: str) -> None:
+        """Count one refused bearer request (an unlisted reason as other)."""
+        index = self._token_refusals.index
+        self._token_refusals.add(reason if reason in index else TOKEN_REFUSAL_OTHER)
 
     def refreshed(self, rotated: bool) -> None:
         """Count one accepted refresh token."""
@@ -262,6 +299,8 @@ class PrometheusMetrics:
             self._replays.inc(self._replays_pending)
             self._replays_pending = 0
         self._revocations.flush()
+        self._api_tokens.flush()
+        self._token_refusals.flush()
         self._signins.flush()
         for timings in self._redis_latency.values():
             timings.flush()
