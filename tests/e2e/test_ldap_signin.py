@@ -239,7 +239,7 @@ def test_an_administrator_links_a_local_name_to_its_directory_identity(
     stack.create_user("bob", secrets.token_urlsafe(16))
     # The name is a local user's: the directory's password is checked against theirs only.
     refused_without_session(stack, "bob", password, 401)
-    unknown = stack.cli("users", "link", "bob", "ldap:elsewhere", "some-id")
+    unknown = stack.cli("users", "link", "bob", "ldap:elsewhere", "some-id", expect=1)
     assert unknown.returncode == 1
     assert "no source ldap:elsewhere in the sources file (sources: ldap:corp)" in unknown.stderr
 

@@ -30,7 +30,7 @@ def test_users_mfa_shows_the_factors_and_refuses_an_unknown_user(stack: Stack) -
 
     enrolled = stack.cli("users", "mfa", user.name)
     not_enrolled = stack.cli("users", "mfa", plain)
-    unknown = stack.cli("users", "mfa", "nobody-at-all")
+    unknown = stack.cli("users", "mfa", "nobody-at-all", expect=1)
 
     assert enrolled.stdout == f"{user.name}: totp enrolled; recovery codes left: 10\n"
     assert not_enrolled.stdout == f"{plain}: totp not enrolled; recovery codes left: 0\n"

@@ -101,7 +101,7 @@ def test_check_config_passes_a_good_environment_against_real_redis(stack: Stack)
 def test_check_config_reports_a_stopped_redis(stack: Stack) -> None:
     stack.stop_redis()
 
-    result = stack.cli("check-config")
+    result = stack.cli("check-config", expect=1)
     skipped = stack.cli("check-config", "--no-redis")
 
     assert result.returncode == 1

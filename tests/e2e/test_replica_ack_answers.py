@@ -92,7 +92,7 @@ def test_an_unconfirmed_cli_revocation_fails_and_says_to_run_it_again(stack: Sta
     name, password = new_user(stack, "cli-withheld")
     signed_in = sign_in(stack, name, password)
     waiting = {**stack.env, "VERIFIER_REDIS_MIN_REPLICAS": "1", "VERIFIER_REDIS_WAIT_MS": "20"}
-    ended = run_cli(waiting, "sessions", "end-all", name)
+    ended = run_cli(waiting, "sessions", "end-all", name, expect=1)
     assert ended.returncode == 1
     assert "fewer replicas than VERIFIER_REDIS_MIN_REPLICAS confirmed" in ended.stderr
     assert signed_in.refresh.rsplit(".", 1)[1] not in ended.stderr + ended.stdout
