@@ -10,8 +10,8 @@ from pathlib import Path
 # In the order they run: the baselines first, then the two that load the CPU in the
 # background (a lowest-priority busy loop, then the login flood's password hashing) last.
 SCENARIOS = (
-    "floor", "naive", "valid", "access", "metrics", "token", "sso", "refresh", "login", "spin",
-    "flood",
+    "floor", "naive", "valid", "access", "metrics", "token", "sso", "fastpath", "socket",
+    "refresh", "login", "spin", "flood",
 )  # fmt: skip
 # Both are reported by their p99 against the quiet valid path's, so they need that run too;
 # the flood is judged against the spin control's p99, so it needs that one as well.
@@ -19,6 +19,7 @@ _NEEDS = {
     "access": ("valid",),
     "metrics": ("valid",),
     "sso": ("valid",),
+    "socket": ("floor",),
     "spin": ("valid",),
     "flood": ("valid", "spin"),
 }

@@ -30,6 +30,10 @@ TARGET_METRICS_VS_VALID = 0.95
 TARGET_TOKEN_VS_COOKIE = 0.9
 # Issue 22: the valid path of a host-bound token (single sign-on) keeps this share of today's.
 TARGET_SSO_VS_VALID = 0.95
+# Issue 27: the /auth fast path against the ASGI route, and the valid path (fast path, Unix
+# socket) against the floor (nginx answering the check itself), both in the same run.
+TARGET_FAST_PATH_VS_ASGI = 1.4
+TARGET_VALID_VS_FLOOR = 0.42
 # Past this share of the CPU taken by other processes, a window's figures are suspect.
 OTHERS_CPU_WARNING_PERCENT = 5.0
 
@@ -126,6 +130,7 @@ def targets(measurements: Mapping[str, Measurement]) -> list[Target]:
                 f"{sso_ratio:.2f}x",
             )
         )
+    found += _fast_path_targets(measurements)
     refresh = measurements.get("refresh")
     if refresh is not None and naive is not None and naive.result.requests_per_second:
         refresh_ratio = float(refresh.extra["rotations_per_s"]) / naive.result.requests_per_second
@@ -337,3 +342,32 @@ def write_json(path: Path, results: Mapping[str, Any]) -> None:
     """Write the results file (its directory is created; bench/results/ is gitignored)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+
+def _fast_path_targets(measurements: Mapping[str, Measurement]) -> list[Target]:
+    """Issue 27's two goals, when their scenarios ran."""
+    found = []
+    fast = measurements.get("fastpath")
+    fast_ratio = fast.extra.get("vs_asgi_route") if fast is not None else None
+    if fast is not None and fast_ratio is not None:
+        found.append(
+            Target(
+                f"valid path answered by the /auth fast path >= {TARGET_FAST_PATH_VS_ASGI:g}x "
+                f"the ASGI route's requests/s (median of {fast.extra.get('rounds', 1)} "
+                "back-to-back pairs)",
+                fast_ratio >= TARGET_FAST_PATH_VS_ASGI,
+                f"{fast_ratio:.2f}x",
+            )
+        )
+    socket, floor = measurements.get("socket"), measurements.get("floor")
+    if socket is not None and floor is not None and floor.result.requests_per_second:
+        socket_vs_floor = socket.result.requests_per_second / floor.result.requests_per_second
+        found.append(
+            Target(
+                f"valid path (fast path, Unix socket) >= {TARGET_VALID_VS_FLOOR:g}x the floor's "
+                "requests/s",
+                socket_vs_floor >= TARGET_VALID_VS_FLOOR,
+                f"{socket_vs_floor:.2f}x",
+            )
+        )
+    return found

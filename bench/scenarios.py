@@ -105,6 +105,7 @@ class ScenarioRunner:
         self._verifier_pid = stack.verifier.pid
         self._metrics_verifier_pid = stack.metrics_verifier.pid
         self._sso_verifier_pid = stack.sso_verifier.pid
+        self._asgi_verifier_pid = stack.asgi_verifier.pid
         self._valid_cpu_us: float | None = None
         self._codec = stack.token_codec
         self._redis = stack.redis
@@ -122,6 +123,8 @@ class ScenarioRunner:
             "metrics": self._metrics,
             "token": self._token,
             "sso": self._sso,
+            "fastpath": self._fast_path,
+            "socket": self._socket,
             "refresh": self._refresh,
             "login": self._login,
             "spin": self._spin,
@@ -266,7 +269,69 @@ class ScenarioRunner:
             },
         )
 
-    def _pairs(self, off_job: WrkJob, on_job: WrkJob, on_pid: int, label: str) -> _Pairs:
+    def _fast_path(self) -> Measurement:
+        # The valid path answered in the worker's protocol from the caches (the first
+        # verifier, as deployed) against the same path through the ASGI route (the same
+        # verifier with VERIFIER_AUTH_FAST_PATH=false), in back-to-back pairs. Both over TCP.
+        asgi = replace(self._endpoints, base_url=self._endpoints.asgi_base_url)
+        cookies = self._browser_cookies()
+        probes.expect_allowed(asgi, PROTECTED_PATH, cookies)
+        probes.expect_denied(asgi, PROTECTED_PATH)
+        on_job = self._get_job(PROTECTED_PATH, cookies)
+        off_job = replace(on_job, url=asgi.url(PROTECTED_PATH))
+        pairs = self._pairs(
+            off_job, on_job, self._verifier_pid, "fastpath", off_pid=self._asgi_verifier_pid
+        )
+        return self._measurement(
+            "fastpath",
+            "verifier: valid, /auth fast path (TCP)",
+            pairs.on_median,
+            {
+                "rounds": PAIR_ROUNDS,
+                "asgi_route_requests_per_s": round(pairs.off_median.result.requests_per_second, 1),
+                "vs_asgi_route": pairs.ratio,
+                "vs_asgi_route_each_round": pairs.each_round,
+                "verifier_cpu_us_per_request": pairs.on_median.verifier_cpu_us_per_request,
+                "asgi_route_verifier_cpu_us_per_request": (
+                    pairs.off_median.verifier_cpu_us_per_request
+                ),
+                "cpu_per_request_vs_asgi_route": pairs.cpu_ratio,
+            },
+        )
+
+    def _socket(self) -> Measurement:
+        # The same verifier (fast path on) reached by nginx over its Unix socket against
+        # over TCP, in back-to-back pairs: the transport's share of a check.
+        unix = replace(self._endpoints, base_url=self._endpoints.unix_base_url)
+        cookies = self._browser_cookies()
+        probes.expect_allowed(unix, PROTECTED_PATH, cookies)
+        probes.expect_denied(unix, PROTECTED_PATH)
+        off_job = self._get_job(PROTECTED_PATH, cookies)
+        on_job = replace(off_job, url=unix.url(PROTECTED_PATH))
+        pairs = self._pairs(off_job, on_job, self._verifier_pid, "socket")
+        return self._measurement(
+            "socket",
+            "verifier: valid, /auth fast path, Unix socket",
+            pairs.on_median,
+            {
+                "rounds": PAIR_ROUNDS,
+                "tcp_requests_per_s": round(pairs.off_median.result.requests_per_second, 1),
+                "vs_tcp": pairs.ratio,
+                "vs_tcp_each_round": pairs.each_round,
+                "verifier_cpu_us_per_request": pairs.on_median.verifier_cpu_us_per_request,
+                "tcp_verifier_cpu_us_per_request": pairs.off_median.verifier_cpu_us_per_request,
+                "cpu_per_request_vs_tcp": pairs.cpu_ratio,
+            },
+        )
+
+    def _pairs(
+        self,
+        off_job: WrkJob,
+        on_job: WrkJob,
+        on_pid: int,
+        label: str,
+        off_pid: int | None = None,
+    ) -> _Pairs:
         # PAIR_ROUNDS rounds, each an off window then an on window back to back, and the
         # median of the rounds' ratios: on a shared machine the load of other processes
         # drifts over a minute, and a ratio of two windows minutes apart measures the drift.
@@ -274,7 +339,7 @@ class ScenarioRunner:
         self._run_job(replace(on_job, duration_seconds=self._options.warmup_seconds))
         rounds: list[tuple[_Window, _Window]] = []
         for _ in range(PAIR_ROUNDS):
-            off_window = self._window(off_job, self._verifier_pid)
+            off_window = self._window(off_job, self._verifier_pid if off_pid is None else off_pid)
             on_window = self._window(on_job, on_pid)
             rounds.append((off_window, on_window))
         for side, results in (

@@ -66,6 +66,12 @@ class Endpoints:
     # The fourth nginx, in front of the verifier with single sign-on (the sso scenario):
     # its requests name the listed app host SSO_APP_HOST.
     sso_base_url: str
+    # The fifth nginx, in front of the verifier with the /auth fast path off (every check
+    # takes the ASGI route: the fastpath scenario's baseline).
+    asgi_base_url: str
+    # The sixth nginx, in front of the first verifier on its Unix socket (the socket
+    # scenario; the first nginx reaches the same verifier over TCP).
+    unix_base_url: str
     access_cookie: str
     refresh_cookie: str
     user_name: str
@@ -92,6 +98,8 @@ class RunningStack:
     metrics_verifier: ManagedProcess
     # The same verifier with single sign-on: tokens bound to their host (the sso scenario).
     sso_verifier: ManagedProcess
+    # The same verifier with the /auth fast path off (the fastpath scenario).
+    asgi_verifier: ManagedProcess
     # The verifier's own codec with the run's key, to mint the expired access tokens a
     # browser sends when it comes back after the access lifetime.
     token_codec: AccessTokenCodec
@@ -156,10 +164,27 @@ class BenchStack:
 
         verifier_env = self._verifier_env(redis_env)
         verifier_port = processes.free_port()
+        # On a Unix socket too: the socket scenario's nginx reaches it there.
+        verifier_socket = self._workdir / "verifier.sock"
         verifier = processes.start_verifier(
-            verifier_env, verifier_port, self._verifier_workers, log_dir=self._workdir
+            verifier_env,
+            verifier_port,
+            self._verifier_workers,
+            log_dir=self._workdir,
+            unix_socket=verifier_socket,
+            socket_group=processes.nginx_worker_group(),
         )
         self._started.append(verifier)
+
+        # The first verifier again with the /auth fast path off (the fastpath scenario: the
+        # ASGI route every check took before, against the fast path on the first one).
+        asgi_env = {**verifier_env, "VERIFIER_AUTH_FAST_PATH": "false"}
+        asgi_verifier_port = processes.free_port()
+        (self._workdir / "asgi").mkdir()
+        asgi_verifier = processes.start_verifier(
+            asgi_env, asgi_verifier_port, self._verifier_workers, log_dir=self._workdir / "asgi"
+        )
+        self._started.append(asgi_verifier)
 
         # The same service with a keys directory (the same access key, plus an assertion
         # key) for the access scenario: a location that requires a group and forwards a
@@ -214,6 +239,10 @@ class BenchStack:
             self._workdir / "metrics", metrics_verifier_port, naive_port
         )
         sso_listen_port = self._start_nginx(self._workdir / "sso", sso_verifier_port, naive_port)
+        asgi_listen_port = self._start_nginx(self._workdir / "asgi", asgi_verifier_port, naive_port)
+        unix_listen_port = self._start_nginx(
+            self._workdir / "unix", verifier_port, naive_port, verifier_socket=verifier_socket
+        )
 
         password = secrets.token_urlsafe(16)
         processes.add_user(verifier_env, USER_NAME, password, groups=(USER_GROUP,))
@@ -226,6 +255,8 @@ class BenchStack:
             metrics_base_url=f"http://{processes.LOOPBACK}:{metrics_listen_port}",
             metrics_scrape_url=f"http://{metrics_bind}/metrics",
             sso_base_url=f"http://{processes.LOOPBACK}:{sso_listen_port}",
+            asgi_base_url=f"http://{processes.LOOPBACK}:{asgi_listen_port}",
+            unix_base_url=f"http://{processes.LOOPBACK}:{unix_listen_port}",
             access_cookie=self._cookies.access_name,
             refresh_cookie=self._cookies.refresh_name,
             user_name=USER_NAME,
@@ -237,11 +268,18 @@ class BenchStack:
             verifier=verifier,
             metrics_verifier=metrics_verifier,
             sso_verifier=sso_verifier,
+            asgi_verifier=asgi_verifier,
             token_codec=AccessTokenCodec(load_settings(verifier_env)),
             redis=self._redis,
         )
 
-    def _start_nginx(self, prefix: Path, verifier_port: int, naive_port: int) -> int:
+    def _start_nginx(
+        self,
+        prefix: Path,
+        verifier_port: int,
+        naive_port: int,
+        verifier_socket: Path | None = None,
+    ) -> int:
         listen_port = processes.free_port()
         www = prefix / "www"
         www.mkdir(parents=True)
@@ -256,6 +294,7 @@ class BenchStack:
                 app_port=naive_port,
                 worker_processes=1,
                 template=NGINX_TEMPLATE,
+                verifier_socket=verifier_socket,
             ),
             encoding="utf-8",
         )

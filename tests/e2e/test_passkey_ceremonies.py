@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 from attack_helpers import assert_refused
 from cryptography.hazmat.primitives.asymmetric import ec
-from e2e_helpers import PAGE_HEADERS, TIMEOUT, new_user, set_cookies
+from e2e_helpers import PAGE_HEADERS, TIMEOUT, new_user, set_cookie_headers, set_cookies
 from factor_helpers import (
     enrolled_user,
     password_step,
@@ -216,7 +216,11 @@ def test_the_second_step_refuses_without_a_pending_sign_in_cross_site_and_garbag
     name, password, _, _ = user_with_passkey(stack, "pk-second-refused")
     anonymous = stack.new_session()
     for path in (FACTOR_OPTIONS_PATH, FACTOR_PASSKEY_PATH):
-        assert_refused(post_json(anonymous, stack, path, {"credential": {}}), 401)
+        refused = post_json(anonymous, stack, path, {"credential": {}})
+        # No sign-in to continue: 401, and the pending sign-in's cookie is only cleared.
+        assert refused.status_code == 401, refused.text
+        assert session_cookie_names(stack, refused) == set()
+        assert all("Max-Age=0" in line for line in set_cookie_headers(refused))
     session = password_step(stack, name, password)
     assert_refused(post_json(session, stack, FACTOR_OPTIONS_PATH, {}, CROSS_SITE), 403)
     options = options_of(post_json(session, stack, FACTOR_OPTIONS_PATH, {}))
