@@ -13,6 +13,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+DEMO_STAMP := $(VENV)/.installed-demo-stamp
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 PORT ?= 8080
@@ -23,7 +24,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 LOCK_MISMATCH := uv.lock does not match pyproject.toml: run 'make lock' and commit uv.lock
 
-.PHONY: venv lock-check lock upgrade test-latest test-oldest lint lint-with test test-ha test-parts \
+.PHONY: venv venv-demo lock-check lock upgrade test-latest test-oldest lint lint-with test test-ha test-parts \
 	test-containers mutation unit e2e demo bench clean docs messages language
 
 $(UV): tools/uv.txt
@@ -38,12 +39,24 @@ lock-check: $(UV)
 
 # The venv is synced to the lock whenever the lock, the ranges or uv change: exactly the
 # locked set (anything else is removed), the project itself editable.
+# Two sets: the tests' (dev and ldap) and the demo's (dev alone: python-ldap builds from
+# source against libldap, and `make demo` must need nothing but Python and make). The test
+# set holds the demo's, so syncing it makes both current; syncing the demo's removes
+# python-ldap, so the next test run syncs again.
 $(STAMP): pyproject.toml uv.lock $(UV)
 	@$(MAKE) --no-print-directory lock-check
+	$(UV) sync --locked --quiet --extra dev --extra ldap --python $(PYTHON)
+	touch $(STAMP) $(DEMO_STAMP)
+
+$(DEMO_STAMP): pyproject.toml uv.lock $(UV)
+	@$(MAKE) --no-print-directory lock-check
 	$(UV) sync --locked --quiet --extra dev --python $(PYTHON)
-	touch $(STAMP)
+	rm -f $(STAMP)
+	touch $(DEMO_STAMP)
 
 venv: $(STAMP)
+
+venv-demo: $(DEMO_STAMP)
 
 # After editing pyproject.toml: resolve what the edit needs, keep every other version.
 lock: $(UV)
@@ -62,7 +75,7 @@ test-latest test-oldest: $(UV)
 	rm -rf .venv-$(RESOLUTION)
 	$(UV) venv --quiet --python $(PYTHON) .venv-$(RESOLUTION)
 	$(UV) pip install --quiet --python .venv-$(RESOLUTION)/bin/python \
-		--resolution $(RESOLUTION) -e '.[dev]'
+		--resolution $(RESOLUTION) -e '.[dev,ldap]'
 	.venv-$(RESOLUTION)/bin/python tools/lock_drift.py uv.lock
 	$(MAKE) --no-print-directory lint-with VENV_BIN=.venv-$(RESOLUTION)/bin
 	.venv-$(RESOLUTION)/bin/pytest -q -n 2 tests/unit
@@ -118,7 +131,7 @@ unit: venv
 e2e: venv
 	$(VENV)/bin/pytest -q -m "not ha" tests/e2e
 
-demo: venv
+demo: venv-demo
 	$(PY) -m verifier demo --port $(PORT) $(if $(SSO),--sso)
 
 # `make bench REDIS=sentinel` (or cluster, or all: each topology in turn, compared);
