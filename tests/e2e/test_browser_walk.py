@@ -5,7 +5,8 @@ a sign-in (a code; a wrong recovery code; the enrolment a group demands; a recov
 used); the account page and both of its confirmations; the authenticator app's set-up,
 status, reset confirmation and "nothing to activate"; the recovery codes (none yet, a new
 set, the set shown after enrolment, with the other sessions offered to end); the passkeys,
-a passkey added and its removal's confirmation; and the step-up, with and without a factor.
+a passkey added and its removal's confirmation; the API tokens page, a token made and its
+secret shown; and the step-up, with and without a factor.
 
 Every page is checked as page_walk.PageChecks says (language, way back, labels, live
 region, no inline script or style, visible focus, 320 px, light and dark); the pseudo walk
@@ -38,6 +39,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.one_nginx, pytest.mark.timeout(36
 
 ACCOUNT = "/auth/account"
 PASSKEYS = "/auth/account/passkeys"
+TOKENS = "/auth/account/tokens"
 LOGIN = "/auth/login"
 # Browsers' Accept-Language for each language walked: a regional variant, as browsers send.
 BROWSER_LOCALES = {"en": "en-US", "de": "de-DE", "fr": "fr-FR"}
@@ -185,6 +187,16 @@ def _walk(stack: Stack, context: BrowserContext, page: Page, checks: PageChecks)
     _navigating(page, lambda: page.click("a.button-link"))
     assert page.url.endswith(PASSKEYS)
     assert page.locator("#passkeys li").count() == 1
+
+    # API tokens (signed in a moment ago, so making one asks for nothing more): the empty
+    # list, one made and its secret shown once, the list with it.
+    page.goto(url(TOKENS))
+    checks.check(page, "API tokens, none yet")
+    page.fill("#token-name", "walk")
+    _navigating(page, lambda: page.click('form[aria-labelledby="create-heading"] button'))
+    _back(page, checks, "a new API token", TOKENS)
+    assert page.locator("#tokens li").count() == 1
+    _back(page, checks, "API tokens, one made", ACCOUNT)
 
 
 def _walk_in(browser: Browser, stack: Stack, language: str, tmp_path: Path, pseudo: bool) -> None:

@@ -27,12 +27,20 @@ from verifier.apitokens import (
     lifetime_seconds,
     token_name,
 )
-from verifier.apitokens.inputs import DEFAULT_LIFETIME
-from verifier.apitokens.store import OwnerDisabled, TooManyTokens
+from verifier.apitokens.inputs import DEFAULT_LIFETIME, MAX_NAME_LENGTH
+from verifier.apitokens.scope import MAX_TERMS
+from verifier.apitokens.store import MAX_TOKENS_PER_USER, OwnerDisabled, TooManyTokens
 from verifier.gate import SessionRef
+from verifier.i18n import N_, _
 from verifier.observe.audit import AuditLog
 from verifier.observe.metrics import TOKEN_CREATED, TOKEN_REVOKED, Metrics
-from verifier.pages.tokens import TOKENS_PATH, new_token_page, tokens_page
+from verifier.pages.tokens import (
+    SCOPE_GROUP,
+    SCOPE_PATH,
+    TOKENS_PATH,
+    new_token_page,
+    tokens_page,
+)
 from verifier.resources.account_session import AccountSession
 from verifier.resources.body import read_fields, wants_json
 from verifier.resources.login import client_address
@@ -41,10 +49,31 @@ from verifier.resources.unauthorized import sign_in_url
 from verifier.sessions.store import SessionStore
 from verifier.web.csrf import check_request_origin
 
-UNKNOWN_TOKEN = "No such token (it may have expired or been revoked already)."  # noqa: S105
-UNKNOWN_ACTION = "Unknown action."
-REVOKED = "The token is revoked."
-NEEDS_RECENT_SIGN_IN = "Making a token needs a recent sign-in."
+# Catalog messages (verifier.i18n): translated where they are shown, on the page or in
+# send_json. The library's own errors (BadTokenInput, TooManyTokens) are written for
+# operators at the `verifier` command; a reader is told the same here, in their language.
+UNKNOWN_TOKEN = N_("No such token: it may have expired or been revoked already.")
+UNKNOWN_ACTION = N_("Unknown action.")
+REVOKED = N_("The token is revoked.")
+BAD_NAME = N_(
+    "A token's name is 1 to {count} printable characters: what it is for, e.g. ci-deploy."
+)
+# TRANSLATORS: 12h, 90d, 2w are typed as they are (hours, days, weeks); {max_days}d is the
+# longest lifetime ("365d").
+BAD_LIFETIME = N_(
+    "A token's lifetime is a whole number of hours, days or weeks, from 1h to {max_days}d: "
+    "12h, 90d or 2w."
+)
+TOO_MANY_TERMS = N_("A scope has at most {count} terms.")
+# TRANSLATORS: {term} is the scope term as typed; {group} and {path} are the two kinds of
+# term ("group:NAME", "path:/PREFIX/"), kept as they are.
+BAD_SCOPE_TERM = N_(
+    "Bad scope term {term}: write {group} or {path} (an absolute path, without .. or // "
+    "segments, % escapes or spaces)."
+)
+NOT_YOUR_GROUP = N_("A token's scope can only narrow what you may do: name only groups you are in.")
+TOO_MANY_TOKENS = N_("You have {count} tokens already: revoke one before making another.")
+OWNER_DISABLED = N_("Your account is disabled: no token can be made for it.")
 
 __all__ = ["TOKENS_PATH", "AccountTokens"]
 
@@ -109,16 +138,23 @@ class AccountTokens:
             self._ask_for_recent_sign_in(req, resp)
             return
         user = session.user
-        try:
-            name = token_name(fields.get("name", ""))
-            lifetime = lifetime_seconds(fields.get("expires") or DEFAULT_LIFETIME, self._max_days)
-            scope = Scope.parse([fields.get("scope", "")])
-            new = await self._tokens.create(user, name, scope, lifetime)
-        except BadTokenInput as bad:
-            await self._fail(req, resp, user, falcon.HTTP_400, _sentence(str(bad)))
+        typed = _typed_token(fields, self._max_days)
+        if isinstance(typed, str):
+            await self._fail(req, resp, user, falcon.HTTP_400, typed)
             return
-        except (TooManyTokens, OwnerDisabled) as refused:
-            await self._fail(req, resp, user, falcon.HTTP_409, _sentence(str(refused)))
+        name, lifetime, scope = typed
+        try:
+            new = await self._tokens.create(user, name, scope, lifetime)
+        except BadTokenInput:
+            # The one input the store checks: a group the owner is not in.
+            await self._fail(req, resp, user, falcon.HTTP_400, NOT_YOUR_GROUP)
+            return
+        except TooManyTokens:
+            refused = _(TOO_MANY_TOKENS).format(count=MAX_TOKENS_PER_USER)
+            await self._fail(req, resp, user, falcon.HTTP_409, refused)
+            return
+        except OwnerDisabled:
+            await self._fail(req, resp, user, falcon.HTTP_409, OWNER_DISABLED)
             return
         info = new.info
         self._audit.record(
@@ -208,7 +244,14 @@ class AccountTokens:
         if wants_json(req):
             send_json(resp, status, {"tokens": [_token_media(info) for info in tokens]})
             return
-        page = tokens_page(tokens, self._recent_minutes, self._max_days, error=error, notice=notice)
+        page = tokens_page(
+            tokens,
+            self._recent_minutes,
+            self._max_days,
+            now=self._clock(),
+            error=error,
+            notice=notice,
+        )
         send_page(resp, status, page)
 
 
@@ -223,5 +266,25 @@ def _token_media(info: TokenInfo) -> dict[str, Any]:
     }
 
 
-def _sentence(message: str) -> str:
-    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+def _typed_token(fields: dict[str, str], max_days: int) -> tuple[str, int, Scope] | str:
+    """The name, lifetime and scope as typed; else what is wrong, in the reader's language.
+
+    Each field is checked on its own, so the message names the one that is wrong.
+    """
+    try:
+        name = token_name(fields.get("name", ""))
+    except BadTokenInput:
+        return _(BAD_NAME).format(count=MAX_NAME_LENGTH)
+    try:
+        lifetime = lifetime_seconds(fields.get("expires") or DEFAULT_LIFETIME, max_days)
+    except BadTokenInput:
+        return _(BAD_LIFETIME).format(max_days=max_days)
+    terms = fields.get("scope", "").split()
+    if len(terms) > MAX_TERMS:
+        return _(TOO_MANY_TERMS).format(count=MAX_TERMS)
+    for term in terms:
+        try:
+            Scope.parse([term])
+        except BadTokenInput:
+            return _(BAD_SCOPE_TERM).format(term=term, group=SCOPE_GROUP, path=SCOPE_PATH)
+    return name, lifetime, Scope.parse(terms)
