@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import textwrap
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -440,6 +441,25 @@ def test_two_authorization_headers_never_smuggle_a_token_to_the_app(stack: Stack
 USES = 6
 
 
+# Longer than a worker's flush interval (about a second): two scrapes this far apart that
+# agree hold every count the earlier tests' requests made.
+_SETTLE_GAP_SECONDS = 2.5
+
+
+def _settled_counts(stack: Stack) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """The scraped counts once the workers have flushed what earlier tests' requests made."""
+
+    def two_scrapes() -> tuple[dict[tuple[str, frozenset[tuple[str, str]]], float], ...]:
+        first = _scraped(stack)
+        time.sleep(_SETTLE_GAP_SECONDS)
+        return first, _scraped(stack)
+
+    first, _ = eventually(
+        two_scrapes, lambda pair: pair[0] == pair[1], what="the counts of earlier requests"
+    )
+    return first
+
+
 def _scraped(stack: Stack) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     response = requests.get(stack.metrics_url, timeout=TIMEOUT)
     assert response.status_code == 200, response.text
@@ -465,7 +485,7 @@ def test_uses_are_counted_not_recorded_and_every_refusal_is_counted_by_reason(
         _key("verifier_api_token_refusals_total", reason="unknown"): 1,
         _key("verifier_api_token_refusals_total", reason="out_of_scope"): 1,
     }
-    before = _scraped(stack)
+    before = _settled_counts(stack)
     for _ in range(USES):
         assert bearer(stack, ECHO, made.token).status_code == 200
     _refused_as_invalid(bearer(stack, ECHO, str(ApiToken.mint())))
