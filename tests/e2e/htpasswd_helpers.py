@@ -38,10 +38,10 @@ def bcrypt_line(prefix: bytes, name: str, password: str, cost: int = BCRYPT_COST
 
 
 def run_verifier(
-    env: dict[str, str], *args: str, stdin: str = ""
+    env: dict[str, str], *args: str, stdin: str = "", expect: int | None = 0
 ) -> subprocess.CompletedProcess[str]:
-    """`python -m verifier ARGS` with these settings; the caller checks the outcome."""
-    return run_cli(env, *args, stdin=stdin)
+    """`python -m verifier ARGS` with these settings; fails unless it exits with `expect`."""
+    return run_cli(env, *args, stdin=stdin, expect=expect)
 
 
 def write_file(directory: Path, lines: list[str]) -> Path:

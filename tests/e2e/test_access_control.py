@@ -77,8 +77,8 @@ def test_a_signed_in_non_member_gets_the_no_access_page_not_a_login_redirect(
     assert set_cookie_headers(response) == []
     assert response.headers["Content-Type"].startswith("text/html")
     assert "<h1>No access</h1>" in response.text
-    assert f"<strong>{name}</strong>" in response.text
-    assert "<code>/admin/reports?x=1</code>" in response.text
+    assert f'<strong><span translate="no">{name}</span></strong>' in response.text
+    assert '<code><span translate="no">/admin/reports?x=1</span></code>' in response.text
     assert 'action="/auth/logout?next=/admin/reports%3Fx%3D1"' in response.text
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["Cache-Control"] == "no-store"

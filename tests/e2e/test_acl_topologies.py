@@ -39,7 +39,7 @@ def test_a_wrong_password_is_a_problem_that_never_shows_the_password(
     acl_env: dict[str, str],
 ) -> None:
     acl_env["VERIFIER_REDIS_PASSWORD"] = "a-wrong-password"
-    result = run_cli(acl_env, "check-config")
+    result = run_cli(acl_env, "check-config", expect=1)
     assert result.returncode == 1
     assert result.stdout.splitlines()[0].startswith("redis: ")
     output = result.stdout + result.stderr

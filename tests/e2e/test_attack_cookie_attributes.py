@@ -161,7 +161,7 @@ def test_every_set_cookie_has_safe_attributes(
     stack: Stack, event: Callable[[Stack], Event]
 ) -> None:
     happened = event(stack)
-    secure = stack.env["VERIFIER_COOKIE_SECURE"] != "false"
+    secure = stack.secure_cookies
 
     cookies = [ParsedCookie.parse(line) for line in set_cookie_headers(happened.response)]
 

@@ -15,7 +15,11 @@ if TYPE_CHECKING:
 
 
 def _verifier(
-    redis_server: RedisServer, *args: str, stdin: str = "", **extra_env: str
+    redis_server: RedisServer,
+    *args: str,
+    stdin: str = "",
+    expect: int | None = 0,
+    **extra_env: str,
 ) -> subprocess.CompletedProcess[str]:
     env = {
         "VERIFIER_REDIS_URL": redis_server.url,
@@ -23,7 +27,7 @@ def _verifier(
         "VERIFIER_KEY_PREFIX": extra_env.pop("prefix", "cli"),
         **extra_env,
     }
-    return run_cli(env, *args, stdin=stdin)
+    return run_cli(env, *args, stdin=stdin, expect=expect)
 
 
 def test_users_add_list_passwd_remove(redis_server: RedisServer) -> None:
@@ -37,7 +41,9 @@ def test_users_add_list_passwd_remove(redis_server: RedisServer) -> None:
         "carol.admin@example.org\t-\targon2id"
     ]
 
-    again = _verifier(redis_server, "users", "add", name, stdin="other-password\n", prefix=prefix)
+    again = _verifier(
+        redis_server, "users", "add", name, stdin="other-password\n", prefix=prefix, expect=1
+    )
     assert again.returncode == 1
     assert again.stderr.strip() == "verifier: user carol.admin@example.org already exists"
 
@@ -50,14 +56,16 @@ def test_users_add_list_passwd_remove(redis_server: RedisServer) -> None:
     removed = _verifier(redis_server, "users", "remove", name, prefix=prefix)
     assert removed.returncode == 0, removed.stderr
     assert _verifier(redis_server, "users", "list", prefix=prefix).stdout == ""
-    missing = _verifier(redis_server, "users", "remove", name, prefix=prefix)
+    missing = _verifier(redis_server, "users", "remove", name, prefix=prefix, expect=1)
     assert missing.returncode == 1
     assert missing.stderr.strip() == "verifier: no user carol.admin@example.org"
 
 
 def test_users_add_refuses_bad_names_and_short_passwords(redis_server: RedisServer) -> None:
-    bad_name = _verifier(redis_server, "users", "add", "a b{c}", stdin="long-enough-password\n")
-    short = _verifier(redis_server, "users", "add", "dave", stdin="short\n")
+    bad_name = _verifier(
+        redis_server, "users", "add", "a b{c}", stdin="long-enough-password\n", expect=1
+    )
+    short = _verifier(redis_server, "users", "add", "dave", stdin="short\n", expect=1)
 
     assert bad_name.returncode == 1
     assert "user names are" in bad_name.stderr
@@ -118,13 +126,17 @@ def test_bad_group_names_are_refused_and_change_nothing(redis_server: RedisServe
         *("users", "add", "erin", "--group", "ops", "--group", "a,b"),
         stdin="pw-erin-1\n",
         prefix=prefix,
+        expect=1,
     )
     bad_change = _verifier(
         redis_server,
         *("users", "groups", "dave", "--add", "dev", "--add", "x\r\nX-Auth-User: root"),
         prefix=prefix,
+        expect=1,
     )
-    unknown = _verifier(redis_server, "users", "groups", "ghost", "--add", "ops", prefix=prefix)
+    unknown = _verifier(
+        redis_server, "users", "groups", "ghost", "--add", "ops", prefix=prefix, expect=1
+    )
 
     assert bad_add.returncode == 1
     assert bad_add.stderr.startswith("verifier: bad group name 'a,b': group names are 1-64")
@@ -147,7 +159,7 @@ def test_a_groups_change_is_published_for_every_worker(redis_server: RedisServer
 
 
 def test_bad_configuration_is_one_clear_line(redis_server: RedisServer) -> None:
-    result = _verifier(redis_server, "serve", VERIFIER_ACCESS_TTL_SECONDS="ten")
+    result = _verifier(redis_server, "serve", VERIFIER_ACCESS_TTL_SECONDS="ten", expect=2)
 
     assert result.returncode == 2
     assert result.stderr.strip() == (
@@ -156,7 +168,9 @@ def test_bad_configuration_is_one_clear_line(redis_server: RedisServer) -> None:
 
 
 def test_unreachable_redis_is_reported_not_a_traceback(redis_server: RedisServer) -> None:
-    result = _verifier(redis_server, "users", "list", VERIFIER_REDIS_URL="redis://127.0.0.1:1/0")
+    result = _verifier(
+        redis_server, "users", "list", VERIFIER_REDIS_URL="redis://127.0.0.1:1/0", expect=1
+    )
 
     assert result.returncode == 1
     assert "cannot reach Redis" in result.stderr

@@ -145,9 +145,9 @@ def test_a_refused_command_records_nothing(redis_server: RedisServer) -> None:
     env = _env(redis_server)
     _ok(env, "users", "add", "gina", stdin="gina-password-1\n")
 
-    twice = run_cli(env, "users", "add", "gina", stdin="gina-password-2\n")
-    unknown = run_cli(env, "users", "remove", "ghost")
-    bad_group = run_cli(env, "users", "groups", "gina", "--add", "a,b")
+    twice = run_cli(env, "users", "add", "gina", stdin="gina-password-2\n", expect=1)
+    unknown = run_cli(env, "users", "remove", "ghost", expect=1)
+    bad_group = run_cli(env, "users", "groups", "gina", "--add", "a,b", expect=1)
 
     assert (twice.returncode, twice.stderr) == (1, "verifier: user gina already exists\n")
     assert (unknown.returncode, unknown.stderr) == (1, "verifier: no user ghost\n")

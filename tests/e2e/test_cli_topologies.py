@@ -43,7 +43,7 @@ def test_check_config_names_an_unreachable_deployment_without_its_address(
     for name in ("VERIFIER_REDIS_SENTINELS", "VERIFIER_REDIS_CLUSTER_NODES"):
         if name in topology_env:
             topology_env[name] = "127.0.0.1:1"
-    result = run_cli(topology_env, "check-config")
+    result = run_cli(topology_env, "check-config", expect=1)
     assert result.returncode == 1
     assert result.stdout.splitlines()[0].startswith("redis: ")
     assert "127.0.0.1" not in result.stdout + result.stderr

@@ -111,7 +111,9 @@ def test_plaintext_and_unknown_schemes_refuse_the_whole_file_by_line(
         ],
     )
 
-    refused = run_verifier(cli_env, "users", "import-htpasswd", str(path), "--group", "ops")
+    refused = run_verifier(
+        cli_env, "users", "import-htpasswd", str(path), "--group", "ops", expect=1
+    )
 
     assert refused.returncode == 1
     assert refused.stdout == ""
@@ -163,8 +165,12 @@ def test_bad_group_or_missing_file_is_refused_before_anything(
 ) -> None:
     path = write_file(tmp_path, [htpasswd_line("-m", "alice", "alice-password")])
 
-    bad_group = run_verifier(cli_env, "users", "import-htpasswd", str(path), "--group", "a b")
-    missing = run_verifier(cli_env, "users", "import-htpasswd", str(path.with_name("nope")))
+    bad_group = run_verifier(
+        cli_env, "users", "import-htpasswd", str(path), "--group", "a b", expect=1
+    )
+    missing = run_verifier(
+        cli_env, "users", "import-htpasswd", str(path.with_name("nope")), expect=1
+    )
 
     assert bad_group.returncode == 1
     assert "bad group name 'a b'" in bad_group.stderr

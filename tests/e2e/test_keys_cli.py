@@ -21,12 +21,16 @@ def keys_dir() -> Iterator[Path]:
 
 
 def verifier(
-    keys_dir: Path | None, *args: str, stdin: str = "", **extra_env: str
+    keys_dir: Path | None,
+    *args: str,
+    stdin: str = "",
+    expect: int | None = 0,
+    **extra_env: str,
 ) -> subprocess.CompletedProcess[str]:
     env = dict(extra_env)
     if keys_dir is not None:
         env["VERIFIER_KEYS_DIR"] = str(keys_dir)
-    return run_cli(env, *args, stdin=stdin)
+    return run_cli(env, *args, stdin=stdin, expect=expect)
 
 
 def listed(keys_dir: Path) -> dict[str, str]:
@@ -56,7 +60,7 @@ def test_generate_writes_private_files_and_refuses_to_run_twice(keys_dir: Path) 
         assert stat.S_IMODE((keys_dir / f"{kid}.json").stat().st_mode) == 0o600
     assert listed(keys_dir) == {access: "signing", assertion: "signing"}
 
-    again = verifier(keys_dir, "keys", "generate", "--use", "assertion")
+    again = verifier(keys_dir, "keys", "generate", "--use", "assertion", expect=1)
     assert again.returncode == 1
     assert f"has assertion keys already ({assertion})" in again.stderr
 
@@ -73,7 +77,7 @@ def test_rotate_adds_a_pending_key_and_warns_about_a_short_delay(keys_dir: Path)
 
     planned = verifier(keys_dir, "keys", "rotate", "--use", "access")
     hurried = verifier(keys_dir, "keys", "rotate", "--use", "assertion", "--publish-seconds", "5")
-    twice = verifier(keys_dir, "keys", "rotate", "--use", "access")
+    twice = verifier(keys_dir, "keys", "rotate", "--use", "access", expect=1)
 
     assert planned.returncode == 0, planned.stderr
     assert "warning" not in planned.stderr  # the default delay is the publish delay
@@ -96,10 +100,10 @@ def test_retire_refuses_live_keys_and_withdraws_with_force(keys_dir: Path) -> No
         assert time.monotonic() < deadline, listed(keys_dir)
         time.sleep(0.2)
 
-    signing = verifier(keys_dir, "keys", "retire", new, "--force")
-    still_verifying = verifier(keys_dir, "keys", "retire", old)
+    signing = verifier(keys_dir, "keys", "retire", new, "--force", expect=1)
+    still_verifying = verifier(keys_dir, "keys", "retire", old, expect=1)
     forced = verifier(keys_dir, "keys", "retire", old, "--force")
-    unknown = verifier(keys_dir, "keys", "retire", "no-such-key")
+    unknown = verifier(keys_dir, "keys", "retire", "no-such-key", expect=1)
 
     assert signing.returncode == 1
     assert f"{new} signs access tokens now: rotate first" in signing.stderr
@@ -117,7 +121,7 @@ def test_import_moves_a_jwt_keys_list_into_the_directory(keys_dir: Path) -> None
     listed_keys = f"current:{'c' * 40},older:{'o' * 40}"
 
     result = verifier(keys_dir, "keys", "import", stdin=listed_keys + "\n")
-    again = verifier(keys_dir, "keys", "import", stdin=listed_keys)
+    again = verifier(keys_dir, "keys", "import", stdin=listed_keys, expect=1)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
@@ -131,7 +135,7 @@ def test_import_moves_a_jwt_keys_list_into_the_directory(keys_dir: Path) -> None
 
 
 def test_keys_commands_need_a_keys_directory() -> None:
-    result = verifier(None, "keys", "list", VERIFIER_JWT_KEYS="k:" + "x" * 40)
+    result = verifier(None, "keys", "list", VERIFIER_JWT_KEYS="k:" + "x" * 40, expect=2)
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "verifier: configuration error: VERIFIER_KEYS_DIR is not set: the keys commands "
@@ -140,7 +144,7 @@ def test_keys_commands_need_a_keys_directory() -> None:
 
 
 def test_keys_dir_beside_jwt_keys_is_one_clear_line(keys_dir: Path) -> None:
-    result = verifier(keys_dir, "keys", "list", VERIFIER_JWT_KEYS="k:" + "x" * 40)
+    result = verifier(keys_dir, "keys", "list", VERIFIER_JWT_KEYS="k:" + "x" * 40, expect=2)
     assert result.returncode == 2
     assert result.stderr.startswith(
         "verifier: configuration error: VERIFIER_KEYS_DIR: set VERIFIER_KEYS_DIR or "
@@ -153,7 +157,7 @@ def test_serve_refuses_an_exposed_key_file_naming_it(keys_dir: Path) -> None:
     exposed = sorted(keys_dir.glob("assertion-*.json"))[0]
     exposed.chmod(0o644)
 
-    result = verifier(keys_dir, "serve", "--bind", "127.0.0.1:1")
+    result = verifier(keys_dir, "serve", "--bind", "127.0.0.1:1", expect=2)
 
     assert result.returncode == 2
     assert result.stderr.strip() == (
@@ -165,7 +169,7 @@ def test_serve_refuses_an_exposed_key_file_naming_it(keys_dir: Path) -> None:
 def test_serve_refuses_a_directory_without_an_access_key(keys_dir: Path) -> None:
     verifier(keys_dir, "keys", "generate", "--use", "assertion")
 
-    result = verifier(keys_dir, "serve", "--bind", "127.0.0.1:1")
+    result = verifier(keys_dir, "serve", "--bind", "127.0.0.1:1", expect=2)
 
     assert result.returncode == 2
     assert "holds no access key that signs now" in result.stderr

@@ -153,7 +153,9 @@ def test_a_directory_user_signs_in_with_our_totp_as_a_second_factor(
     done = post_code(pending, ldap_stack, code=app.code())
 
     assert done.status_code == 303, done.text
-    identity = pending.get(ldap_stack.url("/api/whoami"), timeout=TIMEOUT).json()
+    identity = pending.get(
+        ldap_stack.url("/api/whoami"), headers={"Accept": "application/json"}, timeout=TIMEOUT
+    ).json()
     assert identity["user"] == "hank"
     assert identity["claims"]["amr"] == ["pwd", "otp"]
     assert identity["claims"]["source"] == "ldap:corp"

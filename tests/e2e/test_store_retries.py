@@ -213,6 +213,12 @@ def test_the_same_rotation_sent_twice_rotates_once(redis_server: RedisServer) ->
             presented.session_id,
             keys.revocations(),
             "bob",
+            -1 if presented.generation is None else presented.generation,
+            "0",  # no replicas awaited
+            "",  # no host binding (single sign-on off)
+            keys.session_prefix("bob"),
+            keys.retired_prefix("bob"),
+            keys.family_prefix("bob"),
         ]
         first = await rotate(keys=session_keys, args=args)
         after_first = await _session_fields(client, keys, presented)

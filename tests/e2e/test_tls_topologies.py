@@ -95,6 +95,6 @@ def test_a_server_certificate_of_another_ca_is_refused(
 ) -> None:
     other = write_tls_files(tmp_path)
     env = {**tls_env_of, "VERIFIER_REDIS_TLS_CA_FILE": str(other.ca_file)}
-    result = run_cli(env, "check-config")
+    result = run_cli(env, "check-config", expect=1)
     assert result.returncode == 1
     assert result.stdout.splitlines()[0].startswith("redis: ")

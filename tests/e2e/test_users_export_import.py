@@ -156,7 +156,7 @@ def test_a_document_with_any_bad_entry_is_refused_whole(redis_server: RedisServe
     )
     target = _other_prefix(env, "target")
 
-    refused = run_verifier(target, "users", "import", stdin=json.dumps(document))
+    refused = run_verifier(target, "users", "import", stdin=json.dumps(document), expect=1)
 
     assert refused.returncode == 1
     assert refused.stdout == ""
@@ -169,7 +169,7 @@ def test_a_document_with_any_bad_entry_is_refused_whole(redis_server: RedisServe
 
     document["users"].pop()
     document["version"] = 2
-    wrong_version = run_verifier(target, "users", "import", stdin=json.dumps(document))
+    wrong_version = run_verifier(target, "users", "import", stdin=json.dumps(document), expect=1)
     assert wrong_version.returncode == 1
     assert "version 2 is not supported" in wrong_version.stderr
     assert _ok(target, "users", "list") == ""
