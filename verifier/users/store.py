@@ -331,14 +331,19 @@ class UserStore:
         return bool(await _guard(self._redis.exists(self._keys.user(name))))
 
     async def may_sign_in(self, name: str) -> bool:
-        """True if the user (canonical name) exists, is a person and is not disabled.
+        """True if the user (canonical name) exists, is a person and is not disabled (a local
+    user with a password, or an upstream user: one with a source).
 
         Every sign-in path asks this (the password check does, in the same round trip): a
         service account or a disabled one never gets a session, however it tries.
         """
-        raw_hash, raw_disabled = await _guard(
-            self._redis.hmget(self._keys.user(name), [PASSWORD_HASH_FIELD, DISABLED_FIELD])
+        raw_hash, raw_disabled, source = await _guard(
+            self._redis.hmget(
+                self._keys.user(name), [PASSWORD_HASH_FIELD, DISABLED_FIELD, SOURCE_FIELD]
+            )
         )
+        if source and not _is_set(raw_disabled):
+            return True  # an upstream user: no password here, and their source vouched
         return _may_sign_in(raw_hash, raw_disabled)
 
     async def set_disabled(self, raw_name: str, disabled: bool) -> bool:
