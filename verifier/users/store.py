@@ -332,10 +332,10 @@ class UserStore:
 
     async def may_sign_in(self, name: str) -> bool:
         """True if the user (canonical name) exists, is a person and is not disabled (a local
-    user with a password, or an upstream user: one with a source).
+        user with a password, or an upstream user: one with a source).
 
-        Every sign-in path asks this (the password check does, in the same round trip): a
-        service account or a disabled one never gets a session, however it tries.
+            Every sign-in path asks this (the password check does, in the same round trip): a
+            service account or a disabled one never gets a session, however it tries.
         """
         raw_hash, raw_disabled, source = await _guard(
             self._redis.hmget(
