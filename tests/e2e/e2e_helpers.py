@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import jwt
 import pytest
 import redis
+import redis.sentinel
 import requests
 
 from verifier.demo.processes import verifier_environment
@@ -432,14 +433,23 @@ def watching_redis(stack: Stack) -> Iterator[list[str]]:
         pool = stack.redis.get_default_node().redis_connection.connection_pool
     else:
         pool = stack.redis.connection_pool
-        nodes = [(pool.connection_kwargs["host"], pool.connection_kwargs["port"])]
-    # The same connection settings (password, TLS) as the stack's own client, per node.
+        if isinstance(pool, redis.sentinel.SentinelConnectionPool):
+            # Sentinel: the master it names now (its pool's kwargs hold no address).
+            host, port = pool.get_master_address()
+            nodes = [(host, int(port))]
+        else:
+            nodes = [(pool.connection_kwargs["host"], pool.connection_kwargs["port"])]
+    # The same connection settings (password, TLS) as the stack's own client, per node; a
+    # Sentinel pool's connections find their master themselves: a plain one to that address.
+    sentinel = isinstance(pool, redis.sentinel.SentinelConnectionPool)
+    connection_class = redis.Connection if sentinel else pool.connection_class
+    settings = {k: v for k, v in pool.connection_kwargs.items() if k != "connection_pool"}
     watches = [
         RedisCommands(
             redis.Redis(
                 connection_pool=redis.ConnectionPool(
-                    connection_class=pool.connection_class,
-                    **{**pool.connection_kwargs, "host": host, "port": port},
+                    connection_class=connection_class,
+                    **{**settings, "host": host, "port": port},
                 )
             )
         )
