@@ -38,6 +38,7 @@ from sso_helpers import PORTAL, WIKI, SsoStack, running_sso_stack
 
 from tests.parts import nginx_build, nginx_builds
 from verifier.demo import processes
+from verifier.demo.processes import NginxBinary
 from verifier.resources.second_factor import FACTOR_PATH
 from verifier.sso.config import AUTHORIZE_PATH, CALLBACK_PATH
 
@@ -356,10 +357,16 @@ def test_every_single_sign_on_page_in_each_language_has_a_way_back_and_passes_th
     _walk_sso(chromium, sso_stack, language, tmp_path, pseudo=False)
 
 
+# A stack of its own (its catalogs are the pseudo language's), on each nginx build like
+# `sso_stack` (the first only: one_nginx).
+@pytest.mark.parametrize("nginx", nginx_builds())
 def test_every_single_sign_on_page_shows_only_strings_from_the_catalog(
-    redis_server: RedisServer, pseudo_locale_dir: Path, chromium: Browser, tmp_path: Path
+    nginx: NginxBinary | str,
+    redis_server: RedisServer,
+    pseudo_locale_dir: Path,
+    chromium: Browser,
+    tmp_path: Path,
 ) -> None:
     settings = {"VERIFIER_LOCALE_DIR": str(pseudo_locale_dir)}
-    binary = nginx_build(nginx_builds()[0])
-    with running_sso_stack(binary, redis_server.url, settings) as stack:
+    with running_sso_stack(nginx_build(nginx), redis_server.url, settings) as stack:
         _walk_sso(chromium, stack, "en", tmp_path, pseudo=True)
