@@ -35,7 +35,9 @@ from verifier.demo.processes import ManagedProcess, ProcessStartError
 CLIENT_ID = "verifier-e2e"
 CLIENT_SECRET = "e2e-client-secret-0123456789abcdef"
 PROVIDER_ID = "op"
-# How often the OpenID stack re-checks a session's user at the provider.
+# How often a test's own OpenID stack re-checks a session's user at the provider (the
+# shared one keeps the default, so its access tokens outlive a test: a session that ends
+# did so by a revocation, never by expiry).
 OIDC_RECHECK_SECONDS = 2
 # The provider's accounts: sub -> claims. `jurgen` presents a name we refuse; `taken`
 # presents a name a local user holds.
@@ -143,7 +145,6 @@ def sources_entry(issuer: str, redirect_base: str, secret_file: Path, **extra: A
         "group_prefix": "op-",
         "backchannel_logout": True,
         "allow_http": True,
-        "refresh_interval_seconds": OIDC_RECHECK_SECONDS,
         "timeout_seconds": 3,
         **extra,
     }
@@ -196,7 +197,9 @@ def oidc(redis_server: RedisServer) -> Iterator[OidcWorld]:
 @pytest.fixture
 def own_oidc(redis_server: RedisServer) -> Iterator[OidcWorld]:
     """A provider and stack for one test alone (to stop the provider, delete accounts)."""
-    with oidc_world(redis_server, label="oidc-own") as world:
+    with oidc_world(
+        redis_server, label="oidc-own", refresh_interval_seconds=OIDC_RECHECK_SECONDS
+    ) as world:
         yield world
 
 

@@ -59,7 +59,10 @@ const provider = new Provider(issuer, {
     if (options?.body instanceof URLSearchParams && options.body.has('logout_token')) {
       logoutTokens.push(options.body.get('logout_token'));
     }
-    return globalThis.fetch(url, options);
+    // Only what a request needs: the provider's own options carry a dispatcher whose
+    // lookup refuses loopback addresses.
+    const { method, headers, body, redirect, signal } = options ?? {};
+    return globalThis.fetch(url, { method, headers, body, redirect, signal });
   },
   ttl: { AccessToken: 600, IdToken: 600, RefreshToken: 3600, Session: 3600, Grant: 3600 },
 });

@@ -120,8 +120,9 @@ class OidcStart:
         next_path = safe_next(req.get_param("next"))
         lifetime = self._source.config.flow_seconds
         try:
-            # Discovery first: a provider that is down costs no Redis write.
-            await self._source.metadata()
+            # Discovery read now: a provider that is down gets our clear page here rather
+            # than a browser error there, and costs no Redis write.
+            await self._source.metadata(fresh=True)
             started = await self._flows.begin(self._source.name, next_path, lifetime)
             location = await self._source.authorization_url(started)
         except SourceUnavailable as down:

@@ -134,10 +134,12 @@ class OidcSource:
         """How often a session's user is asked about again."""
         return self.config.recheck
 
-    async def metadata(self) -> ProviderMetadata:
-        """The provider's endpoints (discovery, cached); raise SourceUnavailable."""
+    async def metadata(self, *, fresh: bool = False) -> ProviderMetadata:
+        """The provider's endpoints (discovery, cached; `fresh`: read now, which also tells
+        whether the provider answers at all); raise SourceUnavailable."""
         now = self._clock()
-        if self._metadata is not None and now - self._metadata_at < METADATA_SECONDS:
+        cached = self._metadata is not None and now - self._metadata_at < METADATA_SECONDS
+        if cached and not fresh and self._metadata is not None:
             return self._metadata
         url = self.config.issuer.rstrip("/") + "/.well-known/openid-configuration"
         answer = await self._http.get(url)
