@@ -912,6 +912,15 @@ def _read_sources(path: Path | None) -> SourcesConfig:
         sources = load_sources(path)
     except SourcesFileError as error:
         raise SettingsError(f"{ENV_PREFIX}SOURCES_FILE: {error}") from None
+    for provider in sources.oidc:
+        if provider.rp_logout:
+            # Parsed and checked, but never half-served: start-up and check-config refuse
+            # it rather than ignore it.
+            raise SettingsError(
+                f"{ENV_PREFIX}SOURCES_FILE: {sources.source}:{provider.line}: oidc source "
+                f"{provider.id!r}: rp_logout (logout at the provider) is not served by this "
+                "build yet"
+            )
     return sources
 
 
