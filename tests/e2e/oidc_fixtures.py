@@ -53,6 +53,15 @@ ACCOUNTS: dict[str, dict[str, Any]] = {
     "sub-ophelia": {"preferred_username": "ophelia", "groups": []},
     "sub-jurgen": {"preferred_username": "jürgen"},
     "sub-taken": {"preferred_username": "oidc-local-owner"},
+    # In a group that requires a second factor here (VERIFIER_MFA_REQUIRED_GROUPS).
+    "sub-strong": {"preferred_username": "strong", "groups": ["Needs MFA"]},
+    "sub-weak": {"preferred_username": "weak", "groups": ["Needs MFA"]},
+}
+# The second provider's: `olivia` again (a name oidc:op holds), and its own `pia`.
+SECOND_ID = "op2"
+SECOND_ACCOUNTS: dict[str, dict[str, Any]] = {
+    "sub-olivia-2": {"preferred_username": "olivia"},
+    "sub-pia": {"preferred_username": "pia"},
 }
 
 
@@ -77,8 +86,9 @@ class OpenIdProvider:
         """The account is gone at the provider."""
         self.post(f"/test/accounts/{sub}/delete")
 
-    def send_backchannel_logout(self, sub: str, sid: str) -> None:
-        """The provider posts a logout token for (sub, sid) to the verifier now."""
+    def send_backchannel_logout(self, sub: str, sid: str = "") -> None:
+        """The provider posts a logout token for (sub, sid) to the verifier now (a client
+        registered without backchannel_logout_session_required sends no sid)."""
         self.post("/test/backchannel", client_id=CLIENT_ID, sub=sub, sid=sid)
 
     def logout_tokens(self) -> list[str]:
@@ -92,12 +102,19 @@ class OpenIdProvider:
         self.process.stop()
 
 
-def start_provider(redirect_base: str, label: str = "op") -> OpenIdProvider:
+def start_provider(
+    redirect_base: str,
+    label: str = "op",
+    provider_id: str = PROVIDER_ID,
+    accounts: dict[str, dict[str, Any]] | None = None,
+    *,
+    sid_required: bool = True,
+) -> OpenIdProvider:
     """A provider with our test client (its callback and back-channel under redirect_base)."""
     require("openid-provider")
     workdir = Path(tempfile.mkdtemp(prefix=f"verifier-e2e-{label}-"))
     port = processes.free_port()
-    prefix = f"{redirect_base}/auth/oidc/{PROVIDER_ID}"
+    prefix = f"{redirect_base}/auth/oidc/{provider_id}"
     config = {
         "clients": [
             {
@@ -107,10 +124,10 @@ def start_provider(redirect_base: str, label: str = "op") -> OpenIdProvider:
                 "grant_types": ["authorization_code", "refresh_token"],
                 "response_types": ["code"],
                 "backchannel_logout_uri": f"{prefix}/backchannel-logout",
-                "backchannel_logout_session_required": True,
+                "backchannel_logout_session_required": sid_required,
             }
         ],
-        "accounts": ACCOUNTS,
+        "accounts": ACCOUNTS if accounts is None else accounts,
     }
     config_path = workdir / "provider.json"
     config_path.write_text(json.dumps(config), encoding="utf-8")
@@ -130,18 +147,22 @@ def start_provider(redirect_base: str, label: str = "op") -> OpenIdProvider:
     return OpenIdProvider(issuer=issuer, process=process, workdir=workdir)
 
 
-def sources_entry(issuer: str, redirect_base: str, secret_file: Path, **extra: Any) -> str:
-    """The [[oidc]] table of the test provider."""
+def sources_entry(
+    issuer: str, redirect_base: str, secret_file: Path, provider_id: str = PROVIDER_ID, **extra: Any
+) -> str:
+    """The [[oidc]] table of a test provider."""
     values: dict[str, Any] = {
-        "id": PROVIDER_ID,
-        "title": "Sign in with the test provider",
+        "id": provider_id,
+        "title": f"Sign in with the test provider {provider_id}",
         "issuer": issuer,
         "client_id": CLIENT_ID,
         "client_secret_file": str(secret_file),
-        "redirect_uri": f"{redirect_base}/auth/oidc/{PROVIDER_ID}/callback",
+        "redirect_uri": f"{redirect_base}/auth/oidc/{provider_id}/callback",
         "scopes": ["openid", "profile", "email", "groups"],
         "groups_claim": "groups",
-        "group_map": {"Staff": "staff"},
+        "group_map": {"Staff": "staff", "Needs MFA": "mfa-enforced"},
+        # The provider's passkey sign-in counts as two factors here.
+        "trusted_amr": ["hwk"],
         "group_prefix": "op-",
         "backchannel_logout": True,
         "allow_http": True,
@@ -162,35 +183,56 @@ def _toml(value: Any) -> str:
 
 @dataclass
 class OidcWorld:
-    """A provider and a stack whose sources file names it."""
+    """A provider (and with `second`, another one) and a stack whose sources file names them."""
 
     provider: OpenIdProvider
     stack: Stack
+    second: OpenIdProvider | None = None
 
 
 @contextlib.contextmanager
-def oidc_world(redis_server: RedisServer, label: str = "oidc", **extra: Any) -> Iterator[OidcWorld]:
-    """Start a provider, then a stack on the port its client was registered with."""
+def oidc_world(
+    redis_server: RedisServer, label: str = "oidc", *, second: bool = False, **extra: Any
+) -> Iterator[OidcWorld]:
+    """Start the provider(s), then a stack on the port their clients were registered with."""
     listen_port = processes.free_port()
     base = f"http://{processes.LOOPBACK}:{listen_port}"
-    provider = start_provider(base, label=f"{label}-op")
-    secret_file = provider.workdir / "client-secret"
-    secret_file.write_text(CLIENT_SECRET + "\n", encoding="utf-8")
-    sources = sources_entry(provider.issuer, base, secret_file, **extra)
-    try:
+    with contextlib.ExitStack() as exits:
+        provider = _started(exits, start_provider(base, label=f"{label}-op"))
+        other = None
+        if second:
+            # Registered without backchannel_logout_session_required: its logout tokens
+            # name the user (sub) alone.
+            other = _started(
+                exits,
+                start_provider(
+                    base, f"{label}-op2", SECOND_ID, SECOND_ACCOUNTS, sid_required=False
+                ),
+            )
+        secret_file = provider.workdir / "client-secret"
+        secret_file.write_text(CLIENT_SECRET + "\n", encoding="utf-8")
+        sources = sources_entry(provider.issuer, base, secret_file, **extra)
+        if other is not None:
+            sources += "\n" + sources_entry(other.issuer, base, secret_file, SECOND_ID, **extra)
         with stack_with_sources(
             redis_server, sources, label=label, listen_port=listen_port
         ) as stack:
-            yield OidcWorld(provider, stack)
-    finally:
+            yield OidcWorld(provider, stack, other)
+
+
+def _started(exits: contextlib.ExitStack, provider: OpenIdProvider) -> OpenIdProvider:
+    def stop() -> None:
         provider.stop()
         shutil.rmtree(provider.workdir, ignore_errors=True)
+
+    exits.callback(stop)
+    return provider
 
 
 @pytest.fixture(scope="session")
 def oidc(redis_server: RedisServer) -> Iterator[OidcWorld]:
-    """One provider and stack for the session: tests use accounts no other test changes."""
-    with oidc_world(redis_server) as world:
+    """Two providers and a stack for the session: tests use accounts no other test changes."""
+    with oidc_world(redis_server, second=True) as world:
         yield world
 
 
@@ -208,13 +250,17 @@ _HIDDEN = re.compile(r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([
 
 
 def sign_in_at_provider(
-    client: requests.Session, stack: Stack, sub: str, next_path: str = "/"
+    client: requests.Session,
+    stack: Stack,
+    sub: str,
+    next_path: str = "/",
+    provider_id: str = PROVIDER_ID,
 ) -> requests.Response:
     """Start at the verifier's button, sign in and consent at the provider, and stop just
     before the browser would follow the provider's redirect to our callback: return that
     redirect (its Location is the callback URL with code, state and iss)."""
     start = client.get(
-        f"{stack.base_url}/auth/oidc/{PROVIDER_ID}/start",
+        f"{stack.base_url}/auth/oidc/{provider_id}/start",
         params={"next": next_path},
         allow_redirects=False,
         timeout=10,
@@ -227,7 +273,7 @@ def sign_in_at_provider(
             answer = _post_interaction(client, answer, sub)
         assert answer.status_code in {302, 303}, (answer.status_code, answer.text[:300])
         location = urljoin(answer.url, answer.headers["Location"])
-        if urlsplit(location).path == f"/auth/oidc/{PROVIDER_ID}/callback":
+        if urlsplit(location).path == f"/auth/oidc/{provider_id}/callback":
             return answer
     raise AssertionError("the provider never sent the browser back")
 
@@ -258,8 +304,12 @@ def callback_params(redirect: requests.Response) -> dict[str, str]:
 
 
 def sign_in(
-    client: requests.Session, stack: Stack, sub: str, next_path: str = "/"
+    client: requests.Session,
+    stack: Stack,
+    sub: str,
+    next_path: str = "/",
+    provider_id: str = PROVIDER_ID,
 ) -> requests.Response:
     """A whole sign-in through the provider: the verifier's answer to the callback."""
-    redirect = sign_in_at_provider(client, stack, sub, next_path)
+    redirect = sign_in_at_provider(client, stack, sub, next_path, provider_id)
     return client.get(callback_url(redirect), allow_redirects=False, timeout=10)

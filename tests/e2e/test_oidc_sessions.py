@@ -223,3 +223,21 @@ def test_a_provider_outage_keeps_live_sessions_and_fails_new_sign_ins_closed(
     assert session_keys(stack, "olivia") == []
     # Local users are not affected.
     assert api(stack, stack.login("oidc-outage-local", "a-local-password-1")).status_code == 200
+
+
+def test_a_backchannel_logout_naming_only_the_user_ends_their_sessions_of_that_provider(
+    oidc: OidcWorld,
+) -> None:
+    stack = oidc.stack
+    assert oidc.second is not None
+    first = stack.new_session()
+    second = stack.new_session()
+    for browser in (first, second):
+        assert sign_in(browser, stack, "sub-pia", provider_id="op2").status_code == 303
+
+    oidc.second.send_backchannel_logout("sub-pia")
+
+    every_worker_denies(stack, cookie_of(first), "pia's first session")
+    every_worker_denies(stack, cookie_of(second), "pia's second session")
+    assert session_keys(stack, "pia") == []
+    assert audit_records(stack, "oidc.backchannel_logout", source="oidc:op2", by="sub")

@@ -14,6 +14,7 @@ from e2e_helpers import TIMEOUT, set_cookie_headers
 from oidc_fixtures import (
     CLIENT_ID,
     PROVIDER_ID,
+    SECOND_ID,
     OidcWorld,
     callback_params,
     callback_url,
@@ -318,3 +319,59 @@ def test_a_name_owned_by_a_local_user_is_refused_with_403_and_audited(oidc: Oidc
     assert taken["owner"] == "local"
     assert taken["upstream_id"] == "sub-taken"
     assert "source" not in user_record(stack, "oidc-local-owner")
+
+
+def test_a_provider_trusted_for_a_second_factor_gives_an_mfa_session(oidc: OidcWorld) -> None:
+    # trusted_amr = ["hwk"]: the provider said its sign-in used a passkey. `strong` is in a
+    # group that requires a second factor here, and needs none of ours.
+    stack = oidc.stack
+    browser = stack.new_session()
+    redirect = sign_in_at_provider(browser, stack, "sub-strong")
+    oidc.provider.tamper_next_id_token("amr_hwk")
+
+    answer = browser.get(callback_url(redirect), allow_redirects=False, timeout=TIMEOUT)
+
+    assert answer.status_code == 303
+    assert len(session_cookies(answer)) == 2
+    (key,) = session_keys(stack, "strong")
+    assert stack.redis.hget(key, "amr") == "fed,mfa"
+
+
+def test_an_untrusted_sign_in_gets_our_factor_policy(oidc: OidcWorld) -> None:
+    # No amr the provider is trusted for: `weak`, in a group that requires a second factor,
+    # must enrol one of ours before any session exists.
+    stack = oidc.stack
+    answer = sign_in(stack.new_session(), stack, "sub-weak")
+
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == "/auth/login/factor"
+    assert session_cookies(answer) == []
+    assert any(c.startswith("verifier-pending=") for c in set_cookie_headers(answer))
+    assert session_keys(stack, "weak") == []
+
+
+def test_several_providers_each_have_a_button_and_their_own_users(oidc: OidcWorld) -> None:
+    stack = oidc.stack
+    page = stack.new_session().get(stack.url("/auth/login"), timeout=TIMEOUT)
+    assert 'href="/auth/oidc/op/start"' in page.text
+    assert f'href="/auth/oidc/{SECOND_ID}/start"' in page.text
+
+    browser = stack.new_session()
+    answer = sign_in(browser, stack, "sub-pia", provider_id=SECOND_ID)
+
+    assert answer.status_code == 303
+    assert api(stack, browser).json()["user"] == "pia"
+    assert user_record(stack, "pia")["source"] == f"oidc:{SECOND_ID}"
+
+
+def test_a_name_another_provider_holds_is_refused_with_403_and_audited(oidc: OidcWorld) -> None:
+    stack = oidc.stack
+    assert sign_in(stack.new_session(), stack, "sub-olivia").status_code == 303
+
+    answer = sign_in(stack.new_session(), stack, "sub-olivia-2", provider_id=SECOND_ID)
+
+    assert answer.status_code == 403
+    assert session_cookies(answer) == []
+    taken = audit_records(stack, "signin.name_taken", user="olivia", source=f"oidc:{SECOND_ID}")
+    assert taken and taken[0]["owner"] == f"oidc:{PROVIDER_ID}"
+    assert user_record(stack, "olivia")["source_id"] == "sub-olivia"

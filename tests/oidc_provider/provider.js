@@ -11,7 +11,8 @@
 //   POST /test/accounts/ID/delete   the account is gone (refresh grants and userinfo fail)
 //   POST /test/tamper?mode=M        the next token response's id_token is rewritten (a hostile
 //                                   provider): signature, aud, azp, iss, nonce, expired, none,
-//                                   unknown_kid, hs256 (signed with the client secret)
+//                                   unknown_kid, hs256 (signed with the client secret); or
+//                                   amr_hwk (re-signed, saying the sign-in used a passkey)
 //   POST /test/backchannel?client_id=C&sub=S&sid=D   send that client a logout token now
 //   GET  /test/logout-tokens        the logout tokens sent so far (JSON list)
 import { readFileSync } from 'node:fs';
@@ -80,6 +81,8 @@ async function rewritten(idToken, mode) {
   if (mode === 'aud') claims.aud = 'someone-else';
   if (mode === 'azp') { claims.aud = [claims.aud, 'someone-else']; claims.azp = 'someone-else'; }
   if (mode === 'iss') claims.iss = 'http://127.0.0.1:1/not-the-issuer';
+  // Not hostile: the provider saying its sign-in used a passkey (devInteractions sets no amr).
+  if (mode === 'amr_hwk') claims.amr = ['hwk', 'pin'];
   if (mode === 'nonce') claims.nonce = 'not-the-nonce';
   if (mode === 'expired') { claims.iat = now - 1200; claims.exp = now - 600; }
   if (mode === 'unknown_kid') { key = stranger; header = { ...header, kid: 'unknown-kid' }; }
