@@ -33,7 +33,9 @@ def test_chromium_signs_in_through_the_providers_pages_and_lands_where_it_asked(
     page.goto(stack.url("/api/headers?from=chromium"))
     assert page.url.startswith(stack.url("/auth/login"))
 
-    page.get_by_role("link", name=f"Sign in with the test provider {PROVIDER_ID}", exact=True).click()
+    page.get_by_role(
+        "link", name=f"Sign in with the test provider {PROVIDER_ID}", exact=True
+    ).click()
     # The provider's pages (oidc-provider's devInteractions): its login, then its consent.
     page.wait_for_url(f"{oidc.provider.issuer}/**")
     (binding,) = [c for c in context.cookies() if c["name"] == "verifier-oidc"]
