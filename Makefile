@@ -120,7 +120,8 @@ test-containers: venv
 # score per module; it fails on a survivor neither killed nor explained in
 # tests/mutation/equivalent.toml. Not part of `make test`: see docs/testing.md for its time.
 # `make mutation MODULE=verifier.factors.totp` runs that module's mutants alone (the pass
-# that maps tests to functions still runs the whole selection once) and scores it alone.
+# that maps tests to functions still runs the whole selection once) and scores it alone;
+# MODULE=verifier.access does every module of the package.
 mutation: venv
 	rm -rf mutants
 	VERIFIER_HYPOTHESIS_PROFILE=mutation $(VENV)/bin/mutmut run --max-children 2 \

@@ -51,10 +51,15 @@ def module_of(mutant: str) -> str:
 def only_module(
     verdicts: Verdicts, equivalent: dict[str, str], module: str
 ) -> tuple[Verdicts, dict[str, str]]:
-    """One module's verdicts and explanations (`make mutation MODULE=...` runs its alone)."""
+    """One module's (or package's) verdicts and explanations: `make mutation MODULE=...`
+    runs its mutants alone."""
+
+    def inside(name: str) -> bool:
+        return module_of(name) == module or module_of(name).startswith(module + ".")
+
     return (
-        Verdicts({name: v for name, v in verdicts.by_name.items() if module_of(name) == module}),
-        {name: why for name, why in equivalent.items() if module_of(name) == module},
+        Verdicts({name: v for name, v in verdicts.by_name.items() if inside(name)}),
+        {name: why for name, why in equivalent.items() if inside(name)},
     )
 
 

@@ -90,3 +90,14 @@ def test_a_run_of_one_module_is_scored_without_the_others_results_or_explanation
     ]
     assert explained == {"verifier.web.cookies.x_clean__mutmut_2": "why"}
     assert report(verdicts, explained, target=90.0).passed
+
+
+def test_a_run_of_a_package_is_scored_over_its_modules_alone() -> None:
+    results = RESULTS + "    verifier.webhooks.x_a__mutmut_1: survived\n"
+
+    verdicts, _ = only_module(Verdicts.parse(results), {}, "verifier.web")
+
+    assert {module_of(name) for name in verdicts.by_name} == {
+        "verifier.web.cookies",
+        "verifier.web.csrf",
+    }
