@@ -747,7 +747,11 @@ def test_a_malformed_source_claim_is_not_ours(source: object) -> None:
 # --- the edges of each check ---------------------------------------------------------------------
 
 LEEWAY = 5
-LENIENT = AccessTokenCodec(make_settings(jwt_leeway_seconds=LEEWAY))
+
+
+def _lenient() -> AccessTokenCodec:
+    # A codec of the test's own, like CODEC (its cache must start empty).
+    return AccessTokenCodec(make_settings(jwt_leeway_seconds=LEEWAY))
 
 
 def test_a_non_integer_nbf_is_refused_as_such() -> None:
@@ -757,7 +761,7 @@ def test_a_non_integer_nbf_is_refused_as_such() -> None:
 def test_a_token_valid_from_now_is_accepted_and_the_leeway_is_on_the_accepting_side() -> None:
     assert CODEC.verify(forge(claims=good_claims(nbf=NOW)), NOW).user == "alice"
     ahead = forge(claims=good_claims(nbf=NOW + LEEWAY))
-    assert LENIENT.verify(ahead, NOW).user == "alice"
+    assert _lenient().verify(ahead, NOW).user == "alice"
 
 
 def test_a_sign_in_with_every_known_method_once_is_accepted() -> None:
@@ -787,12 +791,13 @@ def test_a_verified_token_is_answered_from_the_cache() -> None:
 
 
 def test_a_cached_token_is_good_until_its_expiry_plus_the_leeway() -> None:
-    token = LENIENT.issue("alice", "session-1", NOW)
-    LENIENT.verify(token, NOW)  # cached now
-    assert LENIENT.verify(token, NOW + TTL - 1).user == "alice"
-    assert LENIENT.verify(token, NOW + TTL + LEEWAY - 1).user == "alice"
+    lenient = _lenient()
+    token = lenient.issue("alice", "session-1", NOW)
+    lenient.verify(token, NOW)  # cached now
+    assert lenient.verify(token, NOW + TTL - 1).user == "alice"
+    assert lenient.verify(token, NOW + TTL + LEEWAY - 1).user == "alice"
     with pytest.raises(AccessTokenExpired):
-        LENIENT.verify(token, NOW + TTL + LEEWAY)
+        lenient.verify(token, NOW + TTL + LEEWAY)
 
 
 def test_a_ring_with_no_access_key_signing_now_issues_nothing() -> None:
