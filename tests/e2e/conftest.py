@@ -459,8 +459,12 @@ def running_stack(
     label: str = "fresh",
     topology: RedisClusterDeployment | SentinelDeployment | None = None,
     tls: TlsFiles | None = None,
+    listen_port: int | None = None,
 ) -> Iterator[Stack]:
     """Start a keys directory, the verifier, the legacy app and nginx; stop them after.
+
+    `listen_port`: nginx's port, when a test must name it before the stack starts (an
+    OpenID Provider registers the stack's callback URL first); a free one otherwise.
 
     With a `topology`, the verifier (and `stack.redis`) use that Cluster or Sentinel
     deployment instead of `redis_server`. With `tls`, nginx answers https only, with that
@@ -473,7 +477,7 @@ def running_stack(
     keys_dir = workdir / "keys"
     metrics_dir = workdir / "metrics"
     redis_env = topology.verifier_env() if topology else {"VERIFIER_REDIS_URL": redis_server.url}
-    listen_port = processes.free_port()
+    listen_port = listen_port or processes.free_port()
     scheme = "https" if tls else "http"
     env = {
         **redis_env,
@@ -775,6 +779,7 @@ def sso_stack(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iter
 
 # Upstream sources of users (a real slapd, a real OpenID Provider) and the stacks on them: a
 # module of their own, imported here so that every test module shares each fixture.
+from oidc_fixtures import oidc, own_oidc  # noqa: E402
 from upstream_fixtures import (  # noqa: E402
     directory,
     ldap_stack,
@@ -782,4 +787,4 @@ from upstream_fixtures import (  # noqa: E402
     sources_stack,
 )
 
-__all__ = ["directory", "ldap_stack", "own_directory", "sources_stack"]
+__all__ = ["directory", "ldap_stack", "oidc", "own_directory", "own_oidc", "sources_stack"]

@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import http.client
 import json
+import os
 import re
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -44,13 +46,10 @@ TIMEOUT = 10
 # cache), so a worker that never got to it still fails the test.
 SETTLE_SECONDS = 10.0
 _POLL_SECONDS = 0.02
-# Parallel checks in one burst, sent BURST_PARALLEL at a time: enough that nginx opens
-# several upstream connections. A burst that not every worker answered is sent again, more
-# at once each time (nginx then opens connections beyond the idle ones it keeps, which the
-# kernel hands to whichever worker accepts first), at most BURST_TRIES times in all.
+# Parallel checks in one burst (all at once, so that nginx opens upstream connections beyond
+# the idle ones it keeps), and how many bursts `burst` sends before it gives up on reaching
+# every worker.
 BURST = 24
-BURST_PARALLEL = 12
-BURST_MOST_PARALLEL = 48
 BURST_TRIES = 8
 
 # The `next` values issue 3 names; each must land on a same-site path.
@@ -325,39 +324,73 @@ def burst(
     answered by every worker of the stack.
 
     Which worker answers a request is up to nginx's keepalive connections and the kernel:
-    a whole burst may land on one worker. So each request carries a mark of its own in its
-    query string, and the verifier's DEBUG line for each /auth answer ("worker PID answered
-    STATUS for GET URI", verifier.auth_check) says which worker decided it. A burst that not
-    every worker answered is sent again, more at once (see BURST_MOST_PARALLEL), up to
-    BURST_TRIES times in all; then the test fails
-    naming the workers that did answer.
+    one worker's event loop may accept every new connection of a burst at once, and nginx
+    then reuses those connections for as long as they live. So each request carries a mark
+    of its own in its query string, and the verifier's DEBUG line for each /auth answer
+    ("worker PID answered STATUS for GET URI", verifier.auth_check) says which worker decided
+    it. When a burst missed a worker, the next one is sent with the workers that answered the
+    last one paused (SIGSTOP): the requests nginx writes on its connections to them wait,
+    and the connections it opens for the rest can only be accepted by the others. Once one
+    of the others has answered, the paused workers go on (SIGCONT) and answer theirs. After
+    BURST_TRIES bursts the test fails naming the workers that did answer.
     """
     expected = worker_pids(stack)
-    log_path = stack.processes["verifier"].log_path
     seen: list[set[int]] = []
-    for attempt in range(BURST_TRIES):
-        parallel = min(BURST_PARALLEL * 2**attempt, BURST_MOST_PARALLEL)
-        checks = count if attempt == 0 else max(count, parallel)
-        mark = secrets.token_hex(6)
-        start = log_path.stat().st_size
-        uris = [f"{path}?burst={mark}-{number}" for number in range(checks)]
-        with ThreadPoolExecutor(max_workers=parallel) as pool:
-            responses = list(
-                pool.map(lambda uri: get_page(stack, uri, cookie=cookie, **(headers or {})), uris)
-            )
-        answers = eventually(
-            lambda mark=mark, start=start: _burst_answers(log_path, start, mark),
-            lambda found, checks=checks: sum(map(len, found.values())) >= checks,
-            what=f"the verifier's log line for each of the {checks} checks of burst {mark}",
-        )
+    for _ in range(BURST_TRIES):
+        paused = seen[-1] if seen and seen[-1] < expected else set()
+        answers = _one_burst(stack, cookie, count, path, headers or {}, paused)
         seen.append(set(answers))
         if set(answers) == expected:
-            return Burst(responses, answers)
+            return Burst(answers=answers, responses=answers.responses)
     pytest.fail(
-        f"no burst of {count} or more checks reached every worker {sorted(expected)}; "
+        f"no burst of {count} checks reached every worker {sorted(expected)}; "
         f"each of {BURST_TRIES} bursts was answered by {[sorted(s) for s in seen]}",
         pytrace=False,
     )
+
+
+class _BurstAnswers(dict[int, list[int]]):
+    """Each worker's /auth statuses for one burst, with the responses the client got."""
+
+    responses: list[requests.Response]
+
+
+def _one_burst(
+    stack: Stack,
+    cookie: str,
+    count: int,
+    path: str,
+    headers: Mapping[str, str],
+    paused: set[int],
+) -> _BurstAnswers:
+    log_path = stack.processes["verifier"].log_path
+    mark = secrets.token_hex(6)
+    start = log_path.stat().st_size
+    uris = [f"{path}?burst={mark}-{number}" for number in range(count)]
+    with ThreadPoolExecutor(max_workers=count + 1) as pool:
+        for pid in paused:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            sent = [pool.submit(get_page, stack, uri, cookie=cookie, **headers) for uri in uris]
+            if paused:
+                eventually(
+                    lambda: _burst_answers(log_path, start, mark),
+                    lambda found: bool(set(found) - paused),
+                    what=f"a worker other than the paused {sorted(paused)} to answer burst {mark}",
+                )
+        finally:
+            for pid in paused:
+                os.kill(pid, signal.SIGCONT)
+        responses = [request.result() for request in sent]
+    answers = _BurstAnswers(
+        eventually(
+            lambda: _burst_answers(log_path, start, mark),
+            lambda found: sum(map(len, found.values())) >= count,
+            what=f"the verifier's log line for each of the {count} checks of burst {mark}",
+        )
+    )
+    answers.responses = responses
+    return answers
 
 
 _ANSWERED = re.compile(r"worker (\d+) answered (\d{3}) for \S+ \S*[?&]burst=([0-9a-f]+)-\d+")

@@ -237,6 +237,8 @@ class SsoStack:
     redis: redis.Redis
     workdir: Path
     processes: dict[str, ManagedProcess]
+    # The verifier itself, past nginx: for what nginx never forwards (a host not listed).
+    verifier_port: int = 0
 
     def browser(self) -> HostBrowser:
         """A fresh browser with no cookies."""
@@ -301,7 +303,7 @@ def running_sso_stack(
         pytest.fail(f"single sign-on stack did not start: {error}", pytrace=False)
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     try:
-        yield SsoStack(port, env, key_prefix, client, workdir, started)
+        yield SsoStack(port, env, key_prefix, client, workdir, started, verifier_port)
     finally:
         client.close()
         for process in reversed(list(started.values())):

@@ -6,7 +6,10 @@ used); the account page and both of its confirmations; the authenticator app's s
 status, reset confirmation and "nothing to activate"; the recovery codes (none yet, a new
 set, the set shown after enrolment, with the other sessions offered to end); the passkeys,
 a passkey added and its removal's confirmation; the API tokens page, a token made and its
-secret shown; and the step-up, with and without a factor.
+secret shown; and the step-up, with and without a factor. On a single sign-on stack, the
+hand-off's pages: a host not served, a sign-in request the portal refuses, a page a host
+does not serve (on the portal and on an app host), and a refused hand-off, restarting and
+not restarting again.
 
 Every page is checked as page_walk.PageChecks says (language, way back, labels, live
 region, no inline script or style, visible focus, 320 px, light and dark); the pseudo walk
@@ -17,21 +20,31 @@ screenshot of the page under the test's temp dir.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import pytest
 from browser_helpers import NARROW, VIRTUAL_AUTHENTICATOR, launch_chromium
 from e2e_helpers import new_user
 from factor_helpers import ENFORCED_GROUP, RECOVERY_PATH, TOTP_PATH, Authenticator
 from page_walk import PageChecks, write_pseudo_catalog
+from sso_helpers import PASSWORD as SSO_PASSWORD
+from sso_helpers import PORTAL, WIKI, SsoStack, running_sso_stack
+
+from tests.parts import nginx_build, nginx_builds
+from verifier.demo import processes
+from verifier.demo.processes import NginxBinary
+from verifier.resources.second_factor import FACTOR_PATH
+from verifier.sso.config import AUTHORIZE_PATH, CALLBACK_PATH
 
 if TYPE_CHECKING:
-    from conftest import Stack, StackFactory
-    from playwright.sync_api import Browser, BrowserContext, Page
+    from conftest import RedisServer, Stack, StackFactory
+    from playwright.sync_api import Browser, BrowserContext, Page, Route
 
 # A walk loads some 40 pages and checks each in two colour schemes: a minute or more on a
 # busy machine, beside the stack it may start.
@@ -43,6 +56,13 @@ TOKENS = "/auth/account/tokens"
 LOGIN = "/auth/login"
 # Browsers' Accept-Language for each language walked: a regional variant, as browsers send.
 BROWSER_LOCALES = {"en": "en-US", "de": "de-DE", "fr": "fr-FR"}
+# Where a signed-out visitor lands on the portal when a way back leads to the account.
+PORTAL_SIGN_IN = f"{LOGIN}?next={ACCOUNT}"
+# The shape of a hand-off code (256 bits, base64url), never issued.
+UNISSUED_CODE = "A" * 43
+# A name under the portal's parent domain that the portal does not list.
+UNLISTED_HOST = "unlisted.corp.localhost"
+SSO_PAGES = 6
 
 
 @pytest.fixture(scope="module")
@@ -199,7 +219,77 @@ def _walk(stack: Stack, context: BrowserContext, page: Page, checks: PageChecks)
     _back(page, checks, "API tokens, one made", ACCOUNT)
 
 
-def _walk_in(browser: Browser, stack: Stack, language: str, tmp_path: Path, pseudo: bool) -> None:
+def _answered_without(route: Route, header: str) -> None:
+    """Let the verifier answer, and hand the browser its answer minus one header.
+
+    Playwright fetches it itself, and its resolver does not map *.localhost to loopback as
+    browsers do: the request goes to nginx on 127.0.0.1 with the host name as Host.
+    """
+    address = urlsplit(route.request.url)
+    loopback = address._replace(netloc=f"127.0.0.1:{address.port}").geturl()
+    headers = {**route.request.headers, "host": address.netloc}
+    response = route.fetch(url=loopback, headers=headers, max_redirects=0)
+    kept = {name: value for name, value in response.headers.items() if name != header}
+    route.fulfill(response=response, headers=kept)
+
+
+def _sso_walk(stack: SsoStack, page: Page, checks: PageChecks, user: str) -> None:
+    def url(host: str, path: str) -> str:
+        return f"http://{host}:{stack.port}{path}"
+
+    # Signed out. A host the portal does not list: nginx's first server refuses every name
+    # it does not list, so the verifier's own answer (for a proxy that forwards anything) is
+    # reached past nginx. Its way back is the portal.
+    page.goto(f"http://{UNLISTED_HOST}:{stack.verifier_port}{LOGIN}")
+    _back(page, checks, "a host not served", PORTAL_SIGN_IN)
+    page.goto(url(PORTAL, f"{AUTHORIZE_PATH}?host={UNLISTED_HOST}&challenge={UNISSUED_CODE}"))
+    _back(page, checks, "a sign-in request the portal refuses", PORTAL_SIGN_IN)
+    page.goto(url(PORTAL, f"{CALLBACK_PATH}?code={UNISSUED_CODE}"))
+    _back(page, checks, "the callback asked of the portal", PORTAL_SIGN_IN)
+    _sign_in(page, user, SSO_PASSWORD)
+    assert page.url.endswith(ACCOUNT), page.url
+
+    # Signed in on the portal: each way back on an app host ends there, handed off.
+    page.goto(url(WIKI, FACTOR_PATH))
+    _back(page, checks, "a portal's form asked of an app host", "/")
+
+    # A refused hand-off restarts by itself (a Refresh header, followed at once): the
+    # header held back, the page stays on screen to be checked and left by its link.
+    callback = url(WIKI, f"{CALLBACK_PATH}?code={UNISSUED_CODE}")
+
+    def hold(route: Route) -> None:
+        _answered_without(route, "refresh")
+
+    page.route(callback, hold)
+    page.goto(callback)
+    page.unroute(callback, hold)
+    assert page.locator("main p[role=status]").count() == 1  # "signing you in again"
+    _back(page, checks, "a refused hand-off, restarting", "/")
+
+    # A browser that cannot keep the state cookie: its restart fails too, and the page then
+    # offers a link, never another restart.
+    restart = re.compile(r".*/auth/login\?.*sso_restart=1.*")
+
+    def lose_state(route: Route) -> None:
+        _answered_without(route, "set-cookie")
+
+    page.route(restart, lose_state)
+    page.goto(callback, wait_until="commit")
+    page.wait_for_url(lambda seen: CALLBACK_PATH in seen and UNISSUED_CODE not in seen)
+    page.unroute(restart, lose_state)
+    assert checks.last_response is not None and "refresh" not in checks.last_response.headers
+    assert page.locator("main p[role=alert]").count() == 1  # "expired, used, or not yours"
+    _back(page, checks, "a refused hand-off, not restarted again", "/")
+
+
+def _walk_in(
+    browser: Browser,
+    language: str,
+    tmp_path: Path,
+    pseudo: bool,
+    walk: Callable[[BrowserContext, Page, PageChecks], None],
+) -> list[str]:
+    """Walk in a fresh 320 px browser in `language`; return the pages checked."""
     context = browser.new_context(viewport=NARROW, locale=BROWSER_LOCALES[language])
     page = context.new_page()
     cdp = context.new_cdp_session(page)
@@ -208,25 +298,75 @@ def _walk_in(browser: Browser, stack: Stack, language: str, tmp_path: Path, pseu
     checks = PageChecks(language, pseudo=pseudo)
     checks.watch(page)
     try:
-        _walk(stack, context, page, checks)
+        walk(context, page, checks)
     except BaseException:
         page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
         raise
     finally:
         context.close()
     assert checks.problems == [], "\n".join(checks.problems)
-    assert len(checks.checked) >= 25, checks.checked
+    return checks.checked
+
+
+def _walk_verifier(
+    browser: Browser, stack: Stack, language: str, tmp_path: Path, pseudo: bool
+) -> None:
+    checked = _walk_in(
+        browser,
+        language,
+        tmp_path,
+        pseudo,
+        lambda context, page, checks: _walk(stack, context, page, checks),
+    )
+    assert len(checked) >= 25, checked
+
+
+def _walk_sso(
+    browser: Browser, stack: SsoStack, language: str, tmp_path: Path, pseudo: bool
+) -> None:
+    user = f"sso-walk-{language}{'-pseudo' if pseudo else ''}"
+    processes.add_user(stack.env, user, SSO_PASSWORD)
+    checked = _walk_in(
+        browser,
+        language,
+        tmp_path,
+        pseudo,
+        lambda _context, page, checks: _sso_walk(stack, page, checks, user),
+    )
+    assert len(checked) == SSO_PAGES, checked
 
 
 @pytest.mark.parametrize("language", ["en", "de", "fr"])
 def test_every_page_in_each_language_has_a_way_back_and_passes_the_checks(
     stack: Stack, chromium: Browser, language: str, tmp_path: Path
 ) -> None:
-    _walk_in(chromium, stack, language, tmp_path, pseudo=False)
+    _walk_verifier(chromium, stack, language, tmp_path, pseudo=False)
 
 
 def test_every_page_shows_only_strings_from_the_catalog(
     fresh_stack: StackFactory, pseudo_locale_dir: Path, chromium: Browser, tmp_path: Path
 ) -> None:
     stack = fresh_stack(VERIFIER_LOCALE_DIR=str(pseudo_locale_dir))
-    _walk_in(chromium, stack, "en", tmp_path, pseudo=True)
+    _walk_verifier(chromium, stack, "en", tmp_path, pseudo=True)
+
+
+@pytest.mark.parametrize("language", ["en", "de", "fr"])
+def test_every_single_sign_on_page_in_each_language_has_a_way_back_and_passes_the_checks(
+    sso_stack: SsoStack, chromium: Browser, language: str, tmp_path: Path
+) -> None:
+    _walk_sso(chromium, sso_stack, language, tmp_path, pseudo=False)
+
+
+# A stack of its own (its catalogs are the pseudo language's), on each nginx build like
+# `sso_stack` (the first only: one_nginx).
+@pytest.mark.parametrize("nginx", nginx_builds())
+def test_every_single_sign_on_page_shows_only_strings_from_the_catalog(
+    nginx: NginxBinary | str,
+    redis_server: RedisServer,
+    pseudo_locale_dir: Path,
+    chromium: Browser,
+    tmp_path: Path,
+) -> None:
+    settings = {"VERIFIER_LOCALE_DIR": str(pseudo_locale_dir)}
+    with running_sso_stack(nginx_build(nginx), redis_server.url, settings) as stack:
+        _walk_sso(chromium, stack, "en", tmp_path, pseudo=True)

@@ -77,6 +77,7 @@ def stack_with_sources(
     sources: str,
     settings: Mapping[str, str] | None = None,
     label: str = "sources",
+    listen_port: int | None = None,
 ) -> Iterator[Stack]:
     """A stack whose VERIFIER_SOURCES_FILE holds `sources` (one nginx build, JSON logs)."""
     folder = Path(tempfile.mkdtemp(prefix=f"verifier-e2e-{label}-file-"))
@@ -84,7 +85,9 @@ def stack_with_sources(
     sources_file.write_text(sources, encoding="utf-8")
     env = {**JSON_LOGS, "VERIFIER_SOURCES_FILE": str(sources_file), **(settings or {})}
     try:
-        with running_stack(NGINX_BINARIES[0], redis_server, env, label=label) as started:
+        with running_stack(
+            NGINX_BINARIES[0], redis_server, env, label=label, listen_port=listen_port
+        ) as started:
             yield started
     finally:
         shutil.rmtree(folder, ignore_errors=True)

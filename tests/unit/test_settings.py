@@ -668,9 +668,7 @@ def test_a_sources_file_with_ldap_sources_is_read_once_into_the_settings(tmp_pat
     assert loaded.sources.names() == ("ldap:corp",)
 
 
-def test_an_oidc_source_is_refused_naming_its_line_until_this_build_serves_it(
-    tmp_path: Path,
-) -> None:
+def test_an_oidc_source_is_read_from_the_sources_file(tmp_path: Path) -> None:
     (tmp_path / "client-secret").write_text("client-secret-value\n", encoding="utf-8")
     sources = tmp_path / "sources.toml"
     sources.write_text(
@@ -681,11 +679,30 @@ def test_an_oidc_source_is_refused_naming_its_line_until_this_build_serves_it(
         encoding="utf-8",
     )
 
+    loaded = load_settings(env(SOURCES_FILE=str(sources)))
+
+    assert loaded.sources.names() == ("oidc:keycloak",)
+    (provider,) = loaded.sources.oidc
+    assert provider.algorithms == ("RS256",)
+    assert provider.client_secret == "client-secret-value"
+
+
+def test_rp_logout_is_refused_naming_its_line_until_this_build_serves_it(tmp_path: Path) -> None:
+    (tmp_path / "client-secret").write_text("client-secret-value\n", encoding="utf-8")
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        '[[oidc]]\nid = "keycloak"\nissuer = "https://sso.example.com/realms/corp"\n'
+        'client_id = "verifier"\nclient_secret_file = "client-secret"\n'
+        'redirect_uri = "https://app.example.com/auth/oidc/keycloak/callback"\n'
+        "rp_logout = true\n",
+        encoding="utf-8",
+    )
+
     with pytest.raises(SettingsInvalid) as caught:
         load_settings(env(SOURCES_FILE=str(sources)))
 
     (problem,) = caught.value.problems
     assert problem == (
-        f"VERIFIER_SOURCES_FILE: {sources}:2: OpenID Connect sources ([[oidc]]) are not "
-        "supported by this build yet"
+        f"VERIFIER_SOURCES_FILE: {sources}:1: oidc source 'keycloak': rp_logout (logout at "
+        "the provider) is not served by this build yet"
     )

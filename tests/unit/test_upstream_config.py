@@ -200,7 +200,8 @@ def test_every_sources_example_of_the_docs_is_accepted_as_written(tmp_path: Path
     # docs/sources.md's TOML blocks, with only the secret and CA paths moved into tmp_path.
     page = Path(__file__).parents[2] / "docs" / "sources.md"
     blocks = page.read_text(encoding="utf-8").split("```toml\n")[1:]
-    assert len(blocks) == 2, "docs/sources.md: one example for each preset"
+    assert len(blocks) == 4, "docs/sources.md: one example for each preset and provider"
+    kinds = []
     for block in blocks:
         text = block.split("```", 1)[0]
         for folder in ("/etc/verifier/", "/run/secrets/"):
@@ -209,8 +210,15 @@ def test_every_sources_example_of_the_docs_is_accepted_as_written(tmp_path: Path
             (tmp_path / name).write_text("-----BEGIN CERTIFICATE-----\n", encoding="utf-8")
         for name in ("corp-bind-password", "ldap-bind-password"):
             (tmp_path / name).write_text("service-password\n", encoding="utf-8")
+        for name in ("keycloak-client-secret", "entra-client-secret"):
+            (tmp_path / name).write_text("client-secret\n", encoding="utf-8")
 
-        (source,) = parse_sources(text, "sources.toml", tmp_path).ldap
+        config = parse_sources(text, "sources.toml", tmp_path)
 
-        assert source.bind_password == "service-password"
-        assert source.preset in PRESETS
+        for source in config.ldap:
+            assert source.bind_password == "service-password"
+            assert source.preset in PRESETS
+        for provider in config.oidc:
+            assert provider.client_secret == "client-secret"
+        kinds += [s.name.split(":")[0] for s in (*config.ldap, *config.oidc)]
+    assert kinds == ["ldap", "ldap", "oidc", "oidc"]

@@ -10,6 +10,7 @@ from verifier.web.cookies import (
     MAX_COOKIE_HEADER_LENGTH,
     CookiePolicy,
     TokenCookies,
+    read_oidc_flow_cookie,
     read_passkey_cookie,
     read_pending_cookie,
     read_sso_state_cookie,
@@ -337,3 +338,15 @@ def test_clearing_the_sso_state_cookie_deletes_it_by_its_name() -> None:
     assert PLAIN.clear_sso_state() == (
         "verifier-sso-state=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"
     )
+
+
+def test_the_oidc_flow_cookie_is_host_prefixed_lax_and_hidden_from_the_app() -> None:
+    policy = CookiePolicy(secure=True)
+    cookie = policy.set_oidc_flow("b" * 43, 600)
+    assert cookie == (
+        f"__Host-verifier-oidc={'b' * 43}; Path=/; Max-Age=600; Secure; HttpOnly; SameSite=Lax"
+    )
+    header = f"a=1; __Host-verifier-oidc={'b' * 43}; b=2"
+    assert read_oidc_flow_cookie(header, policy) == "b" * 43
+    assert without_token_cookies(header, policy) == "a=1; b=2"
+    assert policy.clear_oidc_flow().startswith("__Host-verifier-oidc=; Path=/; Max-Age=0")

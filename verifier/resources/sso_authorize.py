@@ -29,7 +29,9 @@ from verifier.factors.methods import is_multi_factor
 from verifier.gate import Gate
 from verifier.i18n import N_
 from verifier.observe.audit import shown_name
-from verifier.pages.sso import refused_page
+from verifier.pages.account import ACCOUNT_PATH
+from verifier.pages.common import WayBack
+from verifier.pages.sso import YOUR_ACCOUNT, refused_page
 from verifier.resources.account_session import AccountSession
 from verifier.resources.page_answers import send_page
 from verifier.resources.sso_start import RESTARTED_PARAM, STEP_UP_PARAM
@@ -126,7 +128,8 @@ class Authorize:
     ) -> None:
         # A plain page: no redirect, no cookie, whatever `host` said.
         self._gate.audit.record("sso.authorize_refused", reason=reason, host=shown_name(host or ""))
-        send_page(resp, falcon.HTTP_400, refused_page(BAD_REQUEST))
+        back = WayBack(ACCOUNT_PATH, YOUR_ACCOUNT)
+        send_page(resp, falcon.HTTP_400, refused_page(back, BAD_REQUEST))
 
 
 def _raw_params(query_string: str) -> dict[str, str]:

@@ -18,8 +18,16 @@ import falcon
 import falcon.asgi
 
 from verifier.access.conditions import STEPS
-from verifier.i18n import N_, _
-from verifier.pages.sso import refused_page
+from verifier.i18n import _
+from verifier.pages.common import APP_HOME, WayBack
+from verifier.pages.sso import (
+    BACK_TO_APP,
+    NOT_HERE,
+    TO_PORTAL,
+    YOUR_ACCOUNT,
+    not_here_page,
+    refused_page,
+)
 from verifier.resources.page_answers import send_json, send_page
 from verifier.resources.sso_callback import RESTART_PARAM
 from verifier.resources.sso_start import HandoffStart
@@ -27,8 +35,6 @@ from verifier.sso.config import CALLBACK_PATH
 from verifier.web.hosts import request_host
 from verifier.web.redirects import safe_next
 
-# TRANSLATORS: {portal} is the portal's address, "https://login.example.com".
-NOT_HERE = N_("Sign-in happens on the portal: {portal}")
 ACCOUNT_PREFIX = "/auth/account"
 # What an app host serves as itself: the hand-off's end and what nginx sends there.
 _APP_HOST_PATHS = frozenset(
@@ -66,11 +72,13 @@ class SsoHostRoles:
         host = request_host(req)
         if host == self._sso.portal_host:
             if path == CALLBACK_PATH:
-                self._not_here(req, resp)
+                self._not_here(req, resp, WayBack(ACCOUNT_PREFIX, YOUR_ACCOUNT))
             return
         app_host = self._sso.app_host(host)
         if app_host is None:
-            send_page(resp, falcon.HTTP_400, refused_page())
+            # Not ours: the portal is the one place this page can send anyone back to.
+            to_portal = WayBack(self._sso.portal_page(ACCOUNT_PREFIX), TO_PORTAL)
+            send_page(resp, falcon.HTTP_400, refused_page(to_portal))
             resp.complete = True
             return
         if path in _APP_HOST_PATHS:
@@ -94,7 +102,7 @@ class SsoHostRoles:
             resp.location = self._sso.portal_page(ACCOUNT_PREFIX)
             resp.complete = True
             return
-        self._not_here(req, resp)
+        self._not_here(req, resp, WayBack(APP_HOME, BACK_TO_APP))
 
     async def process_response(
         self,
@@ -110,11 +118,14 @@ class SsoHostRoles:
                 "Content-Security-Policy", policy.replace(_FORM_ACTION, self._portal_form_action)
             )
 
-    def _not_here(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        message = _(NOT_HERE).format(portal=self._sso.portal.origin)
+    def _not_here(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, back: WayBack
+    ) -> None:
+        # `back`: the app on an app host, the account on the portal (catalog messages).
         accept = (req.get_header("Accept") or "").lower()
         if "application/json" in accept and "text/html" not in accept:
+            message = _(NOT_HERE).format(portal=self._sso.portal.origin)
             send_json(resp, falcon.HTTP_404, {"error": message})
         else:
-            send_page(resp, falcon.HTTP_404, refused_page(message))
+            send_page(resp, falcon.HTTP_404, not_here_page(self._sso.portal.origin, back))
         resp.complete = True

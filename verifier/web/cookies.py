@@ -91,6 +91,22 @@ class CookiePolicy:
         """Set-Cookie value deleting the hand-off's state cookie."""
         return self._format(self.sso_state_name, "", 0)
 
+    @property
+    def oidc_flow_name(self) -> str:
+        """Name of the cookie binding a sign-in at an OpenID Provider to this browser."""
+        # __Host- (Secure, Path=/, no Domain): no sibling host can plant or shadow it.
+        return "__Host-verifier-oidc" if self.secure else "verifier-oidc"
+
+    def set_oidc_flow(self, binding: str, max_age_seconds: int) -> str:
+        """Set-Cookie value carrying an OpenID sign-in's browser binding."""
+        # SameSite=Lax: the callback that reads it is a top-level GET the provider's page
+        # redirects to, and a Strict cookie is not sent at the end of that chain.
+        return self._format(self.oidc_flow_name, binding, max_age_seconds)
+
+    def clear_oidc_flow(self) -> str:
+        """Set-Cookie value deleting the OpenID sign-in's binding cookie."""
+        return self._format(self.oidc_flow_name, "", 0)
+
     def _format_pending(self, value: str, max_age_seconds: int, name: str = "") -> str:
         # Only the verifier's own pages see it (the app and /auth never need it), and
         # SameSite=Strict: no other site can start a request that carries it.
@@ -152,12 +168,24 @@ def read_sso_state_cookie(cookie_header: str | None, policy: CookiePolicy) -> st
     return _clean(_parse_cookie_header(cookie_header).get(policy.sso_state_name))
 
 
+def read_oidc_flow_cookie(cookie_header: str | None, policy: CookiePolicy) -> str | None:
+    """The OpenID sign-in binding a raw Cookie header carries, or None."""
+    if not cookie_header or len(cookie_header) > MAX_COOKIE_HEADER_LENGTH:
+        return None
+    return _clean(_parse_cookie_header(cookie_header).get(policy.oidc_flow_name))
+
+
 def without_token_cookies(cookie_header: str | None, policy: CookiePolicy) -> str:
-    """The Cookie header minus our cookies (the two tokens, and a hand-off's state): what
-    the app behind nginx may see."""
+    """The Cookie header minus our cookies (the two tokens, a hand-off's state, an OpenID
+    sign-in's binding): what the app behind nginx may see."""
     if not cookie_header:
         return ""
-    names = {policy.access_name, policy.refresh_name, policy.sso_state_name}
+    names = {
+        policy.access_name,
+        policy.refresh_name,
+        policy.sso_state_name,
+        policy.oidc_flow_name,
+    }
     kept = [
         pair.strip()
         for pair in cookie_header.split(";")

@@ -147,6 +147,8 @@ REDIS_STORES = (
     "cli",
     "sso",
     "upstream_accounts",
+    "oidc_flows",
+    "oidc_backchannel",
 )
 
 # Calls to an upstream source of users (verifier_upstream_calls_total): what for, and how

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from verifier.errors import SettingsError
 from verifier.upstream.config import SourcesConfig
 from verifier.users.sources.interface import PasswordSource, RecheckingSource
+from verifier.users.sources.oidc_source import OidcSource
 
 
 class Sources:
@@ -18,11 +19,14 @@ class Sources:
         password_sources: Sequence[PasswordSource] = (),
         *,
         password_form: bool = True,
+        providers: Sequence[OidcSource] = (),
     ) -> None:
         self.password_sources = tuple(password_sources)
+        # The OpenID Providers, in file order: one button each on the sign-in page.
+        self.providers = tuple(providers)
         # Show the user name and password form on the sign-in page (else only buttons).
         self.password_form = password_form
-        rechecking: list[RecheckingSource] = [*self.password_sources]
+        rechecking: list[RecheckingSource] = [*self.password_sources, *self.providers]
         self._rechecking = {source.name: source for source in rechecking}
 
     @classmethod
@@ -39,15 +43,16 @@ class Sources:
                     f"installed ({error}): install verifier[ldap] (it needs libldap)"
                 ) from None
             password_sources = [LdapSource(source, clock=clock) for source in config.ldap]
-        if config.oidc:
-            raise SettingsError(
-                f"{config.source}: OpenID Connect sources are not supported by this build yet"
-            )
-        return cls(password_sources, password_form=config.password_form)
+        providers = [OidcSource(source, clock=clock) for source in config.oidc]
+        return cls(password_sources, password_form=config.password_form, providers=providers)
 
     def rechecking(self, name: str) -> RecheckingSource | None:
         """The source of that name whose sessions are re-checked, or None if not configured."""
         return self._rechecking.get(name)
+
+    def provider(self, name: str) -> OidcSource | None:
+        """The OpenID Provider of that name (`oidc:ID`), or None."""
+        return next((source for source in self.providers if source.name == name), None)
 
     def password_source(self, name: str) -> PasswordSource | None:
         """The password source (LDAP) of that name, or None."""
