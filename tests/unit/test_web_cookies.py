@@ -304,6 +304,7 @@ def _at_the_limit(pair: str) -> str:
         (read_pending_cookie, SECURE.pending_name),
         (read_passkey_cookie, SECURE.passkey_name),
         (read_sso_state_cookie, SECURE.sso_state_name),
+        (read_oidc_flow_cookie, SECURE.oidc_flow_name),
     ],
 )
 def test_each_cookie_is_read_from_a_header_up_to_the_size_limit(
