@@ -24,6 +24,7 @@ from verifier.factors.methods import SignIn
 from verifier.observe.audit import AuditLog, LoggingAuditLog, record_revocation
 from verifier.observe.causes import RevocationCause
 from verifier.observe.metrics import NO_METRICS, SIGNIN_OK, Metrics
+from verifier.records import record
 from verifier.sessions.recheck import UpstreamVerdict
 from verifier.sessions.store import Clock, NewSession, Refreshed, RefreshToken, SessionStore
 from verifier.sessions.tokens import AccessTokenCodec
@@ -32,7 +33,7 @@ from verifier.web.cookies import CookiePolicy, TokenCookies
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@record
 class Admitted:
     """An allowed request: who it is, and the cookies to hand back after a silent refresh."""
 
