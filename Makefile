@@ -137,11 +137,15 @@ test-containers: venv
 # over the modules and tests named in pyproject.toml's [tool.mutmut], from scratch, then the
 # score per module; it fails on a survivor neither killed nor explained in
 # tests/mutation/equivalent.toml. Not part of `make test`: see docs/testing.md for its time.
+# `make mutation MODULE=verifier.factors.totp` runs that module's mutants alone (the pass
+# that maps tests to functions still runs the whole selection once) and scores it alone;
+# MODULE=verifier.access does every module of the package.
 mutation: venv
 	rm -rf mutants
-	VERIFIER_HYPOTHESIS_PROFILE=mutation $(VENV)/bin/mutmut run --max-children 2 > mutmut.log 2>&1 \
+	VERIFIER_HYPOTHESIS_PROFILE=mutation $(VENV)/bin/mutmut run --max-children 2 \
+		$(if $(MODULE),'$(MODULE).*') > mutmut.log 2>&1 \
 		|| { tail -n 40 mutmut.log; exit 1; }
-	$(PY) tools/mutation_score.py
+	$(PY) tools/mutation_score.py $(if $(MODULE),--module $(MODULE))
 
 unit: venv
 	$(VENV)/bin/pytest -q tests/unit

@@ -48,6 +48,21 @@ def module_of(mutant: str) -> str:
     return mutant.rsplit(".", 1)[0]
 
 
+def only_module(
+    verdicts: Verdicts, equivalent: dict[str, str], module: str
+) -> tuple[Verdicts, dict[str, str]]:
+    """One module's (or package's) verdicts and explanations: `make mutation MODULE=...`
+    runs its mutants alone."""
+
+    def inside(name: str) -> bool:
+        return module_of(name) == module or module_of(name).startswith(module + ".")
+
+    return (
+        Verdicts({name: v for name, v in verdicts.by_name.items() if inside(name)}),
+        {name: why for name, why in equivalent.items() if inside(name)},
+    )
+
+
 def read_equivalent(path: Path) -> dict[str, str]:
     """The mutants explained as equivalent, each with why: `[equivalent."NAME"] why = ...`."""
     if not path.exists():
@@ -128,6 +143,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--mutmut", default=str(Path(sys.executable).parent / "mutmut"))
     parser.add_argument("--equivalent", type=Path, default=EQUIVALENT_FILE)
     parser.add_argument("--target", type=float, default=TARGET_PERCENT)
+    parser.add_argument("--module", help="score this module alone (`make mutation MODULE=...`)")
     args = parser.parse_args(argv)
     results = subprocess.run(
         [args.mutmut, "results", "--all", "true"],
@@ -136,10 +152,13 @@ def main(argv: list[str]) -> int:
         check=True,
     )
     verdicts = Verdicts.parse(results.stdout)
+    equivalent = read_equivalent(args.equivalent)
+    if args.module:
+        verdicts, equivalent = only_module(verdicts, equivalent, args.module)
     if not verdicts.by_name:
         print("no mutation results in mutants/: run `make mutation`", file=sys.stderr)
         return 1
-    outcome = report(verdicts, read_equivalent(args.equivalent), args.target)
+    outcome = report(verdicts, equivalent, args.target)
     print("\n".join(outcome.lines))
     return 0 if outcome.passed else 1
 

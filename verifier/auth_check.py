@@ -35,7 +35,7 @@ from verifier.observe.metrics import (
     AUTH_STORE_ERROR,
     AUTH_TOKEN,
 )
-from verifier.web.cookies import CookiePolicy, read_token_cookies, without_token_cookies
+from verifier.web.cookies import CookiePolicy, CookieReader
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class AuthCheck:
 
     def __init__(self, gate: Gate, cookie_policy: CookiePolicy) -> None:
         self._gate = gate
-        self._cookie_policy = cookie_policy
+        self._cookies = CookieReader(cookie_policy)
         self._metrics = gate.metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -120,9 +120,9 @@ class AuthCheck:
             _log_answer(answer.status, request, original_uri)
             await _send(send, answer)
             return
-        cookies = read_token_cookies(cookie_header, self._cookie_policy)
+        cookies = self._cookies.read(cookie_header)
         try:
-            admitted = await self._gate.admit(cookies, request)
+            admitted = await self._gate.admit(cookies.tokens, request)
         except (TokenRejected, RefreshRejected) as rejection:
             log.debug("denied %s: %s", original_uri or "-", rejection)
             self._metrics.auth_denied(rejection, perf_counter() - started)
@@ -137,7 +137,7 @@ class AuthCheck:
             self._metrics.auth_answered(AUTH_STORE_ERROR, perf_counter() - started)
             answer = Answer(503, [_NO_STORE, (b"retry-after", b"%d" % RETRY_AFTER_SECONDS)])
         else:
-            answer = self._allowed(admitted, cookie_header, started)
+            answer = self._allowed(admitted, cookies.for_app, started)
         _log_answer(answer.status, request, original_uri)
         await _send(send, answer)
 
@@ -149,10 +149,19 @@ class AuthCheck:
         cookie_header, original_uri, request, found = _read_request(headers)
         authorization = found.get(b"authorization")
         if authorization is not None and is_ours(authorization):
-            return None  # an API token: its own checks (throttle, same work per refusal)
-        cookies = read_token_cookies(cookie_header, self._cookie_policy)
+            # An API token this worker vouched for, allowed here; anything else (a refusal
+            # too: its throttle and its same work per refusal) is the ASGI route's.
+            token_admitted = self._gate.admit_bearer_from_caches(
+                authorization.decode("latin-1"), request
+            )
+            if token_admitted is None:
+                return None
+            answer = self._token_allowed(token_admitted, cookie_header, started)
+            _log_answer(answer.status, request, original_uri, FAST_ROUTE)
+            return answer
+        cookies = self._cookies.read(cookie_header)
         try:
-            admitted = self._gate.admit_from_caches(cookies, request)
+            admitted = self._gate.admit_from_caches(cookies.tokens, request)
         except StepUpRequired as step_up:
             answer = self._step_up(step_up, request, original_uri)
         except Forbidden as forbidden:
@@ -160,7 +169,7 @@ class AuthCheck:
         else:
             if admitted is None:
                 return None
-            answer = self._allowed(admitted, cookie_header, started)
+            answer = self._allowed(admitted, cookies.for_app, started)
         _log_answer(answer.status, request, original_uri, FAST_ROUTE)
         return answer
 
@@ -196,8 +205,7 @@ class AuthCheck:
         self._metrics.auth_answered(AUTH_FORBIDDEN, perf_counter() - started)
         return Answer(403, _cookie_headers(forbidden.admitted))
 
-    def _allowed(self, admitted: Admitted, cookie_header: str | None, started: float) -> Answer:
-        other_cookies = without_token_cookies(cookie_header, self._cookie_policy)
+    def _allowed(self, admitted: Admitted, other_cookies: str, started: float) -> Answer:
         self._metrics.auth_answered(_allowed_outcome(admitted), perf_counter() - started)
         return Answer(204, _identity_headers(admitted, other_cookies))
 
@@ -238,7 +246,12 @@ class AuthCheck:
             log.error("redis unavailable (%s) on /auth", error)
             self._metrics.auth_answered(AUTH_STORE_ERROR, perf_counter() - started)
             return Answer(503, [_NO_STORE, (b"retry-after", b"%d" % RETRY_AFTER_SECONDS)])
-        other_cookies = without_token_cookies(cookie_header, self._cookie_policy)
+        return self._token_allowed(admitted, cookie_header, started)
+
+    def _token_allowed(
+        self, admitted: Admitted, cookie_header: str | None, started: float
+    ) -> Answer:
+        other_cookies = self._cookies.read(cookie_header).for_app
         self._metrics.auth_answered(AUTH_TOKEN, perf_counter() - started)
         return Answer(204, _identity_headers(admitted, other_cookies))
 

@@ -12,16 +12,19 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import pytest
+import redis
 import redis.asyncio as aioredis
+from e2e_helpers import SETTLE_SECONDS
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 import verifier
+from verifier.demo import processes
 from verifier.errors import RefreshRejected, StoreUnavailable
 from verifier.sessions.store import (
     REPLICAS_BEHIND,
@@ -263,6 +266,9 @@ def test_without_the_retry_a_lost_reply_leaves_the_client_a_token_in_grace_only(
             try:
                 store = SessionStore(no_retry, keys, POLICY, time.time)
                 session = await store.create("dave")
+                # The lost reply must be the rotation's, not a NOSCRIPT (another test may
+                # have flushed the script cache): one rotation first loads the script.
+                await store.refresh(str((await store.create("dave")).refresh_token))
                 proxy.lose_next_reply()
                 with pytest.raises(StoreUnavailable):
                     await store.refresh(str(session.refresh_token))
@@ -411,3 +417,55 @@ def test_a_master_refusing_writes_for_want_of_replicas_is_an_outage(
         assert rotated.outcome is RotationOutcome.ROTATED
 
     _run(redis_server, scenario)
+
+
+# --- a confirmed rotation (a real replica acknowledged it) ----------------------------------------
+
+
+@contextlib.contextmanager
+def _replica_of(redis_server: RedisServer, workdir: Path) -> Iterator[None]:
+    """A real redis-server replicating the fixture's, in sync when this yields."""
+    port = processes.free_port()
+    replica = processes.start_redis(
+        workdir,
+        port,
+        persistence=(
+            *processes.NO_PERSISTENCE,
+            "--replicaof",
+            processes.LOOPBACK,
+            str(redis_server.port),
+        ),
+    )
+    try:
+        with redis.Redis(host=processes.LOOPBACK, port=port) as client:
+            deadline = time.monotonic() + SETTLE_SECONDS
+            while client.info("replication").get("master_link_status") != "up":
+                assert time.monotonic() < deadline, "the replica never got in sync"
+                time.sleep(0.02)
+        yield
+    finally:
+        replica.stop()
+
+
+def test_a_confirmed_rotation_makes_the_replaced_token_a_replay_after_its_grace(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    # The rotation script marks its rotation `unconfirmed`; once a replica has it, the
+    # store clears the mark, so the replaced token is a replay again past its grace.
+    async def scenario(client: aioredis.Redis, keys: KeySpace) -> None:
+        clock = Clock()
+        confirmed = ReplicaAck(min_replicas=1, wait_ms=int(SETTLE_SECONDS * 1000))
+        store = SessionStore(client, keys, POLICY, clock, replica_ack=confirmed)
+        session = await store.create("gina")
+        rotated = await store.refresh(str(session.refresh_token))
+        assert rotated.outcome is RotationOutcome.ROTATED
+        stored = await _session_fields(client, keys, session.refresh_token)
+        assert b"unconfirmed" not in stored
+
+        clock.now += POLICY.grace_seconds + 1
+        with pytest.raises(RefreshRejected) as replayed:
+            await store.refresh(str(session.refresh_token))
+        assert replayed.value.reason == "replayed"
+
+    with _replica_of(redis_server, tmp_path):
+        _run(redis_server, scenario)

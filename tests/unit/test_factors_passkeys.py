@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from tests.soft_authenticator import SoftAuthenticator, b64, unb64
 from verifier.errors import PasskeyRejected
 from verifier.factors.passkeys import (
+    CEREMONY_SECONDS,
     NewCredential,
     RelyingParty,
     authentication_options,
@@ -114,8 +115,9 @@ def test_a_registration_of_another_challenge_is_refused() -> None:
     ],
 )
 def test_a_malformed_registration_is_refused_not_raised(garbage: dict[str, Any]) -> None:
-    with pytest.raises(PasskeyRejected):
+    with pytest.raises(PasskeyRejected) as refused:
         verify_registration(RP, garbage, b"c" * 32)
+    assert refused.value.reason == "invalid"
 
 
 def _assert(soft: SoftAuthenticator, credential: NewCredential, **change: Any) -> Any:
@@ -182,9 +184,64 @@ def test_the_credential_id_and_user_handle_are_read_from_an_answer() -> None:
 
 @pytest.mark.parametrize(
     "answer",
-    [{}, {"id": "AA", "rawId": "AB"}, {"id": "!!", "rawId": "!!"}, {"id": "", "rawId": ""}],
+    [
+        {},
+        {"id": "AA", "rawId": "AB"},
+        {"id": "!!", "rawId": "!!"},
+        {"id": "", "rawId": ""},
+        {"id": "A", "rawId": "A"},  # not base64url: one character is no byte
+        {"id": b64(bytes(1024)), "rawId": b64(bytes(1024))},
+    ],
 )
 def test_an_answer_without_a_proper_credential_id_is_bad_json(answer: dict[str, Any]) -> None:
     with pytest.raises(PasskeyRejected) as refused:
         credential_id_of(answer)
     assert refused.value.reason == "bad_json"
+
+
+def test_both_ceremonies_give_the_browser_the_two_minutes_the_challenge_lives() -> None:
+    registration = json.loads(registration_options(RP, "alice", [])[0])
+    authentication = json.loads(authentication_options(RP, [], require_uv=False)[0])
+
+    assert registration["timeout"] == authentication["timeout"] == CEREMONY_SECONDS * 1000
+    assert registration["user"]["displayName"] == "alice"
+    assert registration["authenticatorSelection"]["userVerification"] == "preferred"
+
+
+def test_a_credential_id_up_to_1023_bytes_is_registered_and_a_longer_one_refused() -> None:
+    longest = SoftAuthenticator(origin=ORIGIN, rp_id=RP.rp_id, credential_id=b"\x07" * 1023)
+    assert _registered(longest).credential_id == b"\x07" * 1023
+    answer = SoftAuthenticator(origin=ORIGIN, rp_id=RP.rp_id, credential_id=b"\x07" * 1024)
+
+    with pytest.raises(PasskeyRejected) as refused:
+        _registered(answer)
+    assert refused.value.reason == "bad_credential"
+
+
+def test_an_answer_naming_a_1023_byte_credential_id_is_read() -> None:
+    longest = b64(b"\x07" * 1023)
+    assert credential_id_of({"id": longest, "rawId": longest}) == b"\x07" * 1023
+
+
+def test_only_the_known_transports_a_registration_names_are_kept() -> None:
+    soft = _soft()
+    options, challenge = _registration()
+    answer = soft.register(options)
+    answer["response"]["transports"] = ["usb", 5, "bogus", "internal", "usb"]
+
+    assert verify_registration(RP, answer, challenge).transports == ("internal", "usb")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {},
+        {"response": None},
+        {"response": "userHandle"},
+        {"response": {"userHandle": 5}},
+        {"response": {"userHandle": ""}},
+        {"response": {"userHandle": b64(b"\xff\xfe")}},  # not UTF-8
+    ],
+)
+def test_an_answer_without_a_user_handle_as_text_has_none(answer: dict[str, Any]) -> None:
+    assert user_handle_of(answer) is None

@@ -19,6 +19,14 @@ def test_a_set_has_ten_distinct_codes_of_80_bits() -> None:
     assert set(codes).isdisjoint(new_codes())
 
 
+def test_the_four_groups_are_sixteen_characters_in_turn_not_overlapping_windows() -> None:
+    # Four overlapping windows of one string (abcd-bcde-cdef-defg) fit the shape with only
+    # seven characters of chance; each group is a chance of its own in at least one code of
+    # a hundred (a code whose groups happen to overlap so is 1 in 32,768).
+    codes = new_codes(100)
+    assert any(code[1:4] != code[5:8] for code in codes)
+
+
 @pytest.mark.parametrize(
     "typed",
     ["abcd-efgh-ijkl-mnop", "ABCD-EFGH-IJKL-MNOP", " abcd efgh ijkl mnop ", "abcdefghijklmnop"],

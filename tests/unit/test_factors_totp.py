@@ -50,6 +50,17 @@ def test_anything_but_six_digits_of_the_window_is_refused(code: str) -> None:
     assert (matching_step(SECRET, code, NOW) is not None) is expected
 
 
+@pytest.mark.parametrize(
+    "code",
+    ["\u0661\u0662\u0663\u0664\u0665\u0666", "\uff11\uff12\uff13\uff14\uff15\uff16", "12345\u0666"],
+)
+def test_six_digits_of_another_script_are_refused_not_raised(code: str) -> None:
+    # Arabic-Indic and full-width digits.
+    # str.isdigit() holds for them; the ASCII check keeps them from the comparison, which
+    # raises on text that is not ASCII.
+    assert matching_step(SECRET, code, NOW) is None
+
+
 def test_new_secrets_are_160_bit_base32_and_differ() -> None:
     first, second = new_secret(), new_secret()
     assert first != second
@@ -74,4 +85,11 @@ def test_the_qr_code_is_an_inline_svg_with_nothing_to_fetch_or_run() -> None:
     lowered = svg.lower()
     assert "<script" not in lowered
     assert "href" not in lowered
-    assert "<title>scan with your authenticator app</title>" in lowered
+    assert "<title>Scan with your authenticator app</title>" in svg
+
+
+def test_the_qr_code_is_drawn_with_15_percent_error_correction_at_4_px_a_module() -> None:
+    # Level M fits this URI in a version 6 symbol (41 modules; level L would fit version 5,
+    # 37), plus a quiet zone of 4 modules each side: 49 modules of 4 px.
+    svg = qr_code_svg(provisioning_uri(SECRET, "alice", "Example Portal"))
+    assert svg.startswith('<svg width="196" height="196"')

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.mutation_score import Verdicts, module_of, read_equivalent, report
+from tools.mutation_score import Verdicts, module_of, only_module, read_equivalent, report
 
 RESULTS = """\
     verifier.web.cookies.x_clean__mutmut_1: killed
@@ -72,3 +72,32 @@ def test_an_explanation_without_a_why_is_refused(tmp_path: Path) -> None:
 
 def test_the_explanations_file_reads() -> None:
     assert isinstance(read_equivalent(Path("tests/mutation/equivalent.toml")), dict)
+
+
+def test_a_run_of_one_module_is_scored_without_the_others_results_or_explanations() -> None:
+    # The other modules' mutants were not run: neither they nor their explanations count.
+    equivalent = {
+        "verifier.web.cookies.x_clean__mutmut_2": "why",
+        "verifier.web.csrf.x_same_origin__mutmut_9": "why",
+    }
+
+    verdicts, explained = only_module(Verdicts.parse(RESULTS), equivalent, "verifier.web.cookies")
+
+    assert sorted(verdicts.by_name) == [
+        "verifier.web.cookies.x_clean__mutmut_1",
+        "verifier.web.cookies.x_clean__mutmut_2",
+        "verifier.web.cookies.xǁCookiePolicyǁset_access__mutmut_1",
+    ]
+    assert explained == {"verifier.web.cookies.x_clean__mutmut_2": "why"}
+    assert report(verdicts, explained, target=90.0).passed
+
+
+def test_a_run_of_a_package_is_scored_over_its_modules_alone() -> None:
+    results = RESULTS + "    verifier.webhooks.x_a__mutmut_1: survived\n"
+
+    verdicts, _ = only_module(Verdicts.parse(results), {}, "verifier.web")
+
+    assert {module_of(name) for name in verdicts.by_name} == {
+        "verifier.web.cookies",
+        "verifier.web.csrf",
+    }

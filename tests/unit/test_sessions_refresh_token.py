@@ -9,7 +9,16 @@ import secrets
 import pytest
 
 from verifier.errors import RefreshRejected
-from verifier.sessions.store import REFRESH_SECRET_BYTES, SESSION_ID_BYTES, RefreshToken
+from verifier.factors.methods import SignIn
+from verifier.sessions.store import (
+    REFRESH_SECRET_BYTES,
+    SESSION_ID_BYTES,
+    Refreshed,
+    RefreshToken,
+    RotationOutcome,
+    SteppedUp,
+    is_session_id,
+)
 
 SESSION_ID = "Abc_def-0123456789xyzQ"  # 22 base64url characters
 SECRET = "S" * 20 + "-_" + "s" * 21  # 43 base64url characters
@@ -163,3 +172,29 @@ def test_rejection_is_a_refresh_rejected_with_a_reason() -> None:
     with pytest.raises(RefreshRejected) as caught:
         RefreshToken.parse("garbage")
     assert str(caught.value) == caught.value.reason == "malformed"
+
+
+def test_a_token_placed_at_a_generation_keeps_its_secret_and_carries_that_generation() -> None:
+    placed = RefreshToken("alice", SESSION_ID, SECRET, generation=1).at_generation(9)
+    assert placed == RefreshToken("alice", SESSION_ID, SECRET, generation=9)
+    assert str(placed).endswith("@9")
+
+
+def test_a_session_id_is_22_characters_of_base64url() -> None:
+    minted = RefreshToken.mint("alice", secrets.token_urlsafe(SESSION_ID_BYTES))
+    assert is_session_id(minted.session_id)
+    assert not is_session_id(minted.session_id[:-1])
+    assert not is_session_id(minted.session_id + "A")
+    assert not is_session_id("A" * 21 + "!")
+
+
+@pytest.mark.parametrize("answer", [SteppedUp, Refreshed])
+def test_seconds_left_count_down_to_the_absolute_expiry_and_stop_at_zero(answer: type) -> None:
+    if answer is SteppedUp:
+        expiring = SteppedUp(SignIn(amr=("pwd",), auth_time=0), absolute_expiry=1000.75)
+    else:
+        expiring = Refreshed("alice", SESSION_ID, RotationOutcome.ROTATED, None, 1000.75)
+    assert expiring.seconds_left(400.0) == 600
+    assert expiring.seconds_left(1000.0) == 0
+    assert expiring.seconds_left(1000.75) == 0
+    assert expiring.seconds_left(2000.0) == 0

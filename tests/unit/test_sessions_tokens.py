@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from verifier.errors import (
     SettingsError,
     TokenRejected,
 )
-from verifier.factors.methods import SignIn
+from verifier.factors.methods import KNOWN_METHODS, SignIn
 from verifier.keyring.material import Key
 from verifier.keyring.ring import CurrentRing, KeyRing, RingPolicy
 from verifier.sessions.tokens import (
@@ -59,6 +60,13 @@ def make_settings(**fields: Any) -> Settings:
 
 
 CODEC = AccessTokenCodec(make_settings())
+
+
+@pytest.fixture(autouse=True)
+def _a_codec_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The codec caches what it verified: a test must not find a token another test verified
+    # (the same claims at the same NOW make the same token) and skip the checks it is about.
+    monkeypatch.setattr(sys.modules[__name__], "CODEC", AccessTokenCodec(make_settings()))
 
 
 def b64url(data: bytes) -> str:
@@ -687,8 +695,9 @@ def test_an_assertion_key_never_verifies_an_access_token() -> None:
 
 def test_settings_with_a_keys_directory_need_the_ring_passed_in() -> None:
     settings = make_settings(signing_keys=(), keys_dir=Path("/keys"))
-    with pytest.raises(SettingsError, match="VERIFIER_KEYS_DIR is set"):
+    with pytest.raises(SettingsError) as refused:
         AccessTokenCodec(settings)
+    assert str(refused.value) == "VERIFIER_KEYS_DIR is set: pass the ring loaded from it"
 
 
 def assert_rejected_by(codec: AccessTokenCodec, token: str, reason: str) -> None:
@@ -733,3 +742,78 @@ def test_a_local_users_token_has_no_source_claim_and_reads_as_local() -> None:
 @pytest.mark.parametrize("source", [7, "", "LDAP:corp", "ldap:corp:x", "ldap:" + "x" * 40, ["a"]])
 def test_a_malformed_source_claim_is_not_ours(source: object) -> None:
     assert_rejected(forge(claims=good_claims(src=source)), "bad src")
+
+
+# --- the edges of each check ---------------------------------------------------------------------
+
+LEEWAY = 5
+
+
+def _lenient() -> AccessTokenCodec:
+    # A codec of the test's own, like CODEC (its cache must start empty).
+    return AccessTokenCodec(make_settings(jwt_leeway_seconds=LEEWAY))
+
+
+def test_a_non_integer_nbf_is_refused_as_such() -> None:
+    assert_rejected(forge(claims=expired_claims(nbf="soon")), "bad nbf")
+
+
+def test_a_token_valid_from_now_is_accepted_and_the_leeway_is_on_the_accepting_side() -> None:
+    assert CODEC.verify(forge(claims=good_claims(nbf=NOW)), NOW).user == "alice"
+    ahead = forge(claims=good_claims(nbf=NOW + LEEWAY))
+    assert _lenient().verify(ahead, NOW).user == "alice"
+
+
+def test_a_sign_in_with_every_known_method_once_is_accepted() -> None:
+    every = sorted(KNOWN_METHODS)
+    assert CODEC.verify(forge(claims=good_claims(amr=every)), NOW).sign_in.amr == tuple(every)
+
+
+def test_a_sign_in_at_the_first_second_of_the_epoch_is_a_time() -> None:
+    assert CODEC.verify(forge(claims=good_claims(auth_time=1)), NOW).sign_in.auth_time == 1
+
+
+def test_a_key_past_its_window_at_logout_is_refused_as_retired() -> None:
+    codec = AccessTokenCodec(make_settings(), CurrentRing(rotating_ring()))
+    late = forge(
+        good_header(kid="k0"), good_claims(iat=ROTATION + 5, exp=ROTATION + 5 + TTL), OLD_SECRET
+    )
+    with pytest.raises(TokenRejected) as refused:
+        codec.verify(late, ROTATION + TTL, allow_expired=True)
+    assert refused.value.reason == "key retired"
+
+
+def test_a_verified_token_is_answered_from_the_cache() -> None:
+    token = CODEC.issue("alice", "session-1", NOW)
+    first = CODEC.verify(token, NOW)
+    assert CODEC.verify(token, NOW + 1) is first
+    assert CODEC.verify(token, NOW + 2) is first
+
+
+def test_a_cached_token_is_good_until_its_expiry_plus_the_leeway() -> None:
+    lenient = _lenient()
+    token = lenient.issue("alice", "session-1", NOW)
+    lenient.verify(token, NOW)  # cached now
+    assert lenient.verify(token, NOW + TTL - 1).user == "alice"
+    assert lenient.verify(token, NOW + TTL + LEEWAY - 1).user == "alice"
+    with pytest.raises(AccessTokenExpired):
+        lenient.verify(token, NOW + TTL + LEEWAY)
+
+
+def test_a_ring_with_no_access_key_signing_now_issues_nothing() -> None:
+    future_only = KeyRing([access_key("k9", SECRET, NOW + 10_000)], RING_POLICY)
+    codec = AccessTokenCodec(make_settings(), CurrentRing(future_only))
+    with pytest.raises(SettingsError) as refused:
+        codec.issue("alice", "session-1", NOW)
+    assert str(refused.value) == "the key ring has no access key that signs now"
+
+
+def test_after_a_reload_verified_tokens_are_cached_again() -> None:
+    current = CurrentRing(rotating_ring())
+    codec = AccessTokenCodec(make_settings(), current)
+    token = codec.issue("alice", "session-1", ROTATION)
+    codec.verify(token, ROTATION)
+    current.swap(rotating_ring())  # a reload: the cache is dropped once
+
+    first = codec.verify(token, ROTATION + 1)
+    assert codec.verify(token, ROTATION + 2) is first

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from verifier.web.cookies import (
@@ -9,6 +11,7 @@ from verifier.web.cookies import (
     CookiePolicy,
     TokenCookies,
     read_oidc_flow_cookie,
+    read_passkey_cookie,
     read_pending_cookie,
     read_sso_state_cookie,
     read_token_cookies,
@@ -195,6 +198,18 @@ def test_malformed_pairs_do_not_hide_good_ones() -> None:
     assert read_token_cookies(header, SECURE) == TokenCookies(access=ACCESS, refresh=None)
 
 
+def test_a_bare_name_without_a_value_is_no_duplicate() -> None:
+    # A pair without "=" is malformed and skipped: it cannot hide the real cookie.
+    header = f"__Host-verifier-access={ACCESS}; __Host-verifier-access"
+    assert read_token_cookies(header, SECURE) == TokenCookies(access=ACCESS, refresh=None)
+
+
+def test_a_duplicate_whose_value_holds_an_equals_sign_is_still_a_duplicate() -> None:
+    # The name ends at the first "=": a planted "name=x=y" is the same cookie again.
+    header = f"__Host-verifier-access={ACCESS}; __Host-verifier-access=planted=value"
+    assert read_token_cookies(header, SECURE) == TokenCookies(access=None, refresh=None)
+
+
 def test_oversized_cookie_header_gives_no_tokens() -> None:
     header = f"__Host-verifier-access={ACCESS}; __Host-verifier-refresh={REFRESH}; pad="
     header += "p" * (MAX_COOKIE_HEADER_LENGTH + 1 - len(header))
@@ -227,6 +242,8 @@ def test_set_cookie_value_reads_back_as_the_same_token() -> None:
         ("__Host-verifier-refresh=b;theme=dark", "theme=dark"),
         # Only exact names go: a look-alike cookie is the app's own business.
         ("x__Host-verifier-access=a", "x__Host-verifier-access=a"),
+        # The name ends at the first "=": a value holding one is removed all the same.
+        ("__Host-verifier-access=a=b; theme=dark", "theme=dark"),
     ],
 )
 def test_token_cookies_are_removed_from_what_the_app_sees(
@@ -271,6 +288,57 @@ def test_the_sso_state_cookie_is_host_prefixed_lax_and_hidden_from_the_app() -> 
     header = f"a=1; __Host-verifier-sso-state={'v' * 43}; b=2"
     assert read_sso_state_cookie(header, policy) == "v" * 43
     assert without_token_cookies(header, policy) == "a=1; b=2"
+
+
+# --- the other cookies: absent, malformed, too long, at the limit --------------------------------
+
+
+def _at_the_limit(pair: str) -> str:
+    header = f"{pair}; pad="
+    return header + "p" * (MAX_COOKIE_HEADER_LENGTH - len(header))
+
+
+@pytest.mark.parametrize(
+    ("reader", "name"),
+    [
+        (read_pending_cookie, SECURE.pending_name),
+        (read_passkey_cookie, SECURE.passkey_name),
+        (read_sso_state_cookie, SECURE.sso_state_name),
+        (read_oidc_flow_cookie, SECURE.oidc_flow_name),
+    ],
+)
+def test_each_cookie_is_read_from_a_header_up_to_the_size_limit(
+    reader: Callable[[str | None, CookiePolicy], str | None], name: str
+) -> None:
+    assert reader(f"a=b; {name}=abc_-; c=d", SECURE) == "abc_-"
+    assert reader(None, SECURE) is None
+    assert reader("", SECURE) is None
+    assert reader(f"{name}=a; {name}=b", SECURE) is None
+    at_limit = _at_the_limit(f"{name}=abc")
+    assert len(at_limit) == MAX_COOKIE_HEADER_LENGTH
+    assert reader(at_limit, SECURE) == "abc"
+    assert reader(at_limit + "p", SECURE) is None
+
+
+def test_the_passkey_cookie_carries_its_binding_under_auth_strictly_same_site() -> None:
+    pair, rest = attributes(SECURE.set_passkey("b" * 43, 120))
+    assert pair == "__Secure-verifier-passkey=" + "b" * 43
+    assert rest == ["Path=/auth/", "Max-Age=120", "Secure", "HttpOnly", "SameSite=Strict"]
+    assert SECURE.clear_passkey() == (
+        "__Secure-verifier-passkey=; Path=/auth/; Max-Age=0; Secure; HttpOnly; SameSite=Strict"
+    )
+    assert PLAIN.clear_passkey() == (
+        "verifier-passkey=; Path=/auth/; Max-Age=0; HttpOnly; SameSite=Strict"
+    )
+
+
+def test_clearing_the_sso_state_cookie_deletes_it_by_its_name() -> None:
+    assert SECURE.clear_sso_state() == (
+        "__Host-verifier-sso-state=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax"
+    )
+    assert PLAIN.clear_sso_state() == (
+        "verifier-sso-state=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"
+    )
 
 
 def test_the_oidc_flow_cookie_is_host_prefixed_lax_and_hidden_from_the_app() -> None:

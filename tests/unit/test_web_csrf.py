@@ -178,6 +178,15 @@ def test_foreign_origin_is_refused_from_its_headers() -> None:
     assert caught.value.reason == "Origin does not match Host"
 
 
+def test_an_old_browsers_foreign_referer_is_refused_from_its_headers() -> None:
+    # No Sec-Fetch-Site, no Origin: the Referer is all there is to judge by.
+    req = falcon.testing.create_asgi_req(
+        headers={"X-Forwarded-Host": HOST, "Referer": "https://evil.example/form"}
+    )
+    with pytest.raises(CrossSiteRequest):
+        check_request_origin(req)
+
+
 # --- scheme (X-Forwarded-Proto) -------------------------------------------------------------------
 
 

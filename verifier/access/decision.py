@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from verifier.access.conditions import MFA_ONLY, NO_CONDITIONS, SignInConditions
 from verifier.access.declaration import DeclarationCache
@@ -15,6 +14,7 @@ from verifier.access.rules import NO_RULES, Policy, Rule, RuleSet, Target
 from verifier.access.subjects import Subjects
 from verifier.errors import AccessConfigError
 from verifier.factors.methods import SignIn
+from verifier.records import record
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 _ADMISSIONS = 1024
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Identity:
     """Who is asking: a signed-in user, their groups as Redis has them now, and how and when
     they signed in (None: unknown, so no `mfa` or `max_age` condition holds)."""
@@ -32,7 +32,7 @@ class Identity:
     sign_in: SignIn | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AccessRequest:
     """What is asked for, as nginx describes the original request to /auth."""
 
@@ -49,7 +49,7 @@ class AccessRequest:
         return Target(host=self.host, path=self.path, method=self.method)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Decision:
     """Allowed or not, and what made it so (for logs, `verifier access check`, never clients).
 

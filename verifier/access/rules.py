@@ -34,6 +34,7 @@ from verifier.access.conditions import NO_CONDITIONS, SignInConditions
 from verifier.access.paths import path_has_prefix
 from verifier.access.subjects import Subjects
 from verifier.errors import AccessConfigError, RulesFileError
+from verifier.records import record
 
 _RULE_KEYS = {
     "hosts",
@@ -60,7 +61,7 @@ class Policy(Enum):
     DENY = "deny"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Target:
     """What a request is for: host (no port), normalized path, method."""
 

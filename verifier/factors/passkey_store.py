@@ -201,7 +201,7 @@ class ChallengeStore:
         try:
             record: dict[str, Any] = json.loads(as_text(raw))
             challenge = base64.urlsafe_b64decode(str(record.pop("challenge")) + "==")
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):  # AttributeError: not an object
             return None
         return challenge, {name: str(value) for name, value in record.items()}
 

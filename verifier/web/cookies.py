@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from verifier.records import record
 
 # Values we mint are base64url and dots only; anything else is not ours.
 _SAFE_VALUE = re.compile(r"[A-Za-z0-9\-_.@+]+")
@@ -128,7 +131,7 @@ class CookiePolicy:
         return "; ".join(parts)
 
 
-@dataclass(frozen=True)
+@record
 class TokenCookies:
     """The two token values a request carried (either may be missing)."""
 
@@ -145,6 +148,46 @@ def read_token_cookies(cookie_header: str | None, policy: CookiePolicy) -> Token
         access=_clean(values.get(policy.access_name)),
         refresh=_clean(values.get(policy.refresh_name)),
     )
+
+
+@record
+class CookieView:
+    """What /auth reads of one Cookie header: our two tokens, and the header the app gets
+    (without our cookies)."""
+
+    tokens: TokenCookies
+    for_app: str
+
+
+class CookieReader:
+    """Reads the Cookie header of each /auth check, parsing each exact header once.
+
+    A browser sends the same header on every request until a cookie changes, and /auth
+    parsed it twice per check (our tokens, then the rest for the app): the largest cost of
+    the check's own Python once the verified token is cached. The parse is a pure function
+    of the header, so its result is remembered per exact header, for the `remembered` most
+    recent ones; a header over MAX_COOKIE_HEADER_LENGTH is parsed every time and never
+    remembered, so the cache holds at most `remembered` x 16 KB.
+    """
+
+    __slots__ = ("_policy", "_remembered")
+
+    def __init__(self, policy: CookiePolicy, remembered: int = 1024) -> None:
+        self._policy = policy
+        self._remembered = functools.lru_cache(maxsize=remembered)(self._parse)
+
+    def read(self, cookie_header: str | None) -> CookieView:
+        """Our tokens and the app's Cookie header, as read_token_cookies and
+        without_token_cookies give them."""
+        if cookie_header is None or len(cookie_header) > MAX_COOKIE_HEADER_LENGTH:
+            return self._parse(cookie_header)
+        return self._remembered(cookie_header)
+
+    def _parse(self, cookie_header: str | None) -> CookieView:
+        return CookieView(
+            read_token_cookies(cookie_header, self._policy),
+            without_token_cookies(cookie_header, self._policy),
+        )
 
 
 def read_pending_cookie(cookie_header: str | None, policy: CookiePolicy) -> str | None:
