@@ -109,6 +109,7 @@ def start_provider(
     accounts: dict[str, dict[str, Any]] | None = None,
     *,
     sid_required: bool = True,
+    refresh_grant: bool = True,
 ) -> OpenIdProvider:
     """A provider with our test client (its callback and back-channel under redirect_base)."""
     require("openid-provider")
@@ -121,7 +122,10 @@ def start_provider(
                 "client_id": CLIENT_ID,
                 "client_secret": CLIENT_SECRET,
                 "redirect_uris": [f"{prefix}/callback"],
-                "grant_types": ["authorization_code", "refresh_token"],
+                # Without the refresh grant the provider issues no refresh token, and our
+                # re-check asks its userinfo endpoint with the access token instead.
+                "grant_types": ["authorization_code"]
+                + (["refresh_token"] if refresh_grant else []),
                 "response_types": ["code"],
                 "backchannel_logout_uri": f"{prefix}/backchannel-logout",
                 "backchannel_logout_session_required": sid_required,
@@ -192,13 +196,20 @@ class OidcWorld:
 
 @contextlib.contextmanager
 def oidc_world(
-    redis_server: RedisServer, label: str = "oidc", *, second: bool = False, **extra: Any
+    redis_server: RedisServer,
+    label: str = "oidc",
+    *,
+    second: bool = False,
+    refresh_grant: bool = True,
+    **extra: Any,
 ) -> Iterator[OidcWorld]:
     """Start the provider(s), then a stack on the port their clients were registered with."""
     listen_port = processes.free_port()
     base = f"http://{processes.LOOPBACK}:{listen_port}"
     with contextlib.ExitStack() as exits:
-        provider = _started(exits, start_provider(base, label=f"{label}-op"))
+        provider = _started(
+            exits, start_provider(base, label=f"{label}-op", refresh_grant=refresh_grant)
+        )
         other = None
         if second:
             # Registered without backchannel_logout_session_required: its logout tokens
