@@ -3,9 +3,10 @@
 names escaped in them (RFC 4515), and how the answers are judged.
 
 Whether an entry is disabled or expired is decided by the directory, which evaluates the
-filter: these tests pin the filter text that decides it. The directory here is a recording
-stand-in for the connection pool (no Active Directory runs on this machine); the pool itself is
-tested against a real slapd in tests/e2e/test_ldap_*.py.
+filter: these tests pin the filter text that decides it, with a recording stand-in for the
+connection pool. tests/e2e/test_ldap_active_directory.py has a real slapd evaluate the disabled
+bit and accountExpires on AD-shaped entries (slapd has no in-chain rule: only here is that one
+pinned).
 """
 
 from __future__ import annotations
