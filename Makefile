@@ -1,6 +1,7 @@
 # verifier: `make demo` runs the local stack, `make test` runs every check, `make bench` measures,
 # `make docs` builds the documentation site into docs/_build/html.
 # `make demo SSO=1`: the demo with a single sign-on portal and three app hosts on *.localhost.
+# `make demo SOURCES=ldap,oidc`: also LDAP and OpenID Connect users (the tests' slapd and provider).
 # `make test-ha` runs the tests on real Redis Cluster and Sentinel deployments.
 # `make test-containers` builds and runs docker-compose.yml for real (root, Debian 12).
 # `make messages` extracts the pages' strings and updates every language's catalog;
@@ -25,7 +26,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 LOCK_MISMATCH := uv.lock does not match pyproject.toml: run 'make lock' and commit uv.lock
 
 .PHONY: venv venv-demo lock-check lock upgrade test-latest test-oldest lint lint-with test test-nginx test-browser test-ha test-parts \
-	test-containers mutation unit e2e demo bench clean docs messages language
+	test-containers mutation unit e2e demo demo-ldap-headers bench clean docs messages language
 
 $(UV): tools/uv.txt
 	rm -rf $(TOOLS)
@@ -152,8 +153,15 @@ unit: venv
 e2e: venv
 	$(VENV)/bin/pytest -q -m "not ha" tests/e2e
 
-demo: venv-demo
-	$(PY) -m verifier demo --port $(PORT) $(if $(SSO),--sso)
+# `make demo SOURCES=ldap,oidc` (any subset) also starts the tests' slapd and OpenID Provider
+# (docs/sources.md): ldap needs the tests' set (python-ldap, built against libldap), oidc
+# needs Node and `npm ci --prefix tests/oidc_provider`; the demo names what is missing.
+LDAP_HEADERS_MISSING := make demo SOURCES=ldap builds python-ldap: apt-get install libldap2-dev libsasl2-dev first
+demo: $(if $(findstring ldap,$(SOURCES)),demo-ldap-headers venv,venv-demo)
+	$(PY) -m verifier demo --port $(PORT) $(if $(SSO),--sso) $(if $(SOURCES),--sources $(SOURCES))
+
+demo-ldap-headers:
+	@test -f /usr/include/ldap.h || { echo "$(LDAP_HEADERS_MISSING)" >&2; exit 1; }
 
 # `make bench REDIS=sentinel` (or cluster, or all: each topology in turn, compared);
 # `make bench REDIS=sentinel ACK=1`: that topology with VERIFIER_REDIS_MIN_REPLICAS 0 and 1.

@@ -68,6 +68,7 @@ from verifier.resources.body import wants_json
 from verifier.resources.jwks import JWKS_PATH, Jwks
 from verifier.resources.oidc_backchannel import BackchannelLogout
 from verifier.resources.oidc_signin import OidcCallback, OidcPages, OidcStart
+from verifier.resources.oidc_step_up import OidcStepUps
 from verifier.resources.passkey_signin import (
     PasskeySecondFactor,
     PasskeySecondFactorOptions,
@@ -206,6 +207,9 @@ def create_app(
     )
     factor_throttle = _factor_throttle(settings, client, keys)
     account = AccountSession(gate, sessions, cookie_policy, settings.login_path)
+    oidc_step_ups = OidcStepUps(
+        account, sessions, {p.name: p.start_path for p in upstream.sources.providers}
+    )
     step_up = StepUp(
         gate,
         account,
@@ -215,6 +219,7 @@ def create_app(
         factor_throttle,
         settings.login_path,
         clock,
+        oidc_step_ups,
     )
     app.add_route(
         settings.login_path,
@@ -231,7 +236,9 @@ def create_app(
             password_form=sources.password_form,
         ),
     )
-    _add_oidc_routes(app, settings, upstream, gate, sessions, cookie_policy, second_step)
+    _add_oidc_routes(
+        app, settings, upstream, gate, sessions, cookie_policy, second_step, oidc_step_ups
+    )
     _add_second_factor_routes(
         app,
         settings,
@@ -606,13 +613,17 @@ def _add_oidc_routes(
     sessions: SessionStore,
     cookie_policy: CookiePolicy,
     second_step: SecondFactorStart,
+    step_ups: OidcStepUps,
 ) -> None:
     """Each OpenID Provider's start, callback and (if on) back-channel logout paths."""
     pages = OidcPages(settings.login_path, upstream.buttons, upstream.sources.password_form)
     for provider in upstream.sources.providers:
         config = provider.config
         app.add_route(
-            provider.start_path, OidcStart(provider, upstream.flows, cookie_policy, gate, pages)
+            provider.start_path,
+            OidcStart(
+                provider, upstream.flows, cookie_policy, gate, pages, step_ups, upstream.clock
+            ),
         )
         app.add_route(
             config.callback_path,
@@ -626,6 +637,7 @@ def _add_oidc_routes(
                 sessions,
                 second_step,
                 upstream.clock,
+                step_ups,
             ),
         )
         if config.backchannel_logout:

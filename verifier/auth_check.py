@@ -149,7 +149,16 @@ class AuthCheck:
         cookie_header, original_uri, request, found = _read_request(headers)
         authorization = found.get(b"authorization")
         if authorization is not None and is_ours(authorization):
-            return None  # an API token: its own checks (throttle, same work per refusal)
+            # An API token this worker vouched for, allowed here; anything else (a refusal
+            # too: its throttle and its same work per refusal) is the ASGI route's.
+            token_admitted = self._gate.admit_bearer_from_caches(
+                authorization.decode("latin-1"), request
+            )
+            if token_admitted is None:
+                return None
+            answer = self._token_allowed(token_admitted, cookie_header, started)
+            _log_answer(answer.status, request, original_uri, FAST_ROUTE)
+            return answer
         cookies = self._cookies.read(cookie_header)
         try:
             admitted = self._gate.admit_from_caches(cookies.tokens, request)
@@ -237,6 +246,11 @@ class AuthCheck:
             log.error("redis unavailable (%s) on /auth", error)
             self._metrics.auth_answered(AUTH_STORE_ERROR, perf_counter() - started)
             return Answer(503, [_NO_STORE, (b"retry-after", b"%d" % RETRY_AFTER_SECONDS)])
+        return self._token_allowed(admitted, cookie_header, started)
+
+    def _token_allowed(
+        self, admitted: Admitted, cookie_header: str | None, started: float
+    ) -> Answer:
         other_cookies = self._cookies.read(cookie_header).for_app
         self._metrics.auth_answered(AUTH_TOKEN, perf_counter() - started)
         return Answer(204, _identity_headers(admitted, other_cookies))

@@ -182,6 +182,11 @@ def _parser() -> argparse.ArgumentParser:
     _add_access_commands(commands)
     add_keys_commands(commands)
 
+    _add_demo_command(commands)
+    return parser
+
+
+def _add_demo_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = commands.add_parser("demo", help="run the local demo stack in the foreground")
     demo.add_argument("--port", type=int, default=int(os.environ.get("DEMO_PORT", "8080")))
     demo.add_argument(
@@ -189,8 +194,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="single sign-on: a portal and three app hosts on *.localhost",
     )
+    demo.add_argument(
+        "--sources",
+        type=_demo_sources,
+        default=(),
+        help="ldap, oidc or ldap,oidc: also start the tests' slapd and/or OpenID Provider",
+    )
     demo.set_defaults(handler=_demo)
-    return parser
 
 
 def _add_backup_commands(users: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -435,11 +445,20 @@ def _bind_options(args: argparse.Namespace) -> list[str]:
     return options
 
 
+def _demo_sources(value: str) -> tuple[str, ...]:
+    from verifier.demo import upstreams  # noqa: PLC0415
+
+    try:
+        return upstreams.parse(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
 def _demo(args: argparse.Namespace) -> int:
     # Imported here: only the demo needs the process tooling.
     from verifier.demo.launcher import run_demo  # noqa: PLC0415
 
-    status: int = run_demo(args.port, sso=args.sso)
+    status: int = run_demo(args.port, sso=args.sso, sources=args.sources)
     return status
 
 

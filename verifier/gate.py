@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from verifier.access import AccessPolicy, AccessRequest, Identity
-from verifier.apitokens import BearerCheck
+from verifier.apitokens import BearerCheck, TokenGrant
 from verifier.errors import (
     AccessTokenExpired,
     BearerRefused,
@@ -254,8 +254,29 @@ class Gate:
         if not decision.allowed:
             self._token_refused(BearerRefused("forbidden", grant.user, grant.token_id), address)
             raise Forbidden(decision.reason, admitted)
+        return self._token_admitted(grant, request, now)
+
+    def admit_bearer_from_caches(
+        self, authorization: str, request: AccessRequest
+    ) -> Admitted | None:
+        """admit_bearer() when the caches alone can admit, without waiting on anything: a
+        token this worker vouched for, its liveness still cached (the revocation channel
+        heard), inside its scope and admitted here. None otherwise, with nothing counted
+        or recorded: admit_bearer() then decides, refuses and records, as for a cookie."""
+        if self._bearer is None:
+            return None
+        now = self._clock()
+        grant = self._bearer.check_from_cache(authorization, now)
+        if grant is None or not grant.scope.allows_path(request.path):
+            return None
+        decision = self._access.decide(Identity(grant.user, grant.groups, None), request, now)
+        if not decision.allowed:
+            return None
+        return self._token_admitted(grant, request, now)
+
+    def _token_admitted(self, grant: TokenGrant, request: AccessRequest, now: float) -> Admitted:
         if self._assertions is None:
-            return admitted
+            return Admitted(grant.user, "", groups=grant.groups, token_id=grant.token_id)
         assertion = self._assertions.assertion(
             grant.user, grant.groups, "", request.audience, now, None, token_id=grant.token_id
         )

@@ -255,13 +255,15 @@ def sign_in_at_provider(
     sub: str,
     next_path: str = "/",
     provider_id: str = PROVIDER_ID,
+    **start_params: str,
 ) -> requests.Response:
     """Start at the verifier's button, sign in and consent at the provider, and stop just
     before the browser would follow the provider's redirect to our callback: return that
-    redirect (its Location is the callback URL with code, state and iss)."""
+    redirect (its Location is the callback URL with code, state and iss). `start_params`:
+    more of the start path's query (`step_up="max_age"`)."""
     start = client.get(
         f"{stack.base_url}/auth/oidc/{provider_id}/start",
-        params={"next": next_path},
+        params={"next": next_path, **start_params},
         allow_redirects=False,
         timeout=10,
     )

@@ -24,6 +24,7 @@ from e2e_helpers import (
     post_logout,
     sign_in,
 )
+from token_helpers import make_token, service_account
 
 if TYPE_CHECKING:
     from conftest import Stack
@@ -260,6 +261,69 @@ def test_an_expired_token_goes_the_asgi_route_and_refreshes(
     assert routes(stack, mark, 1) == [(204, ASGI)]
     assert b"\r\nx-verifier-set-access-cookie: " in refreshed
     assert b"\r\nx-verifier-set-refresh-cookie: " in refreshed
+
+
+def bearer_line(token: str) -> bytes:
+    return b"Authorization: Bearer " + token.encode() + b"\r\n"
+
+
+def test_a_cached_api_token_is_answered_by_the_protocol_with_the_asgi_routes_bytes(
+    stack: Stack, connection: NginxLikeConnection
+) -> None:
+    made = make_token(stack, service_account(stack))
+
+    first, second, answered = ask_twice(
+        stack, connection, "theme=dark", extra=bearer_line(made.token)
+    )
+
+    assert answered == [(204, ASGI), (204, FAST)]
+    assert without_date(second) == without_date(first)
+    assert b"\r\nx-verifier-user: " + made.owner.encode() + b"\r\n" in second
+    assert b"\r\nx-verifier-token-id: " + made.token_id.encode() + b"\r\n" in second
+    assert b"\r\nx-verifier-upstream-cookie: theme=dark\r\n" in second
+    assert made.token.encode() not in second and b"x-verifier-session" not in second
+
+
+def test_a_revoked_api_token_is_refused_on_the_asgi_route_at_the_next_check(
+    stack: Stack, connection: NginxLikeConnection
+) -> None:
+    made = make_token(stack, service_account(stack))
+    _, _, answered = ask_twice(stack, connection, "", extra=bearer_line(made.token))
+    assert answered == [(204, ASGI), (204, FAST)]  # the worker vouches for the token
+
+    stack.cli("tokens", "revoke", "--user", made.owner, made.token_id)
+
+    def check() -> tuple[bytes, list[tuple[int, str]]]:
+        mark = secrets.token_hex(6)
+        connection.send(check_request("", mark, extra=bearer_line(made.token)))
+        return connection.response(), routes(stack, mark, 1)
+
+    response, answered = eventually(
+        check,
+        lambda seen: seen[0].startswith(b"HTTP/1.1 401 "),
+        what="the worker to refuse the revoked token",
+    )
+    assert answered == [(401, ASGI)]
+    assert b"x-verifier-set-" not in response and b"x-verifier-user" not in response
+
+
+@pytest.mark.parametrize(
+    ("scopes", "require"),
+    [(("path:/api/",), ""), ((), "group:admins")],
+    ids=["outside-its-scope", "refused-by-the-location"],
+)
+def test_a_token_refused_here_goes_the_asgi_route_every_time(
+    stack: Stack, connection: NginxLikeConnection, scopes: tuple[str, ...], require: str
+) -> None:
+    made = make_token(stack, service_account(stack), *scopes)
+
+    first, second, answered = ask_twice(
+        stack, connection, "", extra=bearer_line(made.token), require=require
+    )
+
+    # Each refusal is recorded and counted where refusals are: never from the caches.
+    assert answered == [(403, ASGI), (403, ASGI)]
+    assert first.startswith(b"HTTP/1.1 403 ") and second.startswith(b"HTTP/1.1 403 ")
 
 
 def test_pipelined_checks_are_answered_in_order(

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -32,10 +32,10 @@ START_SECONDS = 18 * SETTLE_SECONDS
 class Demo:
     """The demo's process and everything it has printed so far (read in a thread)."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, options: Sequence[str] = ("--sso",)) -> None:
         self.port = port
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "verifier", "demo", "--port", str(port), "--sso"],
+            [sys.executable, "-m", "verifier", "demo", "--port", str(port), *options],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

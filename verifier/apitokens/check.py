@@ -89,6 +89,21 @@ class BearerCheck:
             raise
         return await self._from_redis(token, address, now)
 
+    def check_from_cache(self, authorization: str, now: float) -> TokenGrant | None:
+        """check() when this worker's caches alone vouch for the token, with no I/O (the
+        /auth fast path): its grant, or None when check() must decide (a token not known
+        here, expired, malformed, or a cache not trusted now). Nothing is counted as a
+        failure here: check() counts each."""
+        try:
+            token = token_from_header(authorization, checksum=False)
+        except BearerRefused:
+            return None
+        digest = token.digest
+        cached = self._cached(digest, now)
+        if cached is not None:
+            self._usage.note(digest, now)
+        return cached
+
     def _cached(self, digest: str, now: float) -> TokenGrant | None:
         known = self._known.get(digest)
         if known is None or known.expires <= now or self._liveness is None:

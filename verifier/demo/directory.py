@@ -143,18 +143,19 @@ class DemoDirectory:
         if loaded.returncode != 0:
             raise ProcessStartError("slapadd", f"exited {loaded.returncode}", loaded.stderr)
 
-    def start(self, timeout: float = 15.0) -> None:
-        """Start slapd (after setup()) and wait until both ports listen."""
+    def start(self, timeout: float = 15.0) -> ManagedProcess:
+        """Start slapd (after setup()) and wait until both ports listen; its process."""
         slapd, _ = find_slapd()
         urls = f"{self.ldap_url}/ {self.ldaps_url}/"
         argv = [str(slapd), "-h", urls, "-f", str(self.workdir / "slapd.conf"), "-d", "0"]
-        self.process = ManagedProcess("slapd", argv, self.workdir)
+        process = self.process = ManagedProcess("slapd", argv, self.workdir)
         try:
-            self.process.wait_until_listening(self.ldap_port, timeout)
-            self.process.wait_until_listening(self.ldaps_port, timeout)
+            process.wait_until_listening(self.ldap_port, timeout)
+            process.wait_until_listening(self.ldaps_port, timeout)
         except ProcessStartError:
-            self.process.stop()
+            process.stop()
             raise
+        return process
 
     def stop(self) -> None:
         """Stop slapd (SIGTERM by PID); its data stays for start() again."""

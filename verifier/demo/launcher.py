@@ -13,11 +13,11 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
-from verifier.demo import processes
+from verifier.demo import processes, upstreams
 from verifier.demo.processes import CommandFailed, ManagedProcess, ProcessStartError
 from verifier.demo.sso import APP_HOSTS, HOSTILE_SIBLING, PORTAL_HOST, SSO_TEMPLATE, sso_settings
 
@@ -34,11 +34,17 @@ _WATCH_SECONDS = 0.5
 _START_SECONDS = 60.0
 
 
-def run_demo(port: int = 8080, *, sso: bool = False) -> int:
+def run_demo(port: int = 8080, *, sso: bool = False, sources: Sequence[str] = ()) -> int:
     """Run the demo stack until Ctrl-C or SIGTERM; return the exit status.
 
     `sso`: a sign-in portal and three app hosts on *.localhost (verifier.demo.sso).
+    `sources`: `ldap` and/or `oidc`: the tests' slapd and OpenID Provider start too, and
+    their users sign in beside the local ones (verifier.demo.upstreams).
     """
+    missing = upstreams.missing_parts(sources, sso=sso)
+    if missing:
+        print(f"demo: {missing}", file=sys.stderr)
+        return 1
     if not processes.port_is_free(port):
         print(f"demo: 127.0.0.1:{port} is in use; pick another with --port", file=sys.stderr)
         return 1
@@ -61,7 +67,7 @@ def run_demo(port: int = 8080, *, sso: bool = False) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="verifier-demo-"))
     started: list[ManagedProcess] = []
     try:
-        return _run(port, nginx, redis_server, workdir, started, stop_requested, sso)
+        return _run(port, nginx, redis_server, workdir, started, stop_requested, sso, sources)
     except (ProcessStartError, CommandFailed, PermissionError) as error:
         print(f"demo: could not start: {error}", file=sys.stderr)
         return 1
@@ -82,6 +88,7 @@ def _run(
     started: list[ManagedProcess],
     stop_requested: threading.Event,
     sso: bool = False,
+    sources: Sequence[str] = (),
 ) -> int:
     redis_port = processes.free_port()
     verifier_port = processes.free_port()
@@ -102,6 +109,9 @@ def _run(
         "VERIFIER_WEBAUTHN_ORIGINS": f"http://localhost:{port}",
         **(sso_settings(port) if sso else {}),
     }
+    upstream = upstreams.start(sources, workdir, _site_url(port, sso), started)
+    if upstream is not None:
+        settings_env["VERIFIER_SOURCES_FILE"] = str(upstream.sources_file)
 
     print("Starting redis-server, the verifier, the demo app and nginx...", flush=True)
     processes.run_verifier_command(settings_env, "keys", "generate", "--use", "all")
@@ -148,6 +158,9 @@ def _run(
     processes.add_user(settings_env, DEMO_USER, password, groups=DEMO_GROUPS)
     guest_password = secrets.token_urlsafe(12)
     processes.add_user(settings_env, GUEST_USER, guest_password)
+    if upstream is not None:
+        # Before the welcome, whose last line says how to stop: a reader may stop there.
+        print(upstream.welcome(), flush=True)
     if sso:
         _print_sso_welcome(port, password, guest_password, nginx, workdir)
     else:
@@ -166,6 +179,12 @@ def _run(
                 return 1
     print("\nStopping...", flush=True)
     return 0
+
+
+def _site_url(port: int, sso: bool) -> str:
+    # Where a provider sends the browser back: the portal when there is one (its only
+    # redirect URI), else the one host.
+    return f"http://{PORTAL_HOST}:{port}" if sso else f"http://localhost:{port}"
 
 
 def _setter(event: threading.Event) -> Callable[[int, FrameType | None], None]:

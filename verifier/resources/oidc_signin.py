@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 import falcon
 import falcon.asgi
 
+from verifier.access.conditions import MAX_AGE
 from verifier.factors.methods import is_multi_factor
 from verifier.gate import Gate
 from verifier.i18n import N_, _
@@ -31,6 +32,7 @@ from verifier.observe.metrics import (
     SIGNIN_NAME_REFUSED,
     SIGNIN_PROVIDER_REFUSED,
     SIGNIN_SOURCE_UNAVAILABLE,
+    SIGNIN_STEPPED_UP,
     UPSTREAM_OK,
     UPSTREAM_REFUSED,
     UPSTREAM_UNAVAILABLE,
@@ -44,6 +46,7 @@ from verifier.resources.login import (
     SecondStep,
     client_address,
 )
+from verifier.resources.oidc_step_up import OidcStepUps
 from verifier.sessions.devices import device_summary
 from verifier.sessions.pending_signin import FirstStep
 from verifier.sessions.store import SessionStore
@@ -70,6 +73,13 @@ PROVIDER_SAID_NO = N_("The sign-in provider did not sign you in. Start again.")
 TOKEN_REFUSED = N_(
     "The sign-in provider's answer failed our checks, so you are not signed in. An "
     "administrator can find the reason in the audit log."
+)
+STEP_UP_OTHER_USER = N_(
+    "The sign-in provider signed in someone else, so this page stays closed. Sign in again "
+    "there as yourself."
+)
+STEP_UP_NOT_AGAIN = N_(
+    "The sign-in provider did not ask for your password again, so this page stays closed."
 )
 # An authorization code is a few hundred characters at most.
 MAX_CODE_LENGTH = 2048
@@ -99,7 +109,11 @@ class OidcPages:
 
 
 class OidcStart:
-    """GET: remember a flow, set its binding cookie, send the browser to the provider."""
+    """GET: remember a flow, set its binding cookie, send the browser to the provider.
+
+    With `step_up=max_age` and a live session of this provider's user, the flow is a step-up
+    of that session: the provider is asked to sign the user in again (prompt=login).
+    """
 
     def __init__(
         self,
@@ -108,23 +122,38 @@ class OidcStart:
         cookies: CookiePolicy,
         gate: Gate,
         pages: OidcPages,
+        step_ups: OidcStepUps,
+        clock: Callable[[], float],
     ) -> None:
         self._source = source
         self._flows = flows
         self._cookies = cookies
         self._gate = gate
         self._pages = pages
+        self._step_ups = step_ups
+        self._clock = clock
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Start a sign-in at the provider (503 page if it cannot be asked)."""
         next_path = safe_next(req.get_param("next"))
         lifetime = self._source.config.flow_seconds
+        session = None
+        if req.get_param("step_up") == MAX_AGE:
+            # Without a live session of this provider's user: an ordinary sign-in, which
+            # gives a fresh session (that satisfies max_age too).
+            session = await self._step_ups.session_of(req, self._source.name)
         try:
             # Discovery read now: a provider that is down gets our clear page here rather
             # than a browser error there, and costs no Redis write.
             await self._source.metadata(fresh=True)
-            started = await self._flows.begin(self._source.name, next_path, lifetime)
-            location = await self._source.authorization_url(started)
+            started = await self._flows.begin(
+                self._source.name,
+                next_path,
+                lifetime,
+                step_up_session="" if session is None else session.session_id,
+                started_at=self._clock(),
+            )
+            location = await self._source.authorization_url(started, again=session is not None)
         except SourceUnavailable as down:
             _unavailable(self._gate, self._pages, resp, down, next_path, client_address(req))
             return
@@ -148,6 +177,7 @@ class OidcCallback:
         sessions: SessionStore,
         second_step: SecondStep | None,
         clock: Callable[[], float],
+        step_ups: OidcStepUps,
     ) -> None:
         self._source = source
         self._flows = flows
@@ -158,6 +188,7 @@ class OidcCallback:
         self._sessions = sessions
         self._second_step = second_step
         self._clock = clock
+        self._step_ups = step_ups
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Finish the sign-in: a session (or the second step), else a refusal page."""
@@ -181,6 +212,9 @@ class OidcCallback:
         if not code or len(code) > MAX_CODE_LENGTH or not code.isprintable():
             self._failed(address, "no_code")
             self._pages.refuse(resp, falcon.HTTP_400, FLOW_LOST, next_path)
+            return
+        if flow.step_up_session:
+            await self._step_up(req, resp, code, flow, address, next_path)
             return
         signed = await self._finish(resp, code, flow, req.get_param("iss"), address, next_path)
         if signed is None:
@@ -272,6 +306,54 @@ class OidcCallback:
         )
         for cookie in self._gate.signed_in(session, address, signed.amr):
             resp.append_header("Set-Cookie", cookie)
+        resp.status = falcon.HTTP_303
+        resp.location = next_path
+
+    async def _step_up(
+        self,
+        req: falcon.asgi.Request,
+        resp: falcon.asgi.Response,
+        code: str,
+        flow: Flow,
+        address: str,
+        next_path: str,
+    ) -> None:
+        # The session that asked must still be this browser's, and the provider must have
+        # signed in the same user, just now; only then is that session strengthened.
+        session = await self._step_ups.session_of(req, self._source.name)
+        if session is None or session.session_id != flow.step_up_session:
+            self._failed(address, "step_up_session")
+            self._pages.refuse(resp, falcon.HTTP_400, FLOW_LOST, next_path)
+            return
+        signed = await self._finish(resp, code, flow, req.get_param("iss"), address, next_path)
+        if signed is None:
+            return
+        if signed.link.upstream_id != session.upstream_id:
+            self._failed(address, "step_up_other_user")
+            self._pages.refuse(resp, falcon.HTTP_403, STEP_UP_OTHER_USER, next_path)
+            return
+        skew = self._source.config.clock_skew_seconds
+        if not flow.signed_in_again(signed.stated_auth_time, skew):
+            self._failed(address, "step_up_auth_time")
+            self._pages.refuse(resp, falcon.HTTP_403, STEP_UP_NOT_AGAIN, next_path)
+            return
+        stepped = await self._gate.strengthen(session.ref, signed.amr)
+        if stepped is None:
+            self._failed(address, "step_up_session")
+            self._pages.refuse(resp, falcon.HTTP_400, FLOW_LOST, next_path)
+            return
+        self._gate.metrics.signin(SIGNIN_STEPPED_UP)
+        self._gate.audit.record(
+            "signin.stepped_up",
+            user=session.ref.user,
+            session=session.session_id,
+            address=address,
+            step=MAX_AGE,
+            methods=",".join(signed.amr),
+            amr=",".join(stepped.sign_in.amr),
+            source=self._source.name,
+        )
+        resp.append_header("Set-Cookie", stepped.set_access_cookie)
         resp.status = falcon.HTTP_303
         resp.location = next_path
 

@@ -13,6 +13,8 @@ What each step asks:
   session itself (a right code was just shown) and comes back to `next`.
 - `max_age`: a recent sign-in, so the password again, and for a user who has a second factor
   a code too: a recent sign-in for such a user is never a password alone, as at the login.
+  A user of an OpenID Provider has no password here: they are sent to sign in at their
+  provider again (verifier.resources.oidc_step_up).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from verifier.resources.login import (
     client_address,
     throttled_answer,
 )
+from verifier.resources.oidc_step_up import OidcStepUps
 from verifier.resources.page_answers import (
     code_problem,
     send_json,
@@ -80,7 +83,9 @@ class StepUp:
         factor_throttle: LoginThrottle,
         login_path: str,
         clock: Callable[[], float],
+        providers: OidcStepUps | None = None,
     ) -> None:
+        self._providers = providers
         self._gate = gate
         self._account = account
         self._authenticate = authenticate
@@ -103,6 +108,8 @@ class StepUp:
     ) -> None:
         """The form for the missing step (or, for mfa without a factor, the way to enrol)."""
         next_path = safe_next(req.get_param("next"))
+        if await self._to_provider(req, resp, step, session, next_path):
+            return
         has_factor = (await self._factors.status(session.user)).any
         if step == MFA and not has_factor:
             self._no_factor(req, resp, falcon.HTTP_200, session, next_path)
@@ -121,6 +128,9 @@ class StepUp:
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, step: str, session: SessionRef
     ) -> None:
         """Check the step; on success strengthen the session in place and go on to `next`."""
+        next_path = safe_next(req.get_param("next"))
+        if await self._to_provider(req, resp, step, session, next_path):
+            return
         await self._submit(req, resp, step, session)
 
     async def _submit(
@@ -181,6 +191,29 @@ class StepUp:
         resp.cache_control = ["no-store"]
         resp.status = falcon.HTTP_303
         resp.location = next_path
+
+    async def _to_provider(
+        self,
+        req: falcon.asgi.Request,
+        resp: falcon.asgi.Response,
+        step: str,
+        session: SessionRef,
+        next_path: str,
+    ) -> bool:
+        # max_age for a provider's user: their provider signs them in again (no password
+        # here to ask for). A JSON client is told where to send the browser.
+        if step != MAX_AGE or self._providers is None:
+            return False
+        url = await self._providers.start_url(session, next_path)
+        if url is None:
+            return False
+        if wants_json(req):
+            send_json(resp, falcon.HTTP_200, {"step_up": step, "needs": ["provider"], "url": url})
+            return True
+        resp.cache_control = ["no-store"]
+        resp.status = falcon.HTTP_303
+        resp.location = url
+        return True
 
     async def _check_password(self, failure: _Failure, password: str) -> bool:
         user, address = failure.session.user, failure.address

@@ -46,6 +46,17 @@ class Flow:
     nonce: str = field(repr=False)
     code_verifier: str = field(repr=False)
     binding_hash: str = field(repr=False)
+    # A step-up (`max_age`) of this live session, not a sign-in: the provider is asked to
+    # sign the user in again, and its `auth_time` must not be older than `started_at`.
+    step_up_session: str = ""
+    started_at: float = 0.0
+
+    def signed_in_again(self, stated_auth_time: float | None, skew_seconds: int) -> bool:
+        """For a step-up: True if the provider says the user signed in during this flow
+        (an `auth_time` no older than its start, give or take the clock skew)."""
+        if stated_auth_time is None:
+            return False
+        return stated_auth_time >= self.started_at - skew_seconds
 
     def bound_to(self, binding: str | None) -> bool:
         """True if the browser's cookie is the one this flow was started with."""
@@ -71,8 +82,17 @@ class FlowStore:
         self._redis = client
         self._keys = keys
 
-    async def begin(self, source: str, next_path: str, lifetime_seconds: int) -> StartedFlow:
-        """Remember a new flow through `source`; its values."""
+    async def begin(
+        self,
+        source: str,
+        next_path: str,
+        lifetime_seconds: int,
+        *,
+        step_up_session: str = "",
+        started_at: float = 0.0,
+    ) -> StartedFlow:
+        """Remember a new flow through `source` (a step-up of `step_up_session`, begun at
+        `started_at`, when given); its values."""
         started = StartedFlow(
             state=secrets.token_urlsafe(SECRET_BYTES),
             binding=secrets.token_urlsafe(SECRET_BYTES),
@@ -86,6 +106,8 @@ class FlowStore:
             "nonce": started.nonce,
             "verifier": started.code_verifier,
             "binding": _hash(started.binding),
+            "step_up": step_up_session,
+            "started": started_at,
         }
         await _guard(
             self._redis.set(
@@ -102,16 +124,22 @@ class FlowStore:
         if not is_flow_secret(state):
             return None
         raw = await _guard(self._redis.getdel(self._keys.oidc_flow(_hash(state))))
-        if raw is None:
-            return None
-        try:
-            record = json.loads(as_text(raw))
-        except ValueError:
-            return None
-        if not isinstance(record, dict):
-            return None
-        values = [record.get(k) for k in ("source", "next", "nonce", "verifier", "binding")]
-        if not all(isinstance(v, str) and v for v in values):
-            return None
-        source, next_path, nonce, verifier, binding = (str(v) for v in values)
-        return Flow(source, next_path, nonce, verifier, binding)
+        return None if raw is None else _parsed(as_text(raw))
+
+
+def _parsed(raw: str) -> Flow | None:
+    """A stored flow record as a Flow; None for anything we did not write."""
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(record, dict):
+        return None
+    values = [record.get(k) for k in ("source", "next", "nonce", "verifier", "binding")]
+    if not all(isinstance(v, str) and v for v in values):
+        return None
+    source, next_path, nonce, verifier, binding = (str(v) for v in values)
+    step_up, started = record.get("step_up", ""), record.get("started", 0.0)
+    if not isinstance(step_up, str) or not isinstance(started, int | float):
+        return None
+    return Flow(source, next_path, nonce, verifier, binding, step_up, float(started))

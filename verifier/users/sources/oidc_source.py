@@ -73,6 +73,8 @@ class OidcSignedIn:
     link: UpstreamLink
     amr: tuple[str, ...]
     auth_time: float
+    # The id_token's own `auth_time`, None when it had none (a step-up needs one).
+    stated_auth_time: float | None = None
 
 
 @dataclass(frozen=True)
@@ -181,8 +183,13 @@ class OidcSource:
             raise SourceUnavailable(self.name, f"the JWKS answered {answer.status}")
         return answer.body
 
-    async def authorization_url(self, flow: StartedFlow) -> str:
-        """Where the browser goes to sign in at the provider (code flow, PKCE S256)."""
+    async def authorization_url(self, flow: StartedFlow, *, again: bool = False) -> str:
+        """Where the browser goes to sign in at the provider (code flow, PKCE S256).
+
+        `again`: a step-up: the provider must sign the user in now, whatever session it
+        has (`prompt=login`, `max_age=0`: OpenID Connect Core 3.1.2.1); the id_token's
+        `auth_time` then says whether it did.
+        """
         metadata = await self.metadata()
         query = {
             "response_type": "code",
@@ -194,6 +201,8 @@ class OidcSource:
             "code_challenge": code_challenge(flow.code_verifier),
             "code_challenge_method": "S256",
         }
+        if again:
+            query.update({"prompt": "login", "max_age": "0"})
         separator = "&" if urlsplit(metadata.authorization_endpoint).query else "?"
         return metadata.authorization_endpoint + separator + urlencode(query)
 
@@ -235,7 +244,10 @@ class OidcSource:
         )
         auth_time = claims.get("auth_time")
         when = float(auth_time) if isinstance(auth_time, int) and auth_time <= now else now
-        return OidcSignedIn(user=user, link=link, amr=self._amr(claims), auth_time=when)
+        stated = float(auth_time) if isinstance(auth_time, int) else None
+        return OidcSignedIn(
+            user=user, link=link, amr=self._amr(claims), auth_time=when, stated_auth_time=stated
+        )
 
     def _vouched(self, claims: Mapping[str, Any]) -> VouchedUser:
         claim = self.config.name_claim
