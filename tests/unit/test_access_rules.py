@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from verifier.access import rules as rules_module
 from verifier.access.conditions import SignInConditions
 from verifier.access.rules import Policy, Target, load_rules, parse_rules
 from verifier.errors import RulesFileError
@@ -187,6 +188,11 @@ def test_conditions_do_not_decide_whether_a_rule_applies() -> None:
             "[[rules]]\npolicy = 'allow'\nmfa = 'yes'\n",
             "r.toml:3: rule 1: mfa must be true or false",
         ),
+        (
+            "[[rules]]\npolicy = 'allow'\nsubjects = ['mfa']\n",
+            "r.toml:3: rule 1: 'mfa' is not a subject: write user:NAME or group:NAME"
+            " (a second factor is `mfa = true`)",
+        ),
         # The line of the key in the rule that is wrong, not of the same key in an earlier one.
         (
             "[[rules]]\npolicy = 'deny'\npaths = ['/a']\n"
@@ -255,6 +261,7 @@ def test_a_host_without_a_star_matches_that_host_only(host: str, matches: bool) 
         ("corp.example", False),
         (".corp.example", False),
         ("xcorp.example", False),
+        ("evilcorp.example", False),
         ("other.example", False),
         ("a.much.longer.other.example", False),
     ],
@@ -296,7 +303,15 @@ def test_a_rules_file_is_read_as_utf8_whatever_the_locale(tmp_path: Path) -> Non
         "import sys, pathlib; from verifier.access.rules import load_rules; "
         "load_rules(pathlib.Path(sys.argv[1]))"
     )
-    environment = {**os.environ, "LC_ALL": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0"}
+    # The package this process imported (the one under test), not whatever else is installed.
+    package_root = str(Path(rules_module.__file__).parents[2])
+    environment = {
+        **os.environ,
+        "LC_ALL": "C",
+        "PYTHONCOERCECLOCALE": "0",
+        "PYTHONUTF8": "0",
+        "PYTHONPATH": package_root,
+    }
     loaded = subprocess.run(
         [sys.executable, "-c", script, str(written)],
         env=environment,
