@@ -96,3 +96,39 @@ def test_revoke_others_ends_every_session_but_the_kept_one_and_publishes_each(
         for session_id in others:
             watch.wait_for(f"s alice {session_id}")
         assert f"s alice {kept_id}" not in watch.heard
+
+
+def test_the_account_page_lists_live_sessions_oldest_first_with_their_sign_in_and_hosts(
+    redis_server: RedisServer,
+) -> None:
+    clock = Clock()
+    keys = KeySpace(f"details-{secrets.token_hex(4)}")
+
+    async def main() -> None:
+        client = aioredis.Redis.from_url(redis_server.url)
+        store = SessionStore(client, keys, POLICY, clock, sign_in_host="portal.example")
+        try:
+            assert await store.session_details("alice") == []
+            first = await store.create("alice", amr=("pwd", "otp"))
+            clock.now += 10
+            second = await store.create("alice", amr=("hwk", "pin"))
+            clock.now += 10
+            gone = await store.create("alice")
+            wiki = await store.create_child("alice", first.session_id, "wiki.example")
+            ended = await store.create_child("alice", first.session_id, "grafana.example")
+            assert wiki is not None and ended is not None
+            # Ended without being pruned from the index (or the family): left out.
+            await client.delete(keys.session("alice", gone.session_id))
+            await client.delete(keys.session("alice", ended.session_id))
+            # A session from before last use was recorded was last used when it started.
+            await client.hdel(keys.session("alice", second.session_id), "used_ms")
+            listed = await store.session_details("alice")
+            assert [s.session_id for s in listed] == [first.session_id, second.session_id]
+            assert [s.amr for s in listed] == [("pwd", "otp"), ("hwk", "pin")]
+            assert [s.hosts for s in listed] == [("wiki.example",), ()]
+            assert (listed[0].device, listed[0].address) == ("", "")
+            assert listed[1].started == listed[1].last_used == clock.now - 10
+        finally:
+            await client.aclose()
+
+    asyncio.run(main())

@@ -201,3 +201,41 @@ def test_the_gate_hands_out_an_access_cookie_saying_the_stronger_sign_in(
         assert await gate.step_up(SessionRef("alice", session.session_id), ("otp",)) is None
 
     _run(redis_server, scenario, clock)
+
+
+@pytest.mark.parametrize("reader", ["sign_in_of", "stored_sign_in"])
+def test_the_stored_sign_in_is_read_afresh_and_none_once_the_session_ends(
+    redis_server: RedisServer, reader: str
+) -> None:
+    # The portal's authorize endpoint and the account pages read it from Redis, not from
+    # the access token: a step-up made since shows, and an ended session has none.
+    clock = Clock()
+
+    async def scenario(store: SessionStore, client: aioredis.Redis, keys: KeySpace) -> None:
+        read = getattr(store, reader)
+        session = await store.create("alice", amr=("pwd",), auth_time=clock.now - 90)
+        assert await read("alice", session.session_id) == SignIn(("pwd",), int(clock.now) - 90)
+        await store.step_up("alice", session.session_id, ("otp",), clock.now)
+        assert await read("alice", session.session_id) == SignIn(("pwd", "otp"), int(clock.now))
+        assert await read("bob", session.session_id) is None
+        await store.revoke("alice", session.session_id)
+        assert await read("alice", session.session_id) is None
+
+    _run(redis_server, scenario, clock)
+
+
+@pytest.mark.parametrize("reader", ["sign_in_of", "stored_sign_in"])
+def test_a_stored_sign_in_without_its_time_is_as_old_as_the_session(
+    redis_server: RedisServer, reader: str
+) -> None:
+    clock = Clock()
+
+    async def scenario(store: SessionStore, client: aioredis.Redis, keys: KeySpace) -> None:
+        session = await store.create("alice", amr=("pwd", "otp"))
+        key = keys.session("alice", session.session_id)
+        await client.hdel(key, "auth_time")
+        await client.hset(key, "created_ms", int(clock.now - 300) * 1000)
+        found = await getattr(store, reader)("alice", session.session_id)
+        assert found == SignIn(("pwd", "otp"), int(clock.now) - 300)
+
+    _run(redis_server, scenario, clock)

@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from e2e_helpers import SETTLE_SECONDS
 
 from verifier.errors import RefreshRejected, StoreUnavailable
+from verifier.sessions.liveness import LivenessCache
 from verifier.sessions.store import RefreshToken, RotationOutcome, SessionPolicy, SessionStore
 from verifier.store.keyspace import KeySpace
 
@@ -215,5 +216,132 @@ def test_store_reports_an_unreachable_redis_as_unavailable() -> None:
         with pytest.raises(StoreUnavailable):
             await store.create("alice")
         await client.aclose()
+
+    asyncio.run(main())
+
+
+def test_live_groups_are_the_users_own_and_upstream_groups_while_the_session_lives(
+    redis_server: RedisServer,
+) -> None:
+    async def scenario(store: SessionStore, client: aioredis.Redis, keys: KeySpace) -> None:
+        session = await store.create("alice")
+        await client.hset(
+            keys.user("alice"), mapping={"groups": "ops,dev", "upstream_groups": "hr"}
+        )
+        assert await store.live_groups("alice", session.session_id) == ("dev", "hr", "ops")
+        assert await store.is_live("alice", session.session_id)
+        # Without a liveness cache nothing is known without asking Redis.
+        assert store.cached_live_groups("alice", session.session_id) is None
+        assert await store.live_groups("bob", session.session_id) is None
+        await store.revoke("alice", session.session_id)
+        assert await store.live_groups("alice", session.session_id) is None
+        assert not await store.is_live("alice", session.session_id)
+
+    _run(redis_server, _policy(), scenario)
+
+
+def test_a_trusted_liveness_cache_answers_from_what_redis_last_said(
+    redis_server: RedisServer,
+) -> None:
+    clock = Clock()
+    cache = LivenessCache(clock, max_age_seconds=30)
+    cache.trust()
+
+    async def scenario(client: aioredis.Redis, keys: KeySpace) -> None:
+        store = SessionStore(client, keys, _policy(), clock, liveness=cache)
+        session = await store.create("alice")
+        await client.hset(keys.user("alice"), "groups", "ops")
+        assert store.cached_live_groups("alice", session.session_id) is None
+        assert await store.live_groups("alice", session.session_id) == ("ops",)
+        assert store.cached_live_groups("alice", session.session_id) == ("ops",)
+        # Gone from Redis without a revocation message (a restart without persistence):
+        # the cache answers until its entry's age runs out, then Redis says ended.
+        await client.delete(keys.session("alice", session.session_id))
+        assert await store.live_groups("alice", session.session_id) == ("ops",)
+        clock.now += 31
+        assert store.cached_live_groups("alice", session.session_id) is None
+        assert await store.live_groups("alice", session.session_id) is None
+
+    async def main() -> None:
+        client = aioredis.Redis.from_url(redis_server.url)
+        try:
+            await scenario(client, KeySpace(f"store-{secrets.token_hex(4)}"))
+        finally:
+            await client.aclose()
+
+    asyncio.run(main())
+
+
+def test_refresh_hashes_are_the_current_and_previous_tokens_of_a_live_session(
+    redis_server: RedisServer,
+) -> None:
+    async def scenario(store: SessionStore, client: aioredis.Redis, keys: KeySpace) -> None:
+        session = await store.create("alice")
+        first = session.refresh_token
+        assert await store.refresh_hashes("alice", session.session_id) == [first.secret_hash]
+        rotated = await store.refresh(str(first))
+        second = rotated.new_refresh_token
+        assert second is not None
+        assert await store.refresh_hashes("alice", session.session_id) == [
+            second.secret_hash,
+            first.secret_hash,
+        ]
+        # A session not bound to a host has none for a host that asks (single sign-on).
+        assert await store.refresh_hashes("alice", session.session_id, "wiki.example") == []
+        await store.revoke("alice", session.session_id)
+        assert await store.refresh_hashes("alice", session.session_id) == []
+
+    _run(redis_server, _policy(), scenario)
+
+
+def test_refresh_hashes_for_a_host_only_of_a_session_bound_to_that_host(
+    redis_server: RedisServer,
+) -> None:
+    async def scenario(client: aioredis.Redis, keys: KeySpace) -> None:
+        store = SessionStore(client, keys, _policy(), time.time, sign_in_host="portal.example")
+        session = await store.create("alice")
+        hashes = [session.refresh_token.secret_hash]
+        assert await store.refresh_hashes("alice", session.session_id, "portal.example") == hashes
+        assert await store.refresh_hashes("alice", session.session_id, "wiki.example") == []
+        assert await store.refresh_hashes("alice", session.session_id) == hashes
+
+    async def main() -> None:
+        client = aioredis.Redis.from_url(redis_server.url)
+        try:
+            await scenario(client, KeySpace(f"store-{secrets.token_hex(4)}"))
+        finally:
+            await client.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_refresh_carries_the_users_groups_and_a_replay_forgets_the_session_here_at_once(
+    redis_server: RedisServer,
+) -> None:
+    clock = Clock()
+    cache = LivenessCache(clock, max_age_seconds=30)
+    cache.trust()
+
+    async def scenario(client: aioredis.Redis, keys: KeySpace) -> None:
+        store = SessionStore(client, keys, _policy(), clock, liveness=cache)
+        session = await store.create("alice")
+        await client.hset(keys.user("alice"), mapping={"groups": "ops", "upstream_groups": "hr"})
+        first = await store.refresh(str(session.refresh_token))
+        assert first.groups == ("hr", "ops")
+        assert first.new_refresh_token is not None
+        await store.refresh(str(first.new_refresh_token))
+        assert await store.live_groups("alice", session.session_id) == ("hr", "ops")
+        # The first token, two rotations old: a replay. The session ends, and this worker's
+        # cache forgets it without waiting for the revocation message to come back.
+        with pytest.raises(RefreshRejected, match="replayed"):
+            await store.refresh(str(session.refresh_token))
+        assert store.cached_live_groups("alice", session.session_id) is None
+
+    async def main() -> None:
+        client = aioredis.Redis.from_url(redis_server.url)
+        try:
+            await scenario(client, KeySpace(f"store-{secrets.token_hex(4)}"))
+        finally:
+            await client.aclose()
 
     asyncio.run(main())

@@ -101,3 +101,17 @@ def test_conditions_are_described_as_written() -> None:
 def test_checked_max_age_refuses_anything_but_a_sane_whole_number(value: object) -> None:
     with pytest.raises(AccessConfigError):
         SignInConditions.checked_max_age(value)
+
+
+def test_two_conditions_without_an_age_combine_to_mfa_alone() -> None:
+    assert MFA_ONLY.combined(SignInConditions(mfa=True)) == MFA_ONLY
+
+
+def test_max_age_alone_asks_for_no_second_factor() -> None:
+    assert split_terms(["max_age=10"]) == (SignInConditions(False, 10), [])
+
+
+def test_max_age_is_read_up_to_seven_digits_leading_zeros_included() -> None:
+    assert split_terms(["max_age=0000010"])[0].max_age_minutes == 10
+    with pytest.raises(AccessConfigError, match="max_age=00000010"):
+        split_terms(["max_age=00000010"])

@@ -274,3 +274,59 @@ def test_an_admission_is_built_once_per_location_and_rule_and_forgotten_with_the
     after = policy.decide(FINANCE, _request("/reports/q3", "group:finance"))
     assert after.allowed and after is not first
     assert after.rules_source == "other.toml"
+
+
+def test_a_rule_naming_a_user_applies_to_that_user_only() -> None:
+    rules = parse_rules('[[rules]]\nsubjects = ["user:alice"]\npolicy = "deny"\n', "r.toml")
+    policy = AccessPolicy(rules)
+    refused = policy.decide(ADMIN, _request("/x"))
+    assert refused.allowed is False
+    assert refused.rule is rules.rules[0]
+    assert policy.decide(NOBODY, _request("/x")).allowed
+
+
+def test_a_location_naming_a_user_admits_that_user() -> None:
+    assert AccessPolicy().decide(ADMIN, _request("/x", "user:alice")).allowed
+    assert not AccessPolicy().decide(NOBODY, _request("/x", "user:alice")).allowed
+
+
+def test_default_deny_answers_false_with_no_rule() -> None:
+    decision = AccessPolicy(parse_rules('default_policy = "deny"\n', "r.toml")).decide(
+        ADMIN, _request("/x")
+    )
+    assert decision.allowed is False
+    assert decision.rule is None and decision.rules_source == "r.toml"
+
+
+def test_an_invalid_declaration_is_logged_and_named_in_the_decision(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rules = parse_rules('[[rules]]\npaths = ["/admin"]\npolicy = "allow"\n', "r.toml")
+    with caplog.at_level("ERROR", logger="verifier.access.decision"):
+        decision = AccessPolicy(rules).decide(ADMIN, _request("/admin/x", "admins"))
+    assert decision.allowed is False
+    assert decision.rules_source == "r.toml"
+    assert decision.rule is rules.rules[0]
+    assert decision.subjects is None
+    assert decision.problem is not None and "admins" in decision.problem
+    assert decision.reason == f"invalid location declaration: {decision.problem}"
+    (logged,) = caplog.records
+    assert logged.getMessage() == f"location of /admin/x: {decision.problem} (denying)"
+
+
+def test_an_admission_is_remembered_apart_for_each_location_and_rule() -> None:
+    rules = parse_rules(
+        '[[rules]]\npaths = ["/a"]\npolicy = "allow"\n\n'
+        '[[rules]]\npaths = ["/b"]\npolicy = "allow"\n',
+        "r.toml",
+    )
+    policy = AccessPolicy(rules)
+    first_rule = policy.decide(ADMIN, _request("/a", "group:admins"))
+    second_rule = policy.decide(ADMIN, _request("/b", "group:admins"))
+    no_rule = policy.decide(ADMIN, _request("/c", "group:admins"))
+    other_location = policy.decide(ADMIN, _request("/a", "user:alice"))
+    assert (first_rule.rule, second_rule.rule, no_rule.rule) == (*rules.rules, None)
+    assert other_location.subjects is not None and other_location.subjects.users == {"alice"}
+    assert first_rule.subjects is not None and first_rule.subjects.groups == {"admins"}
+    # The same location and rule again: the same admission.
+    assert policy.decide(ADMIN, _request("/a", "group:admins")) is first_rule

@@ -59,3 +59,13 @@ def test_conditions_alone_leave_every_signed_in_user_a_subject() -> None:
 def test_a_bad_condition_is_refused_naming_the_declaration(text: str) -> None:
     with pytest.raises(AccessConfigError, match=re.escape(f"$verifier_require {text!r}")):
         LocationDeclaration.parse(text)
+
+
+def test_a_declaration_at_the_length_limit_is_read_and_kept_as_written() -> None:
+    text = "group:admins user:" + "a" * 40
+    declared = LocationDeclaration.parse(text)
+    assert declared.text == text
+    padded = text + " " * (2048 - len(text))
+    assert LocationDeclaration.parse(padded).subjects == declared.subjects
+    with pytest.raises(AccessConfigError, match=r"^\$verifier_require is longer than 2048 "):
+        LocationDeclaration.parse(padded + " ")

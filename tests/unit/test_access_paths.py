@@ -35,3 +35,21 @@ def test_the_result_always_starts_with_one_slash_and_has_no_dot_segments(raw: st
     assert not path.startswith("//")
     assert "/../" not in path + "/"
     assert "/./" not in path + "/"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # Only what comes before the first `?`, then before the first `#`, is the path.
+        ("/admin?a?b", "/admin"),
+        ("/admin#a#b", "/admin"),
+        ("/admin#x?y", "/admin"),
+        # A trailing dot segment leaves the path a directory, as nginx resolves it.
+        ("/a/b/.", "/a/b/"),
+        ("/a/b/..", "/a/"),
+        # Bytes that are not UTF-8 become U+FFFD, never an error.
+        ("/%ff/x", "/\ufffd/x"),
+    ],
+)
+def test_queries_fragments_dot_endings_and_bad_bytes(raw: str, expected: str) -> None:
+    assert normalized_path(raw) == expected

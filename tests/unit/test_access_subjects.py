@@ -43,3 +43,12 @@ def test_several_subjects_match_any_of_them() -> None:
 def test_anything_but_user_or_group_with_a_valid_name_is_refused(term: str) -> None:
     with pytest.raises(AccessConfigError, match=r"user:NAME|names are"):
         Subjects.parse([term])
+
+
+def test_a_name_with_a_colon_is_refused_as_a_bad_name_of_that_kind() -> None:
+    # The kind is what comes before the first colon; the rest is the name.
+    with pytest.raises(AccessConfigError) as raised:
+        Subjects.parse(["user:a:b"])
+    assert str(raised.value) == (
+        "'user:a:b': names are 1-64 characters of a-z, 0-9, '.', '_', '@', '+', '-'"
+    )

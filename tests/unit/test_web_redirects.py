@@ -170,3 +170,20 @@ def test_the_portals_authorize_endpoint_is_a_next_to_return_to() -> None:
     assert safe_next(authorize) == authorize
     for other in ("/auth/sso/authorize/../../login", "/auth/sso/callback?code=x", "/auth/sso/"):
         assert safe_next(other) == "/"
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        # A second `?` belongs to the query: only what comes before the first is the path.
+        "/auth/account?tab=a?b",
+        "/auth/sso/authorize?host=wiki.corp.example&state=a?b",
+    ],
+)
+def test_a_question_mark_inside_the_query_leaves_the_page_a_destination(page: str) -> None:
+    assert safe_next(page) == page
+
+
+def test_a_single_dot_segment_under_the_account_pages_is_refused() -> None:
+    # Any dot segment makes the path one a browser rewrites; only plain account paths pass.
+    assert safe_next("/auth/account/./totp") == "/"

@@ -182,8 +182,10 @@ def _rule(number: int, entry: Any, lines: _Lines, source: str) -> Rule:
     policy = _policy(entry["policy"])
     if policy is None:
         raise fail('policy must be "allow" or "deny"', "policy")
+    # Outside the try: its own error already names the file, line and rule.
+    terms = _strings(entry, "subjects", fail)
     try:
-        subjects = Subjects.parse(_strings(entry, "subjects", fail))
+        subjects = Subjects.parse(terms)
     except AccessConfigError as error:
         hint = " (a second factor is `mfa = true`)" if "'mfa'" in str(error) else ""
         raise fail(f"{error}{hint}", "subjects") from None
