@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, TypeVar
 import pytest
 import redis.asyncio as aioredis
 
-from verifier.factors.methods import SignIn
+from verifier.factors.methods import LOCAL_SOURCE, SignIn
 from verifier.gate import Gate, SessionRef
 from verifier.sessions.store import RotationOutcome, SessionPolicy, SessionStore
 from verifier.sessions.tokens import AccessTokenCodec
 from verifier.settings import Settings, SigningKey
 from verifier.store.keyspace import KeySpace
+from verifier.users.sources.interface import UpstreamLink
 from verifier.web.cookies import CookiePolicy
 
 if TYPE_CHECKING:
@@ -203,16 +204,15 @@ def test_the_gate_hands_out_an_access_cookie_saying_the_stronger_sign_in(
     _run(redis_server, scenario, clock)
 
 
-@pytest.mark.parametrize("reader", ["sign_in_of", "stored_sign_in"])
 def test_the_stored_sign_in_is_read_afresh_and_none_once_the_session_ends(
-    redis_server: RedisServer, reader: str
+    redis_server: RedisServer,
 ) -> None:
     # The portal's authorize endpoint and the account pages read it from Redis, not from
     # the access token: a step-up made since shows, and an ended session has none.
     clock = Clock()
 
     async def scenario(store: SessionStore, client: aioredis.Redis, keys: KeySpace) -> None:
-        read = getattr(store, reader)
+        read = store.stored_sign_in
         session = await store.create("alice", amr=("pwd",), auth_time=clock.now - 90)
         assert await read("alice", session.session_id) == SignIn(("pwd",), int(clock.now) - 90)
         await store.step_up("alice", session.session_id, ("otp",), clock.now)
@@ -224,9 +224,8 @@ def test_the_stored_sign_in_is_read_afresh_and_none_once_the_session_ends(
     _run(redis_server, scenario, clock)
 
 
-@pytest.mark.parametrize("reader", ["sign_in_of", "stored_sign_in"])
 def test_a_stored_sign_in_without_its_time_is_as_old_as_the_session(
-    redis_server: RedisServer, reader: str
+    redis_server: RedisServer,
 ) -> None:
     clock = Clock()
 
@@ -235,7 +234,25 @@ def test_a_stored_sign_in_without_its_time_is_as_old_as_the_session(
         key = keys.session("alice", session.session_id)
         await client.hdel(key, "auth_time")
         await client.hset(key, "created_ms", int(clock.now - 300) * 1000)
-        found = await getattr(store, reader)("alice", session.session_id)
+        found = await store.stored_sign_in("alice", session.session_id)
         assert found == SignIn(("pwd", "otp"), int(clock.now) - 300)
+
+    _run(redis_server, scenario, clock)
+
+
+def test_the_stored_sign_in_names_the_source_the_user_came_through(
+    redis_server: RedisServer,
+) -> None:
+    # The portal reads it to hand the session on: a directory user's must not read as local.
+    clock = Clock()
+
+    async def scenario(store: SessionStore, client: aioredis.Redis, keys: KeySpace) -> None:
+        link = UpstreamLink(source="ldap:corp", upstream_id="uid=alice", checked_at=clock.now)
+        session = await store.create("alice", upstream=link)
+        found = await store.stored_sign_in("alice", session.session_id)
+        assert found is not None and found.source == "ldap:corp" and found.upstream
+        local = await store.create("bob")
+        found = await store.stored_sign_in("bob", local.session_id)
+        assert found is not None and found.source == LOCAL_SOURCE and not found.upstream
 
     _run(redis_server, scenario, clock)

@@ -110,7 +110,7 @@ class Authorize:
         resp.location = self._sso.callback_url(host, code)
 
     async def _needs_step(self, user: str, session_id: str, step: str) -> bool:
-        sign_in = await self._sessions.sign_in_of(user, session_id)
+        sign_in = await self._sessions.stored_sign_in(user, session_id)
         if sign_in is None:
             return True
         if step == MFA:

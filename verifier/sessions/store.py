@@ -488,17 +488,6 @@ class SessionStore:
         self._require_confirmed(written.confirmed)
         return bool(written.reply)
 
-    async def sign_in_of(self, user: str, session_id: str) -> SignIn | None:
-        """How and when the session says its user signed in; None if it has ended."""
-        raw_amr, raw_auth_time, raw_created = await _guard(
-            self._redis.hmget(
-                self._keys.session(user, session_id), ["amr", "auth_time", "created_ms"]
-            )
-        )
-        if raw_created is None:
-            return None
-        return _stored_sign_in(raw_amr, raw_auth_time, raw_created)
-
     async def step_up(
         self, user: str, session_id: str, amr: Iterable[str], auth_time: float | None = None
     ) -> SteppedUp | None:
@@ -528,16 +517,18 @@ class SessionStore:
         )
 
     async def stored_sign_in(self, user: str, session_id: str) -> SignIn | None:
-        """How and when a session signed in (or last stepped up), as Redis keeps it; None if
-        it has ended. Read afresh, for the account pages that ask for a recent sign-in."""
-        raw_amr, raw_auth_time, raw_created_ms = await _guard(
+        """How, when and through which source a session signed in (or last stepped up), as
+        Redis keeps it; None if it has ended. Read afresh, not from the access token: for
+        the account pages that ask for a recent sign-in and the portal's authorize step."""
+        raw_amr, raw_auth_time, raw_created_ms, raw_source = await _guard(
             self._redis.hmget(
-                self._keys.session(user, session_id), ["amr", "auth_time", "created_ms"]
+                self._keys.session(user, session_id),
+                ["amr", "auth_time", "created_ms", "source"],
             )
         )
         if raw_created_ms is None:
             return None
-        return _stored_sign_in(raw_amr, raw_auth_time, raw_created_ms)
+        return _stored_sign_in(raw_amr, raw_auth_time, raw_created_ms, raw_source)
 
     async def is_live(self, user: str, session_id: str) -> bool:
         """True while the session exists (not logged out, revoked, idle or past its lifetime)."""
